@@ -1,0 +1,166 @@
+"""verify(): every rule of DESIGN.md's refusal list, each case expecting its field and a useful message.
+
+The base is the quick start's two-arm NAT example (or the HA master built from it); each case breaks
+one thing. A case passes only when verify names the right field; the base must verify clean.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from lbwizard.flow import Flow
+from lbwizard.live import LiveSystem
+from lbwizard.model import HealthCheck, Persistence, RealServer, VirtualService
+from lbwizard.verify import verify
+from tests.conftest import HA_MASTER_TWO_ARM, ONE_ARM_DR, TWO_ARM_NAT
+
+
+def build(answers):
+    return Flow(LiveSystem()).run_answers(copy.deepcopy(answers))
+
+
+BASES = {"two_arm": TWO_ARM_NAT, "one_arm": ONE_ARM_DR, "ha": HA_MASTER_TWO_ARM}
+
+
+def vs(c):
+    return c.virtual_services[0]
+
+
+def rs(c):
+    return c.virtual_services[0].real_servers[0]
+
+
+def add_service(c, **changes):
+    service = copy.deepcopy(vs(c))
+    service.name = "VIP2"
+    service.port = 8080
+    for key, value in changes.items():
+        setattr(service, key, value)
+    c.virtual_services.append(service)
+
+
+def l7(c, **changes):
+    vs(c).layer, vs(c).forwarding, vs(c).scheduler = 7, "snat", "roundrobin"
+    for key, value in changes.items():
+        setattr(vs(c), key, value)
+
+
+# (case name, base, mutation, expected field, a word the message must contain)
+CASES = [
+    ("malformed_eth0_address", "two_arm", lambda c: setattr(c.interfaces["eth0"], "address", "10.0.0/24"), "interfaces.eth0.address", "IPv4"),
+    ("octet_over_255", "two_arm", lambda c: setattr(c.interfaces["eth0"], "address", "10.0.0.256/24"), "interfaces.eth0.address", "0-255"),
+    ("non_contiguous_netmask", "two_arm", lambda c: setattr(c.interfaces["eth0"], "address", "10.0.0.21/255.0.255.0"), "interfaces.eth0.address", "contiguous"),
+    ("prefix_32_no_hosts", "two_arm", lambda c: setattr(c.interfaces["eth1"], "address", "192.168.2.21/32"), "interfaces.eth1.address", "/30"),
+    ("address_without_prefix", "two_arm", lambda c: setattr(c.interfaces["eth0"], "address", "10.0.0.21"), "interfaces.eth0.address", "prefix"),
+    ("network_address_as_host", "two_arm", lambda c: setattr(c.interfaces["eth0"], "address", "10.0.0.0/24"), "interfaces.eth0.address", "network address"),
+    ("broadcast_address_as_host", "two_arm", lambda c: setattr(c.interfaces["eth1"], "address", "192.168.2.255/24"), "interfaces.eth1.address", "broadcast"),
+    ("overlapping_subnets_two_arm", "two_arm", lambda c: setattr(c.interfaces["eth1"], "address", "10.0.0.99/16"), "interfaces.eth1.address", "overlaps"),
+    ("two_arm_without_eth1", "two_arm", lambda c: c.interfaces.pop("eth1"), "topology", "internal"),
+    ("one_arm_with_internal", "one_arm", lambda c: c.interfaces.update(eth1=copy.deepcopy(c.interfaces["eth0"]) ) or setattr(c.interfaces["eth1"], "role", "internal"), "topology", "single interface"),
+    ("unknown_topology", "two_arm", lambda c: setattr(c, "topology", "three-arm"), "topology", "one-arm"),
+    ("bad_interface_role", "two_arm", lambda c: setattr(c.interfaces["eth1"], "role", "dmz"), "interfaces.eth1.role", "external or internal"),
+    ("gateway_outside_subnets", "two_arm", lambda c: setattr(c, "gateway", "172.16.0.1"), "gateway", "outside every configured subnet"),
+    ("gateway_is_broadcast", "two_arm", lambda c: setattr(c, "gateway", "10.0.0.255"), "gateway", "broadcast"),
+    ("gateway_malformed", "two_arm", lambda c: setattr(c, "gateway", "10.0.0.x"), "gateway", "IPv4"),
+    ("nameserver_malformed", "two_arm", lambda c: setattr(c, "nameservers", ["dns.example"]), "nameservers[0]", "IPv4"),
+    ("bad_hostname", "two_arm", lambda c: setattr(c, "hostname", "lb master;reboot"), "hostname", "host name"),
+    ("nat_server_outside_internal_subnet", "two_arm", lambda c: setattr(rs(c), "address", "10.0.0.50"), "virtual_services[0].real_servers[0].address", "internal subnet"),
+    ("nat_on_one_arm", "one_arm", lambda c: setattr(vs(c), "forwarding", "nat"), "virtual_services[0].forwarding", "choose dr"),
+    ("dr_server_port_differs", "one_arm", lambda c: setattr(rs(c), "port", 8080), "virtual_services[0].real_servers[0].port", "cannot translate ports"),
+    ("tun_server_port_differs", "one_arm", lambda c: (setattr(vs(c), "forwarding", "tun"), setattr(rs(c), "port", 81)), "virtual_services[0].real_servers[0].port", "cannot translate ports"),
+    ("dr_server_off_vip_subnet", "two_arm", lambda c: setattr(vs(c), "forwarding", "dr"), "virtual_services[0].real_servers[0].address", "tun"),
+    ("vip_on_no_subnet", "two_arm", lambda c: setattr(vs(c), "address", "172.16.9.9"), "virtual_services[0].address", "no subnet"),
+    ("vip_is_network_address", "two_arm", lambda c: setattr(vs(c), "address", "10.0.0.0"), "virtual_services[0].address", "network address"),
+    ("duplicate_interface_addresses", "one_arm", lambda c: setattr(rs(c), "address", "10.0.0.21"), "virtual_services[0].real_servers[0].address", "interface eth0"),
+    ("real_server_on_vip_address", "ha", lambda c: setattr(rs(c), "address", "192.168.2.20"), "virtual_services[0].real_servers[0].address", "floating"),
+    ("floating_equals_own_address", "ha", lambda c: setattr(c.ha.floating, "external", "10.0.0.21"), "ha.floating.external", "already used"),
+    ("two_listeners_same_vip_port", "two_arm", lambda c: add_service(c, port=80), "virtual_services[1].port", "already used"),
+    ("ha_without_peer", "ha", lambda c: setattr(c.ha, "peer", None), "ha.peer", "other unit"),
+    ("ha_peer_is_self", "ha", lambda c: setattr(c.ha, "peer", "10.0.0.21"), "ha.peer", "own address"),
+    ("ha_peer_off_subnet", "ha", lambda c: setattr(c.ha, "peer", "192.168.2.22"), "ha.peer", "subnet"),
+    ("floating_external_outside_subnet", "ha", lambda c: setattr(c.ha.floating, "external", "10.9.0.20"), "ha.floating.external", "inside eth0"),
+    ("floating_internal_outside_subnet", "ha", lambda c: setattr(c.ha.floating, "internal", "10.0.0.40"), "ha.floating.internal", "inside eth1"),
+    ("two_arm_pair_without_internal_floating", "ha", lambda c: setattr(c.ha.floating, "internal", None), "ha.floating.internal", "default gateway"),
+    ("ha_vip_on_own_address", "ha", lambda c: setattr(vs(c), "address", "10.0.0.21"), "virtual_services[0].address", "floating"),
+    ("ha_bad_role", "ha", lambda c: setattr(c.ha, "role", "primary"), "ha.role", "master or backup"),
+    ("ha_vrrp_id_out_of_range", "ha", lambda c: setattr(c.ha, "vrrp_id", 300), "ha.vrrp_id", "1-255"),
+    ("ha_advert_interval_zero", "ha", lambda c: setattr(c.ha, "advert_interval", 0), "ha.advert_interval", "0.01-40"),
+    ("extra_ports_over_510", "two_arm", lambda c: setattr(vs(c), "extra_ports", "1000-1510"), "virtual_services[0].extra_ports", "510"),
+    ("extra_ports_overlap_base", "two_arm", lambda c: setattr(vs(c), "extra_ports", "70-90"), "virtual_services[0].extra_ports", "twice"),
+    ("extra_ports_overlap_each_other", "two_arm", lambda c: setattr(vs(c), "extra_ports", "8000-8080, 8050"), "virtual_services[0].extra_ports", "twice"),
+    ("extra_ports_backwards", "two_arm", lambda c: setattr(vs(c), "extra_ports", "9000-8000"), "virtual_services[0].extra_ports", "backwards"),
+    ("vip_port_zero", "two_arm", lambda c: setattr(vs(c), "port", 0), "virtual_services[0].port", "1-65535"),
+    ("real_server_port_too_big", "two_arm", lambda c: setattr(rs(c), "port", 70000), "virtual_services[0].real_servers[0].port", "1-65535"),
+    ("weight_negative", "two_arm", lambda c: setattr(rs(c), "weight", -1), "virtual_services[0].real_servers[0].weight", "0-65535"),
+    ("layer7_weight_over_256", "two_arm", lambda c: (l7(c), setattr(rs(c), "weight", 300)), "virtual_services[0].real_servers[0].weight", "0-256"),
+    ("min_conns_above_max", "two_arm", lambda c: (setattr(rs(c), "min_conns", 50), setattr(rs(c), "max_conns", 10)), "virtual_services[0].real_servers[0].min_conns", "lower"),
+    ("cookie_persistence_on_layer4", "two_arm", lambda c: setattr(vs(c), "persistence", Persistence("active-cookie")), "virtual_services[0].persistence.mode", "layer 7"),
+    ("sip_persistence_refused", "two_arm", lambda c: setattr(vs(c), "persistence", Persistence("sip")), "virtual_services[0].persistence.mode", "SIP"),
+    ("persistence_timeout_too_short", "two_arm", lambda c: setattr(vs(c), "persistence", Persistence("source-ip", timeout=5)), "virtual_services[0].persistence.timeout", "28 days"),
+    ("persistence_timeout_over_28_days", "two_arm", lambda c: setattr(vs(c), "persistence", Persistence("source-ip", timeout=2419201)), "virtual_services[0].persistence.timeout", "28 days"),
+    ("server_cookie_without_name", "two_arm", lambda c: l7(c, persistence=Persistence("server-cookie")), "virtual_services[0].persistence.name", "cookie"),
+    ("persistence_netmask_on_layer7", "two_arm", lambda c: l7(c, persistence=Persistence("source-ip", netmask="24")), "virtual_services[0].persistence.netmask", "layer 4"),
+    ("unknown_persistence_mode", "two_arm", lambda c: setattr(vs(c), "persistence", Persistence("sticky")), "virtual_services[0].persistence.mode", "source-ip"),
+    ("layer4_scheduler_on_layer7", "two_arm", lambda c: l7(c, scheduler="wlc"), "virtual_services[0].scheduler", "roundrobin"),
+    ("hdr_scheduler_without_header", "two_arm", lambda c: l7(c, scheduler="hdr"), "virtual_services[0].scheduler_param", "header"),
+    ("snat_on_layer4", "two_arm", lambda c: setattr(vs(c), "forwarding", "snat"), "virtual_services[0].forwarding", "dr or nat or tun"),
+    ("udp_on_layer7", "two_arm", lambda c: l7(c, protocol="udp"), "virtual_services[0].protocol", "TCP only"),
+    ("http_check_on_udp", "two_arm", lambda c: (setattr(vs(c), "protocol", "udp"), setattr(vs(c), "health_check", HealthCheck("http"))), "virtual_services[0].health_check.type", "UDP"),
+    ("health_path_injection", "two_arm", lambda c: setattr(vs(c), "health_check", HealthCheck("http", path='/x"\n}')), "virtual_services[0].health_check.path", "URL path"),
+    ("empty_service_name", "two_arm", lambda c: setattr(vs(c), "name", ""), "virtual_services[0].name", "letters"),
+    ("service_name_with_brace", "two_arm", lambda c: setattr(vs(c), "name", "web}\nvirtual_server 1.2.3.4 80 {"), "virtual_services[0].name", "letters"),
+    ("real_server_name_with_quote", "two_arm", lambda c: setattr(rs(c), "name", 'a"b'), "virtual_services[0].real_servers[0].name", "letters"),
+    ("duplicate_service_names", "two_arm", lambda c: add_service(c, name="VIP1"), "virtual_services[1].name", "twice"),
+    ("duplicate_real_server_endpoint", "two_arm", lambda c: vs(c).real_servers.append(RealServer("RIP2", "192.168.2.50", 80)), "virtual_services[0].real_servers[1].address", "already in this service"),
+    ("misc_check_without_script", "two_arm", lambda c: setattr(vs(c), "health_check", HealthCheck("misc")), "virtual_services[0].health_check.script", "script"),
+    ("service_on_peer_address", "ha", lambda c: add_service(c, address="10.0.0.22"), "virtual_services[1].address", "peer"),
+    ("unknown_layer", "two_arm", lambda c: setattr(vs(c), "layer", 3), "virtual_services[0].layer", "4 (IPVS) or 7"),
+]
+
+
+@pytest.mark.parametrize("base", sorted(BASES))
+def test_bases_are_clean(base):
+    assert verify(build(BASES[base])) == []
+
+
+@pytest.mark.parametrize(("base", "mutate", "field", "word"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_refused_by_field(base, mutate, field, word):
+    config = build(BASES[base])
+    mutate(config)
+    problems = verify(config)
+    matching = [p for p in problems if p.field == field]
+    assert matching, f"expected a problem on {field}, got {[str(p) for p in problems]}"
+    assert any(word in p.message for p in matching), [p.message for p in matching]
+
+
+def test_case_table_is_large_enough():
+    assert len(CASES) >= 40
+
+
+def test_every_problem_at_once():
+    config = build(TWO_ARM_NAT)
+    config.gateway = "172.16.0.1"
+    rs(config).address = "10.0.0.50"
+    vs(config).port = 0
+    fields = {p.field for p in verify(config)}
+    assert {"gateway", "virtual_services[0].real_servers[0].address", "virtual_services[0].port"} <= fields
+
+
+def test_verify_does_not_edit_the_config():
+    config = build(TWO_ARM_NAT)
+    config.gateway = "172.16.0.1"
+    before = copy.deepcopy(config)
+    verify(config)
+    assert config == before
+
+
+def test_layer7_snat_with_cookie_is_fine():
+    config = build(TWO_ARM_NAT)
+    l7(config, persistence=Persistence("active-cookie-or-source-ip", timeout=600, name="LBSRV"))
+    config.virtual_services.append(
+        VirtualService("WEB", "10.0.0.21", 443, layer=7, forwarding="snat", scheduler="url_param", scheduler_param="user",
+                       real_servers=[RealServer("A", "192.168.2.51", 443)])
+    )
+    assert verify(config) == []

@@ -1,0 +1,83 @@
+"""Steps that write lbwizard's own files: appliance.yaml, its history copy, the admin password.
+
+Each step remembers what it replaced (content, or that nothing was there, directories included) so
+undo puts the tree back exactly as it was.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from .. import model
+from ..files import atomic_write, next_history_path
+from ..model import ApplianceConfig
+from ..paths import Paths
+from .transaction import Step
+
+
+def file_step(path: Path, text: str, description: str, mode: int = 0o644) -> Step:
+    """Write path atomically; undo restores the previous content or removes what was created."""
+    saved: dict[str, object] = {}
+
+    def do() -> None:
+        missing = []
+        parent = path.parent
+        while not parent.exists():
+            missing.append(parent)
+            parent = parent.parent
+        saved["dirs"] = missing
+        saved["old"] = path.read_bytes() if path.exists() else None
+        saved["mode"] = path.stat().st_mode & 0o7777 if path.exists() else None
+        atomic_write(path, text, mode)
+
+    def undo() -> None:
+        old = saved.get("old")
+        if old is None:
+            path.unlink(missing_ok=True)
+        else:
+            atomic_write(path, old.decode(), int(saved["mode"]))  # type: ignore[arg-type]
+        for directory in saved.get("dirs", []):  # type: ignore[union-attr]
+            if directory.exists() and not any(directory.iterdir()):
+                directory.rmdir()
+
+    return Step(description, do, undo)
+
+
+def config_steps(config: ApplianceConfig, paths: Paths) -> list[Step]:
+    """Save the config as the current version and as the next history entry."""
+    text = model.dumps(config)
+    history = next_history_path(paths)
+    return [
+        file_step(paths.appliance_yaml, text, f"save the configuration to {paths.appliance_yaml}"),
+        file_step(history, text, f"keep this version as {history}"),
+    ]
+
+
+def _shadow_hash(user: str) -> str | None:
+    for line in Path("/etc/shadow").read_text().splitlines():
+        fields = line.split(":")
+        if fields[0] == user and len(fields) > 1:
+            return fields[1]
+    return None
+
+
+def _chpasswd(user: str, hashed: str) -> None:
+    subprocess.run(["chpasswd", "-e"], input=f"{user}:{hashed}\n", text=True, check=True, capture_output=True)
+
+
+def password_step(hashed: str, paths: Paths, user: str = "root") -> Step:
+    """Set the admin's password hash: /etc/shadow on a live root, a 0600 record file under any other root."""
+    if not paths.is_live_root:
+        return file_step(paths.admin_password_hash, hashed + "\n", "record the administrator password hash", 0o600)
+    saved: dict[str, str | None] = {}
+
+    def do() -> None:
+        saved["old"] = _shadow_hash(user)
+        _chpasswd(user, hashed)
+
+    def undo() -> None:
+        if saved.get("old") is not None:
+            _chpasswd(user, saved["old"])  # type: ignore[arg-type]
+
+    return Step(f"set the password of {user}", do, undo)

@@ -1,0 +1,49 @@
+"""Atomic file writes and the config's version history.
+
+A config file is never half written: the text goes to a temporary file in the same directory, is
+fsynced, then renamed over the target, and the directory is fsynced so the rename survives power loss.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from . import model
+from .model import ApplianceConfig
+from .paths import Paths
+
+
+def atomic_write(path: Path, text: str, mode: int = 0o644) -> None:
+    """Replace path with text in one step (temp file, fsync, rename, fsync the directory)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fchmod(handle.fileno(), mode)
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_DIRECTORY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def load_config(paths: Paths) -> ApplianceConfig | None:
+    """The saved config, or None on a unit never set up."""
+    if not paths.appliance_yaml.exists():
+        return None
+    return model.loads(paths.appliance_yaml.read_text())
+
+
+def next_history_path(paths: Paths) -> Path:
+    """history/NNNN.yaml, one number past the highest kept."""
+    numbers = [int(p.stem) for p in paths.history_dir.glob("[0-9][0-9][0-9][0-9].yaml")]
+    return paths.history_dir / f"{max(numbers, default=0) + 1:04d}.yaml"

@@ -1,0 +1,536 @@
+"""The wizard's questions as data, and the controller that turns answers into an ApplianceConfig.
+
+The questions are the quick start's (reference 003, "Example answers using the console wizard"), in its
+order, plus the HA addresses, the forwarding method and the first-boot admin password. The Textual
+screens and the answers-file runner both go through Flow.submit(), so the same validators judge a
+typed answer and a scripted one. Cross-field rules are not repeated here: a group of answers is
+checked by building the config it implies and asking verify(), then keeping the problems that belong
+to that group's questions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import model
+from .addressing import IPv4Interface, parse_address, parse_port, parse_prefix, parse_yes_no
+from .live import LiveSystem
+from .model import ApplianceConfig, Floating, HealthCheck, HighAvailability, Interface, RealServer, VirtualService
+from .password import hash_password
+from .verify import Problem, verify
+
+Answers = dict[str, Any]
+METHODS = ("dr", "nat", "tun", "snat")
+METHOD_HELP = {
+    "dr": "layer 4 direct routing: fastest; real servers must handle the ARP problem",
+    "nat": "layer 4 NAT: real servers use the load balancer as their default gateway",
+    "tun": "layer 4 IP-in-IP tunnel: like DR, but real servers may be on other subnets",
+    "snat": "layer 7 proxy (HAProxy): no real server changes; cookies possible; slower",
+}
+PASSWORD_MIN_LENGTH = 8
+# The quick start's bracketed defaults, used when neither a saved config nor the live system has a value.
+REFERENCE_DEFAULTS = {
+    "eth0_address": "192.168.2.21",
+    "eth0_netmask": "255.255.255.0",
+    "eth1_address": "10.0.0.21",
+    "eth1_netmask": "255.255.255.0",
+    "gateway": "10.0.0.1",
+    "nameserver": "192.168.2.1",
+    "vip_port": "80",
+    "real_server": "10.0.0.100",
+}
+
+
+class AnswersError(ValueError):
+    """Answers that cannot become a config; carries every problem at once."""
+
+    def __init__(self, problems: list[Problem]):
+        super().__init__("\n".join(map(str, problems)))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Question:
+    """One question: its answers-file id, what the console shows, and how an answer is read."""
+
+    id: str
+    prompt: str
+    group: str
+    kind: str  # yes_no | choice | address | netmask | port | text | password
+    parse: Callable[[object], Any]
+    hint: str = ""
+    choices: tuple[str, ...] = ()
+    asked: Callable[[Answers], bool] = lambda answers: True
+    interactive_only: bool = False  # typed on a screen, never in an answers file (password confirmation)
+    secret: bool = False
+
+
+def _choice(options: Iterable[str], what: str) -> Callable[[object], str]:
+    options = tuple(options)
+
+    def parse(value: object) -> str:
+        text = str(value).strip().lower() if value is not None else ""
+        if text not in options:
+            raise ValueError(f"{text!r} is not a {what}; choose {', '.join(options)}")
+        return text
+
+    return parse
+
+
+def _text(value: object) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def _password(value: object) -> str:
+    text = "" if value is None else str(value)
+    if len(text) < PASSWORD_MIN_LENGTH:
+        raise ValueError(f"use at least {PASSWORD_MIN_LENGTH} characters")
+    if any(ord(c) < 32 for c in text):
+        raise ValueError("control characters (newline, tab, ...) cannot be typed at a login prompt; leave them out")
+    return text
+
+
+def _address(value: object) -> str:
+    return str(parse_address(value))
+
+
+def _is_pair(a: Answers) -> bool:
+    return bool(a.get("ha_pair"))
+
+
+def _is_two_arm(a: Answers) -> bool:
+    return a.get("one_arm") is False
+
+
+QUESTIONS: tuple[Question, ...] = (
+    Question("ha_pair", "Is this unit part of an HA-Pair?", "ha", "yes_no", parse_yes_no, hint="n for a single load balancer"),
+    Question(
+        "ha_role",
+        "Is this unit the master or the backup of the pair?",
+        "ha_role",
+        "choice",
+        _choice(model.HA_ROLES, "role"),
+        choices=model.HA_ROLES,
+        asked=_is_pair,
+        hint="set up the backup first, as the quick start advises",
+    ),
+    Question(
+        "one_arm",
+        "Will the load balancer form part of a one-armed set-up (i.e. same subnet as servers)?",
+        "topology",
+        "yes_no",
+        parse_yes_no,
+        hint="n for two-arm NAT: eth0 external, eth1 internal",
+    ),
+    Question(
+        "eth0_address",
+        "Enter the IP address for interface eth0",
+        "eth0",
+        "address",
+        _address,
+        hint="the external subnet",
+    ),
+    Question(
+        "eth0_netmask",
+        "Enter the netmask for interface eth0",
+        "eth0",
+        "netmask",
+        parse_prefix,
+        hint="255.255.255.0, /24 or 24",
+    ),
+    Question(
+        "eth1_address",
+        "Enter the IP address for interface eth1",
+        "eth1",
+        "address",
+        _address,
+        asked=_is_two_arm,
+        hint="the internal subnet, where the real servers are",
+    ),
+    Question("eth1_netmask", "Enter the netmask for interface eth1", "eth1", "netmask", parse_prefix, asked=_is_two_arm),
+    Question(
+        "gateway",
+        "Enter the IP address of the default gateway",
+        "routing",
+        "address",
+        _address,
+        hint="the default gateway for your external network",
+    ),
+    Question("nameserver", "Enter the IP address of the nameserver", "routing", "address", _address, hint="the DNS server"),
+    Question("hostname", "Enter the host name of this unit", "routing", "text", _text),
+    Question(
+        "peer_address",
+        "Enter the IP address of the other unit of the pair",
+        "ha_addresses",
+        "address",
+        _address,
+        asked=_is_pair,
+        hint="its eth0 address; VRRP runs between the two",
+    ),
+    Question(
+        "floating_external",
+        "Enter the floating IP address for the virtual server",
+        "ha_addresses",
+        "address",
+        _address,
+        asked=_is_pair,
+        hint="moves to whichever unit is master",
+    ),
+    Question(
+        "floating_internal",
+        "Enter the floating IP address for the real servers' default gateway",
+        "ha_addresses",
+        "address",
+        _address,
+        asked=lambda a: _is_pair(a) and _is_two_arm(a),
+        hint="on the internal subnet",
+    ),
+    Question("vip_port", "Enter the port for first virtual server", "service", "port", parse_port),
+    Question(
+        "method",
+        "Choose the load balancing method for the first virtual server",
+        "service",
+        "choice",
+        _choice(METHODS, "method"),
+        choices=METHODS,
+    ),
+    Question("real_server", "Enter the IP address of the first real server (backend)", "service", "address", _address),
+    Question(
+        "admin_password",
+        "Enter a password for the administrator (root)",
+        "password",
+        "password",
+        _password,
+        secret=True,
+        hint=f"at least {PASSWORD_MIN_LENGTH} characters; stored only as a hash",
+    ),
+    Question(
+        "admin_password_confirm",
+        "Enter the same password again",
+        "password",
+        "password",
+        _text,
+        secret=True,
+        interactive_only=True,
+    ),
+)
+QUESTION_BY_ID = {q.id: q for q in QUESTIONS}
+GROUP_TITLES = {
+    "ha": "High availability",
+    "ha_role": "High availability: this unit's role",
+    "topology": "Topology",
+    "eth0": "External interface (eth0)",
+    "eth1": "Internal interface (eth1)",
+    "routing": "Gateway, DNS and host name",
+    "ha_addresses": "High availability: peer and floating addresses",
+    "service": "First virtual service and real server",
+    "password": "Administrator password",
+}
+GROUPS = tuple(dict.fromkeys(q.group for q in QUESTIONS))
+
+
+def _field_to_question(path: str, answers: Answers) -> str:
+    """The question whose answer a verify() problem is about; the config path when there is none."""
+    exact = {
+        "hostname": "hostname",
+        "topology": "one_arm",
+        "interfaces": "one_arm",
+        "gateway": "gateway",
+        "nameservers[0]": "nameserver",
+        "ha.role": "ha_role",
+        "ha.peer": "peer_address",
+        "ha.floating.external": "floating_external",
+        "ha.floating.internal": "floating_internal",
+        "virtual_services[0].port": "vip_port",
+        "virtual_services[0].forwarding": "method",
+        "virtual_services[0].layer": "method",
+        "virtual_services[0].protocol": "method",
+        "virtual_services[0].scheduler": "method",
+    }
+    if path in exact:
+        return exact[path]
+    for name in ("eth0", "eth1"):
+        if path.startswith(f"interfaces.{name}"):
+            return "one_arm" if path.endswith(".role") else f"{name}_address"
+    if path == "virtual_services[0].address":
+        return "floating_external" if _is_pair(answers) else "eth0_address"
+    if path.startswith("virtual_services[0].real_servers[0]"):
+        return "real_server"
+    return path
+
+
+@dataclass
+class Flow:
+    """The wizard's controller: which questions are asked, their defaults, and the answers so far."""
+
+    live: LiveSystem = field(default_factory=LiveSystem)
+    previous: ApplianceConfig | None = None
+    first_boot: bool = True
+    answers: Answers = field(default_factory=dict)
+
+    # -- which questions -------------------------------------------------------------------------
+
+    def is_asked(self, question: Question, answers: Answers | None = None) -> bool:
+        if question.group == "password" and not self.first_boot:
+            return False
+        return question.asked(self.answers if answers is None else answers)
+
+    def questions(self, group: str) -> list[Question]:
+        """The questions of a group that the answers so far make relevant."""
+        return [q for q in QUESTIONS if q.group == group and self.is_asked(q)]
+
+    def groups(self) -> list[str]:
+        """The groups still relevant given the answers so far, in order."""
+        return [g for g in GROUPS if self.questions(g)]
+
+    def next_group(self, current: str | None) -> str | None:
+        """The group after `current` (the first when None); None when everything is asked."""
+        active = self.groups()
+        if current is None:
+            return active[0] if active else None
+        later = GROUPS[GROUPS.index(current) + 1 :]
+        return next((g for g in later if g in active), None)
+
+    def previous_group(self, current: str) -> str | None:
+        earlier = [g for g in GROUPS[: GROUPS.index(current)] if g in self.groups()]
+        return earlier[-1] if earlier else None
+
+    # -- defaults --------------------------------------------------------------------------------
+
+    def default(self, question_id: str, answers: Answers | None = None) -> str:
+        """What an empty answer means: the saved config, then the live system, then the quick start."""
+        answers = self.answers if answers is None else answers
+        saved = answers_from_config(self.previous) if self.previous else {}
+        if question_id in saved:
+            return display_answer(question_id, saved[question_id])
+        live = self.live.answer_defaults()
+        if question_id in live:
+            return live[question_id]
+        return display_answer(question_id, self._computed_default(question_id, answers))
+
+    def _computed_default(self, question_id: str, answers: Answers) -> Any:
+        if question_id == "ha_pair":
+            return False
+        if question_id == "ha_role":
+            return "master"
+        if question_id == "one_arm":
+            return "eth1" not in self.live.addresses and bool(self.live.addresses)
+        if question_id == "hostname":
+            return "lbbackup" if answers.get("ha_role") == "backup" else "lbmaster"
+        if question_id == "method":
+            return "dr" if answers.get("one_arm") else "nat"
+        if question_id == "real_server":
+            return self._real_server_default(answers)
+        return REFERENCE_DEFAULTS.get(question_id, "")
+
+    def _real_server_default(self, answers: Answers) -> str:
+        """The quick start's 10.0.0.100 when it is on the servers' subnet; else host .100 of that subnet."""
+        side = "eth1" if _is_two_arm(answers) else "eth0"
+        try:
+            subnet = IPv4Interface(f"{answers[side + '_address']}/{answers[side + '_netmask']}").network
+        except (KeyError, ValueError):
+            return REFERENCE_DEFAULTS["real_server"]
+        wanted = parse_address(REFERENCE_DEFAULTS["real_server"])
+        if wanted in subnet:
+            return str(wanted)
+        host = subnet.network_address + min(100, subnet.num_addresses - 2)
+        return str(host)
+
+    # -- answering -------------------------------------------------------------------------------
+
+    def parse(self, question_id: str, raw: object, answers: Answers | None = None) -> Any:
+        """Read one typed answer (empty means the default); ValueError says what is wrong with it."""
+        question = QUESTION_BY_ID[question_id]
+        if (raw is None or str(raw).strip() == "") and not question.secret:
+            raw = self.default(question_id, answers)
+        return question.parse(raw)
+
+    def submit(self, group: str, raws: Mapping[str, object]) -> list[Problem]:
+        """Answer a group's questions; keep them only when none has a problem. Returns the problems."""
+        trial = dict(self.answers)
+        problems: list[Problem] = []
+        for question in QUESTIONS:
+            if question.group != group:
+                continue
+            if not self.is_asked(question, trial):
+                trial.pop(question.id, None)
+                continue
+            try:
+                trial[question.id] = self.parse(question.id, raws.get(question.id), trial)
+            except ValueError as exc:
+                problems.append(Problem(question.id, str(exc)))
+        if group == "password" and not problems and trial.get("admin_password") != trial.get("admin_password_confirm"):
+            problems.append(Problem("admin_password_confirm", "the two passwords differ; type the same one twice"))
+        if not problems:
+            own = {q.id for q in QUESTIONS if q.group == group}
+            problems = [p for p in self.problems(trial) if p.field in own]
+        if not problems:
+            self.answers = self._prune(trial)
+        return problems
+
+    def _prune(self, answers: Answers) -> Answers:
+        """Forget answers to questions that later answers made irrelevant (e.g. eth1 after one-arm: y)."""
+        return {k: v for k, v in answers.items() if self.is_asked(QUESTION_BY_ID[k], answers)}
+
+    def problems(self, answers: Answers | None = None) -> list[Problem]:
+        """verify() on the config these answers imply, each problem named by its question."""
+        answers = self.answers if answers is None else answers
+        config = self.build_config(answers)
+        return [Problem(_field_to_question(p.field, answers), p.message) for p in verify(config)]
+
+    def run_answers(self, data: object) -> ApplianceConfig:
+        """The answers-file path: the same questions and checks, no screen; every problem at once."""
+        if not isinstance(data, dict):
+            raise AnswersError([Problem("answers", "expected a mapping of question ids to answers")])
+        problems = []
+        for key in data:
+            question = QUESTION_BY_ID.get(str(key))
+            if question is None or question.interactive_only:
+                known = ", ".join(q.id for q in QUESTIONS if not q.interactive_only)
+                problems.append(Problem(str(key), f"unknown question id; the answers file takes: {known}"))
+        answers: Answers = {}
+        for question in QUESTIONS:
+            if question.interactive_only or not self.is_asked(question, answers):
+                if question.id in data and not question.interactive_only:
+                    why = "on a unit that is already set up" if question.group == "password" else "with the other answers given"
+                    problems.append(Problem(question.id, f"is not asked {why}; remove it"))
+                continue
+            raw = data.get(question.id)
+            if question.secret and raw is None:
+                problems.append(Problem(question.id, "is required on first boot (the appliance has no default password)"))
+                continue
+            try:
+                answers[question.id] = self.parse(question.id, raw, answers)
+            except ValueError as exc:
+                problems.append(Problem(question.id, str(exc)))
+        if not problems:
+            problems = self.problems(answers)
+        if problems:
+            raise AnswersError(problems)
+        self.answers = answers
+        return self.build_config(answers)
+
+    # -- the result ------------------------------------------------------------------------------
+
+    def filled(self, answers: Answers | None = None) -> Answers:
+        """The answers with defaults for every relevant question not answered yet."""
+        answers = dict(self.answers if answers is None else answers)
+        for question in QUESTIONS:
+            if question.id in answers or question.secret or not self.is_asked(question, answers):
+                continue
+            try:
+                answers[question.id] = self.parse(question.id, None, answers)
+            except ValueError:
+                answers[question.id] = None
+        return answers
+
+    def build_config(self, answers: Answers | None = None) -> ApplianceConfig:
+        """The appliance config these answers describe (defaults for what is not answered yet)."""
+        a = self.filled(answers)
+        two_arm = a.get("one_arm") is False
+        interfaces = {"eth0": Interface(f"{a.get('eth0_address')}/{a.get('eth0_netmask')}", "external")}
+        if two_arm:
+            interfaces["eth1"] = Interface(f"{a.get('eth1_address')}/{a.get('eth1_netmask')}", "internal")
+        ha = None
+        if a.get("ha_pair"):
+            ha = HighAvailability(
+                role=a.get("ha_role") or "master",
+                peer=a.get("peer_address"),
+                floating=Floating(a.get("floating_external"), a.get("floating_internal") if two_arm else None),
+            )
+            if self.previous and self.previous.ha:
+                ha.vrrp_id, ha.advert_interval = self.previous.ha.vrrp_id, self.previous.ha.advert_interval
+        method = a.get("method") or ("nat" if two_arm else "dr")
+        layer = 7 if method == "snat" else 4
+        port = a.get("vip_port") or 80
+        service = VirtualService(
+            name="VIP1",
+            address=(a.get("floating_external") if ha else a.get("eth0_address")),
+            port=port,
+            layer=layer,
+            forwarding=method,
+            scheduler="roundrobin" if layer == 7 else "wlc",
+            health_check=HealthCheck(type="tcp"),
+            real_servers=[RealServer(name="RIP1", address=a.get("real_server"), port=port)],
+        )
+        return ApplianceConfig(
+            hostname=a.get("hostname") or "lbmaster",
+            topology="two-arm" if two_arm else "one-arm",
+            interfaces=interfaces,
+            gateway=a.get("gateway"),
+            nameservers=[a["nameserver"]] if a.get("nameserver") else [],
+            ha=ha,
+            virtual_services=[service],
+        )
+
+    def admin_password_hash(self) -> str | None:
+        """The crypt hash of the admin password answered on first boot (the text itself is never kept)."""
+        password = self.answers.get("admin_password")
+        return hash_password(password) if password else None
+
+
+def display_answer(question_id: str, value: Any) -> str:
+    """An answer as the admin would type it: y/n, dotted netmasks."""
+    if isinstance(value, bool):
+        return "y" if value else "n"
+    if value is None:
+        return ""
+    if question_id in QUESTION_BY_ID and QUESTION_BY_ID[question_id].kind == "netmask" and str(value).isdigit():
+        return str(IPv4Interface(f"0.0.0.0/{value}").netmask)
+    return str(value)
+
+
+def answers_from_config(config: ApplianceConfig) -> Answers:
+    """The answers that would rebuild a saved config's wizard part: defaults for running the wizard again."""
+    answers: Answers = {"hostname": config.hostname, "one_arm": config.topology == "one-arm"}
+    for name, iface in config.interfaces.items():
+        if name in ("eth0", "eth1"):
+            try:
+                parsed = IPv4Interface(iface.address)
+            except ValueError:
+                continue
+            answers[f"{name}_address"] = str(parsed.ip)
+            answers[f"{name}_netmask"] = str(parsed.netmask)
+    if config.gateway:
+        answers["gateway"] = config.gateway
+    if config.nameservers:
+        answers["nameserver"] = config.nameservers[0]
+    answers["ha_pair"] = config.ha is not None
+    if config.ha:
+        answers.update(
+            ha_role=config.ha.role,
+            peer_address=config.ha.peer,
+            floating_external=config.ha.floating.external,
+            floating_internal=config.ha.floating.internal,
+        )
+    if config.virtual_services:
+        first = config.virtual_services[0]
+        answers.update(vip_port=first.port, method=first.forwarding)
+        if first.real_servers:
+            answers["real_server"] = first.real_servers[0].address
+    return {k: v for k, v in answers.items() if v is not None}
+
+
+def summary_lines(config: ApplianceConfig) -> list[str]:
+    """What the config will make this unit do, in the admin's terms, for the confirm screen."""
+    lines = [f"Host name        {config.hostname}", f"Topology         {config.topology}"]
+    for name, iface in config.interfaces.items():
+        lines.append(f"{name:<17}{iface.address} ({iface.role})")
+    lines.append(f"Default gateway  {config.gateway}")
+    lines.append(f"Nameserver       {', '.join(config.nameservers) or '-'}")
+    if config.ha:
+        lines.append(f"HA pair          {config.ha.role}, peer {config.ha.peer}")
+        lines.append(
+            f"Floating IPs     external {config.ha.floating.external}"
+            + (f", internal {config.ha.floating.internal}" if config.ha.floating.internal else "")
+        )
+    else:
+        lines.append("HA pair          no (single unit)")
+    for service in config.virtual_services:
+        method = f"layer {service.layer} {service.forwarding.upper()}"
+        lines.append(f"Virtual service  {service.name} {service.address}:{service.port}/{service.protocol} {method}")
+        for server in service.real_servers:
+            lines.append(f"  Real server    {server.name} {server.address}:{server.port}")
+    return lines

@@ -1,0 +1,51 @@
+"""What the admin does next, by forwarding method: the wizard's last screen and the answers run's output.
+
+The quick start ends with real-server work (a default gateway for NAT, the ARP problem for DR) and a
+test from two clients; saying it at the moment of success saves a trip to the manual.
+"""
+
+from __future__ import annotations
+
+from .model import ApplianceConfig, VirtualService
+
+
+def _nat_gateway(config: ApplianceConfig) -> str:
+    if config.ha and config.ha.floating.internal:
+        return f"{config.ha.floating.internal} (the internal floating IP)"
+    internal = config.internal_interface()
+    return f"{internal[1].address.partition('/')[0]} ({internal[0]})" if internal else "the load balancer"
+
+
+def _service_steps(config: ApplianceConfig, service: VirtualService) -> list[str]:
+    servers = ", ".join(s.address for s in service.real_servers) or "each real server"
+    if service.forwarding == "nat":
+        return [f"On each real server ({servers}) set the default gateway to {_nat_gateway(config)}."]
+    if service.forwarding == "dr":
+        return [
+            f"On each real server ({servers}) solve the ARP problem: add {service.address}/32 to the loopback "
+            "interface and set net.ipv4.conf.all.arp_ignore=1, arp_announce=2 (Linux), or add a loopback "
+            "adapter with weak host send/receive (Windows).",
+            f"Each server's application must answer on {service.address}:{service.port} as well as its own address.",
+        ]
+    if service.forwarding == "tun":
+        return [
+            f"On each real server ({servers}) load ipip, add {service.address}/32 to tunl0, bring tunl0 up and set "
+            "rp_filter=0 on tunl0 and all, so it accepts the tunnelled packets and replies directly.",
+        ]
+    return [f"Nothing to change on the real servers ({servers}): the load balancer proxies the connections."]
+
+
+def next_steps(config: ApplianceConfig) -> list[str]:
+    """The sentences of the final screen, in the order the admin should act."""
+    steps: list[str] = []
+    for service in config.virtual_services:
+        steps.extend(_service_steps(config, service))
+    if config.ha:
+        other = "backup" if config.ha.role == "master" else "master"
+        steps.append(f"Set up the {other} unit (peer {config.ha.peer}) with the same floating addresses.")
+    for service in config.virtual_services[:1]:
+        steps.append(
+            f"Test from two clients on the external network: connect to {service.address}:{service.port}; "
+            "both must be served. `ipvsadm -Ln` here counts their connections (layer 4)."
+        )
+    return steps

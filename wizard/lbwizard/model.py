@@ -1,0 +1,254 @@
+"""The appliance configuration: plain data, its defaults, and YAML load/save.
+
+This is the only state the appliance has (DESIGN.md: /etc/lbwizard/appliance.yaml). Every other
+part reads an ApplianceConfig; nothing here does I/O beyond reading and writing that one file, and
+nothing here judges whether values make sense: that is verify.py's job, so a config that loads is not
+yet a config that may be applied.
+"""
+
+from __future__ import annotations
+
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from typing import Any
+
+import yaml
+
+SCHEMA_VERSION = 1
+
+TOPOLOGIES = ("one-arm", "two-arm")
+INTERFACE_ROLES = ("external", "internal")
+HA_ROLES = ("master", "backup")
+PROTOCOLS = ("tcp", "udp")
+LAYER4_FORWARDING = ("dr", "nat", "tun")
+LAYER7_FORWARDING = ("snat",)
+FORWARDING_METHODS = LAYER4_FORWARDING + LAYER7_FORWARDING
+# IPVS schedulers keepalived accepts as lb_algo (the ones the appliance offers).
+LAYER4_SCHEDULERS = ("rr", "wrr", "lc", "wlc", "sh", "mh", "fo", "sed", "nq")
+# HAProxy balance algorithms; hdr and url_param take scheduler_param (the header or parameter name).
+LAYER7_SCHEDULERS = ("roundrobin", "static-rr", "leastconn", "source", "uri", "hdr", "url_param", "first")
+SCHEDULERS_NEEDING_PARAM = ("hdr", "url_param")
+# The reference's persistence modes (002, "Persistence Options"), by our names.
+PERSISTENCE_MODES = (
+    "source-ip",
+    "super-http",
+    "super-http-and-source-ip",
+    "server-cookie",
+    "server-cookie-or-source-ip",
+    "active-cookie",
+    "active-cookie-or-source-ip",
+    "hash-all-cookies",
+    "hash-all-cookies-or-source-ip",
+    "url-hash",
+    "host-header",
+    "query-item",
+    "selected-header",
+    "ssl-session-id",
+    "sip",
+)
+LAYER4_PERSISTENCE_MODES = ("source-ip",)
+# Modes whose key is a name the admin chooses: the cookie, query item or header.
+PERSISTENCE_MODES_NEEDING_NAME = ("server-cookie", "server-cookie-or-source-ip", "query-item", "selected-header")
+HEALTH_CHECK_TYPES = ("tcp", "http", "https", "misc", "none")
+
+PERSISTENCE_TIMEOUT_MIN = 60  # one minute ...
+PERSISTENCE_TIMEOUT_MAX = 28 * 24 * 3600  # ... to 28 days, as the reference allows
+WEIGHT_MIN, WEIGHT_MAX = 0, 65535  # IPVS's range; HAProxy's 0-256 is checked for layer 7 in verify
+MAX_EXTRA_PORTS = 510  # the reference's limit
+
+
+@dataclass
+class Interface:
+    """One NIC the appliance owns, with its address in CIDR form."""
+
+    address: str
+    role: str = "external"
+
+
+@dataclass
+class Floating:
+    """The addresses that move between the two units of an HA pair."""
+
+    external: str | None = None  # the VIP's address
+    internal: str | None = None  # the real servers' default gateway (two-arm)
+
+
+@dataclass
+class HighAvailability:
+    """This unit's part in an HA pair (keepalived VRRP)."""
+
+    role: str = "master"
+    peer: str | None = None
+    vrrp_id: int = 51
+    floating: Floating = field(default_factory=Floating)
+    # VRRPv3 adverts every 0.2 s: a crashed master is replaced in about 0.7 s (FIELD-NOTES).
+    advert_interval: float = 0.2
+
+
+@dataclass
+class Persistence:
+    """How one client keeps going to the same real server, and for how long."""
+
+    mode: str = "source-ip"
+    timeout: int = 300
+    netmask: str | None = None  # source-ip granularity: clients in one subnet stick together
+    name: str | None = None  # cookie, query item or header name, for the modes that need one
+
+
+@dataclass
+class HealthCheck:
+    """How the engine decides a real server is alive."""
+
+    type: str = "tcp"
+    path: str | None = None  # http/https
+    expect: int | None = None  # expected HTTP status (http/https)
+    script: str | None = None  # misc
+    interval: int = 6  # seconds between checks
+
+
+@dataclass
+class RealServer:
+    """A backend that serves a virtual service."""
+
+    name: str
+    address: str
+    port: int
+    weight: int = 1
+    min_conns: int = 0
+    max_conns: int = 0
+
+
+@dataclass
+class VirtualService:
+    """An address and port clients connect to, and where its traffic goes."""
+
+    name: str
+    address: str
+    port: int
+    extra_ports: str = ""
+    protocol: str = "tcp"
+    layer: int = 4
+    forwarding: str = "nat"
+    scheduler: str = "wlc"
+    scheduler_param: str | None = None
+    persistence: Persistence | None = None
+    health_check: HealthCheck = field(default_factory=HealthCheck)
+    real_servers: list[RealServer] = field(default_factory=list)
+
+
+@dataclass
+class ApplianceConfig:
+    """Everything the appliance does, in one document."""
+
+    hostname: str = "lbmaster"
+    topology: str = "two-arm"
+    interfaces: dict[str, Interface] = field(default_factory=dict)
+    gateway: str | None = None
+    nameservers: list[str] = field(default_factory=list)
+    ha: HighAvailability | None = None
+    virtual_services: list[VirtualService] = field(default_factory=list)
+    version: int = SCHEMA_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        """The YAML document, version first, in the order DESIGN.md shows."""
+        data = asdict(self)
+        ordered = {"version": data.pop("version")}
+        ordered.update(data)
+        return ordered
+
+    def external_interface(self) -> tuple[str, Interface] | None:
+        """The interface clients reach the appliance on."""
+        for name, iface in self.interfaces.items():
+            if iface.role == "external":
+                return name, iface
+        return None
+
+    def internal_interface(self) -> tuple[str, Interface] | None:
+        """The interface the real servers sit behind (two-arm only)."""
+        for name, iface in self.interfaces.items():
+            if iface.role == "internal":
+                return name, iface
+        return None
+
+
+class ConfigFormatError(ValueError):
+    """The document is not shaped like an appliance config; carries (field, message) pairs."""
+
+    def __init__(self, problems: list[tuple[str, str]]):
+        super().__init__("; ".join(f"{f}: {m}" for f, m in problems))
+        self.problems = problems
+
+
+def _build(cls: type, data: Any, path: str, problems: list[tuple[str, str]]) -> Any:
+    """Make a dataclass from a mapping, recording unknown and missing keys by their path."""
+    if not isinstance(data, dict):
+        problems.append((path, f"expected a mapping, got {type(data).__name__}"))
+        return None
+    known = {f.name: f for f in fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in known:
+            problems.append((f"{path}.{key}", f"unknown setting; known ones are: {', '.join(known)}"))
+            continue
+        kwargs[key] = _convert(cls, key, value, f"{path}.{key}", problems)
+    required = [f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING]
+    for name in required:
+        if name not in kwargs:
+            problems.append((f"{path}.{name}", "is required"))
+            kwargs[name] = None
+    return cls(**kwargs)
+
+
+def _convert(cls: type, key: str, value: Any, path: str, problems: list[tuple[str, str]]) -> Any:
+    """Turn nested mappings into their dataclasses; leave scalars for verify() to judge."""
+    nested = _NESTED.get((cls, key))
+    if nested is None or value is None:
+        return value
+    kind, target = nested
+    if kind == "one":
+        return _build(target, value, path, problems)
+    if kind == "list":
+        if not isinstance(value, list):
+            problems.append((path, "expected a list"))
+            return []
+        return [_build(target, item, f"{path}[{i}]", problems) for i, item in enumerate(value)]
+    if not isinstance(value, dict):
+        problems.append((path, "expected a mapping of interface names"))
+        return {}
+    return {str(name): _build(target, item, f"{path}.{name}", problems) for name, item in value.items()}
+
+
+_NESTED: dict[tuple[type, str], tuple[str, type]] = {
+    (ApplianceConfig, "interfaces"): ("map", Interface),
+    (ApplianceConfig, "ha"): ("one", HighAvailability),
+    (ApplianceConfig, "virtual_services"): ("list", VirtualService),
+    (HighAvailability, "floating"): ("one", Floating),
+    (VirtualService, "persistence"): ("one", Persistence),
+    (VirtualService, "health_check"): ("one", HealthCheck),
+    (VirtualService, "real_servers"): ("list", RealServer),
+}
+
+
+def from_dict(data: Any) -> ApplianceConfig:
+    """Build a config from a parsed document; raise ConfigFormatError listing every shape problem."""
+    problems: list[tuple[str, str]] = []
+    if isinstance(data, dict) and data.get("version", SCHEMA_VERSION) != SCHEMA_VERSION:
+        raise ConfigFormatError([("version", f"schema version {data.get('version')!r} is not {SCHEMA_VERSION}")])
+    config = _build(ApplianceConfig, data, "config", problems)
+    if problems:
+        raise ConfigFormatError([(p.removeprefix("config."), m) for p, m in problems])
+    return config
+
+
+def loads(text: str) -> ApplianceConfig:
+    """Parse appliance.yaml text."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigFormatError([("config", f"not valid YAML: {exc}")]) from exc
+    return from_dict(data)
+
+
+def dumps(config: ApplianceConfig) -> str:
+    """Serialise to YAML that loads() turns back into an equal config."""
+    header = "# managed by lbwizard; edit with lbwizard or lbctl, every change is kept in history/\n"
+    return header + yaml.safe_dump(config.to_dict(), sort_keys=False, default_flow_style=False)

@@ -1,0 +1,41 @@
+"""Where the appliance's files live, under one root chosen at start-up (/ live, DIR for --root).
+
+Dry runs and namespace tests differ from a live run only in this root: no `if dry_run:` elsewhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Paths:
+    """The files lbwizard reads and writes, relative to root."""
+
+    root: Path = Path("/")
+
+    @property
+    def is_live_root(self) -> bool:
+        return self.root.resolve() == Path("/")
+
+    @property
+    def config_dir(self) -> Path:
+        return self.root / "etc/lbwizard"
+
+    @property
+    def appliance_yaml(self) -> Path:
+        return self.config_dir / "appliance.yaml"
+
+    @property
+    def history_dir(self) -> Path:
+        return self.config_dir / "history"
+
+    @property
+    def admin_password_hash(self) -> Path:
+        """Where a non-live root records the admin password hash (a live root sets /etc/shadow)."""
+        return self.config_dir / "admin-password.hash"
+
+    @property
+    def resolv_conf(self) -> Path:
+        return self.root / "etc/resolv.conf"

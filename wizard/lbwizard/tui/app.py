@@ -1,0 +1,154 @@
+"""The wizard app: the controller that moves between screens as the flow decides.
+
+Screens report what the admin did (messages); this class asks the flow what comes next and runs the
+apply transaction in a worker thread, so Ctrl-C stays responsive and can cancel it (undoing every step
+already done). Ctrl-C and Ctrl-Q are priority bindings: Textual turns off ISIG, so they arrive as keys.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from textual import on, work
+from textual.app import App
+from textual.binding import Binding
+
+from .. import apply as applying
+from ..apply import transaction
+from ..apply.transaction import Step
+from ..flow import Flow, summary_lines
+from ..guidance import next_steps
+from ..model import ApplianceConfig
+from ..paths import Paths
+from .progress import ProgressScreen
+from .question import QuestionScreen
+from .summary import SummaryScreen
+from .welcome import WelcomeScreen
+
+Planner = Callable[[ApplianceConfig, str | None], list[Step]]
+
+
+class ApplyCancelled(KeyboardInterrupt):
+    """Ctrl-C while the transaction runs: treated like an interrupt, so every done step is undone."""
+
+
+class WizardApp(App[str]):
+    """Returns 'applied', 'aborted' or 'failed' from run()."""
+
+    CSS_PATH = Path(__file__).with_name("wizard.tcss")
+    TITLE = "lbwizard"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS = [
+        Binding("ctrl+c", "abort", "Abort (undo all)", priority=True),
+        Binding("ctrl+q", "abort", "Abort", priority=True, show=False),
+    ]
+
+    def __init__(self, flow: Flow, paths: Paths, planner: Planner | None = None) -> None:
+        super().__init__()
+        self.flow, self.paths = flow, paths
+        self.planner: Planner = planner or (lambda config, hashed: applying.plan(config, paths, hashed))
+        self.cancel = threading.Event()
+        self.applying = False
+        self.result = "aborted"
+        if os.environ.get("TERM", "") in ("linux", "vt100", "vt220"):
+            self.ansi_color = True  # the 16 colours of the console, not approximations of truecolor
+
+    def on_mount(self) -> None:
+        self.push_screen(WelcomeScreen())
+
+    # -- moving between screens --------------------------------------------------------------------
+
+    def _show_group(self, group: str | None) -> None:
+        if group is None:
+            self._show_summary()
+            return
+        self.switch_screen(QuestionScreen(self.flow, group, first=self.flow.previous_group(group) is None))
+
+    def _show_summary(self) -> None:
+        config = self.flow.build_config()
+        problems = self.flow.problems()
+        plan = [] if problems else [s.description for s in self.planner(config, None)]
+        if self.flow.first_boot and not problems:
+            plan.insert(0, "set the administrator password")
+        self.switch_screen(SummaryScreen(summary_lines(config), plan, problems))
+
+    @on(WelcomeScreen.Start)
+    def start(self) -> None:
+        self._show_group(self.flow.next_group(None))
+
+    @on(QuestionScreen.Done)
+    def answered(self, message: QuestionScreen.Done) -> None:
+        problems = self.flow.submit(message.group, message.values)
+        if problems:
+            screen = self.screen
+            if isinstance(screen, QuestionScreen):
+                screen.show_problems(problems)
+            return
+        self._show_group(self.flow.next_group(message.group))
+
+    @on(QuestionScreen.Back)
+    def back(self, message: QuestionScreen.Back) -> None:
+        previous = self.flow.previous_group(message.group)
+        if previous is not None:
+            self._show_group(previous)
+
+    @on(SummaryScreen.Back)
+    def back_from_summary(self) -> None:
+        groups = self.flow.groups()
+        self._show_group(groups[-1] if groups else None)
+
+    # -- applying ----------------------------------------------------------------------------------
+
+    @on(SummaryScreen.Confirmed)
+    def confirmed(self) -> None:
+        self.applying = True
+        self.switch_screen(ProgressScreen())
+        self.call_after_refresh(self.run_apply)
+
+    @work(thread=True, exclusive=True)
+    def run_apply(self) -> None:
+        screen = self.screen
+        config = self.flow.build_config()
+        steps = self.planner(config, self.flow.admin_password_hash())
+
+        def progress(line: str) -> None:
+            if self.cancel.is_set():
+                raise ApplyCancelled
+            if isinstance(screen, ProgressScreen):
+                self.call_from_thread(screen.add_line, line)
+
+        try:
+            transaction.run(steps, progress)
+            if self.cancel.is_set():
+                raise ApplyCancelled
+        except KeyboardInterrupt:
+            self.applying = False
+            self.call_from_thread(self.exit, "aborted")
+            return
+        except Exception as exc:
+            self.applying = False
+            self.result = "failed"
+            self.call_from_thread(screen.show_outcome, "Apply failed", f"Nothing was changed (every step was undone): {exc}", [])
+            return
+        self.applying = False
+        self.result = "applied"
+        self.call_from_thread(
+            screen.show_outcome,
+            "Done",
+            f"The load balancer is configured. Saved to {self.paths.appliance_yaml}.",
+            next_steps(config),
+        )
+
+    def action_finish(self) -> None:
+        if not self.applying:
+            self.exit(self.result)
+
+    def action_abort(self) -> None:
+        """Ctrl-C: nothing is asked. Before confirm nothing was changed; during apply the steps are undone."""
+        if self.applying:
+            self.cancel.set()  # the worker undoes what it did and then exits the app
+            return
+        self.exit(self.result if self.result in ("applied", "failed") else "aborted")

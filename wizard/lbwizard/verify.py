@@ -1,0 +1,545 @@
+"""Semantic checks of an ApplianceConfig: the only place configuration errors come from.
+
+verify() never edits the config it checks and never raises on odd input: every problem comes back at
+once as a Problem whose field is the config path and whose message uses the admin's own names for
+things and says what would be right. Nothing is applied while any problem remains.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from . import model
+from .addressing import (
+    IPv4Address,
+    IPv4Interface,
+    host_address_problem,
+    parse_address,
+    parse_cidr,
+    parse_port_list,
+    parse_prefix,
+)
+from .model import ApplianceConfig, HighAvailability, RealServer, VirtualService
+
+# Names end up inside keepalived.conf, haproxy.cfg and file names: letters, digits, _ . - only.
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
+HOSTNAME_PATTERN = re.compile(r"^(?=.{1,63}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?$")
+INTERFACE_NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,14}$")
+# HTTP token characters (RFC 9110), for cookie, header and query-item names.
+TOKEN_PATTERN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$")
+URL_PATH_PATTERN = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$")
+SCRIPT_PATTERN = re.compile(r"^/[A-Za-z0-9._/-]+( [A-Za-z0-9._/=:-]+)*$")
+NAME_RULE = "use 1-32 letters, digits, '_', '.' or '-', starting with a letter or digit"
+LAYER7_WEIGHT_MAX = 256  # HAProxy's limit
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a config: where (a config path) and what to do about it."""
+
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+@dataclass
+class _Subnets:
+    """The addresses this unit owns, parsed once for all the rules."""
+
+    external: tuple[str, IPv4Interface] | None = None
+    internal: tuple[str, IPv4Interface] | None = None
+
+    def all(self) -> list[tuple[str, IPv4Interface]]:
+        return [s for s in (self.external, self.internal) if s]
+
+    def holding(self, address: IPv4Address) -> tuple[str, IPv4Interface] | None:
+        for name, iface in self.all():
+            if address in iface.network:
+                return name, iface
+        return None
+
+
+def verify(config: ApplianceConfig) -> list[Problem]:
+    """Every problem with the config, in document order; an empty list means it may be applied."""
+    problems: list[Problem] = []
+    try:
+        problems.extend(_verify(config))
+    except (TypeError, AttributeError, ValueError) as exc:  # a shape the loader let through
+        problems.append(Problem("config", f"cannot be checked: {exc}"))
+    unique: dict[tuple[str, str], Problem] = {}
+    for problem in problems:
+        unique.setdefault((problem.field, problem.message), problem)
+    return list(unique.values())
+
+
+def _verify(config: ApplianceConfig) -> Iterator[Problem]:
+    if config.version != model.SCHEMA_VERSION:
+        yield Problem("version", f"must be {model.SCHEMA_VERSION}")
+    if not isinstance(config.hostname, str) or not HOSTNAME_PATTERN.match(config.hostname):
+        yield Problem("hostname", f"{config.hostname!r} is not a host name; use letters, digits and '-' (max 63)")
+    subnets = _Subnets()
+    yield from _check_interfaces(config, subnets)
+    yield from _check_gateway_and_dns(config, subnets)
+    if config.ha is not None:
+        yield from _check_ha(config, config.ha, subnets)
+    yield from _check_virtual_services(config, subnets)
+    yield from _check_duplicate_addresses(config)
+
+
+def _check_interfaces(config: ApplianceConfig, subnets: _Subnets) -> Iterator[Problem]:
+    if config.topology not in model.TOPOLOGIES:
+        yield Problem("topology", f"{config.topology!r} is not a topology; choose one-arm or two-arm")
+        return
+    if not isinstance(config.interfaces, dict) or not config.interfaces:
+        yield Problem("interfaces", "no interface configured; eth0 (external) is required")
+        return
+    for name, iface in config.interfaces.items():
+        field = f"interfaces.{name}"
+        if not INTERFACE_NAME_PATTERN.match(name):
+            yield Problem(field, f"{name!r} is not an interface name like eth0")
+            continue
+        if iface.role not in model.INTERFACE_ROLES:
+            yield Problem(f"{field}.role", f"{iface.role!r} is not a role; choose external or internal")
+            continue
+        try:
+            parsed = parse_cidr(iface.address)
+        except ValueError as exc:
+            yield Problem(f"{field}.address", str(exc))
+            continue
+        slot = "external" if iface.role == "external" else "internal"
+        if getattr(subnets, slot) is not None:
+            yield Problem(
+                f"{field}.role",
+                f"only one {slot} interface is supported; {subnets.__dict__[slot][0]} is already {slot}",
+            )
+            continue
+        setattr(subnets, slot, (name, parsed))
+    roles = [i.role for i in config.interfaces.values()]
+    if "external" not in roles:
+        yield Problem("interfaces", "no external interface; the one clients reach (eth0) needs role external")
+    if config.topology == "one-arm" and "internal" in roles:
+        yield Problem("topology", "one-arm uses a single interface; remove the internal interface or choose two-arm")
+    if config.topology == "two-arm" and "internal" not in roles:
+        yield Problem("topology", "two-arm needs an internal interface (eth1) for the real servers; add it or choose one-arm")
+    if subnets.external and subnets.internal:
+        (ext_name, ext), (int_name, internal) = subnets.external, subnets.internal
+        if ext.network.overlaps(internal.network):
+            yield Problem(
+                f"interfaces.{int_name}.address",
+                f"{internal.network} overlaps {ext_name}'s {ext.network}; two-arm needs two separate subnets",
+            )
+
+
+def _check_gateway_and_dns(config: ApplianceConfig, subnets: _Subnets) -> Iterator[Problem]:
+    if config.gateway is not None:
+        try:
+            gateway = parse_address(config.gateway)
+        except ValueError as exc:
+            yield Problem("gateway", str(exc))
+        else:
+            yield from _check_host_on_subnet("gateway", gateway, subnets, "the default gateway")
+    if not isinstance(config.nameservers, list):
+        yield Problem("nameservers", "expected a list of addresses")
+        return
+    for index, server in enumerate(config.nameservers):
+        try:
+            parse_address(server)
+        except ValueError as exc:
+            yield Problem(f"nameservers[{index}]", str(exc))
+
+
+def _check_host_on_subnet(field: str, address: IPv4Address, subnets: _Subnets, what: str) -> Iterator[Problem]:
+    """An address this unit must reach directly: inside one of its subnets and a host address there."""
+    if not subnets.all():
+        return
+    holder = subnets.holding(address)
+    if holder is None:
+        nets = " or ".join(f"{name}'s {iface.network}" for name, iface in subnets.all())
+        yield Problem(field, f"{what} {address} is outside every configured subnet; it must be inside {nets}")
+        return
+    problem = host_address_problem(address, holder[1].network)
+    if problem:
+        yield Problem(field, problem)
+
+
+def _check_ha(config: ApplianceConfig, ha: HighAvailability, subnets: _Subnets) -> Iterator[Problem]:
+    if ha.role not in model.HA_ROLES:
+        yield Problem("ha.role", f"{ha.role!r} is not a role; choose master or backup")
+    if not isinstance(ha.vrrp_id, int) or isinstance(ha.vrrp_id, bool) or not 1 <= ha.vrrp_id <= 255:
+        yield Problem("ha.vrrp_id", f"{ha.vrrp_id!r} is not a VRRP id; use 1-255, the same on both units")
+    advert = ha.advert_interval
+    if isinstance(advert, bool) or not isinstance(advert, (int, float)) or not 0.01 <= advert <= 40:
+        yield Problem("ha.advert_interval", f"{advert!r} is not an advert interval; use 0.01-40 seconds (VRRPv3)")
+    own = {iface.ip for _, iface in subnets.all()}
+    if ha.peer is None:
+        yield Problem("ha.peer", "an HA pair needs the other unit's address")
+    else:
+        try:
+            peer = parse_address(ha.peer)
+        except ValueError as exc:
+            yield Problem("ha.peer", str(exc))
+        else:
+            if peer in own:
+                yield Problem("ha.peer", f"{peer} is this unit's own address; give the other unit's address")
+            elif subnets.external:
+                ext_name, ext = subnets.external
+                if peer not in ext.network:
+                    yield Problem("ha.peer", f"the peer {peer} must be on {ext_name}'s subnet {ext.network}, where VRRP runs")
+                elif problem := host_address_problem(peer, ext.network):
+                    yield Problem("ha.peer", problem)
+    floating = ha.floating
+    wanted = [("external", floating.external, subnets.external)]
+    if config.topology == "two-arm":
+        wanted.append(("internal", floating.internal, subnets.internal))
+    elif floating.internal is not None:
+        yield Problem("ha.floating.internal", "a one-arm pair has no internal side; leave it empty or choose two-arm")
+    for side, value, subnet in wanted:
+        field = f"ha.floating.{side}"
+        if value is None:
+            reason = "the VIP" if side == "external" else "the real servers' default gateway"
+            yield Problem(field, f"an HA pair needs a floating {side} address for {reason}")
+            continue
+        try:
+            address = parse_address(value)
+        except ValueError as exc:
+            yield Problem(field, str(exc))
+            continue
+        if subnet is None:
+            continue
+        if address not in subnet[1].network:
+            yield Problem(field, f"floating {side} address {address} must be inside {subnet[0]}'s subnet {subnet[1].network}")
+        elif problem := host_address_problem(address, subnet[1].network):
+            yield Problem(field, problem)
+
+
+def _check_virtual_services(config: ApplianceConfig, subnets: _Subnets) -> Iterator[Problem]:
+    if not isinstance(config.virtual_services, list):
+        yield Problem("virtual_services", "expected a list")
+        return
+    seen_names: set[str] = set()
+    listeners: dict[tuple[str, str, int], str] = {}
+    for index, service in enumerate(config.virtual_services):
+        field = f"virtual_services[{index}]"
+        label = f"virtual service {service.name!r}"
+        if not isinstance(service.name, str) or not NAME_PATTERN.match(service.name):
+            yield Problem(f"{field}.name", f"{service.name!r} is not a usable name; {NAME_RULE}")
+        elif service.name in seen_names:
+            yield Problem(f"{field}.name", f"{label} is defined twice; give each service its own name")
+        seen_names.add(str(service.name))
+        vip = yield from _check_vip(config, service, field, label, subnets)
+        ports = yield from _check_ports(service, field, label)
+        for port in ports:
+            key = (str(vip or service.address), str(service.protocol), port)
+            if vip is not None and key in listeners:
+                yield Problem(
+                    f"{field}.port", f"{label} uses {vip}:{port}/{service.protocol}, already used by {listeners[key]!r}"
+                )
+                break
+            listeners[key] = str(service.name)
+        yield from _check_method(config, service, field, label, subnets)
+        yield from _check_persistence(service, field, label)
+        yield from _check_health(service, field, label)
+        yield from _check_real_servers(config, service, field, label, vip, subnets)
+
+
+def _check_vip(config: ApplianceConfig, service: VirtualService, field: str, label: str, subnets: _Subnets):
+    try:
+        vip = parse_address(service.address)
+    except ValueError as exc:
+        yield Problem(f"{field}.address", str(exc))
+        return None
+    holder = subnets.holding(vip)
+    if subnets.all() and holder is None:
+        nets = " or ".join(f"{n}'s {i.network}" for n, i in subnets.all())
+        yield Problem(f"{field}.address", f"{label}'s address {vip} is on no subnet of this unit; use an address in {nets}")
+    elif holder and (problem := host_address_problem(vip, holder[1].network)):
+        yield Problem(f"{field}.address", problem)
+    if config.ha is not None and vip in {iface.ip for _, iface in subnets.all()}:
+        yield Problem(
+            f"{field}.address",
+            f"{label} is on {vip}, this unit's own address, which would not move to the peer; use the floating address",
+        )
+    return vip
+
+
+def _check_ports(service: VirtualService, field: str, label: str):
+    if isinstance(service.port, bool) or not isinstance(service.port, int) or not 1 <= service.port <= 65535:
+        yield Problem(f"{field}.port", f"{service.port!r} is not a port; use 1-65535")
+        return []
+    ports = [service.port]
+    if service.extra_ports:
+        try:
+            ranges = parse_port_list(str(service.extra_ports))
+        except ValueError as exc:
+            yield Problem(f"{field}.extra_ports", str(exc))
+            return ports
+        taken = {service.port}
+        count = 0
+        for first, last in ranges:
+            span = set(range(first, last + 1))
+            if span & taken:
+                clash = min(span & taken)
+                yield Problem(
+                    f"{field}.extra_ports",
+                    f"port {clash} is listed twice (with the base port or another range); list each port once",
+                )
+                return ports
+            taken |= span
+            count += len(span)
+        if count > model.MAX_EXTRA_PORTS:
+            yield Problem(
+                f"{field}.extra_ports",
+                f"{count} extra ports; at most {model.MAX_EXTRA_PORTS} are allowed, use fewer or another service",
+            )
+            return ports
+        ports = sorted(taken)
+    return ports
+
+
+def _check_method(config: ApplianceConfig, service: VirtualService, field: str, label: str, subnets: _Subnets):
+    if service.protocol not in model.PROTOCOLS:
+        yield Problem(f"{field}.protocol", f"{service.protocol!r} is not a protocol; choose tcp or udp")
+    if service.layer not in (4, 7) or isinstance(service.layer, bool):
+        yield Problem(f"{field}.layer", f"{service.layer!r} is not a layer; choose 4 (IPVS) or 7 (HAProxy)")
+        return
+    allowed = model.LAYER4_FORWARDING if service.layer == 4 else model.LAYER7_FORWARDING
+    if service.forwarding not in allowed:
+        yield Problem(
+            f"{field}.forwarding",
+            f"{service.forwarding!r} is not a layer {service.layer} method; choose {' or '.join(allowed)}"
+            + (" (layer 7 is always snat)" if service.layer == 7 else ""),
+        )
+    if service.layer == 7 and service.protocol == "udp":
+        yield Problem(f"{field}.protocol", f"{label}: layer 7 (HAProxy) proxies TCP only; use layer 4 for UDP")
+    if service.forwarding == "nat" and config.topology == "one-arm":
+        yield Problem(
+            f"{field}.forwarding",
+            f"{label}: NAT needs the real servers' replies to route back through the load balancer's internal side, "
+            "which a one-arm unit does not have; choose dr, or snat (layer 7), or a two-arm topology",
+        )
+    schedulers = model.LAYER4_SCHEDULERS if service.layer == 4 else model.LAYER7_SCHEDULERS
+    if service.scheduler not in schedulers:
+        yield Problem(
+            f"{field}.scheduler",
+            f"{service.scheduler!r} is not a layer {service.layer} scheduler; choose one of {', '.join(schedulers)}",
+        )
+    elif service.scheduler in model.SCHEDULERS_NEEDING_PARAM:
+        if not isinstance(service.scheduler_param, str) or not TOKEN_PATTERN.match(service.scheduler_param):
+            yield Problem(
+                f"{field}.scheduler_param",
+                f"{service.scheduler} balancing needs a header or parameter name (letters, digits, '-', '_')",
+            )
+    elif service.scheduler_param is not None:
+        yield Problem(f"{field}.scheduler_param", f"{service.scheduler} takes no parameter; remove it")
+
+
+def _check_persistence(service: VirtualService, field: str, label: str):
+    persistence = service.persistence
+    if persistence is None:
+        return
+    field = f"{field}.persistence"
+    if persistence.mode not in model.PERSISTENCE_MODES:
+        yield Problem(
+            f"{field}.mode",
+            f"{persistence.mode!r} is not a persistence mode; choose one of {', '.join(model.PERSISTENCE_MODES)}",
+        )
+        return
+    if persistence.mode == "sip":
+        yield Problem(
+            f"{field}.mode",
+            f"{label}: SIP persistence needs a SIP-aware UDP engine, which neither IPVS nor HAProxy is; use source-ip",
+        )
+    elif service.layer == 4 and persistence.mode not in model.LAYER4_PERSISTENCE_MODES:
+        yield Problem(
+            f"{field}.mode",
+            f"{label}: {persistence.mode} reads HTTP or TLS data, which layer 4 (IPVS) never sees; use source-ip or set layer 7",
+        )
+    elif persistence.mode == "ssl-session-id" and service.protocol != "tcp":
+        yield Problem(f"{field}.mode", "ssl-session-id persistence needs a TCP service")
+    timeout = persistence.timeout
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, int)
+        or not model.PERSISTENCE_TIMEOUT_MIN <= timeout <= model.PERSISTENCE_TIMEOUT_MAX
+    ):
+        yield Problem(
+            f"{field}.timeout",
+            f"{timeout!r} is not a persistence timeout; use 60 s (one minute) to 2419200 s (28 days)",
+        )
+    if persistence.netmask is not None:
+        if persistence.mode not in ("source-ip",) or service.layer != 4:
+            yield Problem(f"{field}.netmask", "subnet granularity applies to layer 4 source-ip persistence only; remove it")
+        else:
+            try:
+                parse_prefix(persistence.netmask)
+            except ValueError as exc:
+                yield Problem(f"{field}.netmask", str(exc))
+    if persistence.mode in model.PERSISTENCE_MODES_NEEDING_NAME:
+        if not isinstance(persistence.name, str) or not TOKEN_PATTERN.match(persistence.name):
+            yield Problem(
+                f"{field}.name",
+                f"{persistence.mode} needs the cookie, header or query item name (letters, digits, '-', '_')",
+            )
+    elif persistence.name is not None and persistence.mode not in ("active-cookie", "active-cookie-or-source-ip"):
+        yield Problem(f"{field}.name", f"{persistence.mode} takes no name; remove it")
+    elif persistence.name is not None and not TOKEN_PATTERN.match(str(persistence.name)):
+        yield Problem(f"{field}.name", "a cookie name uses letters, digits, '-' and '_' only")
+
+
+def _check_health(service: VirtualService, field: str, label: str):
+    check = service.health_check
+    field = f"{field}.health_check"
+    if check.type not in model.HEALTH_CHECK_TYPES:
+        yield Problem(
+            f"{field}.type",
+            f"{check.type!r} is not a health check; choose one of {', '.join(model.HEALTH_CHECK_TYPES)}",
+        )
+        return
+    if check.type in ("http", "https"):
+        if service.protocol == "udp":
+            yield Problem(f"{field}.type", f"{label} is UDP; an {check.type} check cannot reach it, use misc or none")
+        if check.path is not None and (not isinstance(check.path, str) or not URL_PATH_PATTERN.match(check.path)):
+            yield Problem(f"{field}.path", f"{check.path!r} is not a URL path; start with / and use no spaces or quotes")
+        if check.expect is not None and (
+            isinstance(check.expect, bool) or not isinstance(check.expect, int) or not 100 <= check.expect <= 599
+        ):
+            yield Problem(f"{field}.expect", f"{check.expect!r} is not an HTTP status; use 100-599")
+    elif check.path is not None or check.expect is not None:
+        yield Problem(f"{field}.path", f"path and expect belong to http/https checks, not {check.type}")
+    if check.type == "misc":
+        if not isinstance(check.script, str) or not SCRIPT_PATTERN.match(check.script):
+            yield Problem(f"{field}.script", "a misc check needs an absolute script path (letters, digits, . _ / - only)")
+    elif check.script is not None:
+        yield Problem(f"{field}.script", f"script belongs to misc checks, not {check.type}")
+    if isinstance(check.interval, bool) or not isinstance(check.interval, int) or not 1 <= check.interval <= 3600:
+        yield Problem(f"{field}.interval", f"{check.interval!r} is not a check interval; use 1-3600 seconds")
+
+
+def _check_real_servers(config: ApplianceConfig, service: VirtualService, field: str, label: str, vip, subnets: _Subnets):
+    if not isinstance(service.real_servers, list):
+        yield Problem(f"{field}.real_servers", "expected a list")
+        return
+    seen_names: set[str] = set()
+    seen_endpoints: set[tuple[str, int]] = set()
+    for index, server in enumerate(service.real_servers):
+        rfield = f"{field}.real_servers[{index}]"
+        rlabel = f"{label} real server {server.name!r}"
+        if not isinstance(server.name, str) or not NAME_PATTERN.match(server.name):
+            yield Problem(f"{rfield}.name", f"{server.name!r} is not a usable name; {NAME_RULE}")
+        elif server.name in seen_names:
+            yield Problem(f"{rfield}.name", f"{rlabel} is named twice in this service; give each its own name")
+        seen_names.add(str(server.name))
+        port_ok = not isinstance(server.port, bool) and isinstance(server.port, int) and 1 <= server.port <= 65535
+        if not port_ok:
+            yield Problem(f"{rfield}.port", f"{server.port!r} is not a port; use 1-65535")
+        elif service.forwarding in ("dr", "tun") and server.port != service.port:
+            yield Problem(
+                f"{rfield}.port",
+                f"{rlabel}: {service.forwarding.upper()} cannot translate ports (the server answers the client directly); "
+                f"use port {service.port}, the VIP's, or choose nat",
+            )
+        yield from _check_weights(service, server, rfield)
+        try:
+            address = parse_address(server.address)
+        except ValueError as exc:
+            yield Problem(f"{rfield}.address", str(exc))
+            continue
+        if port_ok and (str(address), server.port) in seen_endpoints:
+            yield Problem(f"{rfield}.address", f"{rlabel}: {address}:{server.port} is already in this service")
+        seen_endpoints.add((str(address), server.port))
+        yield from _check_reachability(config, service, rfield, rlabel, address, vip, subnets)
+
+
+def _check_weights(service: VirtualService, server: RealServer, field: str):
+    top = LAYER7_WEIGHT_MAX if service.layer == 7 else model.WEIGHT_MAX
+    for name in ("weight", "min_conns", "max_conns"):
+        value = getattr(server, name)
+        limit = top if name == "weight" else 65535
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= limit:
+            yield Problem(
+                f"{field}.{name}",
+                f"{value!r} is out of range; use 0-{limit}"
+                + (" (0 takes the server out of rotation)" if name == "weight" else ""),
+            )
+            return
+    if server.max_conns and server.min_conns > server.max_conns:
+        yield Problem(
+            f"{field}.min_conns",
+            f"min_conns {server.min_conns} is above max_conns {server.max_conns}; it must be lower",
+        )
+
+
+def _check_reachability(config, service, field, label, address, vip, subnets: _Subnets):
+    """Can the chosen forwarding method carry traffic between the LB and this server?"""
+    holder = subnets.holding(address)
+    if holder and (problem := host_address_problem(address, holder[1].network)):
+        yield Problem(f"{field}.address", problem)
+        return
+    if service.forwarding == "nat" and config.topology == "two-arm" and subnets.internal:
+        int_name, internal = subnets.internal
+        if address not in internal.network:
+            yield Problem(
+                f"{field}.address",
+                f"{label}: a NAT real server must be on the internal subnet {internal.network} ({int_name}) so its replies "
+                "come back through the load balancer; move it there or choose snat (layer 7)",
+            )
+    elif service.forwarding == "dr" and vip is not None:
+        vip_subnet = subnets.holding(vip)
+        if vip_subnet and address not in vip_subnet[1].network:
+            yield Problem(
+                f"{field}.address",
+                f"{label}: DR only rewrites the MAC address, so the server must be on the VIP's subnet {vip_subnet[1].network}; "
+                "move it there, or choose tun (IP-in-IP) or snat (layer 7)",
+            )
+
+
+def _check_duplicate_addresses(config: ApplianceConfig) -> Iterator[Problem]:
+    """One address, one owner: interfaces, the peer, floating IPs, VIPs and real servers never share."""
+    owners: dict[str, tuple[str, str]] = {}
+
+    def claim(address: object, field: str, what: str) -> Iterator[Problem]:
+        try:
+            key = str(parse_address(address))
+        except ValueError:
+            return
+        if key in owners:
+            other_field, other_what = owners[key]
+            yield Problem(field, f"{key} is already used by {other_what} ({other_field}); every address needs one owner")
+        else:
+            owners[key] = (field, what)
+
+    for name, iface in (config.interfaces or {}).items():
+        yield from claim(str(iface.address).partition("/")[0], f"interfaces.{name}.address", f"interface {name}")
+    if config.ha is not None:
+        yield from claim(config.ha.peer, "ha.peer", "peer unit")
+        yield from claim(config.ha.floating.external, "ha.floating.external", "floating external address")
+        yield from claim(config.ha.floating.internal, "ha.floating.internal", "floating internal address")
+    vip_owners = dict(owners)
+    for index, service in enumerate(config.virtual_services or []):
+        # A VIP may sit on the unit's own address (single unit) or a floating one, and VIPs share addresses.
+        try:
+            key = str(parse_address(service.address))
+        except ValueError:
+            continue
+        owner = vip_owners.get(key)
+        if owner and owner[1] == "peer unit":
+            yield Problem(f"virtual_services[{index}].address", f"{key} is the peer unit's address; a VIP must be this pair's")
+        owners.setdefault(key, (f"virtual_services[{index}].address", f"virtual service {service.name!r}"))
+    for index, service in enumerate(config.virtual_services or []):
+        for rindex, server in enumerate(service.real_servers or []):
+            field = f"virtual_services[{index}].real_servers[{rindex}].address"
+            try:
+                key = str(parse_address(server.address))
+            except ValueError:
+                continue
+            owner = owners.get(key)
+            if owner and not owner[1].startswith("real server"):
+                yield Problem(
+                    field,
+                    f"real server {server.name!r} uses {key}, which is {owner[1]} ({owner[0]}); use the server's own address",
+                )
+            owners.setdefault(key, (field, f"real server {server.name!r}"))
