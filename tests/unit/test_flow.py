@@ -11,8 +11,18 @@ from lbwizard.flow import QUESTIONS, AnswersError, Flow
 from lbwizard.live import LiveSystem
 from lbwizard.password import password_matches
 
-REFERENCE_ORDER = ["ha_pair", "one_arm", "eth0_address", "eth0_netmask", "eth1_address", "eth1_netmask",
-                   "gateway", "nameserver", "vip_port", "real_server"]
+REFERENCE_ORDER = [
+    "ha_pair",
+    "one_arm",
+    "eth0_address",
+    "eth0_netmask",
+    "eth1_address",
+    "eth1_netmask",
+    "gateway",
+    "nameserver",
+    "vip_port",
+    "real_server",
+]
 
 
 def test_questions_follow_the_quick_start_order():

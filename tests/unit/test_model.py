@@ -48,8 +48,10 @@ def test_document_has_the_designed_top_level(example_config):
         ("- a list\n", "config"),
         ("hostname: x\ncolour: blue\n", "colour"),
         ("virtual_services: [{name: A, address: 10.0.0.1}]\n", "virtual_services[0].port"),
-        ("virtual_services: [{name: A, address: 10.0.0.1, port: 80, real_servers: [{name: R}]}]\n",
-         "virtual_services[0].real_servers[0].address"),
+        (
+            "virtual_services: [{name: A, address: 10.0.0.1, port: 80, real_servers: [{name: R}]}]\n",
+            "virtual_services[0].real_servers[0].address",
+        ),
         ("interfaces: {eth0: {address: 10.0.0.1/24, mtu: 9000}}\n", "interfaces.eth0.mtu"),
         ("ha: {peer: 10.0.0.2, floating: [1]}\n", "ha.floating"),
         ("key: [unclosed\n", "config"),

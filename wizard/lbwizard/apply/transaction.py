@@ -24,14 +24,30 @@ class RollbackIncomplete(RuntimeError):
     """Some undo failed: the system is not fully back where it was. Lists what could not be undone."""
 
 
-def run(steps: Iterable[Step], progress: Callable[[str], None] = lambda line: None) -> None:
-    """Do each step; on any failure or interruption undo the done ones in reverse, then re-raise."""
+class Cancelled(KeyboardInterrupt):
+    """The admin cancelled while the steps ran (Ctrl-C on the progress screen)."""
+
+
+def run(
+    steps: Iterable[Step],
+    progress: Callable[[str], None] = lambda line: None,
+    cancelled: Callable[[], bool] = lambda: False,
+) -> None:
+    """Do each step; on failure, interruption or cancellation undo the done ones in reverse, then re-raise.
+
+    cancelled() is asked before every step and once after the last, so a cancel that arrives during
+    the final step still undoes everything.
+    """
     done: list[Step] = []
     try:
         for step in steps:
+            if cancelled():
+                raise Cancelled
             progress(step.description)
             step.do()
             done.append(step)
+        if cancelled():
+            raise Cancelled
     except BaseException as failure:
         failed_undos = []
         for step in reversed(done):

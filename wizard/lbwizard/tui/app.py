@@ -31,10 +31,6 @@ from .welcome import WelcomeScreen
 Planner = Callable[[ApplianceConfig, str | None], list[Step]]
 
 
-class ApplyCancelled(KeyboardInterrupt):
-    """Ctrl-C while the transaction runs: treated like an interrupt, so every done step is undone."""
-
-
 class WizardApp(App[str]):
     """Returns 'applied', 'aborted' or 'failed' from run()."""
 
@@ -115,15 +111,11 @@ class WizardApp(App[str]):
         steps = self.planner(config, self.flow.admin_password_hash())
 
         def progress(line: str) -> None:
-            if self.cancel.is_set():
-                raise ApplyCancelled
             if isinstance(screen, ProgressScreen):
                 self.call_from_thread(screen.add_line, line)
 
         try:
-            transaction.run(steps, progress)
-            if self.cancel.is_set():
-                raise ApplyCancelled
+            transaction.run(steps, progress, self.cancel.is_set)
         except KeyboardInterrupt:
             self.applying = False
             self.call_from_thread(self.exit, "aborted")

@@ -83,6 +83,7 @@ class QuestionScreen(Screen):
                     validators=[AnswerValidator(self.flow, question)],
                     validate_on=["changed"],
                     id=question.id,
+                    # no blinking cursor: on a 115200 serial line it is a redraw every half second
                 )
                 yield Static("", markup=False, classes="error", id=f"{question.id}-error")
         with Horizontal(classes="buttons"):
@@ -90,6 +91,11 @@ class QuestionScreen(Screen):
                 yield Button("Back", id="back")
             yield Button("Next", id="next", variant="primary")
         yield Footer()
+
+    def on_mount(self) -> None:
+        # No blinking cursor: on a 115200 baud serial line every blink is a redraw.
+        for field in self.query(Input):
+            field.cursor_blink = False
 
     def _previous_answer(self, question: Question) -> str:
         if question.secret or question.id not in self.flow.answers:

@@ -1,0 +1,221 @@
+"""The Textual wizard driven key by key with the Pilot at 80x24, as a person at the console would."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+
+import pytest
+from tests.conftest import HA_MASTER_TWO_ARM, ONE_ARM_DR, TWO_ARM_NAT
+from textual import events
+from textual.keys import _character_to_key
+
+from lbwizard import model
+from lbwizard.apply import plan as real_plan
+from lbwizard.apply.transaction import Step
+from lbwizard.flow import Flow
+from lbwizard.live import LiveSystem
+from lbwizard.password import password_matches
+from lbwizard.paths import Paths
+from lbwizard.tui.app import WizardApp
+from lbwizard.tui.progress import ProgressScreen
+from lbwizard.tui.question import QuestionScreen
+from lbwizard.tui.summary import SummaryScreen
+
+SIZE = (80, 24)
+PASSWORD = "correct horse battery"
+
+# What a person types, screen by screen, for the quick start's two-arm NAT example.
+NAT_SCREENS = [
+    ("ha", ["n"]),
+    ("topology", ["n"]),
+    ("eth0", ["10.0.0.21", "255.255.255.0"]),
+    ("eth1", ["192.168.2.21", "255.255.255.0"]),
+    ("routing", ["10.0.0.31", "10.0.0.31", ""]),
+    ("service", ["80", "", "192.168.2.50"]),
+    ("password", [PASSWORD, PASSWORD]),
+]
+DR_SCREENS = [
+    ("ha", ["n"]),
+    ("topology", ["y"]),
+    ("eth0", ["10.0.0.21", "24"]),
+    ("routing", ["10.0.0.1", "10.0.0.1", ""]),
+    ("service", ["80", "", "10.0.0.100"]),
+    ("password", [PASSWORD, PASSWORD]),
+]
+HA_SCREENS = [
+    ("ha", ["y"]),
+    ("ha_role", ["master"]),
+    ("topology", ["n"]),
+    ("eth0", ["10.0.0.21", "255.255.255.0"]),
+    ("eth1", ["192.168.2.21", "255.255.255.0"]),
+    ("routing", ["10.0.0.31", "10.0.0.31", ""]),
+    ("ha_addresses", ["10.0.0.22", "10.0.0.20", "192.168.2.20"]),
+    ("service", ["80", "nat", "192.168.2.50"]),
+    ("password", [PASSWORD, PASSWORD]),
+]
+
+
+def tree(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+def make_app(root: Path, planner=None) -> WizardApp:
+    return WizardApp(Flow(LiveSystem()), Paths(root), planner)
+
+
+async def type_keys(pilot, *keys: str) -> None:
+    """Send key events as a fast typist would: a burst, then wait for the app to settle once.
+
+    pilot.press() waits for the CPU to go idle after every key (about 80 ms each on these shared
+    cores); the events and their order are the same here, only the waiting is batched.
+    """
+    for key in keys:
+        char = key if len(key) == 1 else None
+        name = _character_to_key(key) if char and not key.isalnum() else key
+        event = events.Key(name, char)
+        event.set_sender(pilot.app)
+        pilot.app._driver.send_message(event)
+    await pilot.pause()
+
+
+async def type_screen(pilot, group: str, values: list[str]) -> None:
+    screen = pilot.app.screen
+    assert isinstance(screen, QuestionScreen) and screen.group == group, getattr(screen, "group", screen)
+    for value in values:
+        await type_keys(pilot, *value)
+        await pilot.press("enter")
+    await pilot.pause()
+
+
+async def walk(pilot, screens) -> None:
+    await pilot.press("enter")  # the welcome screen
+    await pilot.pause()
+    for group, values in screens:
+        await type_screen(pilot, group, values)
+
+
+def expected(answers: dict) -> model.ApplianceConfig:
+    return Flow(LiveSystem()).run_answers(dict(answers))
+
+
+@pytest.mark.parametrize(
+    ("screens", "answers"),
+    [(NAT_SCREENS, TWO_ARM_NAT), (DR_SCREENS, ONE_ARM_DR), (HA_SCREENS, HA_MASTER_TWO_ARM)],
+    ids=["two_arm_nat", "one_arm_dr", "ha_master"],
+)
+async def test_typed_answers_save_the_same_config_as_the_answers_file(tmp_path, screens, answers):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await walk(pilot, screens)
+        assert isinstance(app.screen, SummaryScreen)
+        assert not app.screen.problems
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(app.screen, ProgressScreen)
+        await pilot.press("enter")
+    assert app.return_value == "applied"
+    saved = model.loads((tmp_path / "etc/lbwizard/appliance.yaml").read_text())
+    assert saved == expected(answers)
+    assert password_matches(PASSWORD, (tmp_path / "etc/lbwizard/admin-password.hash").read_text().strip())
+
+
+async def test_final_screen_tells_the_nat_next_step(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await walk(pilot, NAT_SCREENS)
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        text = str(app.screen.query_one("#next").render())
+        assert "default gateway to 192.168.2.21 (eth1)" in text
+
+
+async def test_wrong_gateway_shows_an_error_and_blocks_next(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await walk(pilot, NAT_SCREENS[:4])
+        await type_screen(pilot, "routing", ["172.16.0.1", "10.0.0.31", ""])
+        assert isinstance(app.screen, QuestionScreen) and app.screen.group == "routing"
+        error = str(app.screen.query_one("#gateway-error").render())
+        assert "outside every configured subnet" in error
+        assert app.focused.id == "gateway"
+        # fixing it moves on
+        await type_keys(pilot, *"10.0.0.31")
+        await pilot.press("enter", "enter", "enter")
+        await pilot.pause()
+        assert app.screen.group == "service"
+    assert tree(tmp_path) == []
+
+
+async def test_syntax_errors_show_while_typing(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await walk(pilot, NAT_SCREENS[:2])
+        await pilot.press(*"10.0.0.300")
+        await pilot.pause()
+        assert "0-255" in str(app.screen.query_one("#eth0_address-error").render())
+        await pilot.press("backspace", "backspace")
+        await pilot.pause()
+        assert str(app.screen.query_one("#eth0_address-error").render()) == ""
+
+
+async def test_back_keeps_the_answers(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await walk(pilot, NAT_SCREENS[:3])
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen.group == "eth0"
+        assert app.screen.query_one("#eth0_address").value == "10.0.0.21"
+        assert app.screen.query_one("#eth0_netmask").value == "255.255.255.0"
+
+
+@pytest.mark.parametrize("screens_before", range(len(NAT_SCREENS) + 2))
+@pytest.mark.parametrize("key", ["ctrl+c", "ctrl+q"])
+async def test_abort_on_every_screen_leaves_the_root_empty(tmp_path, screens_before, key):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        if screens_before:
+            await walk(pilot, NAT_SCREENS[: screens_before - 1])
+        await pilot.press(key)
+        await pilot.pause()
+    assert app.return_value == "aborted"
+    assert tree(tmp_path) == []
+
+
+async def test_ctrl_c_during_apply_undoes_the_steps_already_done(tmp_path):
+    entered, release = threading.Event(), threading.Event()
+
+    def planner(config, hashed):
+        gate = Step("wait (test gate)", lambda: (entered.set(), release.wait(10)), lambda: None)
+        steps = real_plan(config, Paths(tmp_path), hashed)
+        return [*steps, gate] if hashed else steps
+
+    app = make_app(tmp_path, planner)
+    async with app.run_test(size=SIZE) as pilot:
+        await walk(pilot, NAT_SCREENS)
+        await pilot.press("enter")
+        assert entered.wait(10)
+        assert (tmp_path / "etc/lbwizard/appliance.yaml").exists()  # really applied before the gate
+        await pilot.press("ctrl+c")
+        release.set()
+        for _ in range(200):
+            if app.return_value is not None:
+                break
+            await asyncio.sleep(0.05)
+    assert app.return_value == "aborted"
+    assert tree(tmp_path) == []
+
+
+async def test_console_draws_only_ascii_frames(tmp_path, monkeypatch):
+    monkeypatch.setenv("TERM", "linux")
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await walk(pilot, NAT_SCREENS[:2])
+        drawn = app.export_screenshot()
+    assert "eth0" in drawn and "Next" in drawn  # the screen really was drawn
+    box_drawing = [ch for ch in drawn if 0x2500 <= ord(ch) <= 0x259F]
+    assert not box_drawing, sorted(set(box_drawing))

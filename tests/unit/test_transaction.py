@@ -1,0 +1,66 @@
+"""The apply transaction on real files: a failure or an interrupt after any step restores the tree."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lbwizard.apply import plan, transaction
+from lbwizard.apply.transaction import Step
+from lbwizard.paths import Paths
+
+
+def snapshot(root: Path) -> dict[str, bytes | None]:
+    return {str(p.relative_to(root)): (p.read_bytes() if p.is_file() else None) for p in sorted(root.rglob("*"))}
+
+
+class Boom(Exception):
+    pass
+
+
+def failing_after(steps: list[Step], index: int, error: BaseException) -> list[Step]:
+    def fail() -> None:
+        raise error
+
+    return [*steps[: index + 1], Step("injected fault", fail, lambda: None), *steps[index + 1 :]]
+
+
+@pytest.mark.parametrize("error", [Boom("disk full"), KeyboardInterrupt()], ids=["exception", "ctrl_c"])
+@pytest.mark.parametrize("fault_after", [0, 1, 2])
+@pytest.mark.parametrize("existing", [False, True], ids=["fresh_root", "configured_root"])
+def test_fault_after_any_step_restores_the_tree(tmp_path, example_config, error, fault_after, existing):
+    paths = Paths(tmp_path)
+    if existing:
+        transaction.run(plan(example_config, paths, "$6$old$hash"))
+        (tmp_path / "unrelated.txt").write_text("not ours")
+    before = snapshot(tmp_path)
+    example_config.gateway = "10.0.0.1"
+    steps = plan(example_config, paths, "$6$new$hash")
+    with pytest.raises(type(error)):
+        transaction.run(failing_after(steps, fault_after, error))
+    assert snapshot(tmp_path) == before
+
+
+def test_cancel_during_the_last_step_still_undoes(tmp_path, example_config):
+    flag = {"cancel": False}
+    steps = [*plan(example_config, Paths(tmp_path)), Step("last", lambda: flag.update(cancel=True), lambda: None)]
+    with pytest.raises(transaction.Cancelled):
+        transaction.run(steps, cancelled=lambda: flag["cancel"])
+    assert snapshot(tmp_path) == {}
+
+
+def test_failed_undo_is_reported_and_the_rest_still_undone(tmp_path):
+    undone = []
+
+    def bad_undo() -> None:
+        raise OSError("read-only")
+
+    steps = [
+        Step("a", lambda: None, lambda: undone.append("a")),
+        Step("b", lambda: None, bad_undo),
+        Step("c", lambda: (_ for _ in ()).throw(Boom()), lambda: None),
+    ]
+    with pytest.raises(transaction.RollbackIncomplete, match="b: read-only"):
+        transaction.run(steps)
+    assert undone == ["a"]
