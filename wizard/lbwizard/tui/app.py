@@ -23,6 +23,7 @@ from ..flow import Flow, summary_lines
 from ..guidance import next_steps
 from ..model import ApplianceConfig
 from ..paths import Paths
+from .console import use_ascii_scrollbars
 from .progress import ProgressScreen
 from .question import QuestionScreen
 from .summary import SummaryScreen
@@ -53,6 +54,7 @@ class WizardApp(App[str]):
             self.ansi_color = True  # the 16 colours of the console, not approximations of truecolor
 
     def on_mount(self) -> None:
+        use_ascii_scrollbars()
         self.push_screen(WelcomeScreen())
 
     # -- moving between screens --------------------------------------------------------------------
@@ -66,9 +68,9 @@ class WizardApp(App[str]):
     def _show_summary(self) -> None:
         config = self.flow.build_config()
         problems = self.flow.problems()
-        plan = [] if problems else [s.description for s in self.planner(config, None)]
-        if self.flow.first_boot and not problems:
-            plan.insert(0, "set the administrator password")
+        # A stand-in hash names the password step in the plan; the real one is made only on confirm.
+        stand_in = "*" if self.flow.first_boot else None
+        plan = [] if problems else [s.description for s in self.planner(config, stand_in)]
         self.switch_screen(SummaryScreen(summary_lines(config), plan, problems))
 
     @on(WelcomeScreen.Start)

@@ -12,6 +12,7 @@ import os
 import struct
 import sys
 import termios
+from typing import ClassVar
 
 DEFAULT_ROWS, DEFAULT_COLUMNS = 24, 80
 
@@ -37,6 +38,21 @@ def ensure_icrnl(fd: int) -> None:
     if not attrs[0] & termios.ICRNL:
         attrs[0] |= termios.ICRNL
         termios.tcsetattr(fd, termios.TCSANOW, attrs)
+
+
+def use_ascii_scrollbars() -> None:
+    """Scrollbars drawn with spaces on a coloured track instead of eighth-block glyphs.
+
+    The Linux console's font lacks the block elements Textual uses for smooth scrollbars (they show
+    as diamonds), so a long summary would draw garbage down the right edge on the VGA console.
+    """
+    from textual.scrollbar import ScrollBar, ScrollBarRender
+
+    class AsciiScrollBarRender(ScrollBarRender):
+        VERTICAL_BARS: ClassVar[list[str]] = [" "] * 8
+        HORIZONTAL_BARS: ClassVar[list[str]] = [" "] * 8
+
+    ScrollBar.renderer = AsciiScrollBarRender
 
 
 def prepare_terminal() -> None:

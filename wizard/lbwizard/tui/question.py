@@ -6,6 +6,7 @@ answers. Each Input checks its own syntax as the admin types, through the flow's
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -34,6 +35,16 @@ class AnswerValidator(Validator):
         except ValueError as exc:
             return self.failure(str(exc))
         return self.success()
+
+
+class AnswerInput(Input):
+    """An Input whose password mask is '*': the Linux console font may lack Textual's bullet."""
+
+    @property
+    def _value(self) -> Text:
+        if self.password:
+            return Text("*" * len(self.value), no_wrap=True, overflow="ignore", end="")
+        return super()._value
 
 
 def _prompt(flow: Flow, question: Question) -> str:
@@ -77,13 +88,13 @@ class QuestionScreen(Screen):
                 yield Static(_prompt(self.flow, question), markup=False, classes="prompt")
                 if question.hint:
                     yield Static(question.hint, markup=False, classes="hint")
-                yield Input(
+                yield AnswerInput(
                     value=self._previous_answer(question),
                     password=question.secret,
                     validators=[AnswerValidator(self.flow, question)],
                     validate_on=["changed"],
                     id=question.id,
-                    # no blinking cursor: on a 115200 serial line it is a redraw every half second
+                    compact=True,
                 )
                 yield Static("", markup=False, classes="error", id=f"{question.id}-error")
         with Horizontal(classes="buttons"):
