@@ -169,7 +169,7 @@ def _check_host_on_subnet(field: str, address: IPv4Address, subnets: _Subnets, w
 def _check_ha(config: ApplianceConfig, ha: HighAvailability, subnets: _Subnets) -> Iterator[Problem]:
     if ha.role not in model.HA_ROLES:
         yield Problem("ha.role", f"{ha.role!r} is not a role; choose master or backup")
-    if not isinstance(ha.vrrp_id, int) or isinstance(ha.vrrp_id, bool) or not 1 <= ha.vrrp_id <= 255:
+    if not _is_int_in(ha.vrrp_id, 1, 255):
         yield Problem("ha.vrrp_id", f"{ha.vrrp_id!r} is not a VRRP id; use 1-255, the same on both units")
     advert = ha.advert_interval
     if isinstance(advert, bool) or not isinstance(advert, (int, float)) or not 0.01 <= advert <= 40:
@@ -216,6 +216,20 @@ def _check_ha(config: ApplianceConfig, ha: HighAvailability, subnets: _Subnets) 
             yield Problem(field, problem)
 
 
+def _is_int_in(value: object, low: int, high: int) -> bool:
+    """An integer (not a bool, which YAML's yes/no would give) between low and high inclusive."""
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _check_name(name: object, field: str, duplicate: str, seen: set[str]) -> Iterator[Problem]:
+    """Names go into daemon configs and file names: safe characters only, and unique in their list."""
+    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+        yield Problem(f"{field}.name", f"{name!r} is not a usable name; {NAME_RULE}")
+    elif name in seen:
+        yield Problem(f"{field}.name", duplicate)
+    seen.add(str(name))
+
+
 def _check_virtual_services(config: ApplianceConfig, subnets: _Subnets) -> Iterator[Problem]:
     if not isinstance(config.virtual_services, list):
         yield Problem("virtual_services", "expected a list")
@@ -225,11 +239,7 @@ def _check_virtual_services(config: ApplianceConfig, subnets: _Subnets) -> Itera
     for index, service in enumerate(config.virtual_services):
         field = f"virtual_services[{index}]"
         label = f"virtual service {service.name!r}"
-        if not isinstance(service.name, str) or not NAME_PATTERN.match(service.name):
-            yield Problem(f"{field}.name", f"{service.name!r} is not a usable name; {NAME_RULE}")
-        elif service.name in seen_names:
-            yield Problem(f"{field}.name", f"{label} is defined twice; give each service its own name")
-        seen_names.add(str(service.name))
+        yield from _check_name(service.name, field, f"{label} is defined twice; give each service its own name", seen_names)
         vip = yield from _check_vip(config, service, field, label, subnets)
         ports = yield from _check_ports(service, field, label)
         for port in ports:
@@ -267,7 +277,7 @@ def _check_vip(config: ApplianceConfig, service: VirtualService, field: str, lab
 
 
 def _check_ports(service: VirtualService, field: str, label: str):
-    if isinstance(service.port, bool) or not isinstance(service.port, int) or not 1 <= service.port <= 65535:
+    if not _is_int_in(service.port, 1, 65535):
         yield Problem(f"{field}.port", f"{service.port!r} is not a port; use 1-65535")
         return []
     ports = [service.port]
@@ -361,11 +371,7 @@ def _check_persistence(service: VirtualService, field: str, label: str):
     elif persistence.mode == "ssl-session-id" and service.protocol != "tcp":
         yield Problem(f"{field}.mode", "ssl-session-id persistence needs a TCP service")
     timeout = persistence.timeout
-    if (
-        isinstance(timeout, bool)
-        or not isinstance(timeout, int)
-        or not model.PERSISTENCE_TIMEOUT_MIN <= timeout <= model.PERSISTENCE_TIMEOUT_MAX
-    ):
+    if not _is_int_in(timeout, model.PERSISTENCE_TIMEOUT_MIN, model.PERSISTENCE_TIMEOUT_MAX):
         yield Problem(
             f"{field}.timeout",
             f"{timeout!r} is not a persistence timeout; use 60 s (one minute) to 2419200 s (28 days)",
@@ -404,9 +410,7 @@ def _check_health(service: VirtualService, field: str, label: str):
             yield Problem(f"{field}.type", f"{label} is UDP; an {check.type} check cannot reach it, use misc or none")
         if check.path is not None and (not isinstance(check.path, str) or not URL_PATH_PATTERN.match(check.path)):
             yield Problem(f"{field}.path", f"{check.path!r} is not a URL path; start with / and use no spaces or quotes")
-        if check.expect is not None and (
-            isinstance(check.expect, bool) or not isinstance(check.expect, int) or not 100 <= check.expect <= 599
-        ):
+        if check.expect is not None and not _is_int_in(check.expect, 100, 599):
             yield Problem(f"{field}.expect", f"{check.expect!r} is not an HTTP status; use 100-599")
     elif check.path is not None or check.expect is not None:
         yield Problem(f"{field}.path", f"path and expect belong to http/https checks, not {check.type}")
@@ -415,7 +419,7 @@ def _check_health(service: VirtualService, field: str, label: str):
             yield Problem(f"{field}.script", "a misc check needs an absolute script path (letters, digits, . _ / - only)")
     elif check.script is not None:
         yield Problem(f"{field}.script", f"script belongs to misc checks, not {check.type}")
-    if isinstance(check.interval, bool) or not isinstance(check.interval, int) or not 1 <= check.interval <= 3600:
+    if not _is_int_in(check.interval, 1, 3600):
         yield Problem(f"{field}.interval", f"{check.interval!r} is not a check interval; use 1-3600 seconds")
 
 
@@ -428,12 +432,9 @@ def _check_real_servers(config: ApplianceConfig, service: VirtualService, field:
     for index, server in enumerate(service.real_servers):
         rfield = f"{field}.real_servers[{index}]"
         rlabel = f"{label} real server {server.name!r}"
-        if not isinstance(server.name, str) or not NAME_PATTERN.match(server.name):
-            yield Problem(f"{rfield}.name", f"{server.name!r} is not a usable name; {NAME_RULE}")
-        elif server.name in seen_names:
-            yield Problem(f"{rfield}.name", f"{rlabel} is named twice in this service; give each its own name")
-        seen_names.add(str(server.name))
-        port_ok = not isinstance(server.port, bool) and isinstance(server.port, int) and 1 <= server.port <= 65535
+        duplicate = f"{rlabel} is named twice in this service; give each its own name"
+        yield from _check_name(server.name, rfield, duplicate, seen_names)
+        port_ok = _is_int_in(server.port, 1, 65535)
         if not port_ok:
             yield Problem(f"{rfield}.port", f"{server.port!r} is not a port; use 1-65535")
         elif service.forwarding in ("dr", "tun") and server.port != service.port:
@@ -459,7 +460,7 @@ def _check_weights(service: VirtualService, server: RealServer, field: str):
     for name in ("weight", "min_conns", "max_conns"):
         value = getattr(server, name)
         limit = top if name == "weight" else 65535
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= limit:
+        if not _is_int_in(value, 0, limit):
             yield Problem(
                 f"{field}.{name}",
                 f"{value!r} is out of range; use 0-{limit}"
