@@ -249,3 +249,21 @@ async def test_console_draws_only_ascii(tmp_path, monkeypatch):
     for text in drawn:
         wide = sorted({ch for ch in text if ord(ch) > 126})
         assert not wide, (drawn.index(text), wide, text[:3000])
+
+
+async def test_answers_typed_ahead_land_in_their_fields(tmp_path):
+    """A paste or a script on the serial line: every key of the example in one burst, no waiting for screens."""
+    keys = ["enter"]
+    for _, values in NAT_SCREENS:
+        for value in values:
+            keys += [*value, "enter"]
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_keys(pilot, *keys)
+        for _ in range(50):
+            if isinstance(app.screen, SummaryScreen):
+                break
+            await pilot.pause(0.05)
+        assert isinstance(app.screen, SummaryScreen)
+        assert not app.screen.problems
+        assert app.flow.build_config() == expected(TWO_ARM_NAT)

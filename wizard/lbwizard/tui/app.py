@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App
 from textual.binding import Binding
 
@@ -50,12 +50,40 @@ class WizardApp(App[str]):
         self.cancel = threading.Event()
         self.applying = False
         self.result = "aborted"
+        self._held_keys: list[events.Key] | None = None
         if os.environ.get("TERM", "") in ("linux", "vt100", "vt220"):
             self.ansi_color = True  # the 16 colours of the console, not approximations of truecolor
 
     def on_mount(self) -> None:
         use_ascii_scrollbars()
         self.push_screen(WelcomeScreen())
+
+    # -- type-ahead ----------------------------------------------------------------------------------
+
+    async def on_event(self, event: events.Event) -> None:
+        """Hold keys typed after a screen's final Enter until the next screen can take them.
+
+        Keys go to whatever has focus when they arrive; without this, answers typed ahead (a paste, a
+        script on the serial console) would land on the screen being left and be lost. Ctrl-C and
+        Ctrl-Q are never held.
+        """
+        if isinstance(event, events.Key) and not event.is_forwarded and event.key not in ("ctrl+c", "ctrl+q"):
+            if self._held_keys is not None:
+                self._held_keys.append(event)
+                return
+            ends_on_enter = getattr(self.screen, "ends_on_enter", lambda: False)
+            if event.key == "enter" and ends_on_enter():
+                self._held_keys = []
+        await super().on_event(event)
+
+    async def release_keys(self) -> None:
+        """Replay held keys, in order, to the screen now showing (they may hold again at its end).
+
+        Screens call this once they are current and focused (on_screen_resume).
+        """
+        held, self._held_keys = self._held_keys or [], None
+        for key in held:
+            await self.on_event(key)
 
     # -- moving between screens --------------------------------------------------------------------
 
@@ -84,6 +112,7 @@ class WizardApp(App[str]):
             screen = self.screen
             if isinstance(screen, QuestionScreen):
                 screen.show_problems(problems)
+            self.call_after_refresh(self.release_keys)
             return
         self._show_group(self.flow.next_group(message.group))
 

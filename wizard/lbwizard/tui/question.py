@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual import on
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -59,7 +60,8 @@ class QuestionScreen(Screen):
 
     BINDINGS = [
         Binding("escape", "back", "Back"),
-        Binding("ctrl+c", "app.abort", "Abort (undo all)", priority=True),
+        # Checked as the key arrives, before keys typed after it are routed: see action_next_field.
+        Binding("enter", "next_field", "Next", priority=True, show=False),
     ]
 
     class Done(Message):
@@ -108,6 +110,10 @@ class QuestionScreen(Screen):
         for field in self.query(Input):
             field.cursor_blink = False
 
+    def on_screen_resume(self) -> None:
+        """Now current and focused: keys typed ahead for this screen may come in."""
+        self.call_after_refresh(self.app.release_keys)
+
     def _previous_answer(self, question: Question) -> str:
         if question.secret or question.id not in self.flow.answers:
             return ""
@@ -120,14 +126,27 @@ class QuestionScreen(Screen):
             message = event.validation_result.failure_descriptions[0]
         self.query_one(f"#{event.input.id}-error", Static).update(message)
 
-    @on(Input.Submitted)
-    def next_field_or_done(self, event: Input.Submitted) -> None:
+    def action_next_field(self) -> None:
+        """Enter in a field that is not the last moves the focus at once.
+
+        Textual routes each key to whatever has focus when the key arrives; moving focus only after the
+        Input has handled its Enter would send an answer typed ahead (a paste, a script on the serial
+        line) into the field just left. Enter in the last field, or on a button, takes the usual path.
+        """
         inputs = list(self.query(Input))
-        position = inputs.index(event.input)
-        if position + 1 < len(inputs):
-            inputs[position + 1].focus()
-        else:
-            self.action_next()
+        focused = self.focused
+        if not isinstance(focused, Input) or focused not in inputs or focused is inputs[-1]:
+            raise SkipAction
+        self.set_focus(inputs[inputs.index(focused) + 1])
+
+    def ends_on_enter(self) -> bool:
+        """Enter now leaves this screen (the last field has focus): the app holds the keys after it."""
+        inputs = list(self.query(Input))
+        return bool(inputs) and self.focused is inputs[-1]
+
+    @on(Input.Submitted)
+    def done_after_last_field(self, event: Input.Submitted) -> None:
+        self.action_next()
 
     @on(Button.Pressed, "#next")
     def action_next(self) -> None:

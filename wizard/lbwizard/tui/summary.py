@@ -48,6 +48,9 @@ class SummaryScreen(Screen):
     def on_mount(self) -> None:
         self.query_one("#back" if self.problems else "#apply", Button).focus()
 
+    def on_screen_resume(self) -> None:
+        self.call_after_refresh(self.app.release_keys)
+
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "apply":
             self.action_confirm()

@@ -34,6 +34,10 @@ class WelcomeScreen(Screen):
             yield Button("Start", id="start", variant="primary")
         yield Footer()
 
+    def ends_on_enter(self) -> bool:
+        """Enter always leaves the welcome screen: the app holds the keys typed after it."""
+        return True
+
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.action_start()
 
