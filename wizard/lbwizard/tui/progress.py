@@ -24,6 +24,7 @@ class ProgressScreen(Screen):
             yield Static("", markup=False, id="log")
             yield Static("", markup=False, classes="status", id="outcome")
             yield Static("", markup=False, id="next")
+        yield Static("", markup=False, classes="status", id="leave")  # never scrolled away
         yield Footer()
 
     def add_line(self, line: str) -> None:
@@ -36,4 +37,5 @@ class ProgressScreen(Screen):
         self.query_one("#outcome", Static).update(outcome)
         if next_steps:
             text = "Next steps:\n" + "\n".join(f"{n}. {s}" for n, s in enumerate(next_steps, 1))
-            self.query_one("#next", Static).update(text + "\n\nPress Enter to leave the wizard.")
+            self.query_one("#next", Static).update(text)
+        self.query_one("#leave", Static).update("Press Enter to leave the wizard.")

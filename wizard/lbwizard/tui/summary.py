@@ -35,11 +35,12 @@ class SummaryScreen(Screen):
         with VerticalScroll():
             yield Static("\n".join(self.settings), markup=False, id="summary")
             yield Static("Changes:\n" + "\n".join(f"  {n}. {s}" for n, s in enumerate(self.plan, 1)), markup=False, id="steps")
-            if self.problems:
-                text = "\n".join(str(p) for p in self.problems)
-                yield Static(f"Cannot apply yet; go back and fix:\n{text}", markup=False, classes="error", id="problems")
-            else:
-                yield Static("To confirm these settings and make the changes permanent, press Enter.", classes="status")
+        # Outside the scrolling part: what Enter does is always on screen, however long the plan.
+        if self.problems:
+            text = "\n".join(str(p) for p in self.problems)
+            yield Static(f"Cannot apply yet; go back and fix:\n{text}", markup=False, classes="error", id="problems")
+        else:
+            yield Static("To confirm these settings and make the changes permanent, press Enter.", classes="status")
         with Horizontal(classes="buttons"):
             yield Button("Back", id="back")
             yield Button("Apply", id="apply", variant="primary", disabled=bool(self.problems))

@@ -1,0 +1,59 @@
+"""The interactive wizard as a real process on a pseudo-terminal, like the serial console.
+
+The pty starts with size 0x0, as a serial tty does; lbwizard must size it to 80x24 and draw.
+Keys are sent as a serial script would send them: the whole example at once.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pexpect
+from tests.conftest import TWO_ARM_NAT
+from tests.terminal import Terminal
+from tests.tui.test_wizard_tui import NAT_SCREENS
+
+from lbwizard import model
+
+
+def spawn(root: Path) -> Terminal:
+    env = {**os.environ, "TERM": "vt220"}
+    env.pop("COLUMNS", None), env.pop("LINES", None)
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "lbwizard.cli", "--dry-run", "--root", str(root)],
+        dimensions=(0, 0),
+        env=env,
+        timeout=30,
+        encoding="utf-8",
+        codec_errors="replace",
+    )
+    return Terminal(child)
+
+
+def test_unsized_serial_line_runs_the_whole_example(tmp_path):
+    term = spawn(tmp_path)
+    term.wait_for("setup wizard")
+    assert term.child.getwinsize() == (24, 80)
+    term.send("\r" + "".join(value + "\r" for _, values in NAT_SCREENS for value in values))
+    screen = term.wait_for("make the changes permanent")
+    assert "VIP1 10.0.0.21:80/tcp layer 4 NAT" in screen
+    term.send("\r")
+    assert "default gateway to 192.168.2.21" in term.wait_for("Press Enter to leave")
+    term.send("\r")
+    assert term.wait_exit() == 0
+    saved = model.loads((tmp_path / "etc/lbwizard/appliance.yaml").read_text())
+    assert saved.virtual_services[0].real_servers[0].address == TWO_ARM_NAT["real_server"]
+    assert saved.interfaces["eth1"].address == "192.168.2.21/24"
+
+
+def test_ctrl_c_leaves_nothing(tmp_path):
+    term = spawn(tmp_path)
+    term.wait_for("setup wizard")
+    term.send("\r" + "n\r" + "n\r")
+    term.wait_for("interface eth0")
+    term.send("\x03")
+    assert term.wait_exit() == 130
+    assert list(tmp_path.iterdir()) == []
