@@ -11,11 +11,11 @@ import sys
 from pathlib import Path
 
 import pexpect
+
+from lbwizard import model
 from tests.conftest import TWO_ARM_NAT
 from tests.terminal import Terminal
 from tests.tui.test_wizard_tui import NAT_SCREENS
-
-from lbwizard import model
 
 
 def spawn(root: Path) -> Terminal:

@@ -9,7 +9,6 @@ import threading
 from pathlib import Path
 
 import pytest
-from tests.conftest import HA_MASTER_TWO_ARM, ONE_ARM_DR, TWO_ARM_NAT
 from textual import events
 from textual.keys import _character_to_key
 
@@ -24,6 +23,7 @@ from lbwizard.tui.app import WizardApp
 from lbwizard.tui.progress import ProgressScreen
 from lbwizard.tui.question import QuestionScreen
 from lbwizard.tui.summary import SummaryScreen
+from tests.conftest import HA_MASTER_TWO_ARM, ONE_ARM_DR, TWO_ARM_NAT
 
 SIZE = (80, 24)
 PASSWORD = "correct horse battery"

@@ -9,12 +9,12 @@ from __future__ import annotations
 import copy
 
 import pytest
-from tests.conftest import HA_MASTER_TWO_ARM, ONE_ARM_DR, TWO_ARM_NAT
 
 from lbwizard.flow import Flow
 from lbwizard.live import LiveSystem
 from lbwizard.model import HealthCheck, Persistence, RealServer, VirtualService
 from lbwizard.verify import verify
+from tests.conftest import HA_MASTER_TWO_ARM, ONE_ARM_DR, TWO_ARM_NAT
 
 
 def build(answers):

@@ -14,14 +14,21 @@ from pathlib import Path
 
 import yaml
 
-from . import apply, files, live
-from .apply import transaction
+from . import apply, files, model
+from .apply import state, transaction
 from .flow import AnswersError, Flow, summary_lines
 from .guidance import next_steps
+from .live import probe as probe_live_system
 from .model import ConfigFormatError
 from .paths import Paths
+from .verify import verify
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_ABORTED = 0, 1, 2, 130
+
+
+def _add_target_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dry-run", action="store_true", help="change nothing live; write every file under --root")
+    parser.add_argument("--root", metavar="DIR", type=Path, help="write files under DIR instead of /")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -30,8 +37,12 @@ def _parser() -> argparse.ArgumentParser:
         description="Set up this load balancer: the quick start's questions, then the changes, in one transaction.",
     )
     parser.add_argument("--answers", metavar="FILE", type=Path, help="answer the questions from a YAML file, no screen")
-    parser.add_argument("--dry-run", action="store_true", help="change nothing live; write every file under --root")
-    parser.add_argument("--root", metavar="DIR", type=Path, help="write files under DIR instead of /")
+    _add_target_options(parser)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    apply_parser = commands.add_parser("apply", help="apply a saved config live (network, kernel, firewall)")
+    apply_parser.add_argument("--config", metavar="FILE", type=Path, help="the config to apply (default: the saved one)")
+    apply_parser.add_argument("--no-handover", action="store_true", help="do not run the keepalived/HAProxy hand-over")
+    _add_target_options(apply_parser)
     return parser
 
 
@@ -50,14 +61,52 @@ def _flow(paths: Paths) -> Flow:
     except ConfigFormatError as exc:
         print(f"lbwizard: the saved configuration is unreadable, starting afresh: {exc}", file=sys.stderr)
         previous = None
-    return Flow(live=live.probe(paths.root), previous=previous, first_boot=previous is None)
+    return Flow(live=probe_live_system(paths.root), previous=previous, first_boot=previous is None)
 
 
 def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def run_answers(answers_file: Path, paths: Paths) -> int:
+def _apply(config, paths: Paths, live: bool, password_hash: str | None = None, previous=None) -> int:
+    """Run the plan as one transaction, printing each step; undo everything on failure or interrupt."""
+    steps = apply.plan(config, paths, password_hash, live=live, previous=previous)
+    capture = (lambda: state.capture(config)) if live else None
+    try:
+        transaction.run(steps, lambda line: print(f"- {line}", flush=True), capture=capture)
+    except KeyboardInterrupt:
+        print("lbwizard: interrupted; every change was undone", file=sys.stderr)
+        return EXIT_ABORTED
+    except transaction.RollbackIncomplete as exc:
+        print(f"lbwizard: apply failed, and the rollback is INCOMPLETE: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as exc:
+        print(f"lbwizard: apply failed and every change was undone: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def run_apply(config_file: Path | None, paths: Paths, live: bool) -> int:
+    """lbwizard apply: a saved config made real (at every boot, and after lbctl changes)."""
+    try:
+        previous = files.load_config(paths)
+        config = model.loads(config_file.read_text()) if config_file else previous
+    except (OSError, ConfigFormatError) as exc:
+        for field, message in getattr(exc, "problems", [("config", str(exc))]):
+            print(f"{field}: {message}")
+        return EXIT_BAD_INPUT
+    if config is None:
+        print(f"config: nothing to apply; {paths.appliance_yaml} does not exist (run lbwizard first)")
+        return EXIT_BAD_INPUT
+    problems = verify(config)
+    for problem in problems:
+        print(problem)
+    if problems:
+        return EXIT_BAD_INPUT
+    return _apply(config, paths, live, previous=previous)
+
+
+def run_answers(answers_file: Path, paths: Paths, live: bool) -> int:
     """The unattended wizard: same questions and checks, every problem at once, nothing written on error."""
     try:
         data = yaml.safe_load(answers_file.read_text())
@@ -71,14 +120,9 @@ def run_answers(answers_file: Path, paths: Paths) -> int:
         for problem in exc.problems:
             print(problem)
         return EXIT_BAD_INPUT
-    try:
-        transaction.run(apply.plan(config, paths, flow.admin_password_hash()))
-    except KeyboardInterrupt:
-        print("lbwizard: interrupted; every change was undone", file=sys.stderr)
-        return EXIT_ABORTED
-    except Exception as exc:
-        print(f"lbwizard: apply failed and was undone: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+    result = _apply(config, paths, live, flow.admin_password_hash(), flow.previous)
+    if result != EXIT_OK:
+        return result
     print("\n".join(summary_lines(config)))
     print(f"\nApplied. Configuration saved to {paths.appliance_yaml}.\nNext steps:")
     for step in next_steps(config):
@@ -86,14 +130,15 @@ def run_answers(answers_file: Path, paths: Paths) -> int:
     return EXIT_OK
 
 
-def run_interactive(paths: Paths) -> int:
+def run_interactive(paths: Paths, live: bool) -> int:
     """The Textual wizard on this terminal."""
     from .tui.app import WizardApp
     from .tui.console import prepare_terminal
 
     prepare_terminal()
     flow = _flow(paths)
-    result = WizardApp(flow, paths).run()
+    planner = lambda config, hashed: apply.plan(config, paths, hashed, live=live, previous=flow.previous)
+    result = WizardApp(flow, paths, planner).run()
     if result == "applied":
         print(f"Applied. Configuration saved to {paths.appliance_yaml}.")
         return EXIT_OK
@@ -107,9 +152,12 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     paths = _paths(args)
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    live = not args.dry_run
+    if args.command == "apply":
+        return run_apply(args.config, paths, live)
     if args.answers is not None:
-        return run_answers(args.answers, paths)
-    return run_interactive(paths)
+        return run_answers(args.answers, paths, live)
+    return run_interactive(paths, live)
 
 
 if __name__ == "__main__":

@@ -37,5 +37,9 @@ class Paths:
         return self.config_dir / "admin-password.hash"
 
     @property
+    def rules_v4(self) -> Path:
+        return self.config_dir / "rules.v4"
+
+    @property
     def resolv_conf(self) -> Path:
         return self.root / "etc/resolv.conf"

@@ -1,21 +1,53 @@
-"""Making a config real: plan() lists the steps, run() applies them as one transaction.
+"""Making a config real: plan() lists the steps, transaction.run() applies them as one transaction.
 
-Today the plan holds lbwizard's own files and the admin password; the network, sysctl, firewall and
-hand-over steps join the same list (and so the same rollback) as they are built.
+live=False (a dry run) plans only files under the root; live=True adds the network, kernel and
+firewall steps, which act on the network namespace the process runs in.
 """
 
 from __future__ import annotations
 
 from ..model import ApplianceConfig
 from ..paths import Paths
-from .config_files import config_steps, password_step
+from . import firewall, network, sysctl
+from .config_files import config_steps, file_step, password_step
 from .transaction import Step
 
 
-def plan(config: ApplianceConfig, paths: Paths, admin_password_hash: str | None = None) -> list[Step]:
-    """The ordered changes that make config live under paths.root."""
-    steps = []
+def system_files(config: ApplianceConfig, paths: Paths) -> list[Step]:
+    """Host name, resolver, sysctl.d and the rules.v4 record, under the root."""
+    resolv = "# managed by lbwizard; edit appliance.yaml instead\n" + "".join(
+        f"nameserver {server}\n" for server in config.nameservers
+    )
+    return [
+        file_step(paths.root / "etc/hostname", config.hostname + "\n", f"write the host name {config.hostname}"),
+        file_step(paths.resolv_conf, resolv, f"write the nameservers {', '.join(config.nameservers) or '(none)'}"),
+        file_step(
+            paths.root / sysctl.SYSCTL_FILE, sysctl.file_text(sysctl.wanted(config)), "write the boot-time kernel settings"
+        ),
+        file_step(paths.rules_v4, firewall.save_text(firewall.chains(config)), f"record the firewall rules in {paths.rules_v4}"),
+    ]
+
+
+def plan(
+    config: ApplianceConfig,
+    paths: Paths,
+    admin_password_hash: str | None = None,
+    *,
+    live: bool = False,
+    previous: ApplianceConfig | None = None,
+) -> list[Step]:
+    """The ordered changes that make config real: live ones first, then the files that record them."""
+    steps: list[Step] = []
+    if live:
+        steps += network.plan(config, previous)
+        if paths.is_live_root:
+            steps.append(network.hostname_step(config.hostname))
+        if values := sysctl.wanted(config):
+            steps.append(sysctl.live_step(values))
+        steps += firewall.plan(config)
     if admin_password_hash:
         steps.append(password_step(admin_password_hash, paths))
-    steps.extend(config_steps(config, paths))
+    steps += system_files(config, paths)
+    if config != previous:  # re-applying the saved config (at boot) makes no new history version
+        steps += config_steps(config, paths)
     return steps

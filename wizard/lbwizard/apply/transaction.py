@@ -7,8 +7,15 @@ again. An undo that fails is reported, never hidden, and the remaining undos sti
 
 from __future__ import annotations
 
+import os
+import sys
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+
+# Test-only hooks (tests/netns): fail, or pause for a signal, after that many steps.
+FAULT_HOOK = "LBWIZARD_TEST_FAULT_AFTER_STEP"
+PAUSE_HOOK = "LBWIZARD_TEST_PAUSE_AFTER_STEP"
 
 
 @dataclass
@@ -28,17 +35,30 @@ class Cancelled(KeyboardInterrupt):
     """The admin cancelled while the steps ran (Ctrl-C on the progress screen)."""
 
 
+def _test_hooks(done: int) -> None:
+    if os.environ.get(FAULT_HOOK) == str(done):
+        raise RuntimeError(f"injected fault after step {done} ({FAULT_HOOK})")
+    if os.environ.get(PAUSE_HOOK) == str(done):
+        print(f"paused after step {done}", file=sys.stderr, flush=True)
+        time.sleep(60)
+
+
 def run(
     steps: Iterable[Step],
     progress: Callable[[str], None] = lambda line: None,
     cancelled: Callable[[], bool] = lambda: False,
+    capture: Callable[[], dict] | None = None,
 ) -> None:
     """Do each step; on failure, interruption or cancellation undo the done ones in reverse, then re-raise.
 
     cancelled() is asked before every step and once after the last, so a cancel that arrives during
-    the final step still undoes everything.
+    the final step still undoes everything. With capture, the system is pictured before the first
+    step and again after a rollback, and any difference is reported as RollbackIncomplete.
     """
+    from .state import differences
+
     done: list[Step] = []
+    before = capture() if capture else None
     try:
         for step in steps:
             if cancelled():
@@ -46,6 +66,7 @@ def run(
             progress(step.description)
             step.do()
             done.append(step)
+            _test_hooks(len(done))
         if cancelled():
             raise Cancelled
     except BaseException as failure:
@@ -55,6 +76,8 @@ def run(
                 step.undo()
             except Exception as exc:  # keep undoing the rest; report everything at the end
                 failed_undos.append(f"{step.description}: {exc}")
+        if capture and before is not None:
+            failed_undos += differences(before, capture())
         if failed_undos:
             raise RollbackIncomplete("could not undo: " + "; ".join(failed_undos)) from failure
         raise

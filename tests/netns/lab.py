@@ -1,0 +1,142 @@
+"""The quick start's two-arm diagram built from network namespaces and veth pairs.
+
+    client (10.0.0.31: gateway, DNS and an HTTP server that logs who called)
+      | veth
+    lb: eth0 10.0.0.21/24 (external) -- eth1 192.168.2.21/24 (internal)
+      | veth
+    switch (a bridge) -- rs1 192.168.2.50/24, default gateway 192.168.2.21
+
+Names carry the test process id so parallel runs never collide; close() deletes every namespace
+and stops every process it started, by PID, whatever happened in the test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+HTTP_SERVER = r"""
+import http.server, sys
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = f"{self.client_address[0]}\n".encode()
+        self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer((sys.argv[1], int(sys.argv[2])), Handler).serve_forever()
+"""
+
+
+def sh(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run(args, check=check, capture_output=True, text=True, timeout=60)
+
+
+@dataclass
+class Lab:
+    """Namespaces client, lb, switch, rs1 (prefixed); lb's eth0/eth1 are left unconfigured for apply."""
+
+    prefix: str = field(default_factory=lambda: f"lbw{os.getpid()}{time.monotonic_ns() % 10000}")
+    processes: list[subprocess.Popen] = field(default_factory=list)
+
+    def ns(self, name: str) -> str:
+        return f"{self.prefix}-{name}"
+
+    def build(self) -> Lab:
+        for name in ("client", "lb", "switch", "rs1"):
+            sh("ip", "netns", "add", self.ns(name))
+            self.run(name, "ip", "link", "set", "lo", "up")
+        client, lb, switch, rs1 = (self.ns(n) for n in ("client", "lb", "switch", "rs1"))
+        sh("ip", "link", "add", "eth0", "netns", lb, "type", "veth", "peer", "name", "ext", "netns", client)
+        sh("ip", "link", "add", "eth1", "netns", lb, "type", "veth", "peer", "name", "lbport", "netns", switch)
+        sh("ip", "link", "add", "eth0", "netns", rs1, "type", "veth", "peer", "name", "rs1port", "netns", switch)
+        self.run("switch", "ip", "link", "add", "br0", "type", "bridge")
+        for port in ("lbport", "rs1port", "br0"):
+            if port != "br0":
+                self.run("switch", "ip", "link", "set", port, "master", "br0")
+            self.run("switch", "ip", "link", "set", port, "up")
+        self.run("client", "ip", "addr", "add", "10.0.0.31/24", "dev", "ext")
+        self.run("client", "ip", "link", "set", "ext", "up")
+        self.run("rs1", "ip", "addr", "add", "192.168.2.50/24", "dev", "eth0")
+        self.run("rs1", "ip", "link", "set", "eth0", "up")
+        self.run("rs1", "ip", "route", "add", "default", "via", "192.168.2.21")
+        return self
+
+    def run(self, name: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return sh("ip", "netns", "exec", self.ns(name), *args, check=check)
+
+    def start_http(self, name: str, address: str, port: int) -> None:
+        """An HTTP server that answers with the caller's address; waits until it listens."""
+        proc = subprocess.Popen(["ip", "netns", "exec", self.ns(name), sys.executable, "-c", HTTP_SERVER, address, str(port)])
+        self.processes.append(proc)
+        for _ in range(100):
+            if f":{port} " in self.run(name, "ss", "-ltnH").stdout:
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"HTTP server in {name} did not start")
+
+    def fetch(self, name: str, url: str, timeout: float = 3) -> str | None:
+        """GET url from inside a namespace; the body, or None when it cannot connect."""
+        code = f"import urllib.request;print(urllib.request.urlopen({url!r}, timeout={timeout}).read().decode(), end='')"
+        result = self.run(name, sys.executable, "-c", code, check=False)
+        return result.stdout if result.returncode == 0 else None
+
+    def dump(self, name: str = "lb") -> dict[str, object]:
+        """Links, addresses, routes, legacy iptables (no counters) and IPv4 sysctls of a namespace."""
+        links = json.loads(self.run(name, "ip", "-j", "addr", "show").stdout)
+        for link in links:
+            # operstate follows the peer; the kernel attaches a qdisc at the first "up" and keeps it after
+            # "down" (noop -> noqueue), which no tool can take back and nothing notices.
+            for volatile in ("operstate", "linkinfo", "qdisc"):
+                link.pop(volatile, None)
+            for info in link.get("addr_info", []):
+                info.pop("valid_life_time", None), info.pop("preferred_life_time", None)
+        rules = _netfilter_rules(self.run(name, "iptables-legacy-save").stdout)
+        sysctls = self.run(name, "sh", "-c", "sysctl -a 2>/dev/null | grep -E '^net.ipv4.(ip_forward|conf.(all|eth.)\\.)'").stdout
+        return {
+            "links": links,
+            "routes": self.run(name, "ip", "-j", "route", "show", "table", "all").stdout,
+            "iptables": rules,
+            "sysctls": sysctls,
+        }
+
+    def close(self) -> None:
+        for proc in self.processes:
+            proc.terminate()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        for name in ("client", "lb", "switch", "rs1"):
+            sh("ip", "netns", "del", self.ns(name), check=False)
+
+
+def _netfilter_rules(save_text: str) -> dict[str, list[str]]:
+    """iptables-save as {table: lines}, counters dropped, tables holding nothing left out.
+
+    python-iptables loads every table module when it starts; an empty table with ACCEPT policies is
+    no rule, so it is not a difference.
+    """
+    tables: dict[str, list[str]] = {}
+    current = None
+    for line in save_text.splitlines():
+        if line.startswith("*"):
+            current = line[1:]
+            tables[current] = []
+        elif current and not line.startswith(("#", "COMMIT")):
+            tables[current].append(line.split(" [")[0])
+    return {
+        table: lines
+        for table, lines in sorted(tables.items())
+        if any(not (line.startswith(":") and line.endswith(" ACCEPT")) for line in lines)
+    }
+
+
+def lbwizard(lab: Lab, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """lbwizard run inside the load balancer's namespace."""
+    command = ["ip", "netns", "exec", lab.ns("lb"), sys.executable, "-m", "lbwizard.cli", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})})

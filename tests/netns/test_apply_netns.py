@@ -1,0 +1,153 @@
+"""lbwizard apply in a real namespace lab: addresses, route, forwarding and MASQUERADE, and rollback."""
+
+from __future__ import annotations
+
+import copy
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from lbwizard import model
+from lbwizard.flow import Flow
+from lbwizard.live import LiveSystem
+from tests.conftest import ONE_ARM_DR, TWO_ARM_NAT
+from tests.netns.lab import lbwizard
+
+OUTSIDE = "http://10.0.0.31:8080/"
+
+
+def write_config(tmp_path, answers) -> str:
+    config = Flow(LiveSystem()).run_answers(copy.deepcopy(answers))
+    path = tmp_path / "appliance.yaml"
+    path.write_text(model.dumps(config))
+    return str(path)
+
+
+def apply(lab, tmp_path, answers=TWO_ARM_NAT, env=None):
+    return lbwizard(
+        lab, "apply", "--config", write_config(tmp_path, answers), "--root", str(tmp_path / "root"), "--no-handover", env=env
+    )
+
+
+def test_two_arm_nat_real_servers_reach_the_outside_through_the_masquerade(lab, tmp_path):
+    lab.start_http("client", "10.0.0.31", 8080)
+    assert lab.fetch("rs1", OUTSIDE, timeout=1) is None  # no route out before the load balancer is set up
+    result = apply(lab, tmp_path)
+    assert result.returncode == 0, result.stderr
+    addresses = lab.run("lb", "ip", "-4", "-o", "addr").stdout
+    assert "eth0    inet 10.0.0.21/24" in addresses and "eth1    inet 192.168.2.21/24" in addresses
+    assert "default via 10.0.0.31 dev eth0" in lab.run("lb", "ip", "route").stdout
+    assert lab.run("lb", "sysctl", "-n", "net.ipv4.ip_forward").stdout.strip() == "1"
+    nat = lab.run("lb", "iptables-legacy-save", "-t", "nat").stdout
+    assert "-A LBW-POSTROUTING -s 192.168.2.0/24 -o eth0 -j MASQUERADE" in nat
+    assert lab.fetch("rs1", OUTSIDE) == "10.0.0.21\n"  # the outside sees the load balancer's address
+    root = tmp_path / "root"
+    assert "-A LBW-POSTROUTING -s 192.168.2.0/24 -o eth0 -j MASQUERADE" in (root / "etc/lbwizard/rules.v4").read_text()
+    assert "nameserver 10.0.0.31" in (root / "etc/resolv.conf").read_text()
+    assert "net.ipv4.ip_forward = 1" in (root / "etc/sysctl.d/90-lbwizard.conf").read_text()
+    assert (root / "etc/lbwizard/history/0001.yaml").exists()
+
+
+def test_rules_v4_is_what_netfilter_holds(lab, tmp_path):
+    assert apply(lab, tmp_path).returncode == 0
+    live = {line.split(" [")[0] for line in lab.run("lb", "iptables-legacy-save").stdout.splitlines()}
+    recorded = (tmp_path / "root/etc/lbwizard/rules.v4").read_text().splitlines()
+    rules = [line for line in recorded if line.startswith(("-A", ":LBW"))]
+    assert len(rules) > 10
+    missing = [rule for rule in rules if rule.replace(" - [0:0]", " -") not in live and rule not in live]
+    assert missing == []
+
+
+def test_one_arm_leaves_eth1_alone_and_masquerades_nothing(lab, tmp_path):
+    lab.run("lb", "ip", "addr", "add", "172.31.0.1/24", "dev", "eth1")  # a management NIC it was not asked about
+    result = apply(lab, tmp_path, ONE_ARM_DR | {"gateway": "10.0.0.31"})
+    assert result.returncode == 0, result.stderr
+    assert "inet 172.31.0.1/24" in lab.run("lb", "ip", "-4", "addr", "show", "eth1").stdout
+    assert "MASQUERADE" not in lab.run("lb", "iptables-legacy-save", "-t", "nat").stdout
+    assert "-A LBW-INPUT -i eth1" not in lab.run("lb", "iptables-legacy-save", "-t", "filter").stdout
+
+
+def test_reapply_of_a_new_address_replaces_the_owned_one_only(lab, tmp_path):
+    assert apply(lab, tmp_path).returncode == 0
+    lab.run("lb", "ip", "addr", "add", "10.0.0.99/24", "dev", "eth0")  # the admin's own extra address
+    subprocess.run(["cp", write_config(tmp_path, TWO_ARM_NAT), str(tmp_path / "root/etc/lbwizard/appliance.yaml")], check=True)
+    changed = TWO_ARM_NAT | {"eth0_address": "10.0.0.25"}
+    assert apply(lab, tmp_path, changed).returncode == 0
+    eth0 = lab.run("lb", "ip", "-4", "addr", "show", "eth0").stdout
+    assert "10.0.0.25/24" in eth0 and "10.0.0.99/24" in eth0 and "10.0.0.21/24" not in eth0
+
+
+def foreign_rules(lab) -> None:
+    lab.run("lb", "iptables-legacy", "-A", "INPUT", "-s", "198.51.100.7/32", "-j", "DROP")
+    lab.run("lb", "iptables-legacy", "-t", "nat", "-A", "POSTROUTING", "-s", "198.51.100.0/24", "-j", "RETURN")
+
+
+def test_a_rule_lbwizard_did_not_write_survives_apply(lab, tmp_path):
+    foreign_rules(lab)
+    assert apply(lab, tmp_path).returncode == 0
+    saved = lab.run("lb", "iptables-legacy-save").stdout
+    assert "-A INPUT -s 198.51.100.7/32 -j DROP" in saved
+    assert "-A POSTROUTING -s 198.51.100.0/24 -j RETURN" in saved
+
+
+@pytest.mark.parametrize("fault_after", range(1, 12))
+def test_fault_after_any_step_leaves_the_namespace_exactly_as_before(lab, tmp_path, fault_after):
+    foreign_rules(lab)
+    lab.run("lb", "ip", "addr", "add", "10.0.0.99/24", "dev", "eth0")
+    before = lab.dump()
+    result = apply(lab, tmp_path, env={"LBWIZARD_TEST_FAULT_AFTER_STEP": str(fault_after)})
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "injected fault" in result.stderr and "INCOMPLETE" not in result.stderr
+    assert lab.dump() == before
+    assert list((tmp_path / "root").rglob("*.yaml")) == []
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_signal_mid_apply_rolls_back(lab, tmp_path, sig):
+    before = lab.dump()
+    command = [
+        "ip",
+        "netns",
+        "exec",
+        lab.ns("lb"),
+        sys.executable,
+        "-m",
+        "lbwizard.cli",
+        "apply",
+        "--config",
+        write_config(tmp_path, TWO_ARM_NAT),
+        "--root",
+        str(tmp_path / "root"),
+        "--no-handover",
+    ]
+    proc = subprocess.Popen(
+        command,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "LBWIZARD_TEST_PAUSE_AFTER_STEP": "4"},
+    )
+    try:
+        assert "paused after step 4" in proc.stderr.readline()
+        assert lab.dump() != before  # really changed by then
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert lab.dump() == before
+
+
+def test_live_answers_run_configures_the_namespace(lab, tmp_path):
+    answers = tmp_path / "answers.yaml"
+    answers.write_text(yaml.safe_dump(TWO_ARM_NAT))
+    lab.start_http("client", "10.0.0.31", 8080)
+    result = lbwizard(lab, "--answers", str(answers), "--root", str(tmp_path / "root"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert lab.fetch("rs1", OUTSIDE) == "10.0.0.21\n"
+    assert (tmp_path / "root/etc/lbwizard/admin-password.hash").exists()

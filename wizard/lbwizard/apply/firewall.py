@@ -1,0 +1,157 @@
+"""The appliance's own netfilter rules, in chains it owns (LBW-*), through python-iptables.
+
+python-iptables drives the legacy xtables backend only, so the appliance pins the `iptables`
+alternative to iptables-legacy: the admin, keepalived and lbwizard then see one rule set. lbwizard
+never flushes a chain it did not create; it only adds one jump into each built-in chain it uses.
+
+- nat LBW-POSTROUTING: two-arm MASQUERADE of the internal subnet out of the external interface, so
+  real servers reach the outside (the reference's "set up a MASQUERADE rule").
+- filter LBW-INPUT: what may reach the load balancer itself: loopback, replies, ICMP, SSH, the
+  virtual services' ports, VRRP and IPVS connection sync from the peer; everything else arriving on
+  the configured interfaces is dropped. Traffic forwarded to real servers is not affected.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from ipaddress import IPv4Interface
+
+from ..addressing import parse_port_list
+from ..model import ApplianceConfig
+from .transaction import Step
+
+Rule = dict  # iptc.easy's rule dictionaries
+OWN_CHAINS = {"nat": {"LBW-POSTROUTING": "POSTROUTING"}, "filter": {"LBW-INPUT": "INPUT"}}
+SSH_PORT = "22"
+LVS_SYNC_PORT = "8848"
+
+
+@dataclass(frozen=True)
+class ChainRules:
+    """The complete content of one chain lbwizard owns, and the built-in chain that jumps to it."""
+
+    table: str
+    chain: str
+    parent: str
+    rules: list[Rule]
+
+
+def _service_rules(config: ApplianceConfig) -> list[Rule]:
+    rules = []
+    for service in config.virtual_services:
+        ranges = [(service.port, service.port)]
+        if service.extra_ports:
+            ranges += parse_port_list(service.extra_ports)
+        for first, last in ranges:
+            port = str(first) if first == last else f"{first}:{last}"
+            rules.append(
+                {
+                    "dst": f"{service.address}/32",
+                    "protocol": service.protocol,
+                    service.protocol: {"dport": port},
+                    "target": "ACCEPT",
+                }
+            )
+    return rules
+
+
+def chains(config: ApplianceConfig) -> list[ChainRules]:
+    """Everything lbwizard puts into netfilter for this config."""
+    external = config.external_interface()
+    internal = config.internal_interface()
+    nat: list[Rule] = []
+    if config.topology == "two-arm" and external and internal:
+        subnet = str(IPv4Interface(internal[1].address).network)
+        nat.append({"src": subnet, "out-interface": external[0], "target": "MASQUERADE"})
+    filter_rules: list[Rule] = [
+        {"in-interface": "lo", "target": "ACCEPT"},
+        {"conntrack": {"ctstate": "RELATED,ESTABLISHED"}, "target": "ACCEPT"},
+        {"protocol": "icmp", "target": "ACCEPT"},
+        {"protocol": "tcp", "tcp": {"dport": SSH_PORT}, "target": "ACCEPT"},
+    ]
+    if config.ha is not None and config.ha.peer:
+        filter_rules.append({"src": f"{config.ha.peer}/32", "protocol": "vrrp", "target": "ACCEPT"})
+        filter_rules.append(
+            {"src": f"{config.ha.peer}/32", "protocol": "udp", "udp": {"dport": LVS_SYNC_PORT}, "target": "ACCEPT"}
+        )
+    filter_rules += _service_rules(config)
+    filter_rules += [{"in-interface": name, "target": "DROP"} for name in config.interfaces]
+    return [
+        ChainRules("nat", "LBW-POSTROUTING", "POSTROUTING", nat),
+        ChainRules("filter", "LBW-INPUT", "INPUT", filter_rules),
+    ]
+
+
+# -- rules.v4: the same rules as iptables-save text ------------------------------------------------
+
+_OPTIONS = (("src", "-s"), ("dst", "-d"), ("in-interface", "-i"), ("out-interface", "-o"), ("protocol", "-p"))
+
+
+def rule_args(rule: Rule) -> str:
+    """One rule as iptables arguments, in iptables-save's order."""
+    parts = [f"{flag} {rule[key]}" for key, flag in _OPTIONS if key in rule]
+    for key, value in rule.items():
+        if isinstance(value, dict):
+            parts.append(f"-m {key} " + " ".join(f"--{opt} {val}" for opt, val in value.items()))
+    parts.append(f"-j {rule['target']}")
+    return " ".join(parts)
+
+
+def save_text(all_chains: list[ChainRules]) -> str:
+    """What lbwizard applies, in iptables-save format (only its own chains and jumps)."""
+    lines = ["# managed by lbwizard: the rules it applies, in its own LBW-* chains"]
+    for table in dict.fromkeys(c.table for c in all_chains):
+        lines.append(f"*{table}")
+        mine = [c for c in all_chains if c.table == table]
+        lines += [f":{c.chain} - [0:0]" for c in mine]
+        lines += [f"-A {c.parent} -j {c.chain}" for c in mine]
+        lines += [f"-A {c.chain} {rule_args(rule)}" for c in mine for rule in c.rules]
+        lines.append("COMMIT")
+    return "\n".join(lines) + "\n"
+
+
+# -- applying --------------------------------------------------------------------------------------
+
+
+def chain_step(spec: ChainRules) -> Step:
+    """Make the chain hold exactly spec.rules and be jumped to; undo restores chain and jump as found."""
+    import iptc.easy as easy  # needs libxtables: imported only where rules are really applied
+
+    saved: dict[str, object] = {}
+    jump = {"target": spec.chain}
+
+    def do() -> None:
+        saved["existed"] = easy.has_chain(spec.table, spec.chain)
+        saved["rules"] = easy.dump_chain(spec.table, spec.chain) if saved["existed"] else []
+        saved["jumped"] = saved["existed"] and easy.has_rule(spec.table, spec.parent, jump)
+        if not saved["existed"]:
+            easy.add_chain(spec.table, spec.chain)
+        _fill(easy, spec.table, spec.chain, spec.rules)
+        if not saved["jumped"]:
+            easy.insert_rule(spec.table, spec.parent, jump)
+
+    def undo() -> None:
+        if "existed" not in saved:
+            return
+        if saved["existed"]:
+            _fill(easy, spec.table, spec.chain, saved["rules"])  # type: ignore[arg-type]
+            if not saved["jumped"] and easy.has_rule(spec.table, spec.parent, jump):
+                easy.delete_rule(spec.table, spec.parent, jump)
+            return
+        while easy.has_rule(spec.table, spec.parent, jump):
+            easy.delete_rule(spec.table, spec.parent, jump)
+        easy.flush_chain(spec.table, spec.chain)
+        easy.delete_chain(spec.table, spec.chain)
+
+    count = len(spec.rules)
+    return Step(f"load {count} firewall rule{'s' * (count != 1)} into {spec.table} {spec.chain}", do, undo)
+
+
+def _fill(easy, table: str, chain: str, rules: list[Rule]) -> None:
+    easy.flush_chain(table, chain)
+    for rule in rules:
+        easy.add_rule(table, chain, rule)
+
+
+def plan(config: ApplianceConfig) -> list[Step]:
+    return [chain_step(spec) for spec in chains(config)]

@@ -1,0 +1,142 @@
+"""Links, addresses and the default route, made live with pyroute2 in the current network namespace.
+
+Only the interfaces the config names are touched. On each, the wizard owns the address the config
+gives it and the address the previous config gave it (which it replaces); any other address an admin
+added stays. Each step remembers what it found and undo puts exactly that back.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from ipaddress import IPv4Interface
+from pathlib import Path
+
+from pyroute2 import IPRoute
+
+from ..model import ApplianceConfig
+from .transaction import Step
+
+IFF_UP = 0x1
+PROC_CONF = Path("/proc/sys/net/ipv4/conf")
+
+
+@contextmanager
+def _ipr() -> Iterator[IPRoute]:
+    with IPRoute() as ipr:
+        yield ipr
+
+
+def _index(ipr: IPRoute, name: str) -> int:
+    found = ipr.link_lookup(ifname=name)
+    if not found:
+        raise RuntimeError(f"interface {name} does not exist on this machine")
+    return found[0]
+
+
+def ipv4_addresses(ipr: IPRoute, index: int) -> list[str]:
+    """The interface's IPv4 addresses as CIDR strings."""
+    return [f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}" for a in ipr.get_addr(index=index, family=socket.AF_INET)]
+
+
+def interface_step(name: str, wanted: str, previously_owned: str | None) -> Step:
+    """Bring name up with address wanted, dropping the address an earlier config gave it."""
+    saved: dict[str, object] = {}
+
+    promote = PROC_CONF / name / "promote_secondaries"
+
+    def do() -> None:
+        with _ipr() as ipr:
+            index = _index(ipr, name)
+            saved["up"] = bool(ipr.get_links(index)[0]["flags"] & IFF_UP)
+            saved["addresses"] = ipv4_addresses(ipr, index)
+            # Deleting a subnet's primary address deletes its secondaries too, unless they are promoted:
+            # an admin's extra address (or a keepalived VIP) must survive the wizard's own change.
+            saved["promote"] = promote.read_text()
+            promote.write_text("1")
+            if wanted not in saved["addresses"]:
+                _add_addr(ipr, index, wanted)
+            if previously_owned and previously_owned != wanted and previously_owned in saved["addresses"]:
+                _del_addr(ipr, index, previously_owned)
+            ipr.link("set", index=index, state="up")
+
+    def undo() -> None:
+        if "addresses" not in saved:
+            return
+        with _ipr() as ipr:
+            index = _index(ipr, name)
+            now = ipv4_addresses(ipr, index)
+            for cidr in now:
+                if cidr not in saved["addresses"]:  # type: ignore[operator]
+                    _del_addr(ipr, index, cidr)
+            for cidr in saved["addresses"]:  # type: ignore[union-attr]
+                if cidr not in now:
+                    _add_addr(ipr, index, cidr)
+            if not saved["up"]:
+                ipr.link("set", index=index, state="down")
+        promote.write_text(str(saved["promote"]))
+
+    return Step(f"set {name} to {wanted} and bring it up", do, undo)
+
+
+def _add_addr(ipr: IPRoute, index: int, cidr: str) -> None:
+    iface = IPv4Interface(cidr)
+    ipr.addr("add", index=index, address=str(iface.ip), prefixlen=iface.network.prefixlen)
+
+
+def _del_addr(ipr: IPRoute, index: int, cidr: str) -> None:
+    iface = IPv4Interface(cidr)
+    ipr.addr("del", index=index, address=str(iface.ip), prefixlen=iface.network.prefixlen)
+
+
+def default_routes(ipr: IPRoute) -> list[tuple[str | None, int | None]]:
+    """(gateway, output interface index) of each IPv4 default route in the main table."""
+    return [(r.get_attr("RTA_GATEWAY"), r.get_attr("RTA_OIF")) for r in ipr.get_default_routes(family=socket.AF_INET)]
+
+
+def default_route_step(gateway: str) -> Step:
+    """Make gateway the only IPv4 default route; undo restores the routes found."""
+    saved: dict[str, list] = {}
+
+    def do() -> None:
+        with _ipr() as ipr:
+            saved["routes"] = default_routes(ipr)
+            ipr.route("replace", dst="0.0.0.0/0", gateway=gateway)
+
+    def undo() -> None:
+        if "routes" not in saved:
+            return
+        with _ipr() as ipr:
+            for _ in default_routes(ipr):
+                ipr.route("del", dst="0.0.0.0/0")
+            for via, oif in saved["routes"]:
+                ipr.route("add", dst="0.0.0.0/0", gateway=via, oif=oif)
+
+    return Step(f"set the default gateway to {gateway}", do, undo)
+
+
+def hostname_step(hostname: str) -> Step:
+    """The live host name (only for the real root: a namespace shares the host's)."""
+    saved: dict[str, str] = {}
+
+    def do() -> None:
+        saved["old"] = socket.gethostname()
+        socket.sethostname(hostname)
+
+    def undo() -> None:
+        if "old" in saved:
+            socket.sethostname(saved["old"])
+
+    return Step(f"set the host name to {hostname}", do, undo)
+
+
+def plan(config: ApplianceConfig, previous: ApplianceConfig | None) -> list[Step]:
+    """The live network steps: every configured interface, then the default route."""
+    steps = []
+    for name, iface in config.interfaces.items():
+        owned = previous.interfaces.get(name) if previous else None
+        steps.append(interface_step(name, iface.address, owned.address if owned else None))
+    if config.gateway:
+        steps.append(default_route_step(config.gateway))
+    return steps
