@@ -7,13 +7,16 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
 
 from lbwizard import model
+from lbwizard.apply import plan
 from lbwizard.flow import Flow
 from lbwizard.live import LiveSystem
+from lbwizard.paths import Paths
 from tests.conftest import ONE_ARM_DR, TWO_ARM_NAT
 from tests.netns.lab import lbwizard
 
@@ -94,7 +97,19 @@ def test_a_rule_lbwizard_did_not_write_survives_apply(lab, tmp_path):
     assert "-A POSTROUTING -s 198.51.100.0/24 -j RETURN" in saved
 
 
-@pytest.mark.parametrize("fault_after", range(1, 12))
+def plan_length(answers) -> int:
+    config = Flow(LiveSystem()).run_answers(copy.deepcopy(answers))
+    return len(plan(config, Paths(Path("/nonexistent")), live=True))
+
+
+STEPS = plan_length(TWO_ARM_NAT)
+
+
+def test_the_fault_table_covers_every_step():
+    assert STEPS >= 12  # network 3, kernel 1, firewall 2, scripts, files, config and history
+
+
+@pytest.mark.parametrize("fault_after", range(1, STEPS + 1))
 def test_fault_after_any_step_leaves_the_namespace_exactly_as_before(lab, tmp_path, fault_after):
     foreign_rules(lab)
     lab.run("lb", "ip", "addr", "add", "10.0.0.99/24", "dev", "eth0")

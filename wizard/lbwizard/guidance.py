@@ -6,6 +6,7 @@ test from two clients; saying it at the moment of success saves a trip to the ma
 
 from __future__ import annotations
 
+from . import realserver
 from .model import ApplianceConfig, VirtualService
 
 
@@ -40,6 +41,12 @@ def next_steps(config: ApplianceConfig) -> list[str]:
     steps: list[str] = []
     for service in config.virtual_services:
         steps.extend(_service_steps(config, service))
+    names = [host.name for host in realserver.hosts(config)]
+    if names:
+        steps.append(
+            f"Scripts that do this are in {realserver.SCRIPT_DIR}: copy NAME.sh (Linux) or NAME.ps1 (Windows) to each "
+            f"server and run it as root/administrator; --undo (-Undo) reverts. NAME: {', '.join(names)}."
+        )
     if config.ha:
         other = "backup" if config.ha.role == "master" else "master"
         steps.append(f"Set up the {other} unit (peer {config.ha.peer}) with the same floating addresses.")

@@ -37,6 +37,10 @@ class Paths:
         return self.config_dir / "admin-password.hash"
 
     @property
+    def realservers_dir(self) -> Path:
+        return self.config_dir / "realservers"
+
+    @property
     def rules_v4(self) -> Path:
         return self.config_dir / "rules.v4"
 

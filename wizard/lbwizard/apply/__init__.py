@@ -6,10 +6,11 @@ firewall steps, which act on the network namespace the process runs in.
 
 from __future__ import annotations
 
+from .. import realserver
 from ..model import ApplianceConfig
 from ..paths import Paths
 from . import firewall, network, sysctl
-from .config_files import config_steps, file_step, password_step
+from .config_files import config_steps, file_step, password_step, prune_step
 from .transaction import Step
 
 
@@ -18,7 +19,16 @@ def system_files(config: ApplianceConfig, paths: Paths) -> list[Step]:
     resolv = "# managed by lbwizard; edit appliance.yaml instead\n" + "".join(
         f"nameserver {server}\n" for server in config.nameservers
     )
+    scripts = realserver.scripts(config)
+    script_steps = [
+        file_step(
+            paths.realservers_dir / name, text, f"write the real server script {name}", 0o755 if name.endswith(".sh") else 0o644
+        )
+        for name, text in scripts.items()
+    ]
+    script_steps.append(prune_step(paths.realservers_dir, set(scripts), "remove scripts of real servers no longer used"))
     return [
+        *script_steps,
         file_step(paths.root / "etc/hostname", config.hostname + "\n", f"write the host name {config.hostname}"),
         file_step(paths.resolv_conf, resolv, f"write the nameservers {', '.join(config.nameservers) or '(none)'}"),
         file_step(

@@ -44,6 +44,25 @@ def file_step(path: Path, text: str, description: str, mode: int = 0o644) -> Ste
     return Step(description, do, undo)
 
 
+def prune_step(directory: Path, keep: set[str], description: str) -> Step:
+    """Remove files in directory that are no longer wanted; undo brings them back."""
+    removed: dict[Path, tuple[bytes, int]] = {}
+
+    def do() -> None:
+        if not directory.is_dir():
+            return
+        for path in directory.iterdir():
+            if path.is_file() and path.name not in keep:
+                removed[path] = (path.read_bytes(), path.stat().st_mode & 0o7777)
+                path.unlink()
+
+    def undo() -> None:
+        for path, (content, mode) in removed.items():
+            atomic_write(path, content.decode(), mode)
+
+    return Step(description, do, undo)
+
+
 def config_steps(config: ApplianceConfig, paths: Paths) -> list[Step]:
     """Save the config as the current version and as the next history entry."""
     text = model.dumps(config)

@@ -34,6 +34,8 @@ class ProgressScreen(Screen):
     def show_outcome(self, heading: str, outcome: str, next_steps: list[str]) -> None:
         """The end state: success with next steps, or failure with what was undone."""
         self.query_one("#heading", Static).update(heading)
+        if next_steps:  # success: the step list has served its purpose; make room for what comes next
+            self.query_one("#log", Static).update(f"{len(self.lines)} changes applied.")
         self.query_one("#outcome", Static).update(outcome)
         if next_steps:
             text = "Next steps:\n" + "\n".join(f"{n}. {s}" for n, s in enumerate(next_steps, 1))

@@ -1,0 +1,63 @@
+"""Real-server scripts: one per host, valid shell, the right actions for each forwarding method."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+
+import pytest
+
+from lbwizard import realserver
+from lbwizard.flow import Flow
+from lbwizard.live import LiveSystem
+from lbwizard.model import RealServer, VirtualService
+from tests.conftest import HA_MASTER_TWO_ARM, ONE_ARM_DR, TWO_ARM_NAT
+
+
+def config_for(answers):
+    return Flow(LiveSystem()).run_answers(copy.deepcopy(answers))
+
+
+@pytest.mark.parametrize("answers", [TWO_ARM_NAT, ONE_ARM_DR, HA_MASTER_TWO_ARM], ids=["nat", "dr", "ha_nat"])
+def test_linux_scripts_are_valid_shell(tmp_path, answers):
+    for name, text in realserver.scripts(config_for(answers)).items():
+        if name.endswith(".sh"):
+            path = tmp_path / name
+            path.write_text(text)
+            assert subprocess.run(["sh", "-n", str(path)], capture_output=True).returncode == 0
+
+
+def test_nat_gateway_is_the_internal_floating_address_in_a_pair():
+    (host,) = realserver.hosts(config_for(HA_MASTER_TWO_ARM))
+    assert host.nat_gateway == "192.168.2.20"
+    (host,) = realserver.hosts(config_for(TWO_ARM_NAT))
+    assert host.nat_gateway == "192.168.2.21"
+
+
+def test_one_host_serving_two_vips_gets_one_script_with_both():
+    config = config_for(ONE_ARM_DR)
+    config.virtual_services.append(
+        VirtualService("VIP2", "10.0.0.22", 443, forwarding="dr", real_servers=[RealServer("WEB", "10.0.0.100", 443)])
+    )
+    (host,) = realserver.hosts(config)
+    assert host.dr_vips == ["10.0.0.21", "10.0.0.22"]
+    assert 'DR_VIPS="10.0.0.21 10.0.0.22"' in realserver.linux_script(host)
+    assert '$DrVips = @("10.0.0.21", "10.0.0.22")' in realserver.windows_script(host)
+    assert "weakhostreceive=enabled weakhostsend=enabled" in realserver.windows_script(host)
+
+
+def test_layer7_servers_need_no_script():
+    assert realserver.scripts(config_for(TWO_ARM_NAT | {"method": "snat"})) == {}
+
+
+def test_same_name_on_two_hosts_gets_distinct_files():
+    config = config_for(TWO_ARM_NAT)
+    config.virtual_services.append(
+        VirtualService("VIP2", "10.0.0.21", 8080, real_servers=[RealServer("RIP1", "192.168.2.51", 8080)])
+    )
+    assert sorted(realserver.scripts(config)) == [
+        "RIP1-192.168.2.50.ps1",
+        "RIP1-192.168.2.50.sh",
+        "RIP1-192.168.2.51.ps1",
+        "RIP1-192.168.2.51.sh",
+    ]

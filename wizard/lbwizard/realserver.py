@@ -1,0 +1,253 @@
+"""The real-server side of each forwarding method, as scripts the admin runs on each real server.
+
+One script per real server host (it may serve several VIPs), for Linux (NAME.sh) and Windows
+(NAME.ps1). Both are idempotent (a second run changes nothing) and reversible (`--undo` / `-Undo`):
+the first run saves what it changes under /var/lib/lbwizard-realserver (Linux) or
+%ProgramData%\\lbwizard (Windows) and undo puts it back.
+
+- NAT: the default gateway must be the load balancer's internal (floating) address.
+- DR: the server must accept packets for the VIP without answering ARP for it ("the ARP problem"):
+  the VIP on lo as /32 with arp_ignore=1 and arp_announce=2, or, with --redirect, an iptables
+  REDIRECT of the VIP to the server itself (the VIP is then never configured, so never announced).
+  Windows: the VIP on the Microsoft loopback adapter with weak host receive/send.
+- TUN: the VIP on tunl0 (ipip), rp_filter off so the decapsulated packets are accepted.
+- Layer 7 (snat): nothing; the load balancer proxies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from ipaddress import IPv4Interface
+
+from .model import ApplianceConfig
+
+SCRIPT_DIR = "/etc/lbwizard/realservers"
+
+
+@dataclass
+class HostSetup:
+    """What one real server host needs, gathered from every service it serves."""
+
+    name: str
+    address: str
+    dr_vips: list[str] = field(default_factory=list)
+    tun_vips: list[str] = field(default_factory=list)
+    nat_gateway: str | None = None
+    services: list[str] = field(default_factory=list)
+
+
+def nat_gateway(config: ApplianceConfig) -> str | None:
+    """The address NAT real servers route through: the internal floating IP in a pair, else eth1's."""
+    if config.ha and config.ha.floating.internal:
+        return config.ha.floating.internal
+    internal = config.internal_interface()
+    return str(IPv4Interface(internal[1].address).ip) if internal else None
+
+
+def hosts(config: ApplianceConfig) -> list[HostSetup]:
+    """One HostSetup per real server address used by a layer-4 service, named after its first server."""
+    by_address: dict[str, HostSetup] = {}
+    for service in config.virtual_services:
+        if service.layer != 4:
+            continue
+        for server in service.real_servers:
+            host = by_address.setdefault(server.address, HostSetup(server.name, server.address))
+            host.services.append(f"{service.name} {service.address}:{service.port}")
+            if service.forwarding == "dr" and service.address not in host.dr_vips:
+                host.dr_vips.append(service.address)
+            elif service.forwarding == "tun" and service.address not in host.tun_vips:
+                host.tun_vips.append(service.address)
+            elif service.forwarding == "nat":
+                host.nat_gateway = nat_gateway(config)
+    names = [h.name for h in by_address.values()]
+    for host in by_address.values():
+        if names.count(host.name) > 1:  # two servers share a name in different services
+            host.name = f"{host.name}-{host.address}"
+    return list(by_address.values())
+
+
+LINUX_TEMPLATE = """#!/bin/sh
+# managed by lbwizard: setup of real server {name} ({address}) for
+#   {services}
+# Run as root on the real server. Running it twice changes nothing; --undo puts back what it changed.
+# DR only: --redirect uses an iptables REDIRECT of the VIP instead of the VIP on lo (no ARP to solve).
+set -eu
+DR_VIPS="{dr_vips}"
+TUN_VIPS="{tun_vips}"
+NAT_GATEWAY="{nat_gateway}"
+STATE="${{LBWIZARD_RS_STATE:-/var/lib/lbwizard-realserver}}"  # where the first run saves what it changes
+SYSCTLS="net.ipv4.conf.all.arp_ignore net.ipv4.conf.all.arp_announce net.ipv4.conf.lo.arp_ignore \\
+net.ipv4.conf.lo.arp_announce net.ipv4.conf.all.rp_filter net.ipv4.conf.tunl0.rp_filter"
+
+save_state() {{
+    [ -d "$STATE" ] && return 0
+    mkdir -p "$STATE"
+    for key in $SYSCTLS; do
+        value=$(sysctl -n "$key" 2>/dev/null) && echo "$key=$value" >> "$STATE/sysctl"
+    done
+    touch "$STATE/sysctl"
+    ip -4 route show default > "$STATE/default-route"
+}}
+
+set_sysctl() {{ sysctl -qw "$1=$2" 2>/dev/null || true; }}
+
+apply() {{
+    save_state
+    for vip in $DR_VIPS; do
+        if [ "$MODE" = redirect ]; then
+            iptables -t nat -C PREROUTING -d "$vip/32" -j REDIRECT 2>/dev/null ||
+                iptables -t nat -A PREROUTING -d "$vip/32" -j REDIRECT
+        else
+            ip addr show dev lo | grep -q " $vip/32 " || ip addr add "$vip/32" dev lo
+            for key in net.ipv4.conf.all net.ipv4.conf.lo; do
+                set_sysctl "$key.arp_ignore" 1
+                set_sysctl "$key.arp_announce" 2
+            done
+        fi
+    done
+    if [ -n "$TUN_VIPS" ]; then
+        modprobe ipip 2>/dev/null || true
+        ip link set tunl0 up
+        for vip in $TUN_VIPS; do
+            ip addr show dev tunl0 | grep -q " $vip/32 " || ip addr add "$vip/32" dev tunl0
+        done
+        set_sysctl net.ipv4.conf.tunl0.rp_filter 0
+        set_sysctl net.ipv4.conf.all.rp_filter 0
+        set_sysctl net.ipv4.conf.all.arp_ignore 1
+        set_sysctl net.ipv4.conf.all.arp_announce 2
+    fi
+    if [ -n "$NAT_GATEWAY" ]; then
+        ip route replace default via "$NAT_GATEWAY"
+    fi
+    echo "real server {name}: set up"
+}}
+
+undo() {{
+    for vip in $DR_VIPS; do
+        while iptables -t nat -C PREROUTING -d "$vip/32" -j REDIRECT 2>/dev/null; do
+            iptables -t nat -D PREROUTING -d "$vip/32" -j REDIRECT
+        done
+        ip addr del "$vip/32" dev lo 2>/dev/null || true
+    done
+    for vip in $TUN_VIPS; do
+        ip addr del "$vip/32" dev tunl0 2>/dev/null || true
+    done
+    if [ -d "$STATE" ]; then
+        while IFS='=' read -r key value; do
+            [ -n "$key" ] && set_sysctl "$key" "$value"
+        done < "$STATE/sysctl"
+        if [ -n "$NAT_GATEWAY" ]; then
+            ip route del default via "$NAT_GATEWAY" 2>/dev/null || true
+            if [ -s "$STATE/default-route" ]; then
+                ip route replace $(head -n 1 "$STATE/default-route")
+            fi
+        fi
+        rm -rf "$STATE"
+    fi
+    echo "real server {name}: undone"
+}}
+
+MODE=loopback
+case "${{1:-}}" in
+    --undo) undo ;;
+    --redirect) MODE=redirect; apply ;;
+    "") apply ;;
+    *) echo "usage: $0 [--redirect | --undo]" >&2; exit 2 ;;
+esac
+"""
+
+WINDOWS_TEMPLATE = """# managed by lbwizard: setup of real server {name} ({address}) for
+#   {services}
+# Run in an elevated PowerShell on the real server. Running it twice changes nothing; -Undo takes it back.
+# DR needs the Microsoft KM-TEST Loopback Adapter (hdwwiz.exe: Network adapters > Microsoft).
+param([switch]$Undo, [string]$Nic = "")
+$ErrorActionPreference = "Stop"
+$DrVips = @({dr_vips_ps})
+$TunVips = @({tun_vips_ps})
+$NatGateway = "{nat_gateway}"
+$State = Join-Path $env:ProgramData "lbwizard"
+
+if ($TunVips.Count -gt 0) {{
+    Write-Error "Windows cannot decapsulate IP-in-IP: use dr or nat for this server instead of tun."
+    exit 1
+}}
+if (-not $Nic) {{
+    $Nic = (Get-NetIPAddress -AddressFamily IPv4 -IPAddress "{address}").InterfaceAlias
+}}
+$Loopback = (Get-NetAdapter | Where-Object {{ $_.InterfaceDescription -like "*Loopback*" }} | Select-Object -First 1).Name
+if ($DrVips.Count -gt 0 -and -not $Loopback) {{
+    Write-Error "No loopback adapter: install 'Microsoft KM-TEST Loopback Adapter' with hdwwiz.exe, then run this again."
+    exit 1
+}}
+
+if ($Undo) {{
+    foreach ($vip in $DrVips) {{
+        Remove-NetIPAddress -InterfaceAlias $Loopback -IPAddress $vip -Confirm:$false -ErrorAction SilentlyContinue
+    }}
+    if ($DrVips.Count -gt 0) {{
+        netsh interface ipv4 set interface "$Nic" weakhostreceive=disabled | Out-Null
+        netsh interface ipv4 set interface "$Loopback" weakhostreceive=disabled weakhostsend=disabled | Out-Null
+    }}
+    $saved = Join-Path $State "default-gateway.txt"
+    if ($NatGateway -and (Test-Path $saved)) {{
+        Remove-NetRoute -DestinationPrefix "0.0.0.0/0" -Confirm:$false -ErrorAction SilentlyContinue
+        $old = Get-Content $saved
+        if ($old) {{ New-NetRoute -DestinationPrefix "0.0.0.0/0" -InterfaceAlias $Nic -NextHop $old | Out-Null }}
+        Remove-Item $saved
+    }}
+    Write-Output "real server {name}: undone"
+    exit 0
+}}
+
+foreach ($vip in $DrVips) {{
+    if (-not (Get-NetIPAddress -InterfaceAlias $Loopback -IPAddress $vip -ErrorAction SilentlyContinue)) {{
+        New-NetIPAddress -InterfaceAlias $Loopback -IPAddress $vip -PrefixLength 32 -SkipAsSource $true | Out-Null
+    }}
+}}
+if ($DrVips.Count -gt 0) {{
+    # Weak host model: the NIC accepts packets for the VIP held by the loopback adapter, which answers.
+    netsh interface ipv4 set interface "$Nic" weakhostreceive=enabled | Out-Null
+    netsh interface ipv4 set interface "$Loopback" weakhostreceive=enabled weakhostsend=enabled | Out-Null
+}}
+if ($NatGateway) {{
+    New-Item -ItemType Directory -Force -Path $State | Out-Null
+    $saved = Join-Path $State "default-gateway.txt"
+    if (-not (Test-Path $saved)) {{
+        (Get-NetRoute -DestinationPrefix "0.0.0.0/0" -ErrorAction SilentlyContinue | Select-Object -First 1).NextHop |
+            Set-Content $saved
+    }}
+    Remove-NetRoute -DestinationPrefix "0.0.0.0/0" -Confirm:$false -ErrorAction SilentlyContinue
+    New-NetRoute -DestinationPrefix "0.0.0.0/0" -InterfaceAlias $Nic -NextHop $NatGateway | Out-Null
+}}
+Write-Output "real server {name}: set up"
+"""
+
+
+def _values(host: HostSetup) -> dict[str, str]:
+    return {
+        "name": host.name,
+        "address": host.address,
+        "services": "\n#   ".join(host.services),
+        "dr_vips": " ".join(host.dr_vips),
+        "tun_vips": " ".join(host.tun_vips),
+        "nat_gateway": host.nat_gateway or "",
+        "dr_vips_ps": ", ".join(f'"{v}"' for v in host.dr_vips),
+        "tun_vips_ps": ", ".join(f'"{v}"' for v in host.tun_vips),
+    }
+
+
+def linux_script(host: HostSetup) -> str:
+    return LINUX_TEMPLATE.format(**_values(host))
+
+
+def windows_script(host: HostSetup) -> str:
+    return WINDOWS_TEMPLATE.format(**_values(host))
+
+
+def scripts(config: ApplianceConfig) -> dict[str, str]:
+    """File name -> content, for every real server host of a layer-4 service."""
+    files: dict[str, str] = {}
+    for host in hosts(config):
+        files[f"{host.name}.sh"] = linux_script(host)
+        files[f"{host.name}.ps1"] = windows_script(host)
+    return files
