@@ -93,13 +93,17 @@ class Lab:
             # "down" (noop -> noqueue), which no tool can take back and nothing notices.
             for volatile in ("operstate", "linkinfo", "qdisc"):
                 link.pop(volatile, None)
-            for info in link.get("addr_info", []):
+            # carrier comes and goes with the veth peer; IPv6 link-local addresses appear by themselves
+            # once it does. lbwizard manages IPv4 only, so only IPv4 state is compared.
+            link["flags"] = [f for f in link.get("flags", []) if f not in ("NO-CARRIER", "LOWER_UP")]
+            link["addr_info"] = [info for info in link.get("addr_info", []) if info.get("family") == "inet"]
+            for info in link["addr_info"]:
                 info.pop("valid_life_time", None), info.pop("preferred_life_time", None)
         rules = _netfilter_rules(self.run(name, "iptables-legacy-save").stdout)
         sysctls = self.run(name, "sh", "-c", "sysctl -a 2>/dev/null | grep -E '^net.ipv4.(ip_forward|conf.(all|eth.)\\.)'").stdout
         return {
             "links": links,
-            "routes": self.run(name, "ip", "-j", "route", "show", "table", "all").stdout,
+            "routes": self.run(name, "ip", "-4", "-j", "route", "show", "table", "all").stdout,
             "iptables": rules,
             "sysctls": sysctls,
         }

@@ -106,7 +106,7 @@ STEPS = plan_length(TWO_ARM_NAT)
 
 
 def test_the_fault_table_covers_every_step():
-    assert STEPS >= 12  # network 3, kernel 1, firewall 2, scripts, files, config and history
+    assert STEPS >= 13  # rollback record, network 3, kernel 1, firewall 2, scripts, files, config and history
 
 
 @pytest.mark.parametrize("fault_after", range(1, STEPS + 1))

@@ -10,12 +10,13 @@ import argparse
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 import yaml
 
 from . import apply, files, model
-from .apply import state, transaction
+from .apply import confirm, rollback, state, transaction
 from .flow import AnswersError, Flow, summary_lines
 from .guidance import next_steps
 from .live import probe as probe_live_system
@@ -42,12 +43,22 @@ def _parser() -> argparse.ArgumentParser:
     apply_parser = commands.add_parser("apply", help="apply a saved config live (network, kernel, firewall)")
     apply_parser.add_argument("--config", metavar="FILE", type=Path, help="the config to apply (default: the saved one)")
     apply_parser.add_argument("--no-handover", action="store_true", help="do not run the keepalived/HAProxy hand-over")
+    apply_parser.add_argument(
+        "--confirm-timeout", metavar="SECONDS", type=float, help="roll back unless `lbwizard confirm` comes in time"
+    )
     _add_target_options(apply_parser)
+    rollback_parser = commands.add_parser("rollback", help="put back the state before the last apply")
+    rollback_parser.add_argument("--root", metavar="DIR", type=Path, help="files under DIR instead of /")
+    confirm_parser = commands.add_parser("confirm", help="keep the last apply (stop the confirm timer)")
+    confirm_parser.add_argument("--root", metavar="DIR", type=Path, help="files under DIR instead of /")
+    timer_parser = commands.add_parser("confirm-timer", help=argparse.SUPPRESS)
+    timer_parser.add_argument("--seconds", type=float, required=True)
+    timer_parser.add_argument("--root", metavar="DIR", type=Path)
     return parser
 
 
 def _paths(args: argparse.Namespace) -> Paths:
-    if args.dry_run and args.root is None:
+    if getattr(args, "dry_run", False) and args.root is None:
         raise SystemExit("lbwizard: --dry-run needs --root DIR, the directory that receives the files")
     if args.root is None and os.geteuid() != 0:
         raise SystemExit("lbwizard: run as root to configure this unit, or try it with --dry-run --root DIR")
@@ -71,7 +82,10 @@ def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
 def _apply(config, paths: Paths, live: bool, password_hash: str | None = None, previous=None) -> int:
     """Run the plan as one transaction, printing each step; undo everything on failure or interrupt."""
     steps = apply.plan(config, paths, password_hash, live=live, previous=previous)
-    capture = (lambda: state.capture(config)) if live else None
+    return _run(steps, (lambda: state.capture(config)) if live else None)
+
+
+def _run(steps, capture=None) -> int:
     try:
         transaction.run(steps, lambda line: print(f"- {line}", flush=True), capture=capture)
     except KeyboardInterrupt:
@@ -86,7 +100,41 @@ def _apply(config, paths: Paths, live: bool, password_hash: str | None = None, p
     return EXIT_OK
 
 
-def run_apply(config_file: Path | None, paths: Paths, live: bool) -> int:
+def run_rollback(paths: Paths) -> int:
+    """Put back the state recorded before the last live apply, then check it really is back."""
+    record = rollback.load(paths)
+    if record is None:
+        print(f"rollback: nothing to roll back ({paths.rollback_record} does not exist)")
+        return EXIT_BAD_INPUT
+    confirm.cancel(paths)
+    result = _run(rollback.plan(record, paths))
+    if result != EXIT_OK:
+        return result
+    left = state.differences(record["picture"], state.capture_like(record["picture"]))
+    paths.rollback_record.unlink()
+    if left:
+        print("lbwizard: rolled back, but these differ from before the apply:\n  " + "\n  ".join(left), file=sys.stderr)
+        return EXIT_FAILED
+    print("Rolled back to the state before the last apply.")
+    return EXIT_OK
+
+
+def run_confirm(paths: Paths) -> int:
+    if confirm.cancel(paths):
+        print("Confirmed: the last apply stays.")
+        return EXIT_OK
+    print("confirm: no change is waiting for confirmation")
+    return EXIT_BAD_INPUT
+
+
+def run_confirm_timer(paths: Paths, seconds: float) -> int:
+    """The detached commit-confirm timer: wait, then roll back (confirm kills it before that)."""
+    time.sleep(seconds)
+    paths.confirm_timer_pid.unlink(missing_ok=True)
+    return run_rollback(paths)
+
+
+def run_apply(config_file: Path | None, paths: Paths, live: bool, confirm_timeout: float | None = None) -> int:
     """lbwizard apply: a saved config made real (at every boot, and after lbctl changes)."""
     try:
         previous = files.load_config(paths)
@@ -103,7 +151,11 @@ def run_apply(config_file: Path | None, paths: Paths, live: bool) -> int:
         print(problem)
     if problems:
         return EXIT_BAD_INPUT
-    return _apply(config, paths, live, previous=previous)
+    result = _apply(config, paths, live, previous=previous)
+    if result == EXIT_OK and confirm_timeout and live:
+        how = confirm.start(paths, confirm_timeout)
+        print(f"Applied; rolls back in {confirm_timeout:g} s unless `lbwizard confirm` comes first ({how}).")
+    return result
 
 
 def run_answers(answers_file: Path, paths: Paths, live: bool) -> int:
@@ -152,9 +204,15 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     paths = _paths(args)
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
-    live = not args.dry_run
+    live = not getattr(args, "dry_run", False)
     if args.command == "apply":
-        return run_apply(args.config, paths, live)
+        return run_apply(args.config, paths, live, args.confirm_timeout)
+    if args.command == "rollback":
+        return run_rollback(paths)
+    if args.command == "confirm":
+        return run_confirm(paths)
+    if args.command == "confirm-timer":
+        return run_confirm_timer(paths, args.seconds)
     if args.answers is not None:
         return run_answers(args.answers, paths, live)
     return run_interactive(paths, live)

@@ -37,6 +37,16 @@ class Paths:
         return self.config_dir / "admin-password.hash"
 
     @property
+    def rollback_record(self) -> Path:
+        """The state before the last live apply, for `lbwizard rollback`."""
+        return self.config_dir / "rollback.json"
+
+    @property
+    def confirm_timer_pid(self) -> Path:
+        """The pending commit-confirm timer (a detached process) when there is no systemd."""
+        return self.root / "run/lbwizard/confirm-timer.pid"
+
+    @property
     def realservers_dir(self) -> Path:
         return self.config_dir / "realservers"
 

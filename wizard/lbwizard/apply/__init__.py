@@ -9,7 +9,7 @@ from __future__ import annotations
 from .. import realserver
 from ..model import ApplianceConfig
 from ..paths import Paths
-from . import firewall, network, sysctl
+from . import firewall, network, rollback, sysctl
 from .config_files import config_steps, file_step, password_step, prune_step
 from .transaction import Step
 
@@ -49,6 +49,7 @@ def plan(
     """The ordered changes that make config real: live ones first, then the files that record them."""
     steps: list[Step] = []
     if live:
+        steps.append(rollback.record_step(config, paths))
         steps += network.plan(config, previous)
         if paths.is_live_root:
             steps.append(network.hostname_step(config.hostname))

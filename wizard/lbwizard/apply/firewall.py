@@ -131,20 +131,33 @@ def chain_step(spec: ChainRules) -> Step:
             easy.insert_rule(spec.table, spec.parent, jump)
 
     def undo() -> None:
-        if "existed" not in saved:
-            return
-        if saved["existed"]:
-            _fill(easy, spec.table, spec.chain, saved["rules"])  # type: ignore[arg-type]
-            if not saved["jumped"] and easy.has_rule(spec.table, spec.parent, jump):
-                easy.delete_rule(spec.table, spec.parent, jump)
-            return
-        while easy.has_rule(spec.table, spec.parent, jump):
-            easy.delete_rule(spec.table, spec.parent, jump)
-        easy.flush_chain(spec.table, spec.chain)
-        easy.delete_chain(spec.table, spec.chain)
+        if "existed" in saved:
+            restore_chain(spec, saved["rules"] if saved["existed"] else None, bool(saved["jumped"]))  # type: ignore[arg-type]
 
     count = len(spec.rules)
     return Step(f"load {count} firewall rule{'s' * (count != 1)} into {spec.table} {spec.chain}", do, undo)
+
+
+def restore_chain(spec: ChainRules, rules: list[Rule] | None, jumped: bool) -> None:
+    """Put a chain lbwizard owns back to a picture: its rules (None: no chain at all) and its jump."""
+    import iptc.easy as easy
+
+    jump = {"target": spec.chain}
+    if rules is None:
+        while easy.has_chain(spec.table, spec.chain) and easy.has_rule(spec.table, spec.parent, jump):
+            easy.delete_rule(spec.table, spec.parent, jump)
+        if easy.has_chain(spec.table, spec.chain):
+            easy.flush_chain(spec.table, spec.chain)
+            easy.delete_chain(spec.table, spec.chain)
+        return
+    if not easy.has_chain(spec.table, spec.chain):
+        easy.add_chain(spec.table, spec.chain)
+    _fill(easy, spec.table, spec.chain, rules)
+    has_jump = easy.has_rule(spec.table, spec.parent, jump)
+    if jumped and not has_jump:
+        easy.insert_rule(spec.table, spec.parent, jump)
+    elif has_jump and not jumped:
+        easy.delete_rule(spec.table, spec.parent, jump)
 
 
 def _fill(easy, table: str, chain: str, rules: list[Rule]) -> None:

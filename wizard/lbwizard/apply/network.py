@@ -23,12 +23,12 @@ PROC_CONF = Path("/proc/sys/net/ipv4/conf")
 
 
 @contextmanager
-def _ipr() -> Iterator[IPRoute]:
+def iproute() -> Iterator[IPRoute]:
     with IPRoute() as ipr:
         yield ipr
 
 
-def _index(ipr: IPRoute, name: str) -> int:
+def link_index(ipr: IPRoute, name: str) -> int:
     found = ipr.link_lookup(ifname=name)
     if not found:
         raise RuntimeError(f"interface {name} does not exist on this machine")
@@ -47,8 +47,8 @@ def interface_step(name: str, wanted: str, previously_owned: str | None) -> Step
     promote = PROC_CONF / name / "promote_secondaries"
 
     def do() -> None:
-        with _ipr() as ipr:
-            index = _index(ipr, name)
+        with iproute() as ipr:
+            index = link_index(ipr, name)
             saved["up"] = bool(ipr.get_links(index)[0]["flags"] & IFF_UP)
             saved["addresses"] = ipv4_addresses(ipr, index)
             # Deleting a subnet's primary address deletes its secondaries too, unless they are promoted:
@@ -64,20 +64,24 @@ def interface_step(name: str, wanted: str, previously_owned: str | None) -> Step
     def undo() -> None:
         if "addresses" not in saved:
             return
-        with _ipr() as ipr:
-            index = _index(ipr, name)
-            now = ipv4_addresses(ipr, index)
-            for cidr in now:
-                if cidr not in saved["addresses"]:  # type: ignore[operator]
-                    _del_addr(ipr, index, cidr)
-            for cidr in saved["addresses"]:  # type: ignore[union-attr]
-                if cidr not in now:
-                    _add_addr(ipr, index, cidr)
-            if not saved["up"]:
-                ipr.link("set", index=index, state="down")
+        restore_interface(name, bool(saved["up"]), list(saved["addresses"]))  # type: ignore[call-overload]
         promote.write_text(str(saved["promote"]))
 
     return Step(f"set {name} to {wanted} and bring it up", do, undo)
+
+
+def restore_interface(name: str, up: bool, addresses: list[str]) -> None:
+    """Make the interface hold exactly these IPv4 addresses, up or down."""
+    with iproute() as ipr:
+        index = link_index(ipr, name)
+        now = ipv4_addresses(ipr, index)
+        for cidr in now:
+            if cidr not in addresses:
+                _del_addr(ipr, index, cidr)
+        for cidr in addresses:
+            if cidr not in now:
+                _add_addr(ipr, index, cidr)
+        ipr.link("set", index=index, state="up" if up else "down")
 
 
 def _add_addr(ipr: IPRoute, index: int, cidr: str) -> None:
@@ -100,20 +104,24 @@ def default_route_step(gateway: str) -> Step:
     saved: dict[str, list] = {}
 
     def do() -> None:
-        with _ipr() as ipr:
+        with iproute() as ipr:
             saved["routes"] = default_routes(ipr)
             ipr.route("replace", dst="0.0.0.0/0", gateway=gateway)
 
     def undo() -> None:
-        if "routes" not in saved:
-            return
-        with _ipr() as ipr:
-            for _ in default_routes(ipr):
-                ipr.route("del", dst="0.0.0.0/0")
-            for via, oif in saved["routes"]:
-                ipr.route("add", dst="0.0.0.0/0", gateway=via, oif=oif)
+        if "routes" in saved:
+            restore_default_routes(saved["routes"])
 
     return Step(f"set the default gateway to {gateway}", do, undo)
+
+
+def restore_default_routes(routes: list) -> None:
+    """Make these (gateway, interface index) pairs the only IPv4 default routes."""
+    with iproute() as ipr:
+        for _ in default_routes(ipr):
+            ipr.route("del", dst="0.0.0.0/0")
+        for via, oif in routes:
+            ipr.route("add", dst="0.0.0.0/0", gateway=via, oif=oif)
 
 
 def hostname_step(hostname: str) -> Step:

@@ -1,38 +1,85 @@
-"""A picture of everything an apply may touch, to prove a rollback really put it all back."""
+"""Pictures of everything an apply may touch: to prove a rollback put it all back, and to roll back later.
+
+A picture is plain JSON data, so `lbwizard apply` can keep the one taken before it changed anything
+(/etc/lbwizard/rollback.json) and `lbwizard rollback` can restore it in another process.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ..model import ApplianceConfig
+from ..paths import Paths
 from . import firewall, sysctl
 
+# Files an apply writes outside etc/lbwizard (whose own files are all pictured, history excepted).
+SYSTEM_FILES = ("etc/hostname", "etc/resolv.conf", sysctl.SYSCTL_FILE)
 
-def capture(config: ApplianceConfig) -> dict[str, object]:
-    """Addresses and link state of the configured interfaces, default routes, lbwizard's chains, sysctls."""
+
+def capture(config: ApplianceConfig) -> dict:
+    """The live state the config's apply touches: its interfaces, default routes, LBW chains, sysctls."""
+    specs = [(spec.chain, spec.table, spec.parent) for spec in firewall.chains(config)]
+    # the interface steps turn promote_secondaries on (see network.interface_step): picture it too
+    promote = [f"net.ipv4.conf.{name}.promote_secondaries" for name in config.interfaces]
+    return _capture(list(config.interfaces), specs, [*sysctl.wanted(config), *promote])
+
+
+def capture_like(picture: dict) -> dict:
+    """The same items as an earlier picture, as they are now."""
+    specs = [(name, chain["table"], chain["parent"]) for name, chain in picture["chains"].items()]
+    return _capture(list(picture["interfaces"]), specs, list(picture["sysctls"]))
+
+
+def _capture(interfaces: list[str], chains: list[tuple[str, str, str]], sysctls: list[str]) -> dict:
     import iptc.easy as easy
 
-    from .network import _ipr, default_routes, ipv4_addresses
+    from .network import default_routes, iproute, ipv4_addresses
 
-    picture: dict[str, object] = {}
-    with _ipr() as ipr:
-        for name in config.interfaces:
+    picture: dict = {"interfaces": {}, "chains": {}, "sysctls": {}}
+    with iproute() as ipr:
+        for name in interfaces:
             found = ipr.link_lookup(ifname=name)
             if found:
                 link = ipr.get_links(found[0])[0]
-                picture[f"link {name}"] = (bool(link["flags"] & 1), sorted(ipv4_addresses(ipr, found[0])))
-        picture["default routes"] = sorted(default_routes(ipr), key=str)
-    for spec in firewall.chains(config):
-        exists = easy.has_chain(spec.table, spec.chain)
-        picture[f"chain {spec.table} {spec.chain}"] = easy.dump_chain(spec.table, spec.chain) if exists else None
-        picture[f"jump {spec.table} {spec.parent}"] = exists and easy.has_rule(spec.table, spec.parent, {"target": spec.chain})
-    for name in sysctl.wanted(config):
-        picture[f"sysctl {name}"] = sysctl.read(name)
+                picture["interfaces"][name] = {"up": bool(link["flags"] & 1), "addresses": sorted(ipv4_addresses(ipr, found[0]))}
+        picture["default_routes"] = sorted((list(r) for r in default_routes(ipr)), key=str)
+    for chain, table, parent in chains:
+        exists = easy.has_chain(table, chain)
+        picture["chains"][chain] = {
+            "table": table,
+            "parent": parent,
+            "rules": [_without_counters(rule) for rule in easy.dump_chain(table, chain)] if exists else None,
+            "jumped": bool(exists and easy.has_rule(table, parent, {"target": chain})),
+        }
+    for name in sysctls:
+        picture["sysctls"][name] = sysctl.read(name)
     return picture
 
 
-def differences(before: dict[str, object], after: dict[str, object]) -> list[str]:
-    """What differs, one line per item, for the admin."""
-    return [
-        f"{key}: was {before.get(key)!r}, now {after.get(key)!r}"
-        for key in sorted(set(before) | set(after))
-        if before.get(key) != after.get(key)
-    ]
+def _without_counters(rule: dict) -> dict:
+    """A rule as configured: packet and byte counters are traffic, not state to restore."""
+    return {key: value for key, value in rule.items() if key != "counters"}
+
+
+def tracked_files(paths: Paths) -> list[Path]:
+    found = [paths.root / name for name in SYSTEM_FILES]
+    if paths.config_dir.is_dir():
+        found += [p for p in paths.config_dir.rglob("*") if p.is_file() and paths.history_dir not in p.parents]
+    return sorted(set(found) - {paths.rollback_record})
+
+
+def capture_files(paths: Paths) -> dict[str, str | None]:
+    """Each file an apply may write (relative to root) and its content, None where absent."""
+    return {str(p.relative_to(paths.root)): (p.read_text() if p.exists() else None) for p in tracked_files(paths)}
+
+
+def differences(before: dict, after: dict, prefix: str = "") -> list[str]:
+    """What differs between two pictures, one line per item, for the admin."""
+    lines = []
+    for key in sorted(set(before) | set(after), key=str):
+        old, new = before.get(key), after.get(key)
+        if isinstance(old, dict) and isinstance(new, dict):
+            lines += differences(old, new, f"{prefix}{key} ")
+        elif old != new:
+            lines.append(f"{prefix}{key}: was {old!r}, now {new!r}")
+    return lines

@@ -1,0 +1,99 @@
+"""lbwizard rollback and commit-confirm in the namespace lab: the machine really goes back."""
+
+from __future__ import annotations
+
+import time
+
+from tests.conftest import TWO_ARM_NAT
+from tests.netns.lab import lbwizard
+from tests.netns.test_apply_netns import OUTSIDE, apply, foreign_rules
+
+
+def files(root) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
+
+
+def rollback(lab, tmp_path):
+    return lbwizard(lab, "rollback", "--root", str(tmp_path / "root"))
+
+
+def test_rollback_restores_the_state_before_the_apply(lab, tmp_path):
+    foreign_rules(lab)
+    lab.run("lb", "ip", "addr", "add", "10.0.0.99/24", "dev", "eth0")
+    before = lab.dump()
+    assert apply(lab, tmp_path).returncode == 0
+    assert lab.dump() != before
+    result = rollback(lab, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert lab.dump() == before
+    assert files(tmp_path / "root") == {"etc/lbwizard/history/0001.yaml"}  # history is a log, kept
+    again = rollback(lab, tmp_path)
+    assert again.returncode == 2 and "nothing to roll back" in again.stdout
+
+
+def test_rollback_after_a_second_apply_returns_to_the_first(lab, tmp_path):
+    assert apply(lab, tmp_path).returncode == 0
+    after_first = lab.dump()
+    first_config = (tmp_path / "root/etc/lbwizard/appliance.yaml").read_text()
+    assert apply(lab, tmp_path, TWO_ARM_NAT | {"eth0_address": "10.0.0.25", "real_server": "192.168.2.60"}).returncode == 0
+    assert "10.0.0.25/24" in lab.run("lb", "ip", "-4", "addr", "show", "eth0").stdout
+    assert rollback(lab, tmp_path).returncode == 0
+    assert lab.dump() == after_first
+    assert (tmp_path / "root/etc/lbwizard/appliance.yaml").read_text() == first_config
+    assert sorted(p.name for p in (tmp_path / "root/etc/lbwizard/realservers").iterdir()) == ["RIP1.ps1", "RIP1.sh"]
+
+
+def wait_until(condition, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return condition()
+
+
+def test_unconfirmed_apply_reverts_by_itself(lab, tmp_path):
+    before = lab.dump()
+    result = lbwizard(
+        lab,
+        "apply",
+        "--config",
+        apply_config(tmp_path),
+        "--root",
+        str(tmp_path / "root"),
+        "--no-handover",
+        "--confirm-timeout",
+        "3",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "rolls back in 3 s" in result.stdout
+    assert lab.dump() != before
+    assert wait_until(lambda: lab.dump() == before, timeout=20)
+    assert not (tmp_path / "root/run/lbwizard/confirm-timer.pid").exists()
+
+
+def test_confirmed_apply_stays(lab, tmp_path):
+    lab.start_http("client", "10.0.0.31", 8080)
+    result = lbwizard(
+        lab,
+        "apply",
+        "--config",
+        apply_config(tmp_path),
+        "--root",
+        str(tmp_path / "root"),
+        "--no-handover",
+        "--confirm-timeout",
+        "3",
+    )
+    assert result.returncode == 0, result.stderr
+    confirmed = lbwizard(lab, "confirm", "--root", str(tmp_path / "root"))
+    assert confirmed.returncode == 0, confirmed.stdout
+    time.sleep(5)  # past the timeout: the point is that nothing happens
+    assert lab.fetch("rs1", OUTSIDE) == "10.0.0.21\n"
+    assert lbwizard(lab, "confirm", "--root", str(tmp_path / "root")).returncode == 2
+
+
+def apply_config(tmp_path) -> str:
+    from tests.netns.test_apply_netns import write_config
+
+    return write_config(tmp_path, TWO_ARM_NAT)
