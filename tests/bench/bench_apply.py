@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from tests.conftest import TWO_ARM_NAT  # noqa: E402
-from tests.netns.lab import Lab  # noqa: E402
+from tests.conftest import TWO_ARM_NAT
+from tests.netns.lab import Lab
 
 INNER = r"""
 import json, sys, time, copy
@@ -43,38 +43,60 @@ for run in range(runs):
     paths = Paths(Path(sys.argv[2]) / str(run))
     start = time.perf_counter(); problems = verify(config); timings["verify"].append(time.perf_counter() - start)
     assert not problems, problems[:3]
-    start = time.perf_counter(); transaction.run(plan(config, paths, live=True)); timings["apply"].append(time.perf_counter() - start)
-    start = time.perf_counter(); transaction.run(rollback.plan(rollback.load(paths), paths)); timings["rollback"].append(time.perf_counter() - start)
+    start = time.perf_counter()
+    transaction.run(plan(config, paths, live=True))
+    timings["apply"].append(time.perf_counter() - start)
+    start = time.perf_counter()
+    transaction.run(rollback.plan(rollback.load(paths), paths))
+    timings["rollback"].append(time.perf_counter() - start)
 print(json.dumps(timings))
 """
 
 
 def main() -> None:
+    from lbwizard import model
     from lbwizard.flow import Flow
     from lbwizard.live import LiveSystem
-    from lbwizard import model
 
     work = Path(tempfile.mkdtemp(prefix="lbwizard-bench-apply-"))
     config_file = work / "appliance.yaml"
     config_file.write_text(model.dumps(Flow(LiveSystem()).run_answers(copy.deepcopy(TWO_ARM_NAT))))
     lab = Lab().build()
     try:
+
         def inner(services: int, runs: int) -> dict[str, float]:
-            out = lab.run("lb", sys.executable, "-c", INNER, str(config_file), str(work / f"root{services}"), str(services), str(runs))
+            out = lab.run(
+                "lb", sys.executable, "-c", INNER, str(config_file), str(work / f"root{services}"), str(services), str(runs)
+            )
             return {k: statistics.median(v) for k, v in json.loads(out.stdout).items()}
 
         example = inner(1, 10)
         start = time.perf_counter()
-        lab.run("lb", sys.executable, "-m", "lbwizard.cli", "apply", "--config", str(config_file), "--root", str(work / "cli"), "--no-handover")
+        lab.run(
+            "lb",
+            sys.executable,
+            "-m",
+            "lbwizard.cli",
+            "apply",
+            "--config",
+            str(config_file),
+            "--root",
+            str(work / "cli"),
+            "--no-handover",
+        )
         command = time.perf_counter() - start
-        print(f"two-arm example, median of 10: apply {example['apply']:.3f} s, rollback {example['rollback']:.3f} s, "
-              f"verify {example['verify'] * 1000:.2f} ms (goal <= 0.5 s each); whole `lbwizard apply` command {command:.3f} s")
+        print(
+            f"two-arm example, median of 10: apply {example['apply']:.3f} s, rollback {example['rollback']:.3f} s, "
+            f"verify {example['verify'] * 1000:.2f} ms (goal <= 0.5 s each); whole `lbwizard apply` command {command:.3f} s"
+        )
         previous = None
         for services in (16, 64, 256):
             result = inner(services, 1)
             growth = f", x{result['apply'] / previous:.1f} for x4 services" if previous else ""
-            print(f"{services} services x 10 real servers ({services * 10} RS): apply {result['apply']:.3f} s, "
-                  f"rollback {result['rollback']:.3f} s, verify {result['verify'] * 1000:.1f} ms{growth}")
+            print(
+                f"{services} services x 10 real servers ({services * 10} RS): apply {result['apply']:.3f} s, "
+                f"rollback {result['rollback']:.3f} s, verify {result['verify'] * 1000:.1f} ms{growth}"
+            )
             previous = result["apply"]
     finally:
         lab.close()

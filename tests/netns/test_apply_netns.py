@@ -166,3 +166,28 @@ def test_live_answers_run_configures_the_namespace(lab, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert lab.fetch("rs1", OUTSIDE) == "10.0.0.21\n"
     assert (tmp_path / "root/etc/lbwizard/admin-password.hash").exists()
+
+
+def test_services_sharing_a_mark_get_their_packets_marked(lab, tmp_path):
+    """Port following: 80 and 443 of the VIP carry mark 1 into IPVS (counted on real traffic)."""
+    config = Flow(LiveSystem()).run_answers(copy.deepcopy(TWO_ARM_NAT))
+    web = config.virtual_services[0]
+    web.fwmark = 1
+    tls = copy.deepcopy(web)
+    tls.name, tls.port = "VIP1-TLS", 443
+    tls.real_servers[0].port = 443
+    config.virtual_services.append(tls)
+    path = tmp_path / "marked.yaml"
+    path.write_text(model.dumps(config))
+    result = lbwizard(lab, "apply", "--config", str(path), "--root", str(tmp_path / "root"), "--no-handover")
+    assert result.returncode == 0, result.stdout + result.stderr
+    mangle = lab.run("lb", "iptables-legacy-save", "-t", "mangle").stdout
+    for port in (80, 443):
+        rule = f"-A LBW-PREROUTING -d 10.0.0.21/32 -p tcp -m tcp --dport {port} -j MARK --set-xmark 0x1/0xffffffff"
+        assert rule in mangle
+        assert rule in (tmp_path / "root/etc/lbwizard/rules.v4").read_text()
+    for port in (80, 443):  # a connection attempt from the client: nothing listens, but the packet passes
+        lab.fetch("client", f"http://10.0.0.21:{port}/", timeout=1)
+    counters = lab.run("lb", "iptables-legacy", "-t", "mangle", "-L", "LBW-PREROUTING", "-v", "-n", "-x").stdout
+    packets = [int(line.split()[0]) for line in counters.splitlines() if "MARK" in line]
+    assert len(packets) == 2 and all(count >= 1 for count in packets), counters

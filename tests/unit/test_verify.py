@@ -394,6 +394,15 @@ CASES = [
         "script",
     ),
     ("service_on_peer_address", "ha", lambda c: add_service(c, address="10.0.0.22"), "virtual_services[1].address", "peer"),
+    ("fwmark_out_of_range", "two_arm", lambda c: setattr(vs(c), "fwmark", 0), "virtual_services[0].fwmark", "firewall mark"),
+    ("fwmark_on_layer7", "two_arm", lambda c: l7(c, fwmark=3), "virtual_services[0].fwmark", "layer 4"),
+    (
+        "fwmark_group_with_two_addresses",
+        "two_arm",
+        lambda c: (setattr(vs(c), "fwmark", 1), add_service(c, port=443, fwmark=1, address="10.0.0.30")),
+        "virtual_services[1].fwmark",
+        "address",
+    ),
     ("unknown_layer", "two_arm", lambda c: setattr(vs(c), "layer", 3), "virtual_services[0].layer", "4 (IPVS) or 7"),
 ]
 
@@ -432,6 +441,13 @@ def test_verify_does_not_edit_the_config():
     before = copy.deepcopy(config)
     verify(config)
     assert config == before
+
+
+def test_port_following_group_is_fine():
+    config = build(TWO_ARM_NAT)
+    vs(config).fwmark = 7
+    add_service(config, port=443, fwmark=7)
+    assert verify(config) == []
 
 
 def test_layer7_snat_with_cookie_is_fine():

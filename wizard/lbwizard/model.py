@@ -54,6 +54,7 @@ PERSISTENCE_TIMEOUT_MIN = 60  # one minute ...
 PERSISTENCE_TIMEOUT_MAX = 28 * 24 * 3600  # ... to 28 days, as the reference allows
 WEIGHT_MIN, WEIGHT_MAX = 0, 65535  # IPVS's range; HAProxy's 0-256 is checked for layer 7 in verify
 MAX_EXTRA_PORTS = 510  # the reference's limit
+FWMARK_MAX = 2**31 - 1
 
 
 @dataclass
@@ -125,6 +126,9 @@ class VirtualService:
     address: str
     port: int
     extra_ports: str = ""
+    # Services sharing a firewall mark are one IPVS service: "port following" (reference 001) and
+    # bundled ports (reference 004), e.g. 80 and 443 of one client always to the same real server.
+    fwmark: int | None = None
     protocol: str = "tcp"
     layer: int = 4
     forwarding: str = "nat"

@@ -88,6 +88,36 @@ def _verify(config: ApplianceConfig) -> Iterator[Problem]:
         yield from _check_ha(config, config.ha, subnets)
     yield from _check_virtual_services(config, subnets)
     yield from _check_duplicate_addresses(config)
+    yield from _check_fwmark_groups(config)
+
+
+def _check_fwmark_groups(config: ApplianceConfig) -> Iterator[Problem]:
+    """Services sharing a mark become one IPVS service, so they must agree on what IPVS needs to know."""
+    first_of: dict[int, tuple[int, VirtualService]] = {}
+    for index, service in enumerate(config.virtual_services or []):
+        mark = service.fwmark
+        if mark is None:
+            continue
+        field = f"virtual_services[{index}].fwmark"
+        if not _is_int_in(mark, 1, model.FWMARK_MAX):
+            yield Problem(field, f"{mark!r} is not a firewall mark; use 1-{model.FWMARK_MAX}")
+            continue
+        if service.layer != 4:
+            yield Problem(field, f"virtual service {service.name!r}: firewall marks group layer 4 (IPVS) services only")
+            continue
+        if mark not in first_of:
+            first_of[mark] = (index, service)
+            continue
+        other = first_of[mark][1]
+        for name in ("address", "forwarding", "scheduler", "persistence"):
+            if getattr(service, name) != getattr(other, name):
+                yield Problem(
+                    field,
+                    f"virtual service {service.name!r} shares mark {mark} with {other.name!r} but not its {name}; "
+                    "services of one mark are one IPVS service and must agree on address, forwarding, scheduler "
+                    "and persistence",
+                )
+                break
 
 
 def _check_interfaces(config: ApplianceConfig, subnets: _Subnets) -> Iterator[Problem]:

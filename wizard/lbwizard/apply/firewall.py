@@ -6,6 +6,8 @@ never flushes a chain it did not create; it only adds one jump into each built-i
 
 - nat LBW-POSTROUTING: two-arm MASQUERADE of the internal subnet out of the external interface, so
   real servers reach the outside (the reference's "set up a MASQUERADE rule").
+- mangle LBW-PREROUTING: MARK the packets of services that share a firewall mark, so IPVS treats their
+  ports as one service (port following, bundled ports).
 - filter LBW-INPUT: what may reach the load balancer itself: loopback, replies, ICMP, SSH, the
   virtual services' ports, VRRP and IPVS connection sync from the peer; everything else arriving on
   the configured interfaces is dropped. Traffic forwarded to real servers is not affected.
@@ -21,7 +23,6 @@ from ..model import ApplianceConfig
 from .transaction import Step
 
 Rule = dict  # iptc.easy's rule dictionaries
-OWN_CHAINS = {"nat": {"LBW-POSTROUTING": "POSTROUTING"}, "filter": {"LBW-INPUT": "INPUT"}}
 SSH_PORT = "22"
 LVS_SYNC_PORT = "8848"
 
@@ -36,23 +37,33 @@ class ChainRules:
     rules: list[Rule]
 
 
+def _service_matches(service) -> list[Rule]:
+    """One match per port or port range of a service: its address, protocol and destination port."""
+    ranges = [(service.port, service.port)]
+    if service.extra_ports:
+        ranges += parse_port_list(service.extra_ports)
+    return [
+        {
+            "dst": f"{service.address}/32",
+            "protocol": service.protocol,
+            service.protocol: {"dport": str(first) if first == last else f"{first}:{last}"},
+        }
+        for first, last in ranges
+    ]
+
+
 def _service_rules(config: ApplianceConfig) -> list[Rule]:
-    rules = []
-    for service in config.virtual_services:
-        ranges = [(service.port, service.port)]
-        if service.extra_ports:
-            ranges += parse_port_list(service.extra_ports)
-        for first, last in ranges:
-            port = str(first) if first == last else f"{first}:{last}"
-            rules.append(
-                {
-                    "dst": f"{service.address}/32",
-                    "protocol": service.protocol,
-                    service.protocol: {"dport": port},
-                    "target": "ACCEPT",
-                }
-            )
-    return rules
+    return [match | {"target": "ACCEPT"} for service in config.virtual_services for match in _service_matches(service)]
+
+
+def _mark_rules(config: ApplianceConfig) -> list[Rule]:
+    """mangle MARK rules: the packets of every port of a marked service carry its mark into IPVS."""
+    return [
+        match | {"target": {"MARK": {"set-xmark": f"{hex(service.fwmark)}/0xffffffff"}}}
+        for service in config.virtual_services
+        if service.fwmark
+        for match in _service_matches(service)
+    ]
 
 
 def chains(config: ApplianceConfig) -> list[ChainRules]:
@@ -78,6 +89,7 @@ def chains(config: ApplianceConfig) -> list[ChainRules]:
     filter_rules += [{"in-interface": name, "target": "DROP"} for name in config.interfaces]
     return [
         ChainRules("nat", "LBW-POSTROUTING", "POSTROUTING", nat),
+        ChainRules("mangle", "LBW-PREROUTING", "PREROUTING", _mark_rules(config)),
         ChainRules("filter", "LBW-INPUT", "INPUT", filter_rules),
     ]
 
@@ -91,9 +103,14 @@ def rule_args(rule: Rule) -> str:
     """One rule as iptables arguments, in iptables-save's order."""
     parts = [f"{flag} {rule[key]}" for key, flag in _OPTIONS if key in rule]
     for key, value in rule.items():
-        if isinstance(value, dict):
+        if isinstance(value, dict) and key != "target":
             parts.append(f"-m {key} " + " ".join(f"--{opt} {val}" for opt, val in value.items()))
-    parts.append(f"-j {rule['target']}")
+    target = rule["target"]
+    if isinstance(target, dict):  # a target with options: {"MARK": {"set-xmark": "0x1/0xffffffff"}}
+        ((name, options),) = target.items()
+        parts.append(f"-j {name} " + " ".join(f"--{opt} {val}" for opt, val in options.items()))
+    else:
+        parts.append(f"-j {target}")
     return " ".join(parts)
 
 
