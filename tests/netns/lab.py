@@ -20,7 +20,11 @@ import time
 from dataclasses import dataclass, field
 
 HTTP_SERVER = r"""
-import http.server, sys
+import http.server, socketserver, sys
+class Server(http.server.HTTPServer):
+    def server_bind(self):  # no reverse DNS lookup of our own address (HTTPServer's getfqdn would hang)
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         body = f"{self.client_address[0]}\n".encode()
@@ -28,7 +32,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(body)
     def log_message(self, *args):
         pass
-http.server.HTTPServer((sys.argv[1], int(sys.argv[2])), Handler).serve_forever()
+Server((sys.argv[1], int(sys.argv[2])), Handler).serve_forever()
 """
 
 

@@ -191,3 +191,18 @@ def test_services_sharing_a_mark_get_their_packets_marked(lab, tmp_path):
     counters = lab.run("lb", "iptables-legacy", "-t", "mangle", "-L", "LBW-PREROUTING", "-v", "-n", "-x").stdout
     packets = [int(line.split()[0]) for line in counters.splitlines() if "MARK" in line]
     assert len(packets) == 2 and all(count >= 1 for count in packets), counters
+
+
+def test_real_server_with_its_own_public_address(lab, tmp_path):
+    """The reference's SNAT/DNAT per real server: reachable on 10.0.0.50, and seen from outside as it."""
+    config = Flow(LiveSystem()).run_answers(copy.deepcopy(TWO_ARM_NAT))
+    config.virtual_services[0].real_servers[0].nat_address = "10.0.0.50"
+    path = tmp_path / "nat.yaml"
+    path.write_text(model.dumps(config))
+    lab.start_http("client", "10.0.0.31", 8080)
+    lab.start_http("rs1", "192.168.2.50", 2525)
+    result = lbwizard(lab, "apply", "--config", str(path), "--root", str(tmp_path / "root"), "--no-handover")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert lab.fetch("client", "http://10.0.0.50:2525/") == "10.0.0.31\n"  # DNAT in, client address kept
+    assert lab.fetch("rs1", OUTSIDE) == "10.0.0.50\n"  # SNAT out: its own address, not the masquerade
+    assert "inet 10.0.0.50/32" in lab.run("lb", "ip", "-4", "addr", "show", "eth0").stdout

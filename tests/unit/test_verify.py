@@ -403,6 +403,27 @@ CASES = [
         "virtual_services[1].fwmark",
         "address",
     ),
+    (
+        "nat_address_off_external_subnet",
+        "two_arm",
+        lambda c: setattr(rs(c), "nat_address", "192.168.2.99"),
+        "virtual_services[0].real_servers[0].nat_address",
+        "eth0's subnet",
+    ),
+    (
+        "nat_address_on_one_arm",
+        "one_arm",
+        lambda c: setattr(rs(c), "nat_address", "10.0.0.60"),
+        "virtual_services[0].real_servers[0].nat_address",
+        "two-arm",
+    ),
+    (
+        "nat_address_is_the_vip",
+        "two_arm",
+        lambda c: setattr(rs(c), "nat_address", "10.0.0.21"),
+        "virtual_services[0].real_servers[0].nat_address",
+        "already used",
+    ),
     ("unknown_layer", "two_arm", lambda c: setattr(vs(c), "layer", 3), "virtual_services[0].layer", "4 (IPVS) or 7"),
 ]
 

@@ -116,6 +116,9 @@ class RealServer:
     weight: int = 1
     min_conns: int = 0
     max_conns: int = 0
+    # Two-arm: a public address of the server's own for services that are not balanced (SMTP, say):
+    # inbound traffic to it is DNATed to the server, the server's outbound traffic SNATed from it.
+    nat_address: str | None = None
 
 
 @dataclass

@@ -483,6 +483,32 @@ def _check_real_servers(config: ApplianceConfig, service: VirtualService, field:
             yield Problem(f"{rfield}.address", f"{rlabel}: {address}:{server.port} is already in this service")
         seen_endpoints.add((str(address), server.port))
         yield from _check_reachability(config, service, rfield, rlabel, address, vip, subnets)
+        if server.nat_address is not None:
+            yield from _check_nat_address(config, server, rfield, rlabel, address, subnets)
+
+
+def _check_nat_address(config, server: RealServer, field: str, label: str, address: IPv4Address, subnets: _Subnets):
+    """A real server's own public address: two-arm only, on the external subnet, one per server."""
+    field = f"{field}.nat_address"
+    if config.topology != "two-arm" or not subnets.internal or address not in subnets.internal[1].network:
+        yield Problem(field, f"{label}: a NAT address needs two-arm, with the server on the internal subnet behind it")
+        return
+    try:
+        public = parse_address(server.nat_address)
+    except ValueError as exc:
+        yield Problem(field, str(exc))
+        return
+    if subnets.external:
+        name, external = subnets.external
+        if public not in external.network:
+            yield Problem(field, f"{label}: NAT address {public} must be on {name}'s subnet {external.network}")
+        elif problem := host_address_problem(public, external.network):
+            yield Problem(field, problem)
+    for service in config.virtual_services:
+        for other in service.real_servers:
+            if other.address == server.address and other.nat_address not in (None, server.nat_address):
+                yield Problem(field, f"{label}: {address} already has NAT address {other.nat_address}; one per server")
+                return
 
 
 def _check_weights(service: VirtualService, server: RealServer, field: str):
@@ -560,6 +586,17 @@ def _check_duplicate_addresses(config: ApplianceConfig) -> Iterator[Problem]:
         if owner and owner[1] == "peer unit":
             yield Problem(f"virtual_services[{index}].address", f"{key} is the peer unit's address; a VIP must be this pair's")
         owners.setdefault(key, (f"virtual_services[{index}].address", f"virtual service {service.name!r}"))
+    public_owner: dict[str, str] = {}
+    for index, service in enumerate(config.virtual_services or []):
+        for rindex, server in enumerate(service.real_servers or []):
+            if server.nat_address is not None:
+                nat_field = f"virtual_services[{index}].real_servers[{rindex}].nat_address"
+                if public_owner.setdefault(str(server.nat_address), str(server.address)) == str(server.address):
+                    if str(server.nat_address) in owners:
+                        owner = owners[str(server.nat_address)]
+                        yield Problem(nat_field, f"{server.nat_address} is already used by {owner[1]} ({owner[0]})")
+                else:
+                    yield Problem(nat_field, f"{server.nat_address} is already the NAT address of another server")
     for index, service in enumerate(config.virtual_services or []):
         for rindex, server in enumerate(service.real_servers or []):
             field = f"virtual_services[{index}].real_servers[{rindex}].address"

@@ -5,7 +5,10 @@ alternative to iptables-legacy: the admin, keepalived and lbwizard then see one 
 never flushes a chain it did not create; it only adds one jump into each built-in chain it uses.
 
 - nat LBW-POSTROUTING: two-arm MASQUERADE of the internal subnet out of the external interface, so
-  real servers reach the outside (the reference's "set up a MASQUERADE rule").
+  real servers reach the outside (the reference's "set up a MASQUERADE rule"); before it, SNAT of each
+  real server that has its own public address (nat_address).
+- nat LBW-PREROUTING: DNAT of each such public address to its real server, for services that are not
+  load balanced (the reference's "individual SNAT and DNAT rules for each real server").
 - mangle LBW-PREROUTING: MARK the packets of services that share a firewall mark, so IPVS treats their
   ports as one service (port following, bundled ports).
 - filter LBW-INPUT: what may reach the load balancer itself: loopback, replies, ICMP, SSH, the
@@ -20,6 +23,7 @@ from ipaddress import IPv4Interface
 
 from ..addressing import parse_port_list
 from ..model import ApplianceConfig
+from .network import nat_addresses
 from .transaction import Step
 
 Rule = dict  # iptc.easy's rule dictionaries
@@ -71,7 +75,11 @@ def chains(config: ApplianceConfig) -> list[ChainRules]:
     external = config.external_interface()
     internal = config.internal_interface()
     nat: list[Rule] = []
+    dnat: list[Rule] = []
     if config.topology == "two-arm" and external and internal:
+        for server, public in nat_addresses(config).items():
+            dnat.append({"dst": f"{public}/32", "in-interface": external[0], "target": {"DNAT": {"to-destination": server}}})
+            nat.append({"src": f"{server}/32", "out-interface": external[0], "target": {"SNAT": {"to-source": public}}})
         subnet = str(IPv4Interface(internal[1].address).network)
         nat.append({"src": subnet, "out-interface": external[0], "target": "MASQUERADE"})
     filter_rules: list[Rule] = [
@@ -88,6 +96,7 @@ def chains(config: ApplianceConfig) -> list[ChainRules]:
     filter_rules += _service_rules(config)
     filter_rules += [{"in-interface": name, "target": "DROP"} for name in config.interfaces]
     return [
+        ChainRules("nat", "LBW-PREROUTING", "PREROUTING", dnat),
         ChainRules("nat", "LBW-POSTROUTING", "POSTROUTING", nat),
         ChainRules("mangle", "LBW-PREROUTING", "PREROUTING", _mark_rules(config)),
         ChainRules("filter", "LBW-INPUT", "INPUT", filter_rules),

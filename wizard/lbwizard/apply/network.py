@@ -40,8 +40,8 @@ def ipv4_addresses(ipr: IPRoute, index: int) -> list[str]:
     return [f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}" for a in ipr.get_addr(index=index, family=socket.AF_INET)]
 
 
-def interface_step(name: str, wanted: str, previously_owned: str | None) -> Step:
-    """Bring name up with address wanted, dropping the address an earlier config gave it."""
+def interface_step(name: str, wanted: list[str], previously_owned: list[str]) -> Step:
+    """Bring name up with the wanted addresses (the first is its own), dropping those an earlier config gave it."""
     saved: dict[str, object] = {}
 
     promote = PROC_CONF / name / "promote_secondaries"
@@ -55,10 +55,12 @@ def interface_step(name: str, wanted: str, previously_owned: str | None) -> Step
             # an admin's extra address (or a keepalived VIP) must survive the wizard's own change.
             saved["promote"] = promote.read_text()
             promote.write_text("1")
-            if wanted not in saved["addresses"]:
-                _add_addr(ipr, index, wanted)
-            if previously_owned and previously_owned != wanted and previously_owned in saved["addresses"]:
-                _del_addr(ipr, index, previously_owned)
+            for cidr in wanted:
+                if cidr not in saved["addresses"]:
+                    _add_addr(ipr, index, cidr)
+            for cidr in previously_owned:
+                if cidr not in wanted and cidr in saved["addresses"]:
+                    _del_addr(ipr, index, cidr)
             ipr.link("set", index=index, state="up")
 
     def undo() -> None:
@@ -67,7 +69,7 @@ def interface_step(name: str, wanted: str, previously_owned: str | None) -> Step
         restore_interface(name, bool(saved["up"]), list(saved["addresses"]))  # type: ignore[call-overload]
         promote.write_text(str(saved["promote"]))
 
-    return Step(f"set {name} to {wanted} and bring it up", do, undo)
+    return Step(f"set {name} to {', '.join(wanted)} and bring it up", do, undo)
 
 
 def restore_interface(name: str, up: bool, addresses: list[str]) -> None:
@@ -139,12 +141,33 @@ def hostname_step(hostname: str) -> Step:
     return Step(f"set the host name to {hostname}", do, undo)
 
 
+def owned_addresses(config: ApplianceConfig, name: str) -> list[str]:
+    """The addresses the config puts on an interface: its own, then (external) the servers' NAT addresses."""
+    iface = config.interfaces.get(name)
+    if iface is None:
+        return []
+    addresses = [iface.address]
+    if iface.role == "external":
+        addresses += [f"{address}/32" for address in nat_addresses(config).values()]
+    return addresses
+
+
+def nat_addresses(config: ApplianceConfig) -> dict[str, str]:
+    """Real server address -> its own public address ("use address for server NAT")."""
+    return {
+        server.address: server.nat_address
+        for service in config.virtual_services
+        for server in service.real_servers
+        if server.nat_address
+    }
+
+
 def plan(config: ApplianceConfig, previous: ApplianceConfig | None) -> list[Step]:
     """The live network steps: every configured interface, then the default route."""
     steps = []
-    for name, iface in config.interfaces.items():
-        owned = previous.interfaces.get(name) if previous else None
-        steps.append(interface_step(name, iface.address, owned.address if owned else None))
+    for name in config.interfaces:
+        owned = owned_addresses(previous, name) if previous else []
+        steps.append(interface_step(name, owned_addresses(config, name), owned))
     if config.gateway:
         steps.append(default_route_step(config.gateway))
     return steps

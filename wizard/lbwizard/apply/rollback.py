@@ -81,7 +81,8 @@ def _routes_step(routes: list) -> Step:
     return Step("restore the default routes", do, undo)
 
 
-def _chain_step(name: str, wanted: dict) -> Step:
+def _chain_step(wanted: dict) -> Step:
+    name = wanted["chain"]
     spec = firewall.ChainRules(wanted["table"], name, wanted["parent"], [])
     saved: dict = {}
 
@@ -126,7 +127,7 @@ def plan(record: dict, paths: Paths) -> list[Step]:
     steps.append(_routes_step(picture["default_routes"]))
     if picture["sysctls"]:
         steps.append(sysctl.live_step(picture["sysctls"]))
-    steps += [_chain_step(name, wanted) for name, wanted in picture["chains"].items()]
+    steps += [_chain_step(wanted) for wanted in picture["chains"].values()]
     recorded = {paths.root / name for name in files}
     for path in tracked_files(paths):  # files the apply created that did not exist before
         if path not in recorded:

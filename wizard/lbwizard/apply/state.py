@@ -26,7 +26,7 @@ def capture(config: ApplianceConfig) -> dict:
 
 def capture_like(picture: dict) -> dict:
     """The same items as an earlier picture, as they are now."""
-    specs = [(name, chain["table"], chain["parent"]) for name, chain in picture["chains"].items()]
+    specs = [(chain["chain"], chain["table"], chain["parent"]) for chain in picture["chains"].values()]
     return _capture(list(picture["interfaces"]), specs, list(picture["sysctls"]))
 
 
@@ -45,7 +45,8 @@ def _capture(interfaces: list[str], chains: list[tuple[str, str, str]], sysctls:
         picture["default_routes"] = sorted((list(r) for r in default_routes(ipr)), key=str)
     for chain, table, parent in chains:
         exists = easy.has_chain(table, chain)
-        picture["chains"][chain] = {
+        picture["chains"][f"{table} {chain}"] = {  # one name may be used in two tables
+            "chain": chain,
             "table": table,
             "parent": parent,
             "rules": [_without_counters(rule) for rule in easy.dump_chain(table, chain)] if exists else None,
