@@ -30,10 +30,10 @@ def write_config(tmp_path, answers) -> str:
     return str(path)
 
 
-def apply(lab, tmp_path, answers=TWO_ARM_NAT, env=None):
-    return lbwizard(
-        lab, "apply", "--config", write_config(tmp_path, answers), "--root", str(tmp_path / "root"), "--no-handover", env=env
-    )
+def apply(lab, tmp_path, answers=TWO_ARM_NAT, *extra: str, env=None):
+    """lbwizard apply of the config these answers make, files under tmp_path/root."""
+    config = write_config(tmp_path, answers)
+    return lbwizard(lab, "apply", "--config", config, "--root", str(tmp_path / "root"), "--no-handover", *extra, env=env)
 
 
 def test_two_arm_nat_real_servers_reach_the_outside_through_the_masquerade(lab, tmp_path):

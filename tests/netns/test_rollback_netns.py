@@ -54,17 +54,7 @@ def wait_until(condition, timeout: float) -> bool:
 
 def test_unconfirmed_apply_reverts_by_itself(lab, tmp_path):
     before = lab.dump()
-    result = lbwizard(
-        lab,
-        "apply",
-        "--config",
-        apply_config(tmp_path),
-        "--root",
-        str(tmp_path / "root"),
-        "--no-handover",
-        "--confirm-timeout",
-        "3",
-    )
+    result = apply(lab, tmp_path, TWO_ARM_NAT, "--confirm-timeout", "3")
     assert result.returncode == 0, result.stderr
     assert "rolls back in 3 s" in result.stdout
     assert lab.dump() != before
@@ -74,26 +64,10 @@ def test_unconfirmed_apply_reverts_by_itself(lab, tmp_path):
 
 def test_confirmed_apply_stays(lab, tmp_path):
     lab.start_http("client", "10.0.0.31", 8080)
-    result = lbwizard(
-        lab,
-        "apply",
-        "--config",
-        apply_config(tmp_path),
-        "--root",
-        str(tmp_path / "root"),
-        "--no-handover",
-        "--confirm-timeout",
-        "3",
-    )
+    result = apply(lab, tmp_path, TWO_ARM_NAT, "--confirm-timeout", "3")
     assert result.returncode == 0, result.stderr
     confirmed = lbwizard(lab, "confirm", "--root", str(tmp_path / "root"))
     assert confirmed.returncode == 0, confirmed.stdout
     time.sleep(5)  # past the timeout: the point is that nothing happens
     assert lab.fetch("rs1", OUTSIDE) == "10.0.0.21\n"
     assert lbwizard(lab, "confirm", "--root", str(tmp_path / "root")).returncode == 2
-
-
-def apply_config(tmp_path) -> str:
-    from tests.netns.test_apply_netns import write_config
-
-    return write_config(tmp_path, TWO_ARM_NAT)
