@@ -190,7 +190,7 @@ def run_interactive(paths: Paths, live: bool) -> int:
     prepare_terminal()
     flow = _flow(paths)
     planner = lambda config, hashed: apply.plan(config, paths, hashed, live=live, previous=flow.previous)
-    result = WizardApp(flow, paths, planner).run()
+    result = WizardApp(flow, paths, planner, state.capture if live else None).run()
     if result == "applied":
         print(f"Applied. Configuration saved to {paths.appliance_yaml}.")
         return EXIT_OK

@@ -43,8 +43,16 @@ class WizardApp(App[str]):
         Binding("ctrl+q", "abort", "Abort", priority=True, show=False),
     ]
 
-    def __init__(self, flow: Flow, paths: Paths, planner: Planner | None = None) -> None:
+    def __init__(
+        self,
+        flow: Flow,
+        paths: Paths,
+        planner: Planner | None = None,
+        capture: Callable[[ApplianceConfig], dict] | None = None,
+    ) -> None:
+        """planner makes the steps; capture (live runs) pictures the system to check a rollback."""
         super().__init__()
+        self.capture = capture
         self.flow, self.paths = flow, paths
         self.planner: Planner = planner or (lambda config, hashed: applying.plan(config, paths, hashed))
         self.cancel = threading.Event()
@@ -146,7 +154,8 @@ class WizardApp(App[str]):
                 self.call_from_thread(screen.add_line, line)
 
         try:
-            transaction.run(steps, progress, self.cancel.is_set)
+            picture = (lambda: self.capture(config)) if self.capture else None
+            transaction.run(steps, progress, self.cancel.is_set, picture)
         except KeyboardInterrupt:
             self.applying = False
             self.call_from_thread(self.exit, "aborted")
