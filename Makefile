@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON_SYSTEM ?= /usr/bin/python3
 VENV := .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := python3-venv python3-dev gcc libcrypt1 iproute2 iptables procps tmux
+APT_PACKAGES := python3-venv python3-dev gcc libcrypt1 iproute2 iptables procps util-linux tmux haproxy keepalived ipvsadm
 ROOT_DIR ?= build/root
 
 .PHONY: run wizard test lint unit bench deps venv clean

@@ -68,7 +68,9 @@ def main() -> None:
 
     def answers_run() -> float:
         root = Path(tempfile.mkdtemp(dir=work))
-        return time_command([python, "-m", "lbwizard.cli", "--answers", str(answers), "--dry-run", "--root", str(root)])
+        return time_command(
+            [python, "-m", "lbwizard.cli", "--answers", str(answers), "--no-handover", "--dry-run", "--root", str(root)]
+        )
 
     answers_time = median(answers_run)
     interpreter = median(time_command, [python, "-c", "import yaml"])

@@ -38,6 +38,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Set up this load balancer: the quick start's questions, then the changes, in one transaction.",
     )
     parser.add_argument("--answers", metavar="FILE", type=Path, help="answer the questions from a YAML file, no screen")
+    parser.add_argument("--no-handover", action="store_true", help="do not run the keepalived/HAProxy hand-over")
     _add_target_options(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     apply_parser = commands.add_parser("apply", help="apply a saved config live (network, kernel, firewall)")
@@ -79,9 +80,9 @@ def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _apply(config, paths: Paths, live: bool, password_hash: str | None = None, previous=None) -> int:
+def _apply(config, paths: Paths, live: bool, handover: bool, password_hash: str | None = None, previous=None) -> int:
     """Run the plan as one transaction, printing each step; undo everything on failure or interrupt."""
-    steps = apply.plan(config, paths, password_hash, live=live, previous=previous)
+    steps = apply.plan(config, paths, password_hash, live=live, previous=previous, handover=handover)
     return _run(steps, (lambda: state.capture(config)) if live else None)
 
 
@@ -134,7 +135,7 @@ def run_confirm_timer(paths: Paths, seconds: float) -> int:
     return run_rollback(paths)
 
 
-def run_apply(config_file: Path | None, paths: Paths, live: bool, confirm_timeout: float | None = None) -> int:
+def run_apply(config_file: Path | None, paths: Paths, live: bool, handover: bool, confirm_timeout: float | None) -> int:
     """lbwizard apply: a saved config made real (at every boot, and after lbctl changes)."""
     try:
         previous = files.load_config(paths)
@@ -151,14 +152,14 @@ def run_apply(config_file: Path | None, paths: Paths, live: bool, confirm_timeou
         print(problem)
     if problems:
         return EXIT_BAD_INPUT
-    result = _apply(config, paths, live, previous=previous)
+    result = _apply(config, paths, live, handover, previous=previous)
     if result == EXIT_OK and confirm_timeout and live:
         how = confirm.start(paths, confirm_timeout)
         print(f"Applied; rolls back in {confirm_timeout:g} s unless `lbwizard confirm` comes first ({how}).")
     return result
 
 
-def run_answers(answers_file: Path, paths: Paths, live: bool) -> int:
+def run_answers(answers_file: Path, paths: Paths, live: bool, handover: bool) -> int:
     """The unattended wizard: same questions and checks, every problem at once, nothing written on error."""
     try:
         data = yaml.safe_load(answers_file.read_text())
@@ -172,7 +173,7 @@ def run_answers(answers_file: Path, paths: Paths, live: bool) -> int:
         for problem in exc.problems:
             print(problem)
         return EXIT_BAD_INPUT
-    result = _apply(config, paths, live, flow.admin_password_hash(), flow.previous)
+    result = _apply(config, paths, live, handover, flow.admin_password_hash(), flow.previous)
     if result != EXIT_OK:
         return result
     print("\n".join(summary_lines(config)))
@@ -182,14 +183,17 @@ def run_answers(answers_file: Path, paths: Paths, live: bool) -> int:
     return EXIT_OK
 
 
-def run_interactive(paths: Paths, live: bool) -> int:
+def run_interactive(paths: Paths, live: bool, handover: bool) -> int:
     """The Textual wizard on this terminal."""
     from .tui.app import WizardApp
     from .tui.console import prepare_terminal
 
     prepare_terminal()
     flow = _flow(paths)
-    planner = lambda config, hashed: apply.plan(config, paths, hashed, live=live, previous=flow.previous)
+
+    def planner(config, hashed):
+        return apply.plan(config, paths, hashed, live=live, previous=flow.previous, handover=handover)
+
     result = WizardApp(flow, paths, planner, state.capture if live else None).run()
     if result == "applied":
         print(f"Applied. Configuration saved to {paths.appliance_yaml}.")
@@ -205,8 +209,9 @@ def main(argv: list[str] | None = None) -> int:
     paths = _paths(args)
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     live = not getattr(args, "dry_run", False)
+    handover = not getattr(args, "no_handover", False)
     if args.command == "apply":
-        return run_apply(args.config, paths, live, args.confirm_timeout)
+        return run_apply(args.config, paths, live, handover, args.confirm_timeout)
     if args.command == "rollback":
         return run_rollback(paths)
     if args.command == "confirm":
@@ -214,8 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "confirm-timer":
         return run_confirm_timer(paths, args.seconds)
     if args.answers is not None:
-        return run_answers(args.answers, paths, live)
-    return run_interactive(paths, live)
+        return run_answers(args.answers, paths, live, handover)
+    return run_interactive(paths, live, handover)
 
 
 if __name__ == "__main__":

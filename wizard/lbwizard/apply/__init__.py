@@ -11,6 +11,7 @@ from ..model import ApplianceConfig
 from ..paths import Paths
 from . import firewall, network, rollback, sysctl
 from .config_files import config_steps, file_step, password_step, prune_step
+from .handover import handover_step
 from .transaction import Step
 
 
@@ -45,8 +46,13 @@ def plan(
     *,
     live: bool = False,
     previous: ApplianceConfig | None = None,
+    handover: bool = False,
 ) -> list[Step]:
-    """The ordered changes that make config real: live ones first, then the files that record them."""
+    """The ordered changes that make config real: live ones first, then the files that record them.
+
+    handover adds the keepalived/HAProxy step: it renders only (no daemon touched) unless this is a
+    live run on the real root.
+    """
     steps: list[Step] = []
     if live:
         steps.append(rollback.record_step(config, paths))
@@ -59,6 +65,8 @@ def plan(
     if admin_password_hash:
         steps.append(password_step(admin_password_hash, paths))
     steps += system_files(config, paths)
+    if handover:
+        steps.append(handover_step(config, paths, manage_services=live and paths.is_live_root))
     if config != previous:  # re-applying the saved config (at boot) makes no new history version
         steps += config_steps(config, paths)
     return steps

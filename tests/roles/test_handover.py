@@ -1,0 +1,86 @@
+"""ansible-playbook site.yml for real, in render-only mode: same bytes as the fast path, idempotent,
+and a file the daemon rejects never replaces the good one."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from lbwizard.apply.handover import ANSIBLE_DIR, HandoverError, playbook_command, playbook_env, run_playbook
+from lbwizard.flow import Flow
+from lbwizard.live import LiveSystem
+from lbwizard.model import Persistence
+from lbwizard.paths import Paths
+from lbwizard.rolevars import role_vars
+from tests.conftest import HA_MASTER_TWO_ARM
+from tests.roles.render import render
+
+
+def example(**changes):
+    config = Flow(LiveSystem()).run_answers(copy.deepcopy(HA_MASTER_TWO_ARM))
+    config.virtual_services.append(copy.deepcopy(config.virtual_services[0]))
+    web = config.virtual_services[1]
+    web.name, web.port, web.layer, web.forwarding, web.scheduler = "WEB", 8080, 7, "snat", "leastconn"
+    web.persistence = Persistence("active-cookie", 3600, name="LBSRV")
+    return config
+
+
+def test_playbook_writes_what_the_matrix_checks_and_a_second_run_changes_nothing(tmp_path):
+    config = example()
+    lines: list[str] = []
+    first = run_playbook(config, Paths(tmp_path), False, lines.append)
+    assert first >= 2
+    assert any("validated by keepalived -t" in line for line in lines)
+    assert (tmp_path / "etc/keepalived/keepalived.conf").read_text() == render("keepalived", config)
+    assert (tmp_path / "etc/haproxy/haproxy.cfg").read_text() == render("haproxy", config)
+    assert run_playbook(config, Paths(tmp_path), False, lambda line: None) == 0  # idempotent
+
+
+def test_a_rejected_file_never_replaces_the_good_one(tmp_path):
+    config = example()
+    run_playbook(config, Paths(tmp_path), False, lambda line: None)
+    good = (tmp_path / "etc/haproxy/haproxy.cfg").read_text()
+    variables = role_vars(config, root=str(tmp_path), services=False) | {"haproxy_check_interval": "often"}
+    vars_file = tmp_path / "vars.json"
+    vars_file.write_text(json.dumps(variables))
+    result = subprocess.run(playbook_command(vars_file), capture_output=True, text=True, env=playbook_env(), cwd=ANSIBLE_DIR)
+    assert result.returncode != 0
+    assert "HAProxy configuration is written" in result.stdout
+    assert (tmp_path / "etc/haproxy/haproxy.cfg").read_text() == good
+
+
+def test_failure_names_the_task(tmp_path, monkeypatch):
+    config = example()
+    monkeypatch.setattr(
+        "lbwizard.apply.handover.role_vars",
+        lambda *a, **k: role_vars(config, str(tmp_path), False) | {"keepalived_binary": "/bin/false"},
+    )
+    with pytest.raises(HandoverError, match="Keepalived configuration is written"):
+        run_playbook(config, Paths(tmp_path), False, lambda line: None)
+    assert not (tmp_path / "etc/keepalived/keepalived.conf").exists()
+
+
+def test_dry_run_answers_render_both_daemon_files(tmp_path):
+    answers = tmp_path / "answers.yaml"
+    import yaml
+
+    from tests.conftest import TWO_ARM_NAT
+
+    answers.write_text(yaml.safe_dump(TWO_ARM_NAT))
+    root = tmp_path / "root"
+    command = [os.sys.executable, "-m", "lbwizard.cli", "--answers", str(answers), "--dry-run", "--root", str(root)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    keepalived = (root / "etc/keepalived/keepalived.conf").read_text()
+    assert (
+        "virtual_server 10.0.0.21 80" in keepalived
+        and "lb_kind NAT" in keepalived
+        and "real_server 192.168.2.50 80" in keepalived
+    )
+    assert (root / "etc/haproxy/haproxy.cfg").exists()
+    assert Path(ANSIBLE_DIR / "site.yml").exists()

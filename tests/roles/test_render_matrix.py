@@ -1,0 +1,177 @@
+"""Every forwarding method, scheduler and persistence mode, single and HA, rendered by the roles'
+templates and accepted by the real `keepalived -t` and `haproxy -c`; the meaning checked, not the text."""
+
+from __future__ import annotations
+
+import copy
+import shutil
+
+import pytest
+
+from lbwizard.flow import Flow
+from lbwizard.live import LiveSystem
+from lbwizard.model import (
+    LAYER4_SCHEDULERS,
+    LAYER7_SCHEDULERS,
+    PERSISTENCE_MODES,
+    PERSISTENCE_MODES_NEEDING_NAME,
+    Persistence,
+    RealServer,
+)
+from lbwizard.verify import verify
+from tests.conftest import HA_MASTER_TWO_ARM, ONE_ARM_DR, TWO_ARM_NAT
+from tests.roles.render import haproxy_check, keepalived_check, render
+
+pytestmark = pytest.mark.skipif(
+    not (shutil.which("haproxy") and shutil.which("keepalived")), reason="make test installs haproxy and keepalived"
+)
+
+ONE_ARM_PAIR = {**ONE_ARM_DR, "ha_pair": True, "ha_role": "backup", "peer_address": "10.0.0.22", "floating_external": "10.0.0.20"}
+BASES = {
+    ("nat", False): TWO_ARM_NAT,
+    ("nat", True): HA_MASTER_TWO_ARM,
+    ("dr", False): ONE_ARM_DR,
+    ("dr", True): ONE_ARM_PAIR,
+    ("tun", False): ONE_ARM_DR | {"method": "tun"},
+    ("tun", True): ONE_ARM_PAIR | {"method": "tun"},
+}
+PERSISTENCE_L4 = {
+    "none": None,
+    "source-ip": Persistence("source-ip", 3600),
+    "subnet": Persistence("source-ip", 600, netmask="24"),
+}
+
+
+def build(answers, **service):
+    config = Flow(LiveSystem()).run_answers(copy.deepcopy(answers))
+    vs = config.virtual_services[0]
+    vs.real_servers.append(
+        RealServer(
+            "RIP2",
+            vs.real_servers[0].address.rsplit(".", 1)[0] + ".51",
+            vs.real_servers[0].port,
+            weight=3,
+            min_conns=2,
+            max_conns=100,
+        )
+    )
+    for key, value in service.items():
+        setattr(vs, key, value)
+    assert verify(config) == [], verify(config)
+    return config
+
+
+@pytest.mark.parametrize("persistence", sorted(PERSISTENCE_L4))
+@pytest.mark.parametrize("scheduler", LAYER4_SCHEDULERS)
+@pytest.mark.parametrize(("method", "ha"), sorted(BASES), ids=[f"{m}-{'ha' if h else 'single'}" for m, h in sorted(BASES)])
+def test_layer4_matrix_is_accepted_by_keepalived(tmp_path, method, ha, scheduler, persistence):
+    config = build(BASES[(method, ha)], scheduler=scheduler, persistence=copy.deepcopy(PERSISTENCE_L4[persistence]))
+    text = render("keepalived", config)
+    path = tmp_path / "keepalived.conf"
+    path.write_text(text)
+    result = keepalived_check(path, list(config.interfaces))
+    assert result.returncode == 0, result.stdout + result.stderr + text
+    assert f"lb_kind {method.upper()}" in text and f"lb_algo {scheduler}" in text
+    assert text.count("real_server ") == 2 and "uthreshold 100" in text and "lthreshold 2" in text
+    assert ("persistence_timeout" in text) == (persistence != "none")
+    assert ("persistence_granularity 255.255.255.0" in text) == (persistence == "subnet")
+    assert ("mh-fallback" in text) == (scheduler == "mh")
+    assert ("vrrp_instance" in text) == ha
+    if ha:
+        assert "vrrp_version 3" in text and "unicast_peer" in text and "lvs_sync_daemon eth0" in text
+        assert ("dev eth1" in text) == (method == "nat")  # the internal floating gateway, two-arm only
+
+
+@pytest.mark.parametrize("check", ["tcp", "http", "https", "misc", "none"])
+def test_health_checks_render(tmp_path, check):
+    from lbwizard.model import HealthCheck
+
+    health = HealthCheck(
+        check,
+        path="/health" if check in ("http", "https") else None,
+        expect=204 if check in ("http", "https") else None,
+        script="/usr/local/bin/check-app" if check == "misc" else None,
+    )
+    text = render("keepalived", build(TWO_ARM_NAT, health_check=health))
+    path = tmp_path / "keepalived.conf"
+    path.write_text(text)
+    assert keepalived_check(path, ["eth0", "eth1"]).returncode == 0, text
+    expected = {"tcp": "TCP_CHECK", "http": "HTTP_GET", "https": "SSL_GET", "misc": "MISC_CHECK"}
+    for kind, word in expected.items():
+        assert (word in text) == (kind == check)
+    if check in ("http", "https"):
+        assert "path /health" in text and "status_code 204" in text
+
+
+def test_port_following_is_one_fwmark_service(tmp_path):
+    config = build(TWO_ARM_NAT, fwmark=5)
+    tls = copy.deepcopy(config.virtual_services[0])
+    tls.name, tls.port = "VIP1-TLS", 443
+    for server in tls.real_servers:
+        server.port = 443
+    config.virtual_services.append(tls)
+    assert verify(config) == []
+    text = render("keepalived", config)
+    path = tmp_path / "keepalived.conf"
+    path.write_text(text)
+    assert keepalived_check(path, ["eth0", "eth1"]).returncode == 0, text
+    assert text.count("virtual_server ") == 1 and "virtual_server fwmark 5" in text
+    assert text.count("real_server ") == 4  # both ports of both servers
+
+
+STICKY_WORDS = {
+    "source-ip": ["stick on src"],
+    "super-http": ["stick on req.fhdr(user-agent),sha1", "MSRPC"],
+    "super-http-and-source-ip": ["concat(@,txn.lb_src)"],
+    "server-cookie": ["stick store-response res.cook(APPSESSION)", "stick match req.cook(APPSESSION)"],
+    "server-cookie-or-source-ip": ["stick match req.cook(APPSESSION)", "stick on src table VIP1_by_source"],
+    "active-cookie": ["cookie APPSESSION insert indirect nocache", "cookie RIP1"],
+    "active-cookie-or-source-ip": ["cookie APPSESSION insert", "stick on src table VIP1_by_source"],
+    "hash-all-cookies": ["stick on req.fhdr(cookie),sha1"],
+    "hash-all-cookies-or-source-ip": ["stick on req.fhdr(cookie),sha1", "stick on src table VIP1_by_source"],
+    "url-hash": ["balance uri"],
+    "host-header": ["balance hdr(host)"],
+    "query-item": ["balance url_param APPSESSION"],
+    "selected-header": ["balance hdr(APPSESSION)"],
+    "ssl-session-id": ["mode tcp", "stick on req.payload_lv(43,1)"],
+}
+
+
+def test_every_persistence_mode_but_sip_is_covered():
+    assert set(STICKY_WORDS) == set(PERSISTENCE_MODES) - {"sip"}
+
+
+@pytest.mark.parametrize("ha", [False, True], ids=["single", "ha"])
+@pytest.mark.parametrize("mode", sorted(STICKY_WORDS))
+def test_layer7_persistence_is_accepted_by_haproxy(tmp_path, mode, ha):
+    base = HA_MASTER_TWO_ARM if ha else TWO_ARM_NAT
+    named = mode in PERSISTENCE_MODES_NEEDING_NAME or mode.startswith("active-cookie")
+    config = build(base | {"method": "snat"}, persistence=Persistence(mode, 1800, name="APPSESSION" if named else None))
+    text = render("haproxy", config)
+    path = tmp_path / "haproxy.cfg"
+    path.write_text(text)
+    result = haproxy_check(path)
+    assert result.returncode == 0, result.stdout + result.stderr + text
+    for word in STICKY_WORDS[mode]:
+        assert word in text
+    assert ("peers lb_peers" in text) == ha
+    assert "retries 3" in text and "option redispatch 1" in text and "timeout client 660s" in text
+    assert "stats socket /run/haproxy/admin.sock mode 600" in text
+
+
+@pytest.mark.parametrize("scheduler", LAYER7_SCHEDULERS)
+def test_layer7_schedulers_are_accepted_by_haproxy(tmp_path, scheduler):
+    param = {"hdr": "Host", "url_param": "user"}.get(scheduler)
+    config = build(TWO_ARM_NAT | {"method": "snat"}, scheduler=scheduler, scheduler_param=param)
+    text = render("haproxy", config)
+    path = tmp_path / "haproxy.cfg"
+    path.write_text(text)
+    assert haproxy_check(path).returncode == 0, text
+    expected = {"hdr": "balance hdr(Host)", "url_param": "balance url_param user"}.get(scheduler, f"balance {scheduler}")
+    assert expected in text
+
+
+def test_no_layer7_service_is_still_a_valid_file(tmp_path):
+    path = tmp_path / "haproxy.cfg"
+    path.write_text(render("haproxy", build(TWO_ARM_NAT)))
+    assert haproxy_check(path).returncode == 0  # the stats socket is its one listener

@@ -1,0 +1,106 @@
+"""The hand-over: ansible-playbook ansible/site.yml writes keepalived.conf and haproxy.cfg and reloads.
+
+The role variables come from lbwizard.rolevars (decided in Python, tested there); each template is
+checked by its daemon before it replaces the old file. Progress is reported per task; a failure names
+the failing task. As a transaction step, undo puts the previous daemon files back (and reloads).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from ..model import ApplianceConfig
+from ..paths import Paths
+from ..rolevars import role_vars
+from .config_files import file_step
+from .transaction import Step
+
+ANSIBLE_DIR = Path(os.environ.get("LBWIZARD_ANSIBLE_DIR", Path(__file__).resolve().parents[3] / "ansible"))
+DAEMON_FILES = ("etc/keepalived/keepalived.conf", "etc/haproxy/haproxy.cfg")
+_TASK = re.compile(r"^TASK \[(?:[\w.-]+ : )?(.+?)\]")
+_RECAP = re.compile(r"ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)")
+
+
+class HandoverError(RuntimeError):
+    """The playbook failed; the message names the failing task and what it said."""
+
+
+def playbook_command(vars_file: Path) -> list[str]:
+    """ansible-playbook from the same environment as lbwizard (the appliance's venv), else from PATH."""
+    local = Path(sys.executable).parent / "ansible-playbook"
+    program = str(local) if local.exists() else (shutil.which("ansible-playbook") or "ansible-playbook")
+    return [program, "-i", "localhost,", str(ANSIBLE_DIR / "site.yml"), "-e", f"@{vars_file}"]
+
+
+def playbook_env() -> dict[str, str]:
+    """Our ansible.cfg, no colours, and modules run by this very interpreter (the appliance's venv)."""
+    return {
+        **os.environ,
+        "ANSIBLE_CONFIG": str(ANSIBLE_DIR / "ansible.cfg"),
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
+        "ANSIBLE_LOCALHOST_WARNING": "false",
+    }
+
+
+def run_playbook(config: ApplianceConfig, paths: Paths, manage_services: bool, progress: Callable[[str], None]) -> int:
+    """Run site.yml; returns how many tasks changed something. Raises HandoverError on failure."""
+    variables = role_vars(config, root=str(paths.root), services=manage_services)
+    with tempfile.NamedTemporaryFile("w", suffix=".json", prefix="lbwizard-vars-") as handle:
+        json.dump(variables, handle)
+        handle.flush()
+        process = subprocess.Popen(
+            playbook_command(Path(handle.name)),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=playbook_env(),
+            cwd=ANSIBLE_DIR,
+        )
+        task, failure, changed, output = "", [], 0, []
+        assert process.stdout is not None
+        for line in process.stdout:
+            output.append(line.rstrip())
+            if match := _TASK.match(line):
+                task = match.group(1)
+                progress(f"hand-over: {task}")
+            elif line.startswith(("fatal:", "failed:")) or (failure and line.startswith(" ")):
+                failure.append(line.rstrip())
+            elif match := _RECAP.search(line):
+                changed = int(match.group(2))
+        if process.wait() != 0:
+            detail = "\n".join(failure[:12]) or "\n".join(output[-12:])
+            raise HandoverError(f"hand-over failed at task {task!r}:\n{detail}")
+    return changed
+
+
+def handover_step(config: ApplianceConfig, paths: Paths, manage_services: bool) -> Step:
+    """Hand over to the engines; undo restores the previous daemon files (reloading where it manages them)."""
+    saved: dict[str, Step] = {}
+
+    def do() -> None:
+        for name in DAEMON_FILES:
+            path = paths.root / name
+            if path.exists():
+                saved[name] = file_step(path, path.read_text(), f"restore {name}", path.stat().st_mode & 0o777)
+        run_playbook(config, paths, manage_services, lambda line: None)
+
+    def undo() -> None:
+        for name in DAEMON_FILES:
+            if name in saved:
+                saved[name].do()
+            else:
+                (paths.root / name).unlink(missing_ok=True)
+        if manage_services:
+            subprocess.run(["systemctl", "reload-or-restart", "keepalived", "haproxy"], check=False, capture_output=True)
+
+    what = "configure and reload keepalived and HAProxy" if manage_services else "render keepalived.conf and haproxy.cfg"
+    return Step(f"hand over: {what}", do, undo)
