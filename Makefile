@@ -32,6 +32,7 @@ $(VENV)/.installed: pyproject.toml | deps
 lint: venv
 	$(VENV)/bin/ruff check wizard tests
 	$(VENV)/bin/ruff format --check wizard tests
+	cd ansible && ../$(VENV)/bin/ansible-lint --offline site.yml roles
 
 test: venv lint ## the whole suite: unit, tui, cli (and the tiers that need root as they land)
 	$(VENV)/bin/pytest -q
