@@ -25,7 +25,7 @@ def _defaults(role: str) -> dict:
     return data
 
 
-def render(role: str, config: ApplianceConfig) -> str:
+def render(role: str, config: ApplianceConfig, **overrides: object) -> str:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(ROLES / role / "templates"),
         trim_blocks=True,
@@ -33,7 +33,7 @@ def render(role: str, config: ApplianceConfig) -> str:
         undefined=jinja2.StrictUndefined,
     )
     template = {"keepalived": "keepalived.conf.j2", "haproxy": "haproxy.cfg.j2"}[role]
-    return env.get_template(template).render(**(_defaults(role) | role_vars(config)))
+    return env.get_template(template).render(**(_defaults(role) | role_vars(config) | overrides))
 
 
 def keepalived_check(path: Path, interfaces: list[str]) -> subprocess.CompletedProcess:

@@ -93,7 +93,7 @@ def _run(steps, capture=None) -> int:
         print("lbwizard: interrupted; every change was undone", file=sys.stderr)
         return EXIT_ABORTED
     except transaction.RollbackIncomplete as exc:
-        print(f"lbwizard: apply failed, and the rollback is INCOMPLETE: {exc}", file=sys.stderr)
+        print(f"lbwizard: apply failed ({exc.__cause__}), and the rollback is INCOMPLETE: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except Exception as exc:
         print(f"lbwizard: apply failed and every change was undone: {exc}", file=sys.stderr)

@@ -32,7 +32,9 @@ def file_step(path: Path, text: str, description: str, mode: int = 0o644) -> Ste
         atomic_write(path, text, mode)
 
     def undo() -> None:
-        old = saved.get("old")
+        if "old" not in saved:  # do() never got as far as looking: nothing of ours to undo
+            return
+        old = saved["old"]
         if old is None:
             path.unlink(missing_ok=True)
         else:

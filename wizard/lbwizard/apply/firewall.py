@@ -89,7 +89,8 @@ def chains(config: ApplianceConfig) -> list[ChainRules]:
         {"protocol": "tcp", "tcp": {"dport": SSH_PORT}, "target": "ACCEPT"},
     ]
     if config.ha is not None and config.ha.peer:
-        filter_rules.append({"src": f"{config.ha.peer}/32", "protocol": "vrrp", "target": "ACCEPT"})
+        # VRRP is IP protocol 112 (by number: /etc/protocols may be absent on a minimal system)
+        filter_rules.append({"src": f"{config.ha.peer}/32", "protocol": "112", "target": "ACCEPT"})
         filter_rules.append(
             {"src": f"{config.ha.peer}/32", "protocol": "udp", "udp": {"dport": LVS_SYNC_PORT}, "target": "ACCEPT"}
         )

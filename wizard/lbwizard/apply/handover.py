@@ -87,6 +87,7 @@ def handover_step(config: ApplianceConfig, paths: Paths, manage_services: bool) 
     saved: dict[str, Step] = {}
 
     def do() -> None:
+        saved["started"] = None  # type: ignore[assignment]
         for name in DAEMON_FILES:
             path = paths.root / name
             if path.exists():
@@ -94,8 +95,10 @@ def handover_step(config: ApplianceConfig, paths: Paths, manage_services: bool) 
         run_playbook(config, paths, manage_services, lambda line: None)
 
     def undo() -> None:
+        if "started" not in saved:
+            return
         for name in DAEMON_FILES:
-            if name in saved:
+            if saved.get(name):
                 saved[name].do()
             else:
                 (paths.root / name).unlink(missing_ok=True)

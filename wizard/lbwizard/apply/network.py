@@ -67,7 +67,8 @@ def interface_step(name: str, wanted: list[str], previously_owned: list[str]) ->
         if "addresses" not in saved:
             return
         restore_interface(name, bool(saved["up"]), list(saved["addresses"]))  # type: ignore[call-overload]
-        promote.write_text(str(saved["promote"]))
+        if "promote" in saved:
+            promote.write_text(str(saved["promote"]))
 
     return Step(f"set {name} to {', '.join(wanted)} and bring it up", do, undo)
 

@@ -64,8 +64,10 @@ def run(
             if cancelled():
                 raise Cancelled
             progress(step.description)
-            step.do()
+            # listed before do(): a step that fails half way is undone too (its undo only reverts what
+            # its do() recorded, so this is safe for a step that changed nothing)
             done.append(step)
+            step.do()
             _test_hooks(len(done))
         if cancelled():
             raise Cancelled
