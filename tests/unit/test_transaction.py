@@ -64,3 +64,25 @@ def test_failed_undo_is_reported_and_the_rest_still_undone(tmp_path):
     with pytest.raises(transaction.RollbackIncomplete, match="b: read-only"):
         transaction.run(steps)
     assert undone == ["a"]
+
+
+def test_a_step_that_fails_half_way_is_undone_too(tmp_path):
+    touched = tmp_path / "half.txt"
+
+    def half_done() -> None:
+        touched.write_text("partial")
+        raise Boom("died half way")
+
+    steps = [Step("half", half_done, lambda: touched.unlink(missing_ok=True))]
+    with pytest.raises(Boom):
+        transaction.run(steps)
+    assert not touched.exists()
+
+
+def test_undo_of_a_file_step_that_never_ran_leaves_the_file_alone(tmp_path):
+    from lbwizard.apply.config_files import file_step
+
+    existing = tmp_path / "keep.txt"
+    existing.write_text("the admin's")
+    file_step(existing, "ours", "write keep.txt").undo()
+    assert existing.read_text() == "the admin's"
