@@ -27,7 +27,7 @@ class Server(http.server.HTTPServer):
         self.server_name, self.server_port = self.server_address[:2]
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
-        body = f"{self.client_address[0]}\n".encode()
+        body = f"{sys.argv[3] if len(sys.argv) > 3 else self.client_address[0]}\n".encode()
         self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers()
         self.wfile.write(body)
     def log_message(self, *args):
@@ -46,9 +46,36 @@ class Lab:
 
     prefix: str = field(default_factory=lambda: f"lbw{os.getpid()}{time.monotonic_ns() % 10000}")
     processes: list[subprocess.Popen] = field(default_factory=list)
+    extra: list[str] = field(default_factory=list)
 
     def ns(self, name: str) -> str:
         return f"{self.prefix}-{name}"
+
+    def add_real_server(self, name: str, address: str) -> None:
+        """Another real server namespace on the internal bridge, gateway the load balancer."""
+        sh("ip", "netns", "add", self.ns(name))
+        self.extra.append(name)
+        self.run(name, "ip", "link", "set", "lo", "up")
+        sh(
+            "ip",
+            "link",
+            "add",
+            "eth0",
+            "netns",
+            self.ns(name),
+            "type",
+            "veth",
+            "peer",
+            "name",
+            f"{name}port",
+            "netns",
+            self.ns("switch"),
+        )
+        self.run("switch", "ip", "link", "set", f"{name}port", "master", "br0")
+        self.run("switch", "ip", "link", "set", f"{name}port", "up")
+        self.run(name, "ip", "addr", "add", f"{address}/24", "dev", "eth0")
+        self.run(name, "ip", "link", "set", "eth0", "up")
+        self.run(name, "ip", "route", "add", "default", "via", "192.168.2.21")
 
     def build(self) -> Lab:
         for name in ("client", "lb", "switch", "rs1"):
@@ -73,13 +100,16 @@ class Lab:
     def run(self, name: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         return sh("ip", "netns", "exec", self.ns(name), *args, check=check)
 
-    def start_http(self, name: str, address: str, port: int) -> None:
-        """An HTTP server that answers with the caller's address; waits until it listens."""
-        proc = subprocess.Popen(["ip", "netns", "exec", self.ns(name), sys.executable, "-c", HTTP_SERVER, address, str(port)])
+    def start_http(self, name: str, address: str, port: int, answer: str | None = None) -> subprocess.Popen:
+        """An HTTP server that answers with `answer` (default: the caller's address); waits until it listens."""
+        extra = [answer] if answer else []
+        proc = subprocess.Popen(
+            ["ip", "netns", "exec", self.ns(name), sys.executable, "-c", HTTP_SERVER, address, str(port), *extra]
+        )
         self.processes.append(proc)
         for _ in range(100):
             if f":{port} " in self.run(name, "ss", "-ltnH").stdout:
-                return
+                return proc
             time.sleep(0.05)
         raise RuntimeError(f"HTTP server in {name} did not start")
 
@@ -119,7 +149,7 @@ class Lab:
                 proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 proc.kill()
-        for name in ("client", "lb", "switch", "rs1"):
+        for name in ("client", "lb", "switch", "rs1", *self.extra):
             sh("ip", "netns", "del", self.ns(name), check=False)
 
 

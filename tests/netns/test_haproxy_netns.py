@@ -1,0 +1,107 @@
+"""Layer 7 for real: HAProxy with the role's rendered config in the lab's load balancer, two real HTTP
+servers behind it, a client in front; balancing, persistence, and a server killed under load."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from lbwizard import model
+from lbwizard.flow import Flow
+from lbwizard.live import LiveSystem
+from lbwizard.model import Persistence, RealServer
+from tests.conftest import TWO_ARM_NAT
+from tests.netns.lab import lbwizard
+from tests.roles.render import render
+
+pytestmark = pytest.mark.skipif(not shutil.which("haproxy"), reason="make test installs haproxy")
+URL = "http://10.0.0.21/"
+
+CLIENT = r"""
+import http.cookiejar, json, sys, time, urllib.request
+url, seconds, count, cookies = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1"
+opener = urllib.request.build_opener(*( [urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())] if cookies else []))
+answers, failures, start = {}, 0, time.monotonic()
+done = 0
+while done < count or time.monotonic() - start < seconds:
+    try:
+        body = opener.open(url, timeout=5).read().decode().strip()
+        answers[body] = answers.get(body, 0) + 1
+    except Exception as exc:
+        failures += 1
+    done += 1
+print(json.dumps({"answers": answers, "failures": failures, "requests": done}))
+"""
+
+
+def start_haproxy(lab, tmp_path, persistence=None) -> subprocess.Popen:
+    config = Flow(LiveSystem()).run_answers(copy.deepcopy(TWO_ARM_NAT | {"method": "snat"}))
+    service = config.virtual_services[0]
+    service.real_servers = [RealServer("RS1", "192.168.2.50", 8080), RealServer("RS2", "192.168.2.51", 8080)]
+    service.persistence = persistence
+    path = tmp_path / "appliance.yaml"
+    path.write_text(model.dumps(config))
+    result = lbwizard(lab, "apply", "--config", str(path), "--root", str(tmp_path / "root"), "--no-handover")
+    assert result.returncode == 0, result.stdout + result.stderr
+    cfg = tmp_path / "haproxy.cfg"
+    cfg.write_text(render("haproxy", config, haproxy_stats_socket=str(tmp_path / "admin.sock")))
+    proc = subprocess.Popen(
+        ["ip", "netns", "exec", lab.ns("lb"), "haproxy", "-db", "-f", str(cfg)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    lab.processes.append(proc)
+    for _ in range(100):
+        if ":80 " in lab.run("lb", "ss", "-ltnH").stdout:
+            break
+        time.sleep(0.05)
+    return proc
+
+
+@pytest.fixture
+def servers(lab):
+    lab.add_real_server("rs2", "192.168.2.51")
+    return {"RS1": lab.start_http("rs1", "192.168.2.50", 8080, "RS1"), "RS2": lab.start_http("rs2", "192.168.2.51", 8080, "RS2")}
+
+
+def client(lab, seconds=0.0, count=20, cookies=False) -> dict:
+    result = lab.run("client", sys.executable, "-c", CLIENT, URL, str(seconds), str(count), "1" if cookies else "0")
+    return json.loads(result.stdout)
+
+
+def test_both_servers_answer(lab, tmp_path, servers):
+    start_haproxy(lab, tmp_path)
+    seen = client(lab, count=20)
+    assert seen["failures"] == 0 and set(seen["answers"]) == {"RS1", "RS2"}
+
+
+@pytest.mark.parametrize(("mode", "cookies"), [("active-cookie", True), ("source-ip", False)])
+def test_persistence_keeps_a_client_on_one_server(lab, tmp_path, servers, mode, cookies):
+    start_haproxy(lab, tmp_path, Persistence(mode, 600, name="LBSRV" if mode == "active-cookie" else None))
+    seen = client(lab, count=20, cookies=cookies)
+    assert seen["failures"] == 0 and len(seen["answers"]) == 1, seen
+
+
+def test_a_server_killed_under_load_costs_no_request(lab, tmp_path, servers):
+    start_haproxy(lab, tmp_path)
+    load = subprocess.Popen(
+        ["ip", "netns", "exec", lab.ns("client"), sys.executable, "-c", CLIENT, URL, "6", "0", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(2)
+    os.kill(servers["RS1"].pid, signal.SIGKILL)  # `ip netns exec` became the server: this is its PID
+    out, _ = load.communicate(timeout=60)
+    seen = json.loads(out)
+    print(f"server killed under load: {seen}")
+    assert seen["requests"] > 100
+    assert seen["failures"] == 0, seen  # retries + redispatch hide the dying server
+    assert seen["answers"].get("RS2", 0) > seen["answers"].get("RS1", 0)
