@@ -40,6 +40,7 @@ test: venv lint ## the whole suite: unit, tui, cli (and the tiers that need root
 bench: venv ## speed targets, as absolute times and ratios (numbers go into the issue notes)
 	$(PY) tests/bench/bench_wizard.py
 	$(PY) tests/bench/bench_apply.py
+	$(PY) tests/bench/bench_handover.py
 
 clean:
 	rm -rf build $(VENV) .pytest_cache .ruff_cache
