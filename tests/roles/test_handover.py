@@ -84,3 +84,23 @@ def test_dry_run_answers_render_both_daemon_files(tmp_path):
     )
     assert (root / "etc/haproxy/haproxy.cfg").exists()
     assert Path(ANSIBLE_DIR / "site.yml").exists()
+
+
+def test_a_later_failure_puts_the_previous_daemon_files_back(tmp_path):
+    from lbwizard.apply import transaction
+    from lbwizard.apply.handover import handover_step
+    from lbwizard.apply.transaction import Step
+
+    first = example()
+    run_playbook(first, Paths(tmp_path), False, lambda line: None)
+    before = {p: p.read_text() for p in (tmp_path / "etc").rglob("*.c*")}
+    changed = example()
+    changed.virtual_services[0].real_servers[0].weight = 7
+
+    def fail() -> None:
+        raise RuntimeError("a later step failed")
+
+    with pytest.raises(RuntimeError):
+        transaction.run([handover_step(changed, Paths(tmp_path), False), Step("fail", fail, lambda: None)])
+    assert {p: p.read_text() for p in (tmp_path / "etc").rglob("*.c*")} == before
+    assert len(before) == 2

@@ -140,6 +140,16 @@ def save_text(all_chains: list[ChainRules]) -> str:
 # -- applying --------------------------------------------------------------------------------------
 
 
+def chain_state(table: str, chain: str, parent: str) -> tuple[list[Rule] | None, bool]:
+    """A chain lbwizard owns as it is now: its rules (None: no chain; counters left out) and its jump."""
+    import iptc.easy as easy
+
+    if not easy.has_chain(table, chain):
+        return None, False
+    rules = [{key: value for key, value in rule.items() if key != "counters"} for rule in easy.dump_chain(table, chain)]
+    return rules, bool(easy.has_rule(table, parent, {"target": chain}))
+
+
 def chain_step(spec: ChainRules) -> Step:
     """Make the chain hold exactly spec.rules and be jumped to; undo restores chain and jump as found."""
     import iptc.easy as easy  # needs libxtables: imported only where rules are really applied
@@ -148,18 +158,16 @@ def chain_step(spec: ChainRules) -> Step:
     jump = {"target": spec.chain}
 
     def do() -> None:
-        saved["existed"] = easy.has_chain(spec.table, spec.chain)
-        saved["rules"] = easy.dump_chain(spec.table, spec.chain) if saved["existed"] else []
-        saved["jumped"] = saved["existed"] and easy.has_rule(spec.table, spec.parent, jump)
-        if not saved["existed"]:
+        rules, jumped = saved["found"] = chain_state(spec.table, spec.chain, spec.parent)
+        if rules is None:
             easy.add_chain(spec.table, spec.chain)
         _fill(easy, spec.table, spec.chain, spec.rules)
-        if not saved["jumped"]:
+        if not jumped:
             easy.insert_rule(spec.table, spec.parent, jump)
 
     def undo() -> None:
-        if "existed" in saved:
-            restore_chain(spec, saved["rules"] if saved["existed"] else None, bool(saved["jumped"]))  # type: ignore[arg-type]
+        if "found" in saved:
+            restore_chain(spec, *saved["found"])  # type: ignore[misc]
 
     count = len(spec.rules)
     return Step(f"load {count} firewall rule{'s' * (count != 1)} into {spec.table} {spec.chain}", do, undo)

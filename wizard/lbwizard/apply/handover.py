@@ -17,10 +17,10 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from ..files import atomic_write
 from ..model import ApplianceConfig
 from ..paths import Paths
 from ..rolevars import role_vars
-from .config_files import file_step
 from .transaction import Step
 
 ANSIBLE_DIR = Path(os.environ.get("LBWIZARD_ANSIBLE_DIR", Path(__file__).resolve().parents[3] / "ansible"))
@@ -84,24 +84,23 @@ def run_playbook(config: ApplianceConfig, paths: Paths, manage_services: bool, p
 
 def handover_step(config: ApplianceConfig, paths: Paths, manage_services: bool) -> Step:
     """Hand over to the engines; undo restores the previous daemon files (reloading where it manages them)."""
-    saved: dict[str, Step] = {}
+    # the daemon files as found (None: absent), taken before ansible-playbook may replace them
+    found: dict[Path, tuple[str, int] | None] = {}
 
     def do() -> None:
-        saved["started"] = None  # type: ignore[assignment]
         for name in DAEMON_FILES:
             path = paths.root / name
-            if path.exists():
-                saved[name] = file_step(path, path.read_text(), f"restore {name}", path.stat().st_mode & 0o777)
+            found[path] = (path.read_text(), path.stat().st_mode & 0o777) if path.exists() else None
         run_playbook(config, paths, manage_services, lambda line: None)
 
     def undo() -> None:
-        if "started" not in saved:
+        if not found:
             return
-        for name in DAEMON_FILES:
-            if saved.get(name):
-                saved[name].do()
+        for path, old in found.items():
+            if old is None:
+                path.unlink(missing_ok=True)
             else:
-                (paths.root / name).unlink(missing_ok=True)
+                atomic_write(path, *old)
         if manage_services:
             subprocess.run(["systemctl", "reload-or-restart", "keepalived", "haproxy"], check=False, capture_output=True)
 

@@ -40,6 +40,11 @@ def ipv4_addresses(ipr: IPRoute, index: int) -> list[str]:
     return [f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}" for a in ipr.get_addr(index=index, family=socket.AF_INET)]
 
 
+def interface_state(ipr: IPRoute, index: int) -> dict:
+    """What an interface looks like to lbwizard: up or down, and its IPv4 addresses (sorted)."""
+    return {"up": bool(ipr.get_links(index)[0]["flags"] & IFF_UP), "addresses": sorted(ipv4_addresses(ipr, index))}
+
+
 def interface_step(name: str, wanted: list[str], previously_owned: list[str]) -> Step:
     """Bring name up with the wanted addresses (the first is its own), dropping those an earlier config gave it."""
     saved: dict[str, object] = {}
@@ -49,8 +54,7 @@ def interface_step(name: str, wanted: list[str], previously_owned: list[str]) ->
     def do() -> None:
         with iproute() as ipr:
             index = link_index(ipr, name)
-            saved["up"] = bool(ipr.get_links(index)[0]["flags"] & IFF_UP)
-            saved["addresses"] = ipv4_addresses(ipr, index)
+            saved.update(interface_state(ipr, index))
             # Deleting a subnet's primary address deletes its secondaries too, unless they are promoted:
             # an admin's extra address (or a keepalived VIP) must survive the wizard's own change.
             saved["promote"] = promote.read_text()

@@ -49,8 +49,8 @@ def _interface_step(name: str, wanted: dict) -> Step:
     saved: dict = {}
 
     def do() -> None:
-        current = state_of(name)
-        saved["now"] = current
+        with network.iproute() as ipr:
+            saved["now"] = network.interface_state(ipr, network.link_index(ipr, name))
         network.restore_interface(name, wanted["up"], wanted["addresses"])
 
     def undo() -> None:
@@ -58,12 +58,6 @@ def _interface_step(name: str, wanted: dict) -> Step:
             network.restore_interface(name, saved["now"]["up"], saved["now"]["addresses"])
 
     return Step(f"restore {name}: {', '.join(wanted['addresses']) or 'no address'}", do, undo)
-
-
-def state_of(name: str) -> dict:
-    with network.iproute() as ipr:
-        index = network.link_index(ipr, name)
-        return {"up": bool(ipr.get_links(index)[0]["flags"] & 1), "addresses": network.ipv4_addresses(ipr, index)}
 
 
 def _routes_step(routes: list) -> Step:
@@ -87,13 +81,7 @@ def _chain_step(wanted: dict) -> Step:
     saved: dict = {}
 
     def do() -> None:
-        import iptc.easy as easy
-
-        exists = easy.has_chain(spec.table, name)
-        saved["now"] = (
-            easy.dump_chain(spec.table, name) if exists else None,
-            exists and easy.has_rule(spec.table, spec.parent, {"target": name}),
-        )
+        saved["now"] = firewall.chain_state(spec.table, name, spec.parent)
         firewall.restore_chain(spec, wanted["rules"], wanted["jumped"])
 
     def undo() -> None:

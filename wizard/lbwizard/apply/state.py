@@ -31,35 +31,28 @@ def capture_like(picture: dict) -> dict:
 
 
 def _capture(interfaces: list[str], chains: list[tuple[str, str, str]], sysctls: list[str]) -> dict:
-    import iptc.easy as easy
-
-    from .network import default_routes, iproute, ipv4_addresses
+    from .network import default_routes, interface_state, iproute
 
     picture: dict = {"interfaces": {}, "chains": {}, "sysctls": {}}
     with iproute() as ipr:
         for name in interfaces:
             found = ipr.link_lookup(ifname=name)
             if found:
-                link = ipr.get_links(found[0])[0]
-                picture["interfaces"][name] = {"up": bool(link["flags"] & 1), "addresses": sorted(ipv4_addresses(ipr, found[0]))}
+                picture["interfaces"][name] = interface_state(ipr, found[0])
         picture["default_routes"] = sorted((list(r) for r in default_routes(ipr)), key=str)
     for chain, table, parent in chains:
-        exists = easy.has_chain(table, chain)
-        picture["chains"][f"{table} {chain}"] = {  # one name may be used in two tables
+        rules, jumped = firewall.chain_state(table, chain, parent)
+        # keyed by table too: one chain name may be used in two tables
+        picture["chains"][f"{table} {chain}"] = {
             "chain": chain,
             "table": table,
             "parent": parent,
-            "rules": [_without_counters(rule) for rule in easy.dump_chain(table, chain)] if exists else None,
-            "jumped": bool(exists and easy.has_rule(table, parent, {"target": chain})),
+            "rules": rules,
+            "jumped": jumped,
         }
     for name in sysctls:
         picture["sysctls"][name] = sysctl.read(name)
     return picture
-
-
-def _without_counters(rule: dict) -> dict:
-    """A rule as configured: packet and byte counters are traffic, not state to restore."""
-    return {key: value for key, value in rule.items() if key != "counters"}
 
 
 def tracked_files(paths: Paths) -> list[Path]:
