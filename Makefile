@@ -3,12 +3,22 @@ SHELL := /bin/bash
 PYTHON_SYSTEM ?= /usr/bin/python3
 VENV := .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := python3-venv python3-dev gcc libcrypt1 iproute2 iptables procps util-linux tmux haproxy keepalived ipvsadm
+APT_PACKAGES := python3-venv python3-dev gcc libcrypt1 iproute2 iptables procps util-linux tmux haproxy keepalived ipvsadm curl \
+	mmdebstrap qemu-system-x86 qemu-utils grub-pc-bin grub-efi-amd64-bin ovmf xorriso mtools dosfstools e2fsprogs gdisk
 ROOT_DIR ?= build/root
 
-.PHONY: run wizard test lint unit bench deps venv clean
+IMAGE := build/lb-appliance.qcow2
+IMAGE_INPUTS := $(shell git ls-files image rootfs-overlay ansible wizard pyproject.toml 2>/dev/null)
 
-run: wizard ## the main job (for now the dry-run wizard; the image issue boots the appliance here)
+.PHONY: run wizard image test lint unit bench deps venv clean
+
+run: $(IMAGE) ## the main job: boot the appliance in QEMU, its serial console on this terminal
+	image/boot $(IMAGE)
+
+image: $(IMAGE) ## build/lb-appliance.qcow2 (cached base stage under /var/cache/lb-appliance)
+
+$(IMAGE): $(IMAGE_INPUTS) | venv
+	image/build build
 
 wizard: venv ## the wizard on this terminal, writing under ./build/root instead of /
 	mkdir -p $(ROOT_DIR)
@@ -30,11 +40,11 @@ $(VENV)/.installed: pyproject.toml | deps
 	touch $@
 
 lint: venv
-	$(VENV)/bin/ruff check wizard tests
-	$(VENV)/bin/ruff format --check wizard tests
+	$(VENV)/bin/ruff check wizard tests image
+	$(VENV)/bin/ruff format --check wizard tests image
 	cd ansible && ../$(VENV)/bin/ansible-lint --offline site.yml roles
 
-test: venv lint ## the whole suite: unit, tui, cli (and the tiers that need root as they land)
+test: venv lint $(IMAGE) ## the whole suite: unit, tui, cli, roles, netns and e2e (QEMU boots of the image)
 	$(VENV)/bin/pytest -q
 
 bench: venv ## speed targets, as absolute times and ratios (numbers go into the issue notes)

@@ -13,15 +13,14 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from tests.conftest import HA_MASTER_TWO_ARM
-from tests.roles.render import haproxy_check, keepalived_check, render
-
 from lbwizard.apply.handover import run_playbook
 from lbwizard.flow import Flow
 from lbwizard.live import LiveSystem
 from lbwizard.model import RealServer
 from lbwizard.paths import Paths
 from lbwizard.verify import verify
+from tests.conftest import HA_MASTER_TWO_ARM
+from tests.roles.render import haproxy_check, keepalived_check, render
 
 
 def scaled(services: int, layer: int):

@@ -19,21 +19,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-HTTP_SERVER = r"""
-import http.server, socketserver, sys
-class Server(http.server.HTTPServer):
-    def server_bind(self):  # no reverse DNS lookup of our own address (HTTPServer's getfqdn would hang)
-        socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = self.server_address[:2]
-class Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = f"{sys.argv[3] if len(sys.argv) > 3 else self.client_address[0]}\n".encode()
-        self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *args):
-        pass
-Server((sys.argv[1], int(sys.argv[2])), Handler).serve_forever()
-"""
+from image.lab import start_http_server, stop_processes
 
 
 def sh(*args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -102,16 +88,9 @@ class Lab:
 
     def start_http(self, name: str, address: str, port: int, answer: str | None = None) -> subprocess.Popen:
         """An HTTP server that answers with `answer` (default: the caller's address); waits until it listens."""
-        extra = [answer] if answer else []
-        proc = subprocess.Popen(
-            ["ip", "netns", "exec", self.ns(name), sys.executable, "-c", HTTP_SERVER, address, str(port), *extra]
-        )
+        proc = start_http_server(self.ns(name), address, port, answer)
         self.processes.append(proc)
-        for _ in range(100):
-            if f":{port} " in self.run(name, "ss", "-ltnH").stdout:
-                return proc
-            time.sleep(0.05)
-        raise RuntimeError(f"HTTP server in {name} did not start")
+        return proc
 
     def fetch(self, name: str, url: str, timeout: float = 3) -> str | None:
         """GET url from inside a namespace; the body, or None when it cannot connect."""
@@ -143,12 +122,7 @@ class Lab:
         }
 
     def close(self) -> None:
-        for proc in self.processes:
-            proc.terminate()
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_processes(self.processes)
         for name in ("client", "lb", "switch", "rs1", *self.extra):
             sh("ip", "netns", "del", self.ns(name), check=False)
 

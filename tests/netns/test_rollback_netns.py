@@ -71,3 +71,23 @@ def test_confirmed_apply_stays(lab, tmp_path):
     time.sleep(5)  # past the timeout: the point is that nothing happens
     assert lab.fetch("rs1", OUTSIDE) == "10.0.0.21\n"
     assert lbwizard(lab, "confirm", "--root", str(tmp_path / "root")).returncode == 2
+
+
+def test_boot_apply_restores_the_saved_state_and_keeps_the_rollback_record(lab, tmp_path):
+    """What lbwizard-apply.service does at every boot: the interfaces come up bare, the saved config
+    makes them what they were, and `lbwizard rollback` still means "undo the last change"."""
+    assert apply(lab, tmp_path).returncode == 0
+    configured = lab.dump()
+    record = (tmp_path / "root/etc/lbwizard/rollback.json").read_bytes()
+    history = files(tmp_path / "root")
+    for interface in ("eth0", "eth1"):  # a reboot: addresses, routes and rules are gone
+        lab.run("lb", "ip", "addr", "flush", "dev", interface)
+        lab.run("lb", "ip", "link", "set", interface, "down")
+    lab.run("lb", "iptables-legacy", "-t", "nat", "-F")
+    assert lab.dump() != configured
+    result = lbwizard(lab, "apply", "--boot", "--root", str(tmp_path / "root"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "hand" not in result.stdout.lower()  # the daemon files stay as the last apply rendered them
+    assert lab.dump() == configured
+    assert (tmp_path / "root/etc/lbwizard/rollback.json").read_bytes() == record
+    assert files(tmp_path / "root") == history  # no new history version for the same config

@@ -45,6 +45,11 @@ def _parser() -> argparse.ArgumentParser:
     apply_parser.add_argument("--config", metavar="FILE", type=Path, help="the config to apply (default: the saved one)")
     apply_parser.add_argument("--no-handover", action="store_true", help="do not run the keepalived/HAProxy hand-over")
     apply_parser.add_argument(
+        "--boot",
+        action="store_true",
+        help="the boot-time apply: network, kernel and firewall only; keeps the rollback record and the daemon files",
+    )
+    apply_parser.add_argument(
         "--confirm-timeout", metavar="SECONDS", type=float, help="roll back unless `lbwizard confirm` comes in time"
     )
     _add_target_options(apply_parser)
@@ -80,9 +85,11 @@ def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _apply(config, paths: Paths, live: bool, handover: bool, password_hash: str | None = None, previous=None) -> int:
+def _apply(
+    config, paths: Paths, live: bool, handover: bool, password_hash: str | None = None, previous=None, record: bool = True
+) -> int:
     """Run the plan as one transaction, printing each step; undo everything on failure or interrupt."""
-    steps = apply.plan(config, paths, password_hash, live=live, previous=previous, handover=handover)
+    steps = apply.plan(config, paths, password_hash, live=live, previous=previous, handover=handover, record=record)
     return _run(steps, (lambda: state.capture(config)) if live else None)
 
 
@@ -135,8 +142,15 @@ def run_confirm_timer(paths: Paths, seconds: float) -> int:
     return run_rollback(paths)
 
 
-def run_apply(config_file: Path | None, paths: Paths, live: bool, handover: bool, confirm_timeout: float | None) -> int:
-    """lbwizard apply: a saved config made real (at every boot, and after lbctl changes)."""
+def run_apply(
+    config_file: Path | None, paths: Paths, live: bool, handover: bool, confirm_timeout: float | None, boot: bool = False
+) -> int:
+    """lbwizard apply: a saved config made real (at every boot, and after lbctl changes).
+
+    At boot (--boot) the daemon files rendered by the last apply are already in place and keepalived
+    and HAProxy start after this, so there is no hand-over; and the rollback record of the last
+    interactive change is kept, because a reboot is not a change anyone would want to roll back to.
+    """
     try:
         previous = files.load_config(paths)
         config = model.loads(config_file.read_text()) if config_file else previous
@@ -152,7 +166,7 @@ def run_apply(config_file: Path | None, paths: Paths, live: bool, handover: bool
         print(problem)
     if problems:
         return EXIT_BAD_INPUT
-    result = _apply(config, paths, live, handover, previous=previous)
+    result = _apply(config, paths, live, handover and not boot, previous=previous, record=not boot)
     if result == EXIT_OK and confirm_timeout and live:
         how = confirm.start(paths, confirm_timeout)
         print(f"Applied; rolls back in {confirm_timeout:g} s unless `lbwizard confirm` comes first ({how}).")
@@ -211,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     live = not getattr(args, "dry_run", False)
     handover = not getattr(args, "no_handover", False)
     if args.command == "apply":
-        return run_apply(args.config, paths, live, handover, args.confirm_timeout)
+        return run_apply(args.config, paths, live, handover, args.confirm_timeout, args.boot)
     if args.command == "rollback":
         return run_rollback(paths)
     if args.command == "confirm":

@@ -47,15 +47,17 @@ def plan(
     live: bool = False,
     previous: ApplianceConfig | None = None,
     handover: bool = False,
+    record: bool = True,
 ) -> list[Step]:
     """The ordered changes that make config real: live ones first, then the files that record them.
 
     handover adds the keepalived/HAProxy step: it renders only (no daemon touched) unless this is a
-    live run on the real root.
+    live run on the real root. record=False leaves the rollback record of an earlier apply alone.
     """
     steps: list[Step] = []
     if live:
-        steps.append(rollback.record_step(config, paths))
+        if record:
+            steps.append(rollback.record_step(config, paths))
         steps += network.plan(config, previous)
         if paths.is_live_root:
             steps.append(network.hostname_step(config.hostname))

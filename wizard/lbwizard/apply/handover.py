@@ -23,7 +23,18 @@ from ..paths import Paths
 from ..rolevars import role_vars
 from .transaction import Step
 
-ANSIBLE_DIR = Path(os.environ.get("LBWIZARD_ANSIBLE_DIR", Path(__file__).resolve().parents[3] / "ansible"))
+INSTALLED_ANSIBLE_DIR = Path("/usr/share/lbwizard/ansible")  # where image/assemble puts the roles
+
+
+def _ansible_dir() -> Path:
+    """LBWIZARD_ANSIBLE_DIR, else the source tree's ansible/ (a checkout), else the appliance's copy."""
+    if "LBWIZARD_ANSIBLE_DIR" in os.environ:
+        return Path(os.environ["LBWIZARD_ANSIBLE_DIR"])
+    checkout = Path(__file__).resolve().parents[3] / "ansible"
+    return checkout if (checkout / "site.yml").exists() else INSTALLED_ANSIBLE_DIR
+
+
+ANSIBLE_DIR = _ansible_dir()
 DAEMON_FILES = ("etc/keepalived/keepalived.conf", "etc/haproxy/haproxy.cfg")
 _TASK = re.compile(r"^TASK \[(?:[\w.-]+ : )?(.+?)\]")
 _RECAP = re.compile(r"ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)")

@@ -1,0 +1,274 @@
+"""The QEMU lab: the appliance image booted with its NICs in host network namespaces.
+
+    client (10.0.0.31/24)            rs1 (192.168.2.50/24, gateway 192.168.2.21, HTTP "rs1")
+       | veth                           | veth
+    br-ext ---- tap0 = guest eth0    br-int ---- tap1 = guest eth1       (bridges in the "sw" namespace)
+
+The reference's two-arm NAT diagram, with the load balancer a QEMU guest (TCG) booted from a
+throw-away qcow2 overlay of the built image, its serial console on a pseudo-terminal. The e2e tests
+build on it and `make run` uses it so a new user can answer the wizard and curl the VIP. The guest
+has no way out: its only NICs are these taps. close() stops QEMU and every server by PID and deletes
+the namespaces, whatever happened.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pexpect
+import pyte
+
+# A real server: answers GET with its name (argv[3]) or, without one, with the caller's address.
+HTTP_SERVER = r"""
+import http.server, socketserver, sys
+class Server(http.server.ThreadingHTTPServer):
+    def server_bind(self):  # no reverse DNS lookup of our own address (getfqdn hangs without DNS)
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = f"{sys.argv[3] if len(sys.argv) > 3 else self.client_address[0]}\n".encode()
+        self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+Server((sys.argv[1], int(sys.argv[2])), Handler).serve_forever()
+"""
+
+ROOT = Path(__file__).resolve().parent.parent
+IMAGE = ROOT / "build" / "lb-appliance.qcow2"
+_END = re.compile(rb"__LB_END_(\d+)__")
+
+
+def sh(*args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run(args, check=check, capture_output=True, text=True, timeout=timeout)
+
+
+def start_http_server(namespace: str, address: str, port: int, answer: str | None = None) -> subprocess.Popen:
+    """HTTP_SERVER in a namespace; returns once it listens (the caller stops it by PID)."""
+    extra = [answer] if answer else []
+    command = ["ip", "netns", "exec", namespace, sys.executable, "-c", HTTP_SERVER, address, str(port), *extra]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(200):
+        if f":{port} " in sh("ip", "netns", "exec", namespace, "ss", "-ltnH").stdout:
+            return proc
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError(f"the HTTP server in {namespace} did not start on {address}:{port}")
+
+
+def stop_processes(processes: list[subprocess.Popen]) -> None:
+    """Stop what a lab started, by PID: TERM, then KILL after 5 s."""
+    for proc in processes:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def answers_disk(path: Path, answers_yaml: str) -> Path:
+    """A small FAT image labelled LBANSWERS holding answers.yaml (made without mounting)."""
+    path.unlink(missing_ok=True)
+    sh("mkfs.vfat", "-C", "-n", "LBANSWERS", str(path), "2048")
+    source = path.with_suffix(".yaml")
+    source.write_text(answers_yaml)
+    sh("mcopy", "-i", str(path), str(source), "::/answers.yaml")
+    source.unlink()
+    return path
+
+
+class Guest:
+    """A booted guest: its serial console as a screen (for the TUI) and as a byte log (for the shell)."""
+
+    def __init__(self, child: pexpect.spawn, log_path: Path) -> None:
+        self.child = child
+        self.screen = pyte.Screen(80, 24)
+        self.stream = pyte.ByteStream(self.screen)
+        self.raw = bytearray()
+        self.log = open(log_path, "ab")  # noqa: SIM115 - closed by stop()
+        self.started = time.monotonic()
+
+    # reading -------------------------------------------------------------------------------------
+    def pump(self, timeout: float = 0.5) -> bool:
+        """Read what the console printed; False once QEMU has exited."""
+        try:
+            data = self.child.read_nonblocking(65536, timeout=timeout)
+        except pexpect.TIMEOUT:
+            return True
+        except pexpect.EOF:
+            return False
+        self.raw += data
+        self.log.write(data)
+        self.log.flush()
+        self.stream.feed(data)
+        return True
+
+    def text(self) -> str:
+        return "\n".join(self.screen.display)
+
+    def wait_screen(self, text: str, timeout: float = 60) -> str:
+        """Until text is on the 80x24 screen; the screen, or AssertionError showing it."""
+        return self._wait(lambda: text in self.text(), f"{text!r} on screen", timeout) and self.text()
+
+    def wait_output(self, pattern: str | bytes, timeout: float = 60, since: int = 0) -> re.Match:
+        """Until the byte log after offset `since` matches pattern; the match."""
+        regex = re.compile(pattern.encode() if isinstance(pattern, str) else pattern)
+        found: list[re.Match] = []
+
+        def matched() -> bool:
+            match = regex.search(bytes(self.raw), since)
+            if match:
+                found.append(match)
+            return match is not None
+
+        self._wait(matched, f"{regex.pattern!r} in the console output", timeout)
+        return found[0]
+
+    def _wait(self, condition, what: str, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                tail = bytes(self.raw[-3000:]).decode(errors="replace")
+                raise AssertionError(f"no {what} after {timeout:g} s; screen:\n{self.text()}\nlast output:\n{tail}")
+            if not self.pump():
+                if condition():
+                    break
+                raise AssertionError(f"QEMU exited while waiting for {what}")
+        return True
+
+    # typing --------------------------------------------------------------------------------------
+    def send(self, keys: str) -> None:
+        self.child.send(keys)
+
+    def login(self, password: str, timeout: float = 120) -> None:
+        """Log in as root on the serial console and quiet the shell for scripted commands."""
+        mark = len(self.raw)
+        self.send("\r")
+        self.wait_output(rb"login: ", timeout, since=mark)
+        mark = len(self.raw)
+        self.send("root\r")
+        self.wait_output(rb"Password: ", 30, since=mark)
+        mark = len(self.raw)
+        self.send(password + "\r")
+        self.wait_output(rb"[#$] ", 60, since=mark)
+        self.shell("stty -echo cols 200; export PS1='# ' TERM=dumb; dmesg -n 1", timeout=30)
+
+    def shell(self, command: str, timeout: float = 60) -> tuple[int, str]:
+        """Run a command in the logged-in shell; (exit status, output). The marker's $? is expanded by
+        the shell, so the echoed command line can never match it."""
+        mark = len(self.raw)
+        self.send(f"{command}; echo __LB_END_$?__\r")
+        match = self.wait_output(_END, timeout, since=mark)
+        output = bytes(self.raw[mark : match.start()]).decode(errors="replace").replace("\r", "")
+        return int(match.group(1)), output
+
+    def stop(self) -> None:
+        if self.child.isalive():
+            self.child.terminate(force=True)
+        self.child.close(force=True)
+        self.log.close()
+
+
+@dataclass
+class GuestLab:
+    """The namespaces, bridges and taps around one guest; boot() starts QEMU on them."""
+
+    image: Path = IMAGE
+    prefix: str = field(default_factory=lambda: f"lbq{os.getpid() % 100000}")
+    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="lb-e2e-")))
+    processes: list[subprocess.Popen] = field(default_factory=list)
+    guests: list[Guest] = field(default_factory=list)
+    namespaces: list[str] = field(default_factory=list)
+
+    def ns(self, name: str) -> str:
+        return f"{self.prefix}-{name}"
+
+    def run(self, name: str, *args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess:
+        return sh("ip", "netns", "exec", self.ns(name), *args, check=check, timeout=timeout)
+
+    def _namespace(self, name: str) -> None:
+        sh("ip", "netns", "add", self.ns(name))
+        self.namespaces.append(name)
+        self.run(name, "ip", "link", "set", "lo", "up")
+
+    def _host(self, name: str, bridge: str, address: str, gateway: str | None = None) -> None:
+        """A namespace with eth0 on one of the switch's bridges."""
+        self._namespace(name)
+        port = f"{name}-port"
+        sh("ip", "link", "add", "eth0", "netns", self.ns(name), "type", "veth", "peer", "name", port, "netns", self.ns("sw"))
+        self.run("sw", "ip", "link", "set", port, "master", bridge, "up")
+        self.run(name, "ip", "addr", "add", address, "dev", "eth0")
+        self.run(name, "ip", "link", "set", "eth0", "up")
+        if gateway:
+            self.run(name, "ip", "route", "add", "default", "via", gateway)
+
+    def build(self) -> GuestLab:
+        self._namespace("sw")
+        for bridge, tap in (("br-ext", "tap0"), ("br-int", "tap1")):
+            self.run("sw", "ip", "link", "add", bridge, "type", "bridge")
+            self.run("sw", "ip", "link", "set", bridge, "up")
+            self.run("sw", "ip", "tuntap", "add", tap, "mode", "tap")
+            self.run("sw", "ip", "link", "set", tap, "master", bridge, "up")
+        self._host("client", "br-ext", "10.0.0.31/24")
+        self.add_real_server("rs1", "192.168.2.50")
+        return self
+
+    def add_real_server(self, name: str, address: str, port: int = 80) -> None:
+        """A real server on the internal bridge, gateway the load balancer, answering with its name."""
+        self._host(name, "br-int", f"{address}/24", gateway="192.168.2.21")
+        self.start_http(name, address, port, name)
+
+    def start_http(self, name: str, address: str, port: int, answer: str) -> subprocess.Popen:
+        proc = start_http_server(self.ns(name), address, port, answer)
+        self.processes.append(proc)
+        return proc
+
+    def fetch(self, name: str, url: str, timeout: float = 3) -> str | None:
+        """GET url from a namespace: the body, or None when it fails."""
+        result = self.run(name, "curl", "-sS", "--max-time", str(timeout), url, check=False, timeout=timeout + 10)
+        return result.stdout if result.returncode == 0 else None
+
+    def boot(self, drives: list[Path] = (), memory_mib: int = 1024, overlay: Path | None = None) -> Guest:
+        """Start QEMU (TCG) on a fresh overlay of the image (or on `overlay`, to boot the same disk again)."""
+        if overlay is None:
+            overlay = self.workdir / f"guest{len(self.guests)}.qcow2"
+            sh("qemu-img", "create", "-q", "-f", "qcow2", "-b", str(self.image.resolve()), "-F", "qcow2", str(overlay))
+        command = [
+            "qemu-system-x86_64", "-accel", "tcg", "-m", str(memory_mib), "-smp", "2",
+            "-display", "none", "-monitor", "none",
+            "-chardev", "stdio,id=console,signal=off", "-serial", "chardev:console",
+            "-device", "virtio-rng-pci",
+            "-drive", f"file={overlay},if=virtio,format=qcow2",
+        ]  # fmt: skip
+        for drive in drives:
+            command += ["-drive", f"file={drive},if=virtio,format=raw"]
+        for index in (0, 1):
+            command += [
+                "-netdev", f"tap,id=nic{index},ifname=tap{index},script=no,downscript=no",
+                "-device", f"virtio-net-pci,netdev=nic{index},mac=52:54:00:00:00:0{index + 1}",
+            ]  # fmt: skip
+        child = pexpect.spawn("ip", ["netns", "exec", self.ns("sw"), *command], timeout=None, dimensions=(24, 80))
+        guest = Guest(child, self.workdir / f"console{len(self.guests)}.log")
+        guest.overlay = overlay
+        self.guests.append(guest)
+        return guest
+
+    def close(self) -> None:
+        for guest in self.guests:
+            guest.stop()
+        stop_processes(self.processes)
+        for name in reversed(self.namespaces):
+            sh("ip", "netns", "del", self.ns(name), check=False)
+        if not os.environ.get("LB_E2E_KEEP"):
+            shutil.rmtree(self.workdir, ignore_errors=True)

@@ -1,0 +1,63 @@
+"""First boot of the appliance image: configured from an answers disk, and by typing into the wizard
+on the serial console; the client is then served by the real server through IPVS NAT in the guest."""
+
+from __future__ import annotations
+
+import time
+
+import yaml
+
+from image.lab import answers_disk
+from tests.conftest import TWO_ARM_NAT
+from tests.tui.test_wizard_tui import NAT_SCREENS, PASSWORD
+
+VIP_URL = "http://10.0.0.21/"
+BOOT = 180  # TCG: a first boot reaches its banner in about 20 s here; generous for a loaded CI machine
+
+
+def wait_served(lab, url: str = VIP_URL, expected: str = "rs1\n", timeout: float = 120) -> None:
+    """Until the client gets the real server's page through the VIP."""
+    deadline = time.monotonic() + timeout
+    while (body := lab.fetch("client", url)) != expected:
+        assert time.monotonic() < deadline, f"client got {body!r} from {url}, not {expected!r}"
+        time.sleep(1)
+
+
+def test_answers_disk_configures_the_unit_unattended(guest_lab):
+    disk = answers_disk(guest_lab.workdir / "answers.img", yaml.safe_dump(TWO_ARM_NAT))
+    guest = guest_lab.boot(drives=[disk])
+    guest.wait_output(rb"configured from the answers disk", timeout=BOOT + 240)
+    assert TWO_ARM_NAT["admin_password"].encode() not in guest.raw  # the password is never printed
+    wait_served(guest_lab)
+    guest.login(TWO_ARM_NAT["admin_password"])
+    status, table = guest.shell("ipvsadm -Ln")
+    assert status == 0
+    assert "TCP  10.0.0.21:80 wlc" in table and "192.168.2.50:80" in table and "Masq" in table
+
+
+def test_wizard_on_the_serial_console_then_a_reboot(guest_lab):
+    guest = guest_lab.boot()
+    guest.wait_screen("Press Enter to configure this load balancer", timeout=BOOT)
+    guest.send("\r")
+    guest.wait_screen("setup wizard", timeout=120)
+    # the whole example in one burst, as a script on a serial line sends it
+    guest.send("\r" + "".join(value + "\r" for _, values in NAT_SCREENS for value in values))
+    screen = guest.wait_screen("make the changes permanent", timeout=120)
+    assert "VIP1 10.0.0.21:80/tcp layer 4 NAT" in screen
+    guest.send("\r")
+    guest.wait_screen("Press Enter to leave", timeout=600)
+    mark = len(guest.raw)
+    guest.send("\r")
+    guest.wait_output(rb"login: ", timeout=120, since=mark)  # configured: a normal login prompt
+    wait_served(guest_lab)
+
+    guest.login(PASSWORD)
+    status, table = guest.shell("ipvsadm -Ln")
+    assert status == 0 and "192.168.2.50:80" in table and "Masq" in table
+    status, vga = guest.shell("cat /dev/vcs1")  # tty1 (VGA) went back to a login prompt as well
+    assert "login:" in vga
+
+    mark = len(guest.raw)
+    guest.send("systemctl reboot\r")
+    guest.wait_output(rb"login: ", timeout=BOOT, since=mark)
+    wait_served(guest_lab)
