@@ -8,12 +8,12 @@ APT_PACKAGES := python3-venv python3-dev gcc libcrypt1 iproute2 iptables procps 
 ROOT_DIR ?= build/root
 
 IMAGE := build/lb-appliance.qcow2
-IMAGE_INPUTS := $(shell git ls-files image rootfs-overlay ansible wizard pyproject.toml 2>/dev/null)
+IMAGE_INPUTS := $(filter-out image/lab.py image/__init__.py,$(shell git ls-files image rootfs-overlay ansible wizard pyproject.toml 2>/dev/null | xargs -r stat -L --format=%n 2>/dev/null))
 
 .PHONY: run wizard image test lint unit bench deps venv clean
 
 run: $(IMAGE) ## the main job: boot the appliance in QEMU, its serial console on this terminal
-	image/boot $(IMAGE)
+	$(PY) -m image.lab
 
 image: $(IMAGE) ## build/lb-appliance.qcow2 (cached base stage under /var/cache/lb-appliance)
 
@@ -51,6 +51,7 @@ bench: venv ## speed targets, as absolute times and ratios (numbers go into the 
 	$(PY) tests/bench/bench_wizard.py
 	$(PY) tests/bench/bench_apply.py
 	$(PY) tests/bench/bench_handover.py
+	$(PY) tests/bench/bench_image.py
 
 clean:
 	rm -rf build $(VENV) .pytest_cache .ruff_cache

@@ -171,6 +171,7 @@ class Guest:
         self.send(f"{command}; echo __LB_END_$?__\r")
         match = self.wait_output(_END, timeout, since=mark)
         output = bytes(self.raw[mark : match.start()]).decode(errors="replace").replace("\r", "")
+        self.wait_output(rb"# ", 30, since=match.end())  # the next prompt, so it is not in the next output
         return int(match.group(1)), output
 
     def stop(self) -> None:
@@ -178,6 +179,35 @@ class Guest:
             self.child.terminate(force=True)
         self.child.close(force=True)
         self.log.close()
+
+
+OVMF_CODE = Path("/usr/share/OVMF/OVMF_CODE_4M.fd")
+OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
+
+
+def qemu_command(memory_mib: int = 1024, uefi_vars: Path | None = None) -> list[str]:
+    """QEMU under TCG with the serial console on stdio (Ctrl-C goes to the guest) and no display.
+
+    uefi_vars: boot with OVMF (UEFI), this writable copy of its variable store; None boots SeaBIOS.
+    """
+    command = [
+        "qemu-system-x86_64", "-accel", "tcg", "-m", str(memory_mib), "-smp", "2",
+        "-display", "none", "-monitor", "none",
+        "-chardev", "stdio,id=console,signal=off", "-serial", "chardev:console",
+        "-device", "virtio-rng-pci",
+    ]  # fmt: skip
+    if uefi_vars is not None:
+        command += [
+            "-drive", f"if=pflash,format=raw,readonly=on,file={OVMF_CODE}",
+            "-drive", f"if=pflash,format=raw,file={uefi_vars}",
+        ]  # fmt: skip
+    return command
+
+
+def spawn(command: list[str], log_path: Path) -> Guest:
+    """Start QEMU on a pseudo-terminal; the caller stops it (Guest.stop, by its PID)."""
+    child = pexpect.spawn(command[0], command[1:], timeout=None, dimensions=(24, 80))
+    return Guest(child, log_path)
 
 
 @dataclass
@@ -239,18 +269,15 @@ class GuestLab:
         result = self.run(name, "curl", "-sS", "--max-time", str(timeout), url, check=False, timeout=timeout + 10)
         return result.stdout if result.returncode == 0 else None
 
-    def boot(self, drives: list[Path] = (), memory_mib: int = 1024, overlay: Path | None = None) -> Guest:
-        """Start QEMU (TCG) on a fresh overlay of the image (or on `overlay`, to boot the same disk again)."""
-        if overlay is None:
-            overlay = self.workdir / f"guest{len(self.guests)}.qcow2"
-            sh("qemu-img", "create", "-q", "-f", "qcow2", "-b", str(self.image.resolve()), "-F", "qcow2", str(overlay))
-        command = [
-            "qemu-system-x86_64", "-accel", "tcg", "-m", str(memory_mib), "-smp", "2",
-            "-display", "none", "-monitor", "none",
-            "-chardev", "stdio,id=console,signal=off", "-serial", "chardev:console",
-            "-device", "virtio-rng-pci",
-            "-drive", f"file={overlay},if=virtio,format=qcow2",
-        ]  # fmt: skip
+    def boot(self, drives: list[Path] = (), memory_mib: int = 1024, uefi: bool = False) -> Guest:
+        """Start QEMU (TCG) on a fresh overlay of the image, so the artifact itself stays clean."""
+        overlay = self.workdir / f"guest{len(self.guests)}.qcow2"
+        sh("qemu-img", "create", "-q", "-f", "qcow2", "-b", str(self.image.resolve()), "-F", "qcow2", str(overlay))
+        uefi_vars = None
+        if uefi:
+            uefi_vars = self.workdir / f"guest{len(self.guests)}-vars.fd"
+            shutil.copy(OVMF_VARS, uefi_vars)
+        command = [*qemu_command(memory_mib, uefi_vars), "-drive", f"file={overlay},if=virtio,format=qcow2"]
         for drive in drives:
             command += ["-drive", f"file={drive},if=virtio,format=raw"]
         for index in (0, 1):
@@ -258,9 +285,7 @@ class GuestLab:
                 "-netdev", f"tap,id=nic{index},ifname=tap{index},script=no,downscript=no",
                 "-device", f"virtio-net-pci,netdev=nic{index},mac=52:54:00:00:00:0{index + 1}",
             ]  # fmt: skip
-        child = pexpect.spawn("ip", ["netns", "exec", self.ns("sw"), *command], timeout=None, dimensions=(24, 80))
-        guest = Guest(child, self.workdir / f"console{len(self.guests)}.log")
-        guest.overlay = overlay
+        guest = spawn(["ip", "netns", "exec", self.ns("sw"), *command], self.workdir / f"console{len(self.guests)}.log")
         self.guests.append(guest)
         return guest
 
@@ -272,3 +297,28 @@ class GuestLab:
             sh("ip", "netns", "del", self.ns(name), check=False)
         if not os.environ.get("LB_E2E_KEEP"):
             shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def main() -> int:
+    """`make run`: boot the appliance in the lab with its serial console on this terminal."""
+    if os.geteuid() != 0:
+        print("make run needs root (network namespaces and tap devices for the lab)", file=sys.stderr)
+        return 1
+    lab = GuestLab()
+    try:
+        lab.build()
+        guest = lab.boot()
+        print(
+            "The appliance boots under QEMU (TCG: about 20 s to the banner). Its serial console is this terminal;\n"
+            "Ctrl-] powers it off and removes the lab. Answer the wizard with the reference's two-arm NAT example\n"
+            "(eth0 10.0.0.21/24, eth1 192.168.2.21/24, gateway 10.0.0.31, real server 192.168.2.50), then from\n"
+            f"another terminal:  ip netns exec {lab.ns('client')} curl http://10.0.0.21/   (the real server answers rs1)\n"
+        )
+        guest.child.interact(escape_character="\x1d")
+    finally:
+        lab.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

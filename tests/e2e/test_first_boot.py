@@ -54,10 +54,24 @@ def test_wizard_on_the_serial_console_then_a_reboot(guest_lab):
     guest.login(PASSWORD)
     status, table = guest.shell("ipvsadm -Ln")
     assert status == 0 and "192.168.2.50:80" in table and "Masq" in table
-    status, vga = guest.shell("cat /dev/vcs1")  # tty1 (VGA) went back to a login prompt as well
-    assert "login:" in vga
+    status, vga = guest.shell("cat /dev/vcs1")  # the VGA console (tty1) as its screen shows it
+    assert "Setup is in progress on ttyS0" in vga  # while the wizard ran on the serial console
+    assert vga.rstrip().endswith("login:")  # and a normal login prompt once it was done
+
+    # only SSH (and the virtual services) reach the unit itself: a server started on it stays hidden
+    guest.shell("(setsid python3 -m http.server 8081 >/dev/null 2>&1 < /dev/null &)")
+    listening = "for i in $(seq 100); do ss -ltnH | grep -q ':8081 ' && break; sleep 0.2; done; ss -ltnH | grep -c ':8081 '"
+    assert guest.shell(listening)[1].strip() == "1"
+    assert guest_lab.fetch("client", "http://10.0.0.21:8081/") is None
+    ssh = guest_lab.run("client", "curl", "-s", "--max-time", "5", "telnet://10.0.0.21:22", check=False, timeout=20)
+    assert ssh.stdout.startswith("SSH-2.0-OpenSSH")
 
     mark = len(guest.raw)
     guest.send("systemctl reboot\r")
     guest.wait_output(rb"login: ", timeout=BOOT, since=mark)
     wait_served(guest_lab)
+
+
+def test_the_disk_boots_with_uefi_too(guest_lab):
+    guest = guest_lab.boot(uefi=True)
+    guest.wait_screen("Press Enter to configure this load balancer", timeout=BOOT)
