@@ -269,10 +269,14 @@ class GuestLab:
         result = self.run(name, "curl", "-sS", "--max-time", str(timeout), url, check=False, timeout=timeout + 10)
         return result.stdout if result.returncode == 0 else None
 
-    def boot(self, drives: list[Path] = (), memory_mib: int = 1024, uefi: bool = False) -> Guest:
-        """Start QEMU (TCG) on a fresh overlay of the image, so the artifact itself stays clean."""
+    def boot(self, drives: list[Path] = (), memory_mib: int = 1024, uefi: bool = False, disk_size: str = "") -> Guest:
+        """Start QEMU (TCG) on a fresh overlay of the image, so the artifact itself stays clean.
+
+        disk_size (e.g. "4G") makes the guest's disk bigger than the image, as a real disk would be.
+        """
         overlay = self.workdir / f"guest{len(self.guests)}.qcow2"
-        sh("qemu-img", "create", "-q", "-f", "qcow2", "-b", str(self.image.resolve()), "-F", "qcow2", str(overlay))
+        size = [disk_size] if disk_size else []
+        sh("qemu-img", "create", "-q", "-f", "qcow2", "-b", str(self.image.resolve()), "-F", "qcow2", str(overlay), *size)
         uefi_vars = None
         if uefi:
             uefi_vars = self.workdir / f"guest{len(self.guests)}-vars.fd"

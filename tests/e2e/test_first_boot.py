@@ -25,7 +25,7 @@ def wait_served(lab, url: str = VIP_URL, expected: str = "rs1\n", timeout: float
 
 def test_answers_disk_configures_the_unit_unattended(guest_lab):
     disk = answers_disk(guest_lab.workdir / "answers.img", yaml.safe_dump(TWO_ARM_NAT))
-    guest = guest_lab.boot(drives=[disk])
+    guest = guest_lab.boot(drives=[disk], disk_size="4G")
     guest.wait_output(rb"configured from the answers disk", timeout=BOOT + 240)
     assert TWO_ARM_NAT["admin_password"].encode() not in guest.raw  # the password is never printed
     wait_served(guest_lab)
@@ -33,6 +33,8 @@ def test_answers_disk_configures_the_unit_unattended(guest_lab):
     status, table = guest.shell("ipvsadm -Ln")
     assert status == 0
     assert "TCP  10.0.0.21:80 wlc" in table and "192.168.2.50:80" in table and "Masq" in table
+    status, size = guest.shell("df --output=size -B1 / | tail -1")  # the root grew to fill the 4 GB disk
+    assert status == 0 and int(size.split()[-1]) > 3.5e9
 
 
 def test_wizard_on_the_serial_console_then_a_reboot(guest_lab):
