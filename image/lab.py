@@ -264,9 +264,10 @@ class GuestLab:
         self.processes.append(proc)
         return proc
 
-    def fetch(self, name: str, url: str, timeout: float = 3) -> str | None:
-        """GET url from a namespace: the body, or None when it fails."""
-        result = self.run(name, "curl", "-sS", "--max-time", str(timeout), url, check=False, timeout=timeout + 10)
+    def fetch(self, name: str, url: str, timeout: float = 3, source: str | None = None) -> str | None:
+        """GET url from a namespace (from its address `source`, if given): the body, or None when it fails."""
+        interface = ["--interface", source] if source else []
+        result = self.run(name, "curl", "-sS", "--max-time", str(timeout), *interface, url, check=False, timeout=timeout + 10)
         return result.stdout if result.returncode == 0 else None
 
     def boot(self, drives: list[Path] = (), memory_mib: int = 1024, uefi: bool = False, disk_size: str = "") -> Guest:
