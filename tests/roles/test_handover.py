@@ -104,3 +104,47 @@ def test_a_later_failure_puts_the_previous_daemon_files_back(tmp_path):
         transaction.run([handover_step(changed, Paths(tmp_path), False), Step("fail", fail, lambda: None)])
     assert {p: p.read_text() for p in (tmp_path / "etc").rglob("*.c*")} == before
     assert len(before) == 2
+
+
+INJECTED = ['A"B', "A'B", "A{B", "A}B", "A B", "A\nB", "A#B", "A$B"]
+
+
+def _named(config, where: str, name: str):
+    """Put name into the config at one of the places a name reaches a daemon file."""
+    l4, l7 = config.virtual_services
+    if where == "l4 service":
+        l4.name = name
+    elif where == "l4 real server":
+        l4.real_servers[0].name = name
+    elif where == "l7 real server":
+        l7.real_servers[0].name = name
+    else:
+        l7.persistence.name = name
+    return config
+
+
+WHERE = {
+    "l4 service": "virtual_services[0].name",
+    "l4 real server": "virtual_services[0].real_servers[0].name",
+    "l7 real server": "virtual_services[1].real_servers[0].name",
+    "cookie": "virtual_services[1].persistence.name",
+}
+
+
+@pytest.mark.parametrize("name", INJECTED, ids=repr)
+@pytest.mark.parametrize("where", WHERE)
+def test_verify_refuses_a_name_that_could_change_a_daemon_file(where, name):
+    from lbwizard.verify import verify
+
+    problems = verify(_named(example(), where, name))
+    assert WHERE[where] in [problem.field for problem in problems]
+
+
+@pytest.mark.parametrize(("where", "name"), [("l4 real server", "A\nB"), ("l7 real server", "A B"), ("cookie", "A#B")])
+def test_the_roles_refuse_it_too_and_the_good_files_stay(tmp_path, where, name):
+    """Defence in depth: vars that bypass verify (a hand-written vars file) still cannot reach a file."""
+    run_playbook(example(), Paths(tmp_path), False, lambda line: None)
+    good = {path: (tmp_path / path).read_text() for path in ("etc/keepalived/keepalived.conf", "etc/haproxy/haproxy.cfg")}
+    with pytest.raises(HandoverError, match="Names are plain words"):
+        run_playbook(_named(example(), where, name), Paths(tmp_path), False, lambda line: None)
+    assert {path: (tmp_path / path).read_text() for path in good} == good

@@ -27,8 +27,9 @@ from .model import ApplianceConfig, HighAvailability, RealServer, VirtualService
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
 HOSTNAME_PATTERN = re.compile(r"^(?=.{1,63}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?$")
 INTERFACE_NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,14}$")
-# HTTP token characters (RFC 9110), for cookie, header and query-item names.
-TOKEN_PATTERN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$")
+# Cookie, header and query-item names: the plain subset of HTTP token characters. '#' starts a comment
+# in haproxy.cfg, quotes and '$' are parsed there too; no real header or cookie needs them.
+TOKEN_PATTERN = re.compile(r"^[0-9A-Za-z_.-]{1,64}$")
 URL_PATH_PATTERN = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$")
 SCRIPT_PATTERN = re.compile(r"^/[A-Za-z0-9._/-]+( [A-Za-z0-9._/=:-]+)*$")
 NAME_RULE = "use 1-32 letters, digits, '_', '.' or '-', starting with a letter or digit"
