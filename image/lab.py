@@ -77,14 +77,15 @@ def stop_processes(processes: list[subprocess.Popen]) -> None:
             proc.kill()
 
 
-def answers_disk(path: Path, answers_yaml: str) -> Path:
-    """A small FAT image labelled LBANSWERS holding answers.yaml (made without mounting)."""
+def answers_disk(path: Path, answers_yaml: str, extra: dict[str, str] | None = None) -> Path:
+    """A small FAT image labelled LBANSWERS holding answers.yaml (and `extra` files), made without mounting."""
     path.unlink(missing_ok=True)
     sh("mkfs.vfat", "-C", "-n", "LBANSWERS", str(path), "2048")
-    source = path.with_suffix(".yaml")
-    source.write_text(answers_yaml)
-    sh("mcopy", "-i", str(path), str(source), "::/answers.yaml")
-    source.unlink()
+    for name, text in {"answers.yaml": answers_yaml, **(extra or {})}.items():
+        source = path.with_name(f"{path.stem}-{name}")
+        source.write_text(text)
+        sh("mcopy", "-i", str(path), str(source), f"::/{name}")
+        source.unlink()
     return path
 
 
