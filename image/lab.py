@@ -233,7 +233,7 @@ class GuestLab:
         self.namespaces.append(name)
         self.run(name, "ip", "link", "set", "lo", "up")
 
-    def _host(self, name: str, bridge: str, address: str, gateway: str | None = None) -> None:
+    def add_host(self, name: str, bridge: str, address: str, gateway: str | None = None) -> None:
         """A namespace with eth0 on one of the switch's bridges."""
         self._namespace(name)
         port = f"{name}-port"
@@ -251,13 +251,13 @@ class GuestLab:
             self.run("sw", "ip", "link", "set", bridge, "up")
             self.run("sw", "ip", "tuntap", "add", tap, "mode", "tap")
             self.run("sw", "ip", "link", "set", tap, "master", bridge, "up")
-        self._host("client", "br-ext", "10.0.0.31/24")
+        self.add_host("client", "br-ext", "10.0.0.31/24")
         self.add_real_server("rs1", "192.168.2.50")
         return self
 
     def add_real_server(self, name: str, address: str, port: int = 80) -> None:
         """A real server on the internal bridge, gateway the load balancer, answering with its name."""
-        self._host(name, "br-int", f"{address}/24", gateway="192.168.2.21")
+        self.add_host(name, "br-int", f"{address}/24", gateway="192.168.2.21")
         self.start_http(name, address, port, name)
 
     def start_http(self, name: str, address: str, port: int, answer: str) -> subprocess.Popen:
