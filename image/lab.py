@@ -255,9 +255,9 @@ class GuestLab:
         self.add_real_server("rs1", "192.168.2.50")
         return self
 
-    def add_real_server(self, name: str, address: str, port: int = 80) -> None:
+    def add_real_server(self, name: str, address: str, port: int = 80, gateway: str = "192.168.2.21") -> None:
         """A real server on the internal bridge, gateway the load balancer, answering with its name."""
-        self.add_host(name, "br-int", f"{address}/24", gateway="192.168.2.21")
+        self.add_host(name, "br-int", f"{address}/24", gateway=gateway)
         self.start_http(name, address, port, name)
 
     def start_http(self, name: str, address: str, port: int, answer: str) -> subprocess.Popen:
@@ -270,6 +270,11 @@ class GuestLab:
         interface = ["--interface", source] if source else []
         result = self.run(name, "curl", "-sS", "--max-time", str(timeout), *interface, url, check=False, timeout=timeout + 10)
         return result.stdout if result.returncode == 0 else None
+
+    @staticmethod
+    def tap(guest: int, nic: int) -> str:
+        """The tap device of a guest's NIC in the switch namespace (eth0 -> br-ext, eth1 -> br-int)."""
+        return f"tap{2 * guest + nic}"
 
     def boot(self, drives: list[Path] = (), memory_mib: int = 1024, uefi: bool = False, disk_size: str = "") -> Guest:
         """Start QEMU (TCG) on a fresh overlay of the image, so the artifact itself stays clean.
@@ -286,10 +291,15 @@ class GuestLab:
         command = [*qemu_command(memory_mib, uefi_vars), "-drive", f"file={overlay},if=virtio,format=qcow2"]
         for drive in drives:
             command += ["-drive", f"file={drive},if=virtio,format=raw"]
-        for index in (0, 1):
+        number = len(self.guests)
+        for index, bridge in enumerate(("br-ext", "br-int")):
+            tap = self.tap(number, index)
+            if number:  # the first guest's taps are made by build(); later guests (an HA pair) get their own
+                self.run("sw", "ip", "tuntap", "add", tap, "mode", "tap")
+                self.run("sw", "ip", "link", "set", tap, "master", bridge, "up")
             command += [
-                "-netdev", f"tap,id=nic{index},ifname=tap{index},script=no,downscript=no",
-                "-device", f"virtio-net-pci,netdev=nic{index},mac=52:54:00:00:00:0{index + 1}",
+                "-netdev", f"tap,id=nic{index},ifname={tap},script=no,downscript=no",
+                "-device", f"virtio-net-pci,netdev=nic{index},mac=52:54:00:00:{number:02x}:0{index + 1}",
             ]  # fmt: skip
         guest = spawn(["ip", "netns", "exec", self.ns("sw"), *command], self.workdir / f"console{len(self.guests)}.log")
         self.guests.append(guest)
