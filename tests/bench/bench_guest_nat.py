@@ -13,17 +13,13 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from image.lab import GuestLab, answers_disk
 from tests.conftest import TWO_ARM_NAT
-from tests.e2e.test_first_boot import wait_served
+from tests.e2e.steps import wait_configured, wait_served, wait_until
 from tests.e2e.test_nat_scenarios import ADD_RIP2, weight
 
 
-def until(condition, timeout: float = 300) -> float:
-    start = time.monotonic()
-    while not condition():
-        if time.monotonic() - start > timeout:
-            raise RuntimeError("timed out")
-        time.sleep(0.2)
-    return time.monotonic() - start
+def until(condition, what: str) -> float:
+    """Seconds until condition() holds, polled every 0.2 s (finer than the tests need)."""
+    return wait_until(condition, 300, what, poll=0.2)
 
 
 def main() -> None:
@@ -31,21 +27,21 @@ def main() -> None:
     try:
         lab.add_real_server("rs2", "192.168.2.51")
         guest = lab.boot(drives=[answers_disk(lab.workdir / "answers.img", yaml.safe_dump(TWO_ARM_NAT))])
-        guest.wait_output(rb"configured from the answers disk", timeout=600)
+        wait_configured(guest, timeout=600)
         wait_served(lab)
         guest.login(TWO_ARM_NAT["admin_password"])
         guest.shell(ADD_RIP2)
         start = time.monotonic()
         status, _ = guest.shell("lbwizard apply --config /root/two.yaml >/dev/null", timeout=600)
         applied = time.monotonic() - start
-        serving = applied + until(lambda: lab.fetch("client", "http://10.0.0.21/", timeout=2) == "rs2\n")
+        serving = applied + until(lambda: lab.fetch("client", "http://10.0.0.21/", timeout=2) == "rs2\n", "rs2 serving")
         print(f"lbwizard apply (second real server), hand-over included: {applied:6.1f} s (exit {status})")
         print(f"  ... to the second real server answering the client:   {serving:6.1f} s")
         lab.run("sw", "ip", "link", "set", "rs2-port", "down")
-        out = until(lambda: weight(guest, "192.168.2.51:80") == 0)
+        out = until(lambda: weight(guest, "192.168.2.51:80") == 0, "rs2 out of service")
         print(f"pulled cable -> rs2 weight 0 (out of service):          {out:6.1f} s")
         lab.run("sw", "ip", "link", "set", "rs2-port", "up")
-        back = until(lambda: weight(guest, "192.168.2.51:80") == 1)
+        back = until(lambda: weight(guest, "192.168.2.51:80") == 1, "rs2 back in service")
         print(f"cable back   -> rs2 weight 1 (in service again):        {back:6.1f} s")
     finally:
         lab.close()

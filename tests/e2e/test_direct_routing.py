@@ -10,26 +10,22 @@ balancer's: no real server answered ARP for it.
 from __future__ import annotations
 
 import base64
-import copy
 
 import yaml
 
 from image.lab import answers_disk
 from lbwizard import model
-from lbwizard.flow import Flow
-from lbwizard.live import LiveSystem
 from lbwizard.model import RealServer
 from lbwizard.verify import verify
 from tests.conftest import ONE_ARM_DR
-from tests.e2e.test_first_boot import BOOT
-from tests.e2e.test_nat_scenarios import wait_until
+from tests.e2e.steps import answered_config, apply_from_answers_disk, wait_configured, wait_until
 
 GUEST_ETH0_MAC = "52:54:00:00:00:01"
 SERVERS = {"dr1": "10.0.0.100", "dr2": "10.0.0.101"}
 
 
 def two_servers() -> str:
-    config = Flow(LiveSystem()).run_answers(copy.deepcopy(ONE_ARM_DR))
+    config = answered_config(ONE_ARM_DR)
     config.virtual_services[0].real_servers.append(RealServer("RIP2", SERVERS["dr2"], 80))
     assert verify(config) == []
     return model.dumps(config)
@@ -45,11 +41,9 @@ def test_one_arm_dr_replies_come_straight_from_the_real_servers(guest_lab):
         guest_lab.start_http(name, "0.0.0.0", 80, name)  # the VIP arrives on lo (or is redirected)
     disk = answers_disk(guest_lab.workdir / "answers.img", yaml.safe_dump(ONE_ARM_DR), {"scenario.yaml": two_servers()})
     guest = guest_lab.boot(drives=[disk])
-    guest.wait_output(rb"configured from the answers disk", timeout=BOOT + 240)
+    wait_configured(guest)
     guest.login(ONE_ARM_DR["admin_password"])
-    apply = "mount -o ro LABEL=LBANSWERS /mnt && lbwizard apply --config /mnt/scenario.yaml; done=$?; umount /mnt; (exit $done)"
-    status, output = guest.shell(apply, timeout=600)
-    assert status == 0, output
+    apply_from_answers_disk(guest)
 
     for name, rs, extra in (("dr1", "RIP1", []), ("dr2", "RIP2", ["--redirect"])):
         status, encoded = guest.shell(f"base64 -w0 /etc/lbwizard/realservers/{rs}.sh")

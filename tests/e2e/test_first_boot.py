@@ -3,30 +3,18 @@ on the serial console; the client is then served by the real server through IPVS
 
 from __future__ import annotations
 
-import time
-
 import yaml
 
 from image.lab import answers_disk
 from tests.conftest import TWO_ARM_NAT
+from tests.e2e.steps import BOOT, wait_configured, wait_served
 from tests.tui.test_wizard_tui import NAT_SCREENS, PASSWORD
-
-VIP_URL = "http://10.0.0.21/"
-BOOT = 180  # TCG: a first boot reaches its banner in about 20 s here; generous for a loaded CI machine
-
-
-def wait_served(lab, url: str = VIP_URL, expected: str = "rs1\n", timeout: float = 120) -> None:
-    """Until the client gets the real server's page through the VIP."""
-    deadline = time.monotonic() + timeout
-    while (body := lab.fetch("client", url)) != expected:
-        assert time.monotonic() < deadline, f"client got {body!r} from {url}, not {expected!r}"
-        time.sleep(1)
 
 
 def test_answers_disk_configures_the_unit_unattended(guest_lab):
     disk = answers_disk(guest_lab.workdir / "answers.img", yaml.safe_dump(TWO_ARM_NAT))
     guest = guest_lab.boot(drives=[disk], disk_size="4G")
-    guest.wait_output(rb"configured from the answers disk", timeout=BOOT + 240)
+    wait_configured(guest)
     assert TWO_ARM_NAT["admin_password"].encode() not in guest.raw  # the password is never printed
     wait_served(guest_lab)
     guest.login(TWO_ARM_NAT["admin_password"])

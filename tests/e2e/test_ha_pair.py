@@ -13,8 +13,7 @@ import yaml
 
 from image.lab import answers_disk
 from tests.conftest import HA_MASTER_TWO_ARM
-from tests.e2e.test_first_boot import BOOT, wait_served
-from tests.e2e.test_nat_scenarios import wait_until
+from tests.e2e.steps import BOOT, wait_configured, wait_served, wait_until
 
 VIP_URL = "http://10.0.0.20/"
 BACKUP = HA_MASTER_TWO_ARM | {
@@ -39,7 +38,7 @@ def test_ha_pair_fails_over_on_a_pulled_cable_and_on_power_off(guest_lab):
         pair.append(guest_lab.boot(drives=[disk]))
     master, backup = pair
     for guest in pair:
-        guest.wait_output(rb"configured from the answers disk", timeout=BOOT + 400)
+        wait_configured(guest, timeout=BOOT + 400)  # two guests share the CPUs
         guest.login(HA_MASTER_TWO_ARM["admin_password"])
     wait_served(guest_lab, VIP_URL)
     only_master = lambda: holds_floating(master) == (True, True) and holds_floating(backup) == (False, False)

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from image.lab import IMAGE, OVMF_VARS, qemu_command, spawn
+from tests.e2e.steps import BOOT
 
 ISO = IMAGE.with_suffix(".iso")
-BOOT = 180
 
 
 @pytest.fixture

@@ -7,13 +7,11 @@ the other once the health check notices; when it comes back both serve again.
 
 from __future__ import annotations
 
-import time
-
 import yaml
 
 from image.lab import answers_disk
 from tests.conftest import TWO_ARM_NAT
-from tests.e2e.test_first_boot import BOOT, VIP_URL, wait_served
+from tests.e2e.steps import VIP_URL, wait_configured, wait_served, wait_until
 
 ADD_RIP2 = (
     '/opt/lbwizard/bin/python -c \'import yaml; c = yaml.safe_load(open("/etc/lbwizard/appliance.yaml")); '
@@ -25,14 +23,6 @@ CHECK_INTERVAL = 6  # the model's default health-check interval (keepalived dela
 
 def answers_from(lab, client_address: str, requests: int) -> list[str | None]:
     return [lab.fetch("client", VIP_URL, timeout=3, source=client_address) for _ in range(requests)]
-
-
-def wait_until(condition, timeout: float, what: str) -> float:
-    start = time.monotonic()
-    while not condition():
-        assert time.monotonic() - start < timeout, f"{what} not within {timeout} s"
-        time.sleep(0.5)
-    return time.monotonic() - start
 
 
 def weight(guest, real_server: str) -> int | None:
@@ -50,7 +40,7 @@ def test_second_real_server_added_by_apply_then_a_pulled_cable(guest_lab):
     guest_lab.run("client", "ip", "addr", "add", "10.0.0.32/24", "dev", "eth0")
     disk = answers_disk(guest_lab.workdir / "answers.img", yaml.safe_dump(TWO_ARM_NAT))
     guest = guest_lab.boot(drives=[disk])
-    guest.wait_output(rb"configured from the answers disk", timeout=BOOT + 240)
+    wait_configured(guest)
     wait_served(guest_lab)
     guest.login(TWO_ARM_NAT["admin_password"])
 

@@ -15,19 +15,16 @@ import yaml
 
 from image.lab import answers_disk
 from lbwizard import model
-from lbwizard.flow import Flow
-from lbwizard.live import LiveSystem
 from lbwizard.model import Persistence, RealServer, VirtualService
 from lbwizard.verify import verify
 from tests.conftest import TWO_ARM_NAT
-from tests.e2e.test_first_boot import BOOT, wait_served
-from tests.e2e.test_nat_scenarios import wait_until
+from tests.e2e.steps import answered_config, apply_from_answers_disk, wait_configured, wait_served, wait_until
 
 SERVERS = {"192.168.2.50": "rs1\n", "192.168.2.51": "rs2\n"}
 
 
 def scenario_config() -> str:
-    config = Flow(LiveSystem()).run_answers(copy.deepcopy(TWO_ARM_NAT))
+    config = answered_config(TWO_ARM_NAT)
     web = config.virtual_services[0]
     web.fwmark, web.persistence = 1, Persistence("source-ip", 300)
     web.real_servers = [RealServer(f"RIP{n}", address, 80) for n, address in enumerate(SERVERS, 1)]
@@ -51,16 +48,12 @@ def test_persistence_port_following_and_a_layer7_service_beside_layer4(guest_lab
     guest_lab.run("client", "ip", "addr", "add", "10.0.0.32/24", "dev", "eth0")
     disk = answers_disk(guest_lab.workdir / "answers.img", yaml.safe_dump(TWO_ARM_NAT), {"scenario.yaml": scenario_config()})
     guest = guest_lab.boot(drives=[disk])
-    guest.wait_output(rb"configured from the answers disk", timeout=BOOT + 240)
+    wait_configured(guest)
     wait_served(guest_lab)
     guest.login(TWO_ARM_NAT["admin_password"])
-    apply = (
-        "mount -o ro LABEL=LBANSWERS /mnt && lbwizard apply --config /mnt/scenario.yaml; status=$?; umount /mnt; (exit $status)"
-    )
-    status, output = guest.shell(apply, timeout=600)
-    assert status == 0, output
+    apply_from_answers_disk(guest)
     status, table = guest.shell("ipvsadm -Ln")
-    assert "FWM  1 wlc persistent 300" in table, table
+    assert status == 0 and "FWM  1 wlc persistent 300" in table, table
 
     for client in ("10.0.0.31", "10.0.0.32"):
         answers = [guest_lab.fetch("client", "http://10.0.0.21/", source=client) for _ in range(20)]
