@@ -28,7 +28,7 @@ import pyte
 
 # A real server: answers GET with its name (argv[3]) or, without one, with the caller's address.
 HTTP_SERVER = r"""
-import http.server, socketserver, sys
+import http.server, socketserver, sys, time
 class Server(http.server.ThreadingHTTPServer):
     def server_bind(self):  # no reverse DNS lookup of our own address (getfqdn hangs without DNS)
         socketserver.TCPServer.server_bind(self)
@@ -36,8 +36,12 @@ class Server(http.server.ThreadingHTTPServer):
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         body = f"{sys.argv[3] if len(sys.argv) > 3 else self.client_address[0]}\n".encode()
-        self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers()
-        self.wfile.write(body)
+        # /slow/S: ten copies of the answer spread over S seconds, a connection that stays busy that long
+        slow = float(self.path.split("/")[2]) if self.path.startswith("/slow/") else 0
+        parts = 10 if slow else 1
+        self.send_response(200); self.send_header("Content-Length", str(len(body) * parts)); self.end_headers()
+        for _ in range(parts):
+            self.wfile.write(body); self.wfile.flush(); time.sleep(slow / parts)
     def log_message(self, *args):
         pass
 Server((sys.argv[1], int(sys.argv[2])), Handler).serve_forever()

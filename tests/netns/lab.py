@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from image.lab import start_http_server, stop_processes
 
@@ -91,6 +92,18 @@ class Lab:
         proc = start_http_server(self.ns(name), address, port, answer)
         self.processes.append(proc)
         return proc
+
+    def start_haproxy(self, cfg: Path, sock: Path, port: int = 80) -> subprocess.Popen:
+        """HAProxy in the load balancer's namespace on a rendered file; returns once it listens and its
+        runtime API socket exists (stopped by PID with the lab)."""
+        command = ["ip", "netns", "exec", self.ns("lb"), "haproxy", "-db", "-f", str(cfg)]
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.processes.append(proc)
+        for _ in range(100):
+            if sock.exists() and f":{port} " in self.run("lb", "ss", "-ltnH").stdout:
+                return proc
+            time.sleep(0.05)
+        raise RuntimeError(f"HAProxy did not start on {cfg}")
 
     def fetch(self, name: str, url: str, timeout: float = 3) -> str | None:
         """GET url from inside a namespace; the body, or None when it cannot connect."""

@@ -53,17 +53,7 @@ def start_haproxy(lab, tmp_path, persistence=None) -> subprocess.Popen:
     assert result.returncode == 0, result.stdout + result.stderr
     cfg = tmp_path / "haproxy.cfg"
     cfg.write_text(render("haproxy", config, haproxy_stats_socket=str(tmp_path / "admin.sock")))
-    proc = subprocess.Popen(
-        ["ip", "netns", "exec", lab.ns("lb"), "haproxy", "-db", "-f", str(cfg)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    lab.processes.append(proc)
-    for _ in range(100):
-        if ":80 " in lab.run("lb", "ss", "-ltnH").stdout:
-            break
-        time.sleep(0.05)
-    return proc
+    return lab.start_haproxy(cfg, tmp_path / "admin.sock")
 
 
 @pytest.fixture

@@ -175,3 +175,36 @@ def test_no_layer7_service_is_still_a_valid_file(tmp_path):
     path = tmp_path / "haproxy.cfg"
     path.write_text(render("haproxy", build(TWO_ARM_NAT)))
     assert haproxy_check(path).returncode == 0  # the stats socket is its one listener
+
+
+@pytest.mark.parametrize("layer", [4, 7])
+def test_drained_and_offline_servers_render_and_are_accepted(tmp_path, layer):
+    """drain: weight 0 in both engines; offline: absent from IPVS, `disabled` (maintenance) in HAProxy."""
+    config = build(TWO_ARM_NAT | ({"method": "snat"} if layer == 7 else {}))
+    first, second = config.virtual_services[0].real_servers
+    first.state, second.state = "drain", "offline"
+    assert verify(config) == []
+    role, name = ("keepalived", "keepalived.conf") if layer == 4 else ("haproxy", "haproxy.cfg")
+    text = render(role, config)
+    path = tmp_path / name
+    path.write_text(text)
+    result = keepalived_check(path, ["eth0", "eth1"]) if layer == 4 else haproxy_check(path)
+    assert result.returncode == 0, result.stdout + result.stderr + text
+    if layer == 4:
+        assert "real_server 192.168.2.50 80 {\n        # RIP1\n        weight 0" in text
+        assert "192.168.2.51" not in text
+    else:
+        assert "server RIP1 192.168.2.50:80 weight 0 check" in text
+        assert "server RIP2 192.168.2.51:80 weight 3 maxconn 100 check disabled" in text
+
+
+def test_every_server_offline_is_accepted_and_a_typo_still_is_not(tmp_path):
+    """All offline leaves keepalived a service with no real servers, which it skips: what the admin asked."""
+    config = build(TWO_ARM_NAT)
+    for server in config.virtual_services[0].real_servers:
+        server.state = "offline"
+    path = tmp_path / "keepalived.conf"
+    path.write_text(render("keepalived", config))
+    assert keepalived_check(path, ["eth0", "eth1"]).returncode == 0
+    path.write_text(render("keepalived", config).replace("lb_kind NAT", "lb_kind NAT\n    bogus_word 3"))
+    assert keepalived_check(path, ["eth0", "eth1"]).returncode != 0

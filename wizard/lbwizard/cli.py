@@ -16,15 +16,15 @@ from pathlib import Path
 import yaml
 
 from . import apply, files, model
-from .apply import confirm, rollback, state, transaction
+from .apply import confirm, rollback, state
+from .changes import EXIT_ABORTED, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, run_steps
+from .changes import apply_config as _apply
 from .flow import AnswersError, Flow, summary_lines
 from .guidance import next_steps
 from .live import probe as probe_live_system
 from .model import ConfigFormatError
 from .paths import Paths
 from .verify import verify
-
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_ABORTED = 0, 1, 2, 130
 
 
 def _add_target_options(parser: argparse.ArgumentParser) -> None:
@@ -85,29 +85,6 @@ def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _apply(
-    config, paths: Paths, live: bool, handover: bool, password_hash: str | None = None, previous=None, record: bool = True
-) -> int:
-    """Run the plan as one transaction, printing each step; undo everything on failure or interrupt."""
-    steps = apply.plan(config, paths, password_hash, live=live, previous=previous, handover=handover, record=record)
-    return _run(steps, (lambda: state.capture(config)) if live else None)
-
-
-def _run(steps, capture=None) -> int:
-    try:
-        transaction.run(steps, lambda line: print(f"- {line}", flush=True), capture=capture)
-    except KeyboardInterrupt:
-        print("lbwizard: interrupted; every change was undone", file=sys.stderr)
-        return EXIT_ABORTED
-    except transaction.RollbackIncomplete as exc:
-        print(f"lbwizard: apply failed ({exc.__cause__}), and the rollback is INCOMPLETE: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    except Exception as exc:
-        print(f"lbwizard: apply failed and every change was undone: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    return EXIT_OK
-
-
 def run_rollback(paths: Paths) -> int:
     """Put back the state recorded before the last live apply, then check it really is back."""
     record = rollback.load(paths)
@@ -115,7 +92,7 @@ def run_rollback(paths: Paths) -> int:
         print(f"rollback: nothing to roll back ({paths.rollback_record} does not exist)")
         return EXIT_BAD_INPUT
     confirm.cancel(paths)
-    result = _run(rollback.plan(record, paths))
+    result = run_steps(rollback.plan(record, paths))
     if result != EXIT_OK:
         return result
     left = state.differences(record["picture"], state.capture_like(record["picture"]))

@@ -49,6 +49,9 @@ LAYER4_PERSISTENCE_MODES = ("source-ip",)
 # Modes whose key is a name the admin chooses: the cookie, query item or header.
 PERSISTENCE_MODES_NEEDING_NAME = ("server-cookie", "server-cookie-or-source-ip", "query-item", "selected-header")
 HEALTH_CHECK_TYPES = ("tcp", "http", "https", "misc", "none")
+# What the admin asked of a real server (lbctl rs drain|offline|online): online serves; drain takes no
+# new connections and lets current ones finish; offline is out of service, its connections cut.
+REAL_SERVER_STATES = ("online", "drain", "offline")
 
 PERSISTENCE_TIMEOUT_MIN = 60  # one minute ...
 PERSISTENCE_TIMEOUT_MAX = 28 * 24 * 3600  # ... to 28 days, as the reference allows
@@ -119,6 +122,7 @@ class RealServer:
     # Two-arm: a public address of the server's own for services that are not balanced (SMTP, say):
     # inbound traffic to it is DNATed to the server, the server's outbound traffic SNATed from it.
     nat_address: str | None = None
+    state: str = "online"
 
 
 @dataclass

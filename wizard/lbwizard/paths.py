@@ -57,3 +57,8 @@ class Paths:
     @property
     def resolv_conf(self) -> Path:
         return self.root / "etc/resolv.conf"
+
+    @property
+    def haproxy_socket(self) -> Path:
+        """HAProxy's runtime API (the role's haproxy_stats_socket), for drain/offline/online and status."""
+        return self.root / "run/haproxy/admin.sock"

@@ -36,7 +36,12 @@ def _check(service: VirtualService) -> dict:
     }
 
 
-def _servers(service: VirtualService, fwmark: bool) -> list[dict]:
+def _servers(service: VirtualService, fwmark: bool, keep_offline: bool = False) -> list[dict]:
+    """The engine's view of the real servers: a drained one weighs 0, an offline one is left out.
+
+    keep_offline: HAProxy keeps an offline server in the file as `disabled` (maintenance), so the
+    runtime API can bring it back without a reload; IPVS simply has no such destination.
+    """
     return [
         {
             "name": server.name,
@@ -44,11 +49,13 @@ def _servers(service: VirtualService, fwmark: bool) -> list[dict]:
             # a fwmark service forwards to the port the client asked for (port following): port 0 in IPVS
             "port": 0 if fwmark and service.forwarding != "nat" else server.port,
             "check_port": server.port,
-            "weight": server.weight,
+            "weight": 0 if server.state == "drain" else server.weight,
             "min_conns": server.min_conns,
             "max_conns": server.max_conns,
+            "disabled": server.state == "offline",
         }
         for server in service.real_servers
+        if keep_offline or server.state != "offline"
     ]
 
 
@@ -144,17 +151,18 @@ def haproxy_services(config: ApplianceConfig) -> list[dict]:
                 if persistence is None
                 else {"mode": persistence.mode, "timeout": persistence.timeout, "name": persistence.name or "SERVERID"},
                 "check": _check(service),
-                "servers": _servers(service, False),
+                "servers": _servers(service, False, keep_offline=True),
             }
         )
     return result
 
 
-def role_vars(config: ApplianceConfig, root: str = "/", services: bool = True) -> dict:
+def role_vars(config: ApplianceConfig, root: str = "/", services: bool = True, reload_haproxy: bool = True) -> dict:
     """Everything site.yml passes to the roles (ansible-playbook -e @file)."""
     return {
         "lb_root": root,
         "lb_manage_services": services,
+        "lb_reload_haproxy": reload_haproxy,
         "keepalived_virtual_servers": keepalived_virtual_servers(config),
         "keepalived_vrrp": keepalived_vrrp(config),
         "keepalived_router_id": config.hostname,

@@ -475,6 +475,8 @@ def _check_real_servers(config: ApplianceConfig, service: VirtualService, field:
                 f"use port {service.port}, the VIP's, or choose nat",
             )
         yield from _check_weights(service, server, rfield)
+        if server.state not in model.REAL_SERVER_STATES:
+            yield Problem(f"{rfield}.state", f"{server.state!r} is not a state; use {', '.join(model.REAL_SERVER_STATES)}")
         try:
             address = parse_address(server.address)
         except ValueError as exc:

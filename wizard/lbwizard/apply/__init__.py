@@ -48,11 +48,14 @@ def plan(
     previous: ApplianceConfig | None = None,
     handover: bool = False,
     record: bool = True,
+    runtime: list[Step] | None = None,
 ) -> list[Step]:
     """The ordered changes that make config real: live ones first, then the files that record them.
 
     handover adds the keepalived/HAProxy step: it renders only (no daemon touched) unless this is a
     live run on the real root. record=False leaves the rollback record of an earlier apply alone.
+    runtime: steps that change the running engines directly (lbctl's drain/offline/online); they run
+    before the hand-over, which then does not reload HAProxy for what they already did.
     """
     steps: list[Step] = []
     if live:
@@ -67,8 +70,9 @@ def plan(
     if admin_password_hash:
         steps.append(password_step(admin_password_hash, paths))
     steps += system_files(config, paths)
+    steps += runtime or []
     if handover:
-        steps.append(handover_step(config, paths, manage_services=live and paths.is_live_root))
+        steps.append(handover_step(config, paths, manage_services=live and paths.is_live_root, reload_haproxy=not runtime))
     if config != previous:  # re-applying the saved config (at boot) makes no new history version
         steps += config_steps(config, paths)
     return steps

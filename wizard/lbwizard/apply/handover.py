@@ -62,9 +62,11 @@ def playbook_env() -> dict[str, str]:
     }
 
 
-def run_playbook(config: ApplianceConfig, paths: Paths, manage_services: bool, progress: Callable[[str], None]) -> int:
+def run_playbook(
+    config: ApplianceConfig, paths: Paths, manage_services: bool, progress: Callable[[str], None], reload_haproxy: bool = True
+) -> int:
     """Run site.yml; returns how many tasks changed something. Raises HandoverError on failure."""
-    variables = role_vars(config, root=str(paths.root), services=manage_services)
+    variables = role_vars(config, root=str(paths.root), services=manage_services, reload_haproxy=reload_haproxy)
     with tempfile.NamedTemporaryFile("w", suffix=".json", prefix="lbwizard-vars-") as handle:
         json.dump(variables, handle)
         handle.flush()
@@ -93,8 +95,11 @@ def run_playbook(config: ApplianceConfig, paths: Paths, manage_services: bool, p
     return changed
 
 
-def handover_step(config: ApplianceConfig, paths: Paths, manage_services: bool) -> Step:
-    """Hand over to the engines; undo restores the previous daemon files (reloading where it manages them)."""
+def handover_step(config: ApplianceConfig, paths: Paths, manage_services: bool, reload_haproxy: bool = True) -> Step:
+    """Hand over to the engines; undo restores the previous daemon files (reloading where it manages them).
+
+    reload_haproxy=False: HAProxy already has the change through its runtime API; the file only records it.
+    """
     # the daemon files as found (None: absent), taken before ansible-playbook may replace them
     found: dict[Path, tuple[str, int] | None] = {}
 
@@ -102,7 +107,7 @@ def handover_step(config: ApplianceConfig, paths: Paths, manage_services: bool) 
         for name in DAEMON_FILES:
             path = paths.root / name
             found[path] = (path.read_text(), path.stat().st_mode & 0o777) if path.exists() else None
-        run_playbook(config, paths, manage_services, lambda line: None)
+        run_playbook(config, paths, manage_services, lambda line: None, reload_haproxy)
 
     def undo() -> None:
         if not found:

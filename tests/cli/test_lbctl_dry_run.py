@@ -1,0 +1,167 @@
+"""`lbctl --dry-run --root DIR`, run as an admin runs it, on the quick start's two-arm NAT example: each
+command leaves the config, its history and the rendered keepalived/HAProxy files as it says."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lbwizard import model
+from tests.cli.test_answers_cli import run_wizard
+
+LBCTL = [sys.executable, "-m", "lbwizard.lbctl"]
+
+
+@pytest.fixture
+def root(tmp_path, answers) -> Path:
+    result, root = run_wizard(tmp_path, answers["two_arm_nat"])
+    assert result.returncode == 0, result.stdout + result.stderr
+    return root
+
+
+def lbctl(root: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*LBCTL, "--dry-run", "--root", str(root), *args], capture_output=True, text=True, timeout=120, env=dict(os.environ)
+    )
+
+
+def ok(root: Path, *args: str) -> subprocess.CompletedProcess:
+    result = lbctl(root, *args)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def saved(root: Path) -> model.ApplianceConfig:
+    return model.loads((root / "etc/lbwizard/appliance.yaml").read_text())
+
+
+def keepalived(root: Path) -> str:
+    return (root / "etc/keepalived/keepalived.conf").read_text()
+
+
+def haproxy(root: Path) -> str:
+    return (root / "etc/haproxy/haproxy.cfg").read_text()
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_rs_add_set_and_remove_reach_the_keepalived_file_and_the_history(root):
+    out = ok(root, "rs", "add", "VIP1", "192.168.2.51", "--weight", "3", "--max-conns", "500").stdout
+    assert "added real server RIP2 (192.168.2.51:80) to VIP1; saved as version 2." in out
+    assert "real_server 192.168.2.51 80 {\n        # RIP2\n        weight 3" in keepalived(root)
+    assert "uthreshold 500" in keepalived(root)
+    assert (root / "etc/lbwizard/realservers/RIP2.sh").exists()  # its setup script comes with it
+    ok(root, "rs", "set", "VIP1", "RIP2", "--weight", "5")
+    assert "# RIP2\n        weight 5" in keepalived(root)
+    ok(root, "rs", "remove", "VIP1", "192.168.2.51")
+    assert "192.168.2.51" not in keepalived(root)
+    assert not (root / "etc/lbwizard/realservers/RIP2.sh").exists()
+    assert sorted(p.name for p in (root / "etc/lbwizard/history").iterdir()) == [f"000{n}.yaml" for n in range(1, 5)]
+
+
+def test_drain_offline_online_are_kept_in_the_config_and_the_files(root):
+    ok(root, "rs", "add", "VIP1", "192.168.2.51")
+    ok(root, "rs", "drain", "VIP1", "RIP1")
+    assert saved(root).virtual_services[0].real_servers[0].state == "drain"
+    assert "# RIP1\n        weight 0" in keepalived(root)
+    ok(root, "rs", "offline", "VIP1", "RIP1")
+    assert "192.168.2.50" not in keepalived(root) and "192.168.2.51" in keepalived(root)
+    ok(root, "rs", "online", "VIP1", "RIP1")
+    assert "# RIP1\n        weight 1" in keepalived(root)
+    assert saved(root).virtual_services[0].real_servers[0].state == "online"
+
+
+def test_a_layer7_service_with_every_option_goes_to_haproxy(root):
+    ok(
+        root,
+        *("vs", "add", "APP", "--address", "10.0.0.21", "--port", "8080", "--layer", "7"),
+        *("--persistence", "active-cookie", "--persistence-name", "APPSESSION", "--persistence-timeout", "1800"),
+        *("--check", "http", "--check-path", "/health", "--check-expect", "204", "--scheduler", "leastconn"),
+    )
+    ok(root, "rs", "add", "APP", "192.168.2.60:8000", "--name", "app1")
+    ok(root, "rs", "add", "APP", "192.168.2.61:8000", "--name", "app2")
+    ok(root, "rs", "offline", "APP", "app2")
+    text = haproxy(root)
+    assert "frontend APP" in text and "bind 10.0.0.21:8080" in text and "balance leastconn" in text
+    assert "cookie APPSESSION insert indirect nocache maxidle 1800s" in text
+    assert "option httpchk GET /health" in text and "http-check expect status 204" in text
+    assert "server app1 192.168.2.60:8000 weight 1 check cookie app1\n" in text
+    assert "server app2 192.168.2.61:8000 weight 1 check cookie app2 disabled" in text
+    ok(root, "vs", "set", "APP", "--persistence", "none")
+    assert "cookie APPSESSION" not in haproxy(root)
+    listing = json.loads(ok(root, "vs", "list", "--json").stdout)
+    assert [s["name"] for s in listing] == ["VIP1", "APP"] and listing[1]["forwarding"] == "snat"
+    ok(root, "vs", "remove", "APP")
+    assert "frontend APP" not in haproxy(root)
+
+
+def test_port_following_and_extra_ports_from_the_command_line(root):
+    ok(root, "vs", "set", "VIP1", "--fwmark", "7", "--persistence", "source-ip", "--persistence-timeout", "600")
+    persistence = ("--persistence", "source-ip", "--persistence-timeout", "600")
+    disagreeing = lbctl(root, "vs", "add", "VIP1-TLS", "--address", "10.0.0.21", "--port", "443", "--fwmark", "7")
+    assert disagreeing.returncode == 2 and "shares mark 7 with 'VIP1' but not its persistence" in disagreeing.stdout
+    ok(root, "vs", "add", "VIP1-TLS", "--address", "10.0.0.21", "--port", "443", "--fwmark", "7", *persistence)
+    ok(root, "rs", "add", "VIP1-TLS", "192.168.2.50:443")
+    text = keepalived(root)
+    assert "virtual_server fwmark 7 {" in text and text.count("virtual_server ") == 1
+    ok(root, "vs", "set", "VIP1-TLS", "--fwmark", "none", "--extra-ports", "8443-8444")
+    text = keepalived(root)
+    assert "virtual_server 10.0.0.21 8443 {" in text and "virtual_server 10.0.0.21 8444 {" in text
+
+
+def test_bad_input_names_the_field_exits_2_and_changes_nothing(root):
+    before = snapshot(root)
+    cases = [
+        (("rs", "add", "VIP1", "10.9.9.9"), "virtual_services[0].real_servers[1].address:"),
+        (("rs", "add", "NOPE", "192.168.2.51"), "vs: no virtual service named 'NOPE' (there are: VIP1)"),
+        (("rs", "drain", "VIP1", "192.168.2.99"), "rs: no real server '192.168.2.99' in VIP1"),
+        (("vs", "set", "VIP1", "--scheduler", "fastest"), "virtual_services[0].scheduler:"),
+        (("vs", "add", "VIP2", "--address", "10.0.0.22"), "port: a new virtual service needs --port"),
+        (("rs", "set", "VIP1", "RIP1", "--weight", "70000"), "virtual_services[0].real_servers[0].weight:"),
+        (("rollback", "9"), "version: 9 is not a saved version"),
+    ]
+    for args, message in cases:
+        result = lbctl(root, *args)
+        assert result.returncode == 2, (args, result.stdout, result.stderr)
+        assert message in result.stdout, (args, result.stdout)
+    result = lbctl(root, "rs", "add", "VIP1", "10.9.9.9", "--json")
+    assert json.loads(result.stdout)["problems"][0]["field"] == "virtual_services[0].real_servers[1].address"
+    assert snapshot(root) == before
+
+
+def test_json_output_of_a_change_and_of_show(root):
+    result = ok(root, "rs", "add", "VIP1", "192.168.2.51", "--json")
+    answer = json.loads(result.stdout)
+    assert answer["ok"] and answer["version"] == 2 and any("keepalived" in step for step in answer["steps"])
+    service = json.loads(ok(root, "vs", "show", "VIP1", "--json").stdout)
+    assert [s["address"] for s in service["real_servers"]] == ["192.168.2.50", "192.168.2.51"]
+
+
+def test_history_and_rollback_to_an_earlier_version(root):
+    ok(root, "rs", "add", "VIP1", "192.168.2.51")
+    ok(root, "rs", "add", "VIP1", "192.168.2.52")
+    assert ok(root, "history").stdout.splitlines()[-1].endswith("3 real server(s)  <- current")
+    ok(root, "rollback", "1")
+    assert [s.address for s in saved(root).virtual_services[0].real_servers] == ["192.168.2.50"]
+    assert "192.168.2.51" not in keepalived(root)
+    rows = json.loads(ok(root, "history", "--json").stdout)
+    assert [(r["version"], r["current"]) for r in rows] == [(1, False), (2, False), (3, False), (4, True)]
+    ok(root, "rollback")  # no version: the one before the current, so a rollback can be undone
+    assert len(saved(root).virtual_services[0].real_servers) == 3
+
+
+def test_realserver_script_prints_the_setup_and_its_undo(root):
+    linux = ok(root, "realserver-script", "RIP1").stdout
+    assert linux.startswith("#!/bin/sh") and 'NAT_GATEWAY="192.168.2.21"' in linux
+    assert linux == (root / "etc/lbwizard/realservers/RIP1.sh").read_text()
+    assert 'set -- --undo "$@"' in ok(root, "realserver-script", "192.168.2.50", "--undo").stdout
+    windows = ok(root, "realserver-script", "RIP1", "--os", "windows", "--undo").stdout
+    assert "param([switch]$Undo" in windows and "$Undo = $true" in windows
+    assert lbctl(root, "realserver-script", "RIP9").returncode == 2

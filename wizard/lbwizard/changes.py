@@ -1,0 +1,55 @@
+"""One change, made the one way: plan it, run it as a transaction, report each step, undo all on failure.
+
+lbwizard (the wizard, answers files, apply) and lbctl (day-2 edits) both end here, so a change made
+from a script is exactly as safe as one made at first boot.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+from . import apply
+from .apply import state, transaction
+from .apply.transaction import Step
+from .model import ApplianceConfig
+from .paths import Paths
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_ABORTED = 0, 1, 2, 130
+
+
+def print_step(line: str) -> None:
+    print(f"- {line}", flush=True)
+
+
+def apply_config(
+    config: ApplianceConfig,
+    paths: Paths,
+    live: bool,
+    handover: bool,
+    password_hash: str | None = None,
+    previous: ApplianceConfig | None = None,
+    record: bool = True,
+    runtime: list[Step] | None = None,
+    echo: Callable[[str], None] = print_step,
+) -> int:
+    """Run the plan as one transaction, reporting each step; undo everything on failure or interrupt."""
+    steps = apply.plan(
+        config, paths, password_hash, live=live, previous=previous, handover=handover, record=record, runtime=runtime
+    )
+    return run_steps(steps, (lambda: state.capture(config)) if live else None, echo)
+
+
+def run_steps(steps: list[Step], capture=None, echo: Callable[[str], None] = print_step) -> int:
+    try:
+        transaction.run(steps, echo, capture=capture)
+    except KeyboardInterrupt:
+        print("interrupted; every change was undone", file=sys.stderr)
+        return EXIT_ABORTED
+    except transaction.RollbackIncomplete as exc:
+        print(f"apply failed ({exc.__cause__}), and the rollback is INCOMPLETE: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as exc:
+        print(f"apply failed and every change was undone: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK

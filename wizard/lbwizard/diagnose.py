@@ -1,0 +1,216 @@
+"""The reference's diagnosis steps, done for the admin: each finding says what is wrong, how to fix it,
+and the command that proves it.
+
+"Connection error diagnosis": is the VIP on this unit (else HA state); is at least one real server
+active (else the health check diagnosis: which check fails and why); are connections stuck in
+SYN_RECV (a NAT server's gateway is not the load balancer, a DR server does not take the VIP). The
+return-path probe finds the NAT gateway mistake even before a client has tried: a connection to the
+server from the load balancer's external address only completes if the server answers via the
+load balancer.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+from dataclasses import asdict, dataclass
+
+from . import engines
+from .model import ApplianceConfig, RealServer, VirtualService
+from .paths import Paths
+from .realserver import nat_gateway
+from .status import ServiceStatus, collect, own_address
+
+PROBE_TIMEOUT = 2.0
+
+
+@dataclass
+class Finding:
+    severity: str  # problem | note | ok
+    subject: str  # "VIP1" or "VIP1/RIP1"
+    what: str
+    fix: str = ""
+    proof: str = ""  # a command the admin can run to see it for themselves
+    evidence: str = ""  # what this run saw
+
+
+def tcp_probe(address: str, port: int, source: str | None = None, timeout: float = PROBE_TIMEOUT) -> str | None:
+    """Connect and close; None when it worked, else why not ("Connection refused", "no answer in 2 s")."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as conn:
+        conn.settimeout(timeout)
+        try:
+            if source:
+                conn.bind((source, 0))
+            conn.connect((address, port))
+        except TimeoutError:
+            return f"no answer in {timeout:g} s"
+        except OSError as exc:
+            return exc.strerror or errno.errorcode.get(exc.errno or 0, str(exc))
+    return None
+
+
+def _vip_findings(config: ApplianceConfig, service: VirtualService, status: ServiceStatus) -> list[Finding]:
+    proof = f"ip -4 -br addr | grep -w {service.address}"
+    if status.vip_here:
+        return [Finding("ok", service.name, f"the VIP {service.address} is up on this unit ({status.unit})", proof=proof)]
+    if config.ha is not None:
+        return [
+            Finding(
+                "note",
+                service.name,
+                f"the VIP {service.address} is not on this unit: it is the BACKUP of the pair, so the peer "
+                f"{config.ha.peer} should hold it",
+                fix=f"run `lbctl diagnose` on {config.ha.peer}; if neither unit has the VIP, check keepalived on both "
+                "(journalctl -u keepalived) and the link between them",
+                proof=proof,
+            )
+        ]
+    return [
+        Finding(
+            "problem",
+            service.name,
+            f"the VIP {service.address} is not on any interface of this unit",
+            fix="`lbwizard apply` puts the configured addresses back; check `ip link` for a link that is down",
+            proof=proof,
+        )
+    ]
+
+
+def _engine_findings(service: VirtualService, status: ServiceStatus) -> list[Finding]:
+    if status.engine.endswith(("not running or not reachable", "no such service")):
+        daemon = "haproxy" if service.layer == 7 else "keepalived"
+        return [
+            Finding(
+                "problem",
+                service.name,
+                f"{status.engine}: the engine does not serve this service",
+                fix=f"systemctl restart {daemon}; its log says why it stopped: journalctl -u {daemon} -n 50",
+                proof="echo 'show stat' | socat - /run/haproxy/admin.sock" if daemon == "haproxy" else "ipvsadm -Ln",
+            )
+        ]
+    return []
+
+
+def _health_findings(service: VirtualService, status: ServiceStatus) -> list[Finding]:
+    findings = []
+    by_name = {s.name: s for s in status.servers}
+    for server in service.real_servers:
+        seen = by_name[server.name]
+        if server.state != "online" or seen.actual != "down":
+            continue
+        probe = tcp_probe(server.address, server.port)
+        check = service.health_check
+        what = f"{check.type} check of {server.address}:{server.port}" + (f" GET {check.path}" if check.path else "")
+        findings.append(
+            Finding(
+                "problem",
+                f"{service.name}/{server.name}",
+                f"requested online but not active: it fails its health check ({seen.check or what})",
+                fix=(
+                    f"start the service on {server.address} port {server.port}, or open that port in its firewall"
+                    if probe
+                    else f"the port answers, so the check itself fails: make {what} succeed"
+                    + (f" with status {check.expect or 200}" if check.type in ("http", "https") else "")
+                ),
+                proof=f"nc -zv -w 2 {server.address} {server.port}",
+                evidence=f"connect from this unit: {probe or 'works'}",
+            )
+        )
+    online = [s for s in status.servers if s.requested == "online"]
+    if status.servers and not any(s.actual in ("up", "unknown") for s in status.servers):
+        findings.append(
+            Finding(
+                "problem",
+                service.name,
+                "no real server is active: clients get connection errors"
+                + ("" if online else " (none is requested online: lbctl rs online)"),
+                fix="see the findings for each server above",
+                proof="lbctl status",
+            )
+        )
+    return findings
+
+
+def _return_path_findings(config: ApplianceConfig, service: VirtualService) -> list[Finding]:
+    """NAT: a server must answer clients through the load balancer; probe it from the external address."""
+    source = own_address(config)
+    if service.layer != 4 or service.forwarding != "nat" or source is None:
+        return []
+    findings = []
+    gateway = nat_gateway(config)
+    for server in _online(service):
+        if tcp_probe(server.address, server.port) is not None:
+            continue  # not reachable at all: the health findings say so
+        failure = tcp_probe(server.address, server.port, source=source)
+        if failure is None:
+            continue
+        findings.append(
+            Finding(
+                "problem",
+                f"{service.name}/{server.name}",
+                f"the real server's default gateway is not the load balancer: it answers {source} ({failure}) "
+                "only when asked from its own subnet, so NAT replies to clients never come back",
+                fix=f"on {server.address}, set the default gateway to {gateway} (`lbctl realserver-script {server.name} "
+                "--os linux` prints the commands)",
+                proof=f"curl -s -o /dev/null --interface {source} -m 2 http://{server.address}:{server.port}/ ; echo $?",
+                evidence=f"from {source}: {failure}; from the internal address: connected",
+            )
+        )
+    return findings
+
+
+def _syn_recv_findings(config: ApplianceConfig, service: VirtualService) -> list[Finding]:
+    stuck = [c for c in engines.ipvs_connections() if c["state"] == "SYN_RECV" and c["vip"].startswith(f"{service.address}:")]
+    if not stuck or service.layer != 4:
+        return []
+    servers = sorted({c["destination"] for c in stuck})
+    if service.forwarding == "nat":
+        why = "the real server's default gateway is not the load balancer, so its replies bypass it"
+        fix = f"set the servers' default gateway to {nat_gateway(config)}"
+    else:
+        why = "the real server does not accept traffic for the VIP (or answers ARP for it)"
+        fix = "run the real-server script on each server: lbctl realserver-script NAME --os linux|windows"
+    return [
+        Finding(
+            "problem",
+            service.name,
+            f"{len(stuck)} connection(s) stuck in SYN_RECV to {', '.join(servers)}: {why}",
+            fix=fix,
+            proof=f"ipvsadm -Lnc | grep SYN_RECV | grep {service.address}",
+        )
+    ]
+
+
+def _online(service: VirtualService) -> list[RealServer]:
+    return [s for s in service.real_servers if s.state == "online"]
+
+
+def run(config: ApplianceConfig, paths: Paths) -> list[Finding]:
+    findings: list[Finding] = []
+    for service, status in zip(config.virtual_services, collect(config, paths), strict=True):
+        findings += _vip_findings(config, service, status)
+        findings += _engine_findings(service, status)
+        findings += _health_findings(service, status)
+        findings += _return_path_findings(config, service)
+        findings += _syn_recv_findings(config, service)
+    return findings
+
+
+def as_text(findings: list[Finding]) -> str:
+    lines = []
+    for finding in findings:
+        mark = {"problem": "PROBLEM", "note": "note", "ok": "ok"}[finding.severity]
+        lines.append(f"[{mark}] {finding.subject}: {finding.what}")
+        if finding.evidence:
+            lines.append(f"    seen: {finding.evidence}")
+        if finding.fix:
+            lines.append(f"    fix: {finding.fix}")
+        if finding.proof and finding.severity != "ok":
+            lines.append(f"    check: {finding.proof}")
+    problems = sum(f.severity == "problem" for f in findings)
+    lines.append(f"{problems} problem(s) found." if problems else "No problem found.")
+    return "\n".join(lines)
+
+
+def as_json(findings: list[Finding]) -> list[dict]:
+    return [asdict(f) for f in findings]

@@ -1,0 +1,180 @@
+"""Day-2 edits of the config: add, change and remove virtual services and real servers.
+
+Pure functions over an ApplianceConfig copy: they find what the admin named and change it, choosing
+the defaults the reference's appliance would (NAT in two-arm, DR in one-arm), and leave every judgement
+of the result to verify(). A name that is not there is an EditError naming the field.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import fields
+from typing import Any
+
+from .model import ApplianceConfig as Config
+from .model import HealthCheck, Persistence, RealServer, VirtualService
+
+LAYER_DEFAULTS = {4: {"scheduler": "wlc"}, 7: {"scheduler": "roundrobin", "forwarding": "snat"}}
+
+
+class EditError(ValueError):
+    """What the admin named does not exist, or cannot be changed that way; (field, message) like verify()."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def default_forwarding(config: Config, layer: int) -> str:
+    """The reference's choice: NAT when the real servers sit behind a second arm, DR on one arm."""
+    if layer == 7:
+        return "snat"
+    return "nat" if config.topology == "two-arm" else "dr"
+
+
+def service_index(config: Config, name: str) -> int:
+    for index, service in enumerate(config.virtual_services):
+        if service.name == name:
+            return index
+    known = ", ".join(s.name for s in config.virtual_services) or "none yet"
+    raise EditError("vs", f"no virtual service named {name!r} (there are: {known})")
+
+
+def find_service(config: Config, name: str) -> VirtualService:
+    return config.virtual_services[service_index(config, name)]
+
+
+def server_index(service: VirtualService, key: str) -> int:
+    """A real server by name, by address (when only one has it) or by address:port."""
+    for index, server in enumerate(service.real_servers):
+        if key in (server.name, f"{server.address}:{server.port}"):
+            return index
+    by_address = [i for i, s in enumerate(service.real_servers) if s.address == key]
+    if len(by_address) == 1:
+        return by_address[0]
+    known = ", ".join(f"{s.name} ({s.address}:{s.port})" for s in service.real_servers) or "none"
+    what = f"{key!r} is on more than one port; use ADDRESS:PORT or the name" if by_address else f"no real server {key!r}"
+    raise EditError("rs", f"{what} in {service.name} (there are: {known})")
+
+
+def find_server(service: VirtualService, key: str) -> RealServer:
+    return service.real_servers[server_index(service, key)]
+
+
+def split_endpoint(text: str, default_port: int) -> tuple[str, int]:
+    """ADDRESS[:PORT]; the address is left for verify() to judge, the port must at least be a number."""
+    address, _, port = text.partition(":")
+    if not port:
+        return address, default_port
+    if not port.isdigit():
+        raise EditError("rs.port", f"{port!r} in {text!r} is not a port number")
+    return address, int(port)
+
+
+def _set_options(target: Any, options: dict[str, Any]) -> None:
+    """Set dotted options ("persistence.mode") on a dataclass, creating a nested part when first needed."""
+    known = {f.name for f in fields(target)}
+    for key, value in options.items():
+        head, _, rest = key.partition(".")
+        if head not in known:
+            raise EditError(key, f"unknown setting; known ones are: {', '.join(sorted(known))}")
+        if rest:
+            part = getattr(target, head)
+            if part is None:
+                part = {"persistence": Persistence, "health_check": HealthCheck}[head]()
+                setattr(target, head, part)
+            _set_options(part, {rest: value})
+        else:
+            setattr(target, head, value)
+
+
+def _layer_defaults(config: Config, service: VirtualService, options: dict[str, Any]) -> None:
+    """A layer change brings that layer's forwarding and scheduler unless the admin named them too."""
+    if "layer" not in options:
+        return
+    layer = options["layer"]
+    if "forwarding" not in options:
+        service.forwarding = default_forwarding(config, layer)
+    if "scheduler" not in options:
+        service.scheduler = LAYER_DEFAULTS.get(layer, {}).get("scheduler", service.scheduler)
+
+
+def add_service(config: Config, name: str, options: dict[str, Any]) -> Config:
+    """A new virtual service with the topology's forwarding and the layer's scheduler unless given."""
+    new = copy.deepcopy(config)
+    if any(s.name == name for s in new.virtual_services):
+        raise EditError("vs", f"a virtual service named {name!r} already exists; use `lbctl vs set`")
+    missing = [key for key in ("address", "port") if options.get(key) is None]
+    if missing:
+        raise EditError(missing[0], f"a new virtual service needs --{missing[0]}")
+    layer = options.get("layer", 4)
+    service = VirtualService(name=name, address=options["address"], port=options["port"], layer=layer)
+    service.forwarding = default_forwarding(new, layer)
+    service.scheduler = LAYER_DEFAULTS.get(layer, {}).get("scheduler", service.scheduler)
+    _set_options(service, {k: v for k, v in options.items() if k != "layer"})
+    new.virtual_services.append(service)
+    return new
+
+
+def set_service(config: Config, name: str, options: dict[str, Any]) -> Config:
+    new = copy.deepcopy(config)
+    service = find_service(new, name)
+    if not options:
+        raise EditError("vs", f"nothing to change in {name}; give at least one option (see lbctl vs set --help)")
+    _set_options(service, options)
+    _layer_defaults(new, service, options)
+    return new
+
+
+def remove_service(config: Config, name: str) -> Config:
+    new = copy.deepcopy(config)
+    del new.virtual_services[service_index(new, name)]
+    return new
+
+
+def _next_server_name(config: Config) -> str:
+    """RIP1, RIP2, ... as the reference labels them, unique over the whole appliance."""
+    taken = {server.name for service in config.virtual_services for server in service.real_servers}
+    number = 1
+    while f"RIP{number}" in taken:
+        number += 1
+    return f"RIP{number}"
+
+
+def add_server(config: Config, vs: str, endpoint: str, options: dict[str, Any]) -> Config:
+    """A real server at ADDRESS[:PORT] (the VIP's port by default), online, weight 1 unless given."""
+    new = copy.deepcopy(config)
+    service = find_service(new, vs)
+    address, port = split_endpoint(endpoint, service.port)
+    name = options.pop("name", None) or _next_server_name(new)
+    if any(s.name == name for s in service.real_servers):
+        raise EditError("rs.name", f"{service.name} already has a real server named {name!r}")
+    server = RealServer(name=name, address=address, port=port)
+    _set_options(server, options)
+    service.real_servers.append(server)
+    return new
+
+
+def set_server(config: Config, vs: str, key: str, options: dict[str, Any]) -> Config:
+    new = copy.deepcopy(config)
+    service = find_service(new, vs)
+    server = find_server(service, key)
+    if "endpoint" in options:
+        server.address, server.port = split_endpoint(options.pop("endpoint"), server.port)
+    elif not options:
+        raise EditError("rs", f"nothing to change in {server.name}; give at least one option (see lbctl rs set --help)")
+    _set_options(server, options)
+    return new
+
+
+def remove_server(config: Config, vs: str, key: str) -> Config:
+    new = copy.deepcopy(config)
+    service = find_service(new, vs)
+    del service.real_servers[server_index(service, key)]
+    return new
+
+
+def set_server_state(config: Config, vs: str, key: str, state: str) -> Config:
+    """online, drain or offline: what the admin asks of the server, kept in the config across reboots."""
+    return set_server(config, vs, key, {"state": state})

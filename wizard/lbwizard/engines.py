@@ -1,0 +1,133 @@
+"""Talking to the running engines: HAProxy's runtime API and the kernel's IPVS table (ipvsadm).
+
+Reading (for status and diagnose) and the few writes that take effect without a reload (a server's
+state and weight). Every reader returns plain data and treats an engine that is not running as
+"nothing known", so status still shows what it can.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+import socket
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class EngineError(RuntimeError):
+    """An engine refused a runtime command; the message is its own answer."""
+
+
+def haproxy_command(sock: Path, command: str, timeout: float = 3.0) -> str:
+    """One command on HAProxy's stats socket (admin level), its whole answer as text."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.settimeout(timeout)
+        conn.connect(str(sock))
+        conn.sendall(command.encode() + b"\n")
+        chunks = []
+        while chunk := conn.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks).decode(errors="replace")
+
+
+def haproxy_set(sock: Path, command: str) -> None:
+    """A runtime write: HAProxy answers nothing (a blank line) when it took the command."""
+    answer = haproxy_command(sock, command).strip()
+    if answer:
+        raise EngineError(f"HAProxy refused {command!r}: {answer}")
+
+
+def backend_name(service_name: str) -> str:
+    """The backend the haproxy role renders for a layer-7 service."""
+    return f"{service_name}_servers"
+
+
+def haproxy_stats(sock: Path) -> dict[tuple[str, str], dict[str, str]]:
+    """`show stat` keyed by (proxy, server); empty when HAProxy is not running or not reachable."""
+    try:
+        text = haproxy_command(sock, "show stat")
+    except OSError:
+        return {}
+    text = text.removeprefix("# ")
+    return {(row["pxname"], row["svname"]): row for row in csv.DictReader(io.StringIO(text)) if row.get("pxname")}
+
+
+@dataclass
+class IpvsDestination:
+    address: str
+    port: int
+    forward: str  # Masq, Route, Tunnel
+    weight: int
+    active: int
+    inactive: int
+
+
+@dataclass
+class IpvsService:
+    key: str  # "TCP 10.0.0.21:80" or "FWM 1"
+    scheduler: str
+    destinations: list[IpvsDestination]
+
+
+def parse_ipvsadm(text: str) -> dict[str, IpvsService]:
+    """`ipvsadm -Ln` output as services keyed like "TCP 10.0.0.21:80" / "FWM 1"."""
+    services: dict[str, IpvsService] = {}
+    current: IpvsService | None = None
+    for line in text.splitlines():
+        words = line.split()
+        if not words or words[0] in ("IP", "Prot") or line.startswith("  -> RemoteAddress"):
+            continue
+        if words[0] in ("TCP", "UDP", "FWM", "SCTP"):
+            current = IpvsService(f"{words[0]} {words[1]}", words[2] if len(words) > 2 else "", [])
+            services[current.key] = current
+        elif words[0] == "->" and current is not None and len(words) >= 6:
+            address, _, port = words[1].rpartition(":")
+            current.destinations.append(
+                IpvsDestination(address, int(port), words[2], int(words[3]), int(words[4]), int(words[5]))
+            )
+    return services
+
+
+def ipvs_services() -> dict[str, IpvsService] | None:
+    """The kernel's IPVS table, or None where there is no ipvsadm or no IPVS (the host of the tests)."""
+    if not shutil.which("ipvsadm"):
+        return None
+    result = subprocess.run(["ipvsadm", "-Ln"], capture_output=True, text=True, check=False)
+    return parse_ipvsadm(result.stdout) if result.returncode == 0 else None
+
+
+def ipvs_connections() -> list[dict[str, str]]:
+    """`ipvsadm -Lnc`: each connection's protocol, state, client, VIP and destination."""
+    if not shutil.which("ipvsadm"):
+        return []
+    result = subprocess.run(["ipvsadm", "-Lnc"], capture_output=True, text=True, check=False)
+    rows = []
+    for line in result.stdout.splitlines():
+        words = line.split()
+        if len(words) == 6 and words[0] in ("TCP", "UDP"):
+            rows.append({"protocol": words[0], "state": words[2], "client": words[3], "vip": words[4], "destination": words[5]})
+    return rows
+
+
+FORWARD_FLAGS = {"NAT": "-m", "DR": "-g", "TUN": "-i"}
+
+
+def ipvs_key(entry: dict) -> str:
+    """The ipvsadm key of one rolevars.keepalived_virtual_servers entry."""
+    if entry["fwmark"]:
+        return f"FWM {entry['fwmark']}"
+    return f"{entry['protocol']} {entry['address']}:{entry['port']}"
+
+
+def ipvs_service_args(entry: dict) -> list[str]:
+    if entry["fwmark"]:
+        return ["-f", str(entry["fwmark"])]
+    return ["-u" if entry["protocol"] == "UDP" else "-t", f"{entry['address']}:{entry['port']}"]
+
+
+def ipvsadm(*args: str) -> None:
+    result = subprocess.run(["ipvsadm", *args], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise EngineError(f"ipvsadm {' '.join(args)}: {result.stderr.strip() or result.stdout.strip()}")

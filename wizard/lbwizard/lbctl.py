@@ -1,0 +1,358 @@
+"""lbctl: day-2 operations from a shell or a script, over the same model / verify / apply path as lbwizard.
+
+Every change makes a new version of appliance.yaml: edited (edit.py), verified (every problem at
+once, exit 2, nothing written), applied as one transaction and handed over to the engines. Drain,
+offline and online also reach the running engines directly, without a reload. --json prints what a
+script needs on stdout; the step-by-step progress then goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import json
+import os
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+
+from . import diagnose, edit, files, model, realserver, runtime, status
+from .changes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, apply_config
+from .model import ApplianceConfig, ConfigFormatError
+from .paths import Paths
+from .verify import verify
+
+
+def _none_or(kind: type) -> Callable[[str], object]:
+    """An option value where "none" clears the setting (--fwmark none, --persistence none)."""
+
+    def convert(text: str) -> object:
+        return None if text.lower() == "none" else kind(text)
+
+    convert.__name__ = kind.__name__
+    return convert
+
+
+# (option, model path, type, help): every setting of a virtual service, by the model's own names
+SERVICE_OPTIONS = [
+    ("--address", "address", str, "the VIP (the floating external address in an HA pair)"),
+    ("--port", "port", int, "the VIP's port"),
+    ("--extra-ports", "extra_ports", str, 'more ports of the same service, e.g. "8000-8080, 9002"'),
+    ("--fwmark", "fwmark", _none_or(int), "firewall mark shared by services that follow each other (or none)"),
+    ("--protocol", "protocol", str, "tcp | udp"),
+    ("--layer", "layer", int, "4 (IPVS) | 7 (HAProxy)"),
+    ("--forwarding", "forwarding", str, "dr | nat | tun at layer 4, snat at layer 7 (default: the topology's)"),
+    ("--scheduler", "scheduler", str, "rr wrr lc wlc sh mh fo sed nq ; layer 7: roundrobin leastconn source uri hdr ..."),
+    ("--scheduler-param", "scheduler_param", str, "the header or URL parameter of hdr / url_param"),
+    ("--persistence", "persistence.mode", _none_or(str), "source-ip, active-cookie, ... (or none)"),
+    ("--persistence-timeout", "persistence.timeout", int, "seconds"),
+    ("--persistence-netmask", "persistence.netmask", str, "source-ip granularity, e.g. 24"),
+    ("--persistence-name", "persistence.name", str, "cookie, query item or header name"),
+    ("--check", "health_check.type", str, "tcp | http | https | misc | none"),
+    ("--check-path", "health_check.path", str, "http(s) check path"),
+    ("--check-expect", "health_check.expect", int, "http(s) status expected"),
+    ("--check-script", "health_check.script", str, "misc check program"),
+    ("--check-interval", "health_check.interval", int, "seconds between checks"),
+]
+SERVER_OPTIONS = [
+    ("--weight", "weight", int, "relative share of new connections (0: none)"),
+    ("--min-conns", "min_conns", int, "connections below which an overloaded server is used again"),
+    ("--max-conns", "max_conns", int, "connection limit (0: none)"),
+    ("--nat-address", "nat_address", _none_or(str), "two-arm: the server's own public address (or none)"),
+]
+
+
+def _add_options(parser: argparse.ArgumentParser, table) -> None:
+    for option, path, kind, text in table:
+        parser.add_argument(option, dest=f"opt:{path}", type=kind, default=argparse.SUPPRESS, help=text)
+
+
+def _options(args: argparse.Namespace) -> dict[str, object]:
+    """The model settings the admin gave, by model path; --persistence none clears persistence whole."""
+    options = {key[4:]: value for key, value in vars(args).items() if key.startswith("opt:")}
+    if "persistence.mode" in options and options["persistence.mode"] is None:
+        options = {k: v for k, v in options.items() if not k.startswith("persistence.")} | {"persistence": None}
+    return options
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--dry-run", action="store_true", default=argparse.SUPPRESS, help="change nothing live; files under --root"
+    )
+    common.add_argument("--root", metavar="DIR", type=Path, default=argparse.SUPPRESS, help="files under DIR instead of /")
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output on stdout")
+    common.add_argument(
+        "--no-handover", action="store_true", default=argparse.SUPPRESS, help="do not hand over to keepalived/HAProxy"
+    )
+    parser = argparse.ArgumentParser(
+        prog="lbctl", parents=[common], description="Day-2 operations of this load balancer (lbwizard sets it up)."
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    vs = commands.add_parser("vs", help="virtual services").add_subparsers(dest="action", metavar="ACTION", required=True)
+    vs.add_parser("list", parents=[common], help="every virtual service, a line each")
+    vs.add_parser("show", parents=[common], help="one virtual service, whole").add_argument("vs")
+    for action, text in (("add", "a new virtual service"), ("set", "change a virtual service")):
+        sub = vs.add_parser(action, parents=[common], help=text)
+        sub.add_argument("vs", help="its name")
+        _add_options(sub, SERVICE_OPTIONS)
+    vs.add_parser("remove", parents=[common], help="remove a virtual service and its real servers").add_argument("vs")
+
+    rs = commands.add_parser("rs", help="real servers").add_subparsers(dest="action", metavar="ACTION", required=True)
+    add = rs.add_parser("add", parents=[common], help="a new real server of VS")
+    add.add_argument("vs")
+    add.add_argument("endpoint", metavar="ADDRESS[:PORT]", help="the port defaults to the VIP's")
+    add.add_argument("--name", dest="opt:name", default=argparse.SUPPRESS, help="its label (default RIP<n>)")
+    _add_options(add, SERVER_OPTIONS)
+    change = rs.add_parser("set", parents=[common], help="change a real server")
+    change.add_argument("vs")
+    change.add_argument("rs", help="name, address or address:port")
+    change.add_argument("--address", dest="opt:endpoint", metavar="ADDRESS[:PORT]", default=argparse.SUPPRESS)
+    change.add_argument("--name", dest="opt:name", default=argparse.SUPPRESS, help="a new label")
+    _add_options(change, SERVER_OPTIONS)
+    for action, text in (
+        ("remove", "remove a real server"),
+        ("drain", "no new connections; current ones finish (weight 0)"),
+        ("offline", "out of service now: no new connections, current ones cut"),
+        ("online", "back in service"),
+    ):
+        sub = rs.add_parser(action, parents=[common], help=text)
+        sub.add_argument("vs")
+        sub.add_argument("rs", help="name, address or address:port")
+
+    commands.add_parser("status", parents=[common], help="requested and actual state, weights, connections")
+    commands.add_parser("diagnose", parents=[common], help="the reference's diagnosis steps, with fixes")
+    script = commands.add_parser("realserver-script", parents=[common], help="print a real server's setup script")
+    script.add_argument("rs", help="the real server's name (or address)")
+    script.add_argument("--os", choices=("linux", "windows"), default="linux")
+    script.add_argument("--undo", action="store_true", help="the script that takes the setup back")
+    commands.add_parser("history", parents=[common], help="the applied versions of the configuration")
+    back = commands.add_parser("rollback", parents=[common], help="apply an earlier version again (default: the one before)")
+    back.add_argument("version", nargs="?", type=int)
+    return parser
+
+
+class Ctl:
+    """One lbctl run: where the files are, whether it is live, how to print."""
+
+    def __init__(self, args: argparse.Namespace):
+        self.args = args
+        self.json = getattr(args, "json", False)
+        self.dry_run = getattr(args, "dry_run", False)
+        self.handover = not getattr(args, "no_handover", False)
+        root = getattr(args, "root", None)
+        if self.dry_run and root is None:
+            raise SystemExit("lbctl: --dry-run needs --root DIR, the directory that receives the files")
+        if root is None and os.geteuid() != 0:
+            raise SystemExit("lbctl: run as root, or try it with --dry-run --root DIR")
+        self.paths = Paths(root or Path("/"))
+
+    def out(self, text: str, data: object) -> None:
+        print(json.dumps(data, indent=1) if self.json else text)
+
+    def problems(self, problems: list[tuple[str, str]]) -> int:
+        """Bad input: one `field: message` line each (or JSON), exit 2, nothing written."""
+        if self.json:
+            print(json.dumps({"ok": False, "problems": [{"field": f, "message": m} for f, m in problems]}, indent=1))
+        else:
+            for field, message in problems:
+                print(f"{field}: {message}")
+        return EXIT_BAD_INPUT
+
+    def config(self) -> ApplianceConfig:
+        loaded = files.load_config(self.paths)
+        if loaded is None:
+            raise ConfigFormatError([("config", f"{self.paths.appliance_yaml} does not exist; run lbwizard first")])
+        return loaded
+
+    def commit(self, previous: ApplianceConfig, new: ApplianceConfig, what: str, runtime_steps=None) -> int:
+        """Verify, then apply as one transaction and hand over; nothing is written if verify objects."""
+        problems = verify(new)
+        if problems:
+            return self.problems([(p.field, p.message) for p in problems])
+        steps: list[str] = []
+
+        def echo(line: str) -> None:
+            steps.append(line)
+            print(f"- {line}", file=sys.stderr if self.json else sys.stdout, flush=True)
+
+        result = apply_config(
+            new, self.paths, not self.dry_run, self.handover, previous=previous, runtime=runtime_steps, echo=echo
+        )
+        if result == EXIT_OK:
+            version = newest_version(self.paths)
+            self.out(f"{what}; saved as version {version}.", {"ok": True, "change": what, "version": version, "steps": steps})
+        elif self.json:
+            print(json.dumps({"ok": False, "change": what, "steps": steps}))
+        return result
+
+
+def newest_version(paths: Paths) -> int | None:
+    numbers = versions(paths)
+    return numbers[-1] if numbers else None
+
+
+def versions(paths: Paths) -> list[int]:
+    return sorted(int(p.stem) for p in paths.history_dir.glob("[0-9][0-9][0-9][0-9].yaml"))
+
+
+def _service_line(service: model.VirtualService) -> str:
+    persistence = f"{service.persistence.mode} {service.persistence.timeout}s" if service.persistence else "-"
+    states = [s.state for s in service.real_servers]
+    servers = f"{len(states)} real server(s)" + "".join(f", {states.count(x)} {x}" for x in ("drain", "offline") if x in states)
+    return (
+        f"{service.name:<12} {service.address}:{service.port:<6} layer {service.layer} {service.forwarding.upper():<4} "
+        f"{service.scheduler:<10} persistence {persistence:<18} {servers}"
+    )
+
+
+def cmd_vs(ctl: Ctl, args: argparse.Namespace) -> int:
+    config = ctl.config()
+    if args.action == "list":
+        lines = [_service_line(s) for s in config.virtual_services] or ["no virtual service yet: lbctl vs add NAME ..."]
+        return ctl.out("\n".join(lines), [dataclasses.asdict(s) for s in config.virtual_services]) or EXIT_OK
+    if args.action == "show":
+        service = dataclasses.asdict(edit.find_service(config, args.vs))
+        return ctl.out(yaml.safe_dump(service, sort_keys=False).rstrip(), service) or EXIT_OK
+    options = _options(args)
+    if args.action == "add":
+        return ctl.commit(config, edit.add_service(config, args.vs, options), f"added virtual service {args.vs}")
+    if args.action == "set":
+        return ctl.commit(config, edit.set_service(config, args.vs, options), f"changed virtual service {args.vs}")
+    return ctl.commit(config, edit.remove_service(config, args.vs), f"removed virtual service {args.vs}")
+
+
+def cmd_rs(ctl: Ctl, args: argparse.Namespace) -> int:
+    config = ctl.config()
+    options = _options(args)
+    if args.action == "add":
+        new = edit.add_server(config, args.vs, args.endpoint, options)
+        added = new.virtual_services[edit.service_index(new, args.vs)].real_servers[-1]
+        return ctl.commit(config, new, f"added real server {added.name} ({added.address}:{added.port}) to {args.vs}")
+    if args.action == "set":
+        return ctl.commit(
+            config, edit.set_server(config, args.vs, args.rs, options), f"changed real server {args.rs} of {args.vs}"
+        )
+    if args.action == "remove":
+        return ctl.commit(config, edit.remove_server(config, args.vs, args.rs), f"removed real server {args.rs} from {args.vs}")
+    new = edit.set_server_state(config, args.vs, args.rs, args.action)
+    steps = runtime.state_change_steps(config, new, ctl.paths, live=not ctl.dry_run)
+    return ctl.commit(config, new, f"real server {args.rs} of {args.vs} is now {args.action}", steps)
+
+
+def cmd_status(ctl: Ctl, args: argparse.Namespace) -> int:
+    config = ctl.config()
+    statuses = status.collect(config, ctl.paths)
+    ctl.out(status.as_text(statuses, config), status.as_json(statuses))
+    return EXIT_OK
+
+
+def cmd_diagnose(ctl: Ctl, args: argparse.Namespace) -> int:
+    """Exit 1 when a problem was found, so a script can act on it."""
+    findings = diagnose.run(ctl.config(), ctl.paths)
+    ctl.out(diagnose.as_text(findings), diagnose.as_json(findings))
+    return EXIT_FAILED if any(f.severity == "problem" for f in findings) else EXIT_OK
+
+
+def cmd_realserver_script(ctl: Ctl, args: argparse.Namespace) -> int:
+    config = ctl.config()
+    hosts = [h for h in realserver.hosts(config) if args.rs in (h.name, h.address)]
+    if not hosts:
+        known = ", ".join(f"{h.name} ({h.address})" for h in realserver.hosts(config)) or "none"
+        return ctl.problems([("rs", f"no layer-4 real server {args.rs!r} (there are: {known}); layer 7 needs no setup")])
+    host = hosts[0]
+    if args.os == "linux":
+        text = realserver.linux_script(host)
+        if args.undo:
+            text = text.replace("set -eu\n", 'set -eu\nset -- --undo "$@"  # lbctl realserver-script --undo\n', 1)
+    else:
+        text = realserver.windows_script(host)
+        if args.undo:
+            text = text.replace('$ErrorActionPreference = "Stop"\n', '$ErrorActionPreference = "Stop"\n$Undo = $true\n', 1)
+    if ctl.json:
+        ctl.out("", {"name": host.name, "address": host.address, "os": args.os, "undo": args.undo, "script": text})
+    else:
+        sys.stdout.write(text)  # byte for byte, so `lbctl realserver-script RIP1 | ssh rs1 sh` runs the same file
+    return EXIT_OK
+
+
+def cmd_history(ctl: Ctl, args: argparse.Namespace) -> int:
+    current = ctl.paths.appliance_yaml.read_text() if ctl.paths.appliance_yaml.exists() else None
+    rows = []
+    for number in versions(ctl.paths):
+        path = ctl.paths.history_dir / f"{number:04d}.yaml"
+        config = model.loads(path.read_text())
+        servers = sum(len(s.real_servers) for s in config.virtual_services)
+        rows.append(
+            {
+                "version": number,
+                "saved": _mtime(path),
+                "services": len(config.virtual_services),
+                "real_servers": servers,
+                "current": path.read_text() == current,
+            }
+        )
+    matching = [r for r in rows if r["current"]]
+    for row in matching[:-1]:  # a rollback saves an old text again: only the newest copy is current
+        row["current"] = False
+    lines = [
+        f"{r['version']:04d}  {r['saved']}  {r['services']} service(s), {r['real_servers']} real server(s)"
+        + ("  <- current" if r["current"] else "")
+        for r in rows
+    ]
+    ctl.out("\n".join(lines) or "no version saved yet", rows)
+    return EXIT_OK
+
+
+def _mtime(path: Path) -> str:
+    return datetime.datetime.fromtimestamp(path.stat().st_mtime).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def cmd_rollback(ctl: Ctl, args: argparse.Namespace) -> int:
+    """Apply an earlier version as the newest one: history only grows, so a rollback can be rolled back."""
+    config = ctl.config()
+    numbers = versions(ctl.paths)
+    wanted = args.version if args.version is not None else (numbers[-2] if len(numbers) > 1 else None)
+    if wanted is None or wanted not in numbers:
+        return ctl.problems([("version", f"{wanted!r} is not a saved version; lbctl history lists them ({numbers})")])
+    old = model.loads((ctl.paths.history_dir / f"{wanted:04d}.yaml").read_text())
+    if old == config:
+        return ctl.problems([("version", f"version {wanted} is what is applied now; nothing to roll back")])
+    return ctl.commit(config, old, f"rolled back to version {wanted}")
+
+
+COMMANDS = {
+    "vs": cmd_vs,
+    "rs": cmd_rs,
+    "status": cmd_status,
+    "diagnose": cmd_diagnose,
+    "realserver-script": cmd_realserver_script,
+    "history": cmd_history,
+    "rollback": cmd_rollback,
+}
+
+
+def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
+    """SIGTERM undoes a change in progress, as Ctrl-C does."""
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    ctl = Ctl(args)
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    try:
+        return COMMANDS[args.command](ctl, args)
+    except edit.EditError as exc:
+        return ctl.problems([(exc.field, exc.message)])
+    except ConfigFormatError as exc:
+        return ctl.problems(exc.problems)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

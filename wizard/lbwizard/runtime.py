@@ -1,0 +1,114 @@
+"""Drain, offline and online without a reload: the running engines changed in place, as transaction steps.
+
+HAProxy takes a server's state and weight through its runtime API; IPVS takes a destination's weight,
+or its removal, through ipvsadm. The hand-over that follows writes the same change into the daemons'
+files (so a restart keeps it): keepalived is then reloaded, which keeps IPVS connections and makes its
+own idea of the weights agree with the kernel's; HAProxy is not reloaded at all.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import engines
+from .apply.transaction import Step
+from .model import ApplianceConfig, RealServer, VirtualService
+from .paths import Paths
+from .rolevars import keepalived_virtual_servers
+
+HAPROXY_STATE = {"online": "ready", "drain": "drain", "offline": "maint"}
+
+
+def _haproxy_commands(service: str, server: RealServer) -> list[str]:
+    """The runtime commands that put one server in its requested state."""
+    where = f"{engines.backend_name(service)}/{server.name}"
+    commands = [f"set server {where} state {HAPROXY_STATE[server.state]}"]
+    if server.state == "online":  # a reload while drained left weight 0 from the file: give the weight back
+        commands.insert(0, f"set weight {where} {server.weight}")
+    if server.state == "offline":  # out of service means out: cut its sessions too
+        commands.append(f"shutdown sessions server {where}")
+    return commands
+
+
+def _haproxy_step(sock: Path, service: VirtualService, before: RealServer, after: RealServer) -> Step:
+    def do() -> None:
+        for command in _haproxy_commands(service.name, after):
+            engines.haproxy_set(sock, command)
+
+    def undo() -> None:
+        for command in _haproxy_commands(service.name, before):
+            if not command.startswith("shutdown"):
+                engines.haproxy_set(sock, command)
+
+    where = f"{engines.backend_name(service.name)}/{after.name}"
+    return Step(f"HAProxy runtime: {where} {before.state} -> {after.state} (no reload)", do, undo)
+
+
+def _ipvs_steps(before: ApplianceConfig, after: ApplianceConfig) -> list[Step]:
+    """ipvsadm edits that turn the kernel's table from before's destinations into after's.
+
+    Only services the kernel already has are touched (keepalived loads the rest), and a weight the
+    health checker has set to 0 is left for keepalived to restore when the server is healthy again.
+    """
+    table = engines.ipvs_services()
+    if not table:
+        return []
+    old = {engines.ipvs_key(e): e for e in keepalived_virtual_servers(before)}
+    steps = []
+    for entry in keepalived_virtual_servers(after):
+        key = engines.ipvs_key(entry)
+        if key not in table or key not in old:
+            continue
+        kernel = {(d.address, d.port): d for d in table[key].destinations}
+        was = {(s["address"], s["port"]): s for s in old[key]["real_servers"]}
+        now = {(s["address"], s["port"]): s for s in entry["real_servers"]}
+        for endpoint in sorted(set(was) | set(now)):
+            steps += _ipvs_destination_steps(entry, endpoint, was.get(endpoint), now.get(endpoint), kernel.get(endpoint))
+    return steps
+
+
+def _ipvs_destination_steps(entry: dict, endpoint: tuple[str, int], was, now, kernel) -> list[Step]:
+    service = engines.ipvs_service_args(entry)
+    real = ["-r", f"{endpoint[0]}:{endpoint[1]}", engines.FORWARD_FLAGS[entry["lb_kind"]]]
+    label = f"IPVS {engines.ipvs_key(entry)} -> {endpoint[0]}:{endpoint[1]}"
+    if was and now and kernel and was["weight"] != now["weight"] and kernel.weight == was["weight"]:
+        return [
+            Step(
+                f"{label}: weight {was['weight']} -> {now['weight']} (ipvsadm, no reload)",
+                lambda: engines.ipvsadm("-e", *service, *real, "-w", str(now["weight"])),
+                lambda: engines.ipvsadm("-e", *service, *real, "-w", str(was["weight"])),
+            )
+        ]
+    if was and not now and kernel:
+        return [
+            Step(
+                f"{label}: remove (ipvsadm, no reload)",
+                lambda: engines.ipvsadm("-d", *service, "-r", real[1]),
+                lambda: engines.ipvsadm("-a", *service, *real, "-w", str(kernel.weight)),
+            )
+        ]
+    if now and not was and not kernel:
+        return [
+            Step(
+                f"{label}: add with weight {now['weight']} (ipvsadm, no reload)",
+                lambda: engines.ipvsadm("-a", *service, *real, "-w", str(now["weight"])),
+                lambda: engines.ipvsadm("-d", *service, "-r", real[1]),
+            )
+        ]
+    return []
+
+
+def state_change_steps(before: ApplianceConfig, after: ApplianceConfig, paths: Paths, live: bool) -> list[Step]:
+    """The runtime steps for the servers whose requested state differs between before and after."""
+    if not live:
+        return []
+    steps: list[Step] = []
+    sock = paths.haproxy_socket
+    for service in after.virtual_services:
+        if service.layer != 7 or not sock.exists():
+            continue
+        old = {s.name: s for vs in before.virtual_services if vs.name == service.name for s in vs.real_servers}
+        for server in service.real_servers:
+            if server.name in old and old[server.name].state != server.state:
+                steps.append(_haproxy_step(sock, service, old[server.name], server))
+    return steps + _ipvs_steps(before, after)
