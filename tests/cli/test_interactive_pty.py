@@ -57,3 +57,23 @@ def test_ctrl_c_leaves_nothing(tmp_path):
     term.send("\x03")
     assert term.wait_exit() == 130
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_configured_unit_opens_the_management_menu_and_the_wizard_from_it(tmp_path):
+    term = spawn(tmp_path)
+    term.wait_for("setup wizard")
+    term.send("\r" + "".join(value + "\r" for _, values in NAT_SCREENS for value in values))
+    term.wait_for("make the changes permanent")
+    term.send("\r")
+    term.wait_for("Press Enter to leave")
+    term.send("\r")
+    assert term.wait_exit() == 0
+    term = spawn(tmp_path)  # the same unit, now set up: lbwizard opens the management screens
+    screen = term.wait_for("Run the setup wizard again")
+    assert "Load balancer management" in screen
+    assert "Real servers: add, edit, drain, offline, online" in screen and "Run the setup wizard again" in screen
+    term.send("\x1b[A\x1b[A\r")  # up twice from the top wraps to "Run the setup wizard again"
+    term.wait_for("Load balancer setup wizard")
+    term.send("\x03")
+    assert term.wait_exit() == 130
+    assert model.loads((tmp_path / "etc/lbwizard/appliance.yaml").read_text()).virtual_services[0].name == "VIP1"

@@ -53,3 +53,24 @@ def run_steps(steps: list[Step], capture=None, echo: Callable[[str], None] = pri
         print(f"apply failed and every change was undone: {exc}", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
+
+
+def commit(
+    previous: ApplianceConfig,
+    new: ApplianceConfig,
+    paths: Paths,
+    live: bool,
+    handover: bool,
+    runtime: list[Step] | None = None,
+    echo: Callable[[str], None] = print_step,
+) -> tuple[int, list[tuple[str, str]]]:
+    """A day-2 change (lbctl, the management screens): verify, then apply and hand over as one transaction.
+
+    Returns the exit code and, when verify objects, its (field, message) problems: nothing is written then.
+    """
+    from .verify import verify
+
+    problems = verify(new)
+    if problems:
+        return EXIT_BAD_INPUT, [(p.field, p.message) for p in problems]
+    return apply_config(new, paths, live, handover, previous=previous, runtime=runtime, echo=echo), []

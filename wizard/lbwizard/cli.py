@@ -39,6 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--answers", metavar="FILE", type=Path, help="answer the questions from a YAML file, no screen")
     parser.add_argument("--no-handover", action="store_true", help="do not run the keepalived/HAProxy hand-over")
+    parser.add_argument("--setup", action="store_true", help="the setup wizard even on a unit already set up")
     _add_target_options(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     apply_parser = commands.add_parser("apply", help="apply a saved config live (network, kernel, firewall)")
@@ -174,13 +175,20 @@ def run_answers(answers_file: Path, paths: Paths, live: bool, handover: bool) ->
     return EXIT_OK
 
 
-def run_interactive(paths: Paths, live: bool, handover: bool) -> int:
-    """The Textual wizard on this terminal."""
+def run_interactive(paths: Paths, live: bool, handover: bool, setup: bool = False) -> int:
+    """The Textual wizard on this terminal; on a unit already set up, the management screens first."""
     from .tui.app import WizardApp
     from .tui.console import prepare_terminal
 
     prepare_terminal()
     flow = _flow(paths)
+    if flow.previous is not None and not setup:
+        from .operations import Operations
+        from .tui.manage import ManageApp
+
+        if ManageApp(Operations(paths, live, handover)).run() != "wizard":
+            return EXIT_OK
+        flow = _flow(paths)  # the management screens may have changed the saved config
 
     def planner(config, hashed):
         return apply.plan(config, paths, hashed, live=live, previous=flow.previous, handover=handover)
@@ -211,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         return run_confirm_timer(paths, args.seconds)
     if args.answers is not None:
         return run_answers(args.answers, paths, live, handover)
-    return run_interactive(paths, live, handover)
+    return run_interactive(paths, live, handover, args.setup)
 
 
 if __name__ == "__main__":

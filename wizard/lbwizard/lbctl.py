@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime
 import json
 import os
 import signal
@@ -20,11 +19,10 @@ from pathlib import Path
 
 import yaml
 
-from . import diagnose, edit, files, model, realserver, runtime, status
-from .changes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, apply_config
+from . import diagnose, edit, files, history, model, realserver, runtime, status
+from .changes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, commit
 from .model import ApplianceConfig, ConfigFormatError
 from .paths import Paths
-from .verify import verify
 
 
 def _none_or(kind: type) -> Callable[[str], object]:
@@ -172,33 +170,21 @@ class Ctl:
 
     def commit(self, previous: ApplianceConfig, new: ApplianceConfig, what: str, runtime_steps=None) -> int:
         """Verify, then apply as one transaction and hand over; nothing is written if verify objects."""
-        problems = verify(new)
-        if problems:
-            return self.problems([(p.field, p.message) for p in problems])
         steps: list[str] = []
 
         def echo(line: str) -> None:
             steps.append(line)
             print(f"- {line}", file=sys.stderr if self.json else sys.stdout, flush=True)
 
-        result = apply_config(
-            new, self.paths, not self.dry_run, self.handover, previous=previous, runtime=runtime_steps, echo=echo
-        )
+        result, problems = commit(previous, new, self.paths, not self.dry_run, self.handover, runtime_steps, echo)
+        if problems:
+            return self.problems(problems)
         if result == EXIT_OK:
-            version = newest_version(self.paths)
+            version = history.newest(self.paths)
             self.out(f"{what}; saved as version {version}.", {"ok": True, "change": what, "version": version, "steps": steps})
         elif self.json:
             print(json.dumps({"ok": False, "change": what, "steps": steps}))
         return result
-
-
-def newest_version(paths: Paths) -> int | None:
-    numbers = versions(paths)
-    return numbers[-1] if numbers else None
-
-
-def versions(paths: Paths) -> list[int]:
-    return sorted(int(p.stem) for p in paths.history_dir.glob("[0-9][0-9][0-9][0-9].yaml"))
 
 
 def _service_line(service: model.VirtualService) -> str:
@@ -282,45 +268,18 @@ def cmd_realserver_script(ctl: Ctl, args: argparse.Namespace) -> int:
 
 
 def cmd_history(ctl: Ctl, args: argparse.Namespace) -> int:
-    current = ctl.paths.appliance_yaml.read_text() if ctl.paths.appliance_yaml.exists() else None
-    rows = []
-    for number in versions(ctl.paths):
-        path = ctl.paths.history_dir / f"{number:04d}.yaml"
-        config = model.loads(path.read_text())
-        servers = sum(len(s.real_servers) for s in config.virtual_services)
-        rows.append(
-            {
-                "version": number,
-                "saved": _mtime(path),
-                "services": len(config.virtual_services),
-                "real_servers": servers,
-                "current": path.read_text() == current,
-            }
-        )
-    matching = [r for r in rows if r["current"]]
-    for row in matching[:-1]:  # a rollback saves an old text again: only the newest copy is current
-        row["current"] = False
-    lines = [
-        f"{r['version']:04d}  {r['saved']}  {r['services']} service(s), {r['real_servers']} real server(s)"
-        + ("  <- current" if r["current"] else "")
-        for r in rows
-    ]
-    ctl.out("\n".join(lines) or "no version saved yet", rows)
+    rows = history.rows(ctl.paths)
+    ctl.out("\n".join(history.row_text(r) for r in rows) or "no version saved yet", rows)
     return EXIT_OK
-
-
-def _mtime(path: Path) -> str:
-    return datetime.datetime.fromtimestamp(path.stat().st_mtime).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def cmd_rollback(ctl: Ctl, args: argparse.Namespace) -> int:
     """Apply an earlier version as the newest one: history only grows, so a rollback can be rolled back."""
     config = ctl.config()
-    numbers = versions(ctl.paths)
-    wanted = args.version if args.version is not None else (numbers[-2] if len(numbers) > 1 else None)
-    if wanted is None or wanted not in numbers:
-        return ctl.problems([("version", f"{wanted!r} is not a saved version; lbctl history lists them ({numbers})")])
-    old = model.loads((ctl.paths.history_dir / f"{wanted:04d}.yaml").read_text())
+    wanted, why = history.rollback_target(ctl.paths, args.version)
+    if wanted is None:
+        return ctl.problems([("version", why or "")])
+    old = history.load(ctl.paths, wanted)
     if old == config:
         return ctl.problems([("version", f"version {wanted} is what is applied now; nothing to roll back")])
     return ctl.commit(config, old, f"rolled back to version {wanted}")

@@ -1,0 +1,144 @@
+"""The management screens (what `lbwizard` opens on a unit already set up), driven with the Pilot at
+80x24 on a dry-run root made by the real wizard: every change lands in the saved config as lbctl's
+would, and bad input is refused by field with nothing saved."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable, Input, OptionList, Static
+
+from lbwizard import model
+from lbwizard.operations import Operations
+from lbwizard.paths import Paths
+from lbwizard.tui.manage import ManageApp
+from lbwizard.tui.manage_screens import FormScreen, RunScreen, TextScreen
+from tests.cli.test_answers_cli import run_wizard
+
+SIZE = (80, 24)
+
+
+@pytest.fixture
+def root(tmp_path, answers) -> Path:
+    result, root = run_wizard(tmp_path, answers["two_arm_nat"])
+    assert result.returncode == 0, result.stdout + result.stderr
+    return root
+
+
+def saved(root: Path) -> model.ApplianceConfig:
+    return model.loads((root / "etc/lbwizard/appliance.yaml").read_text())
+
+
+def app_for(root: Path, handover: bool = False) -> ManageApp:
+    return ManageApp(Operations(Paths(root), live=False, handover=handover))
+
+
+async def choose(pilot, key: str) -> None:
+    menu = pilot.app.screen.query_one(OptionList)
+    menu.highlighted = [option.id for option in menu.options].index(key)
+    await pilot.press("enter")
+    await pilot.pause()
+
+
+async def finished(pilot) -> str:
+    """Wait for the change on the run screen to end; its outcome line."""
+    for _ in range(600):
+        screen = pilot.app.screen
+        if isinstance(screen, RunScreen) and screen.finished:
+            return str(screen.query_one("#outcome", Static).render())
+        await pilot.pause(0.05)
+    raise AssertionError("the change did not finish")
+
+
+async def fill(pilot, values: dict[str, str]) -> None:
+    assert isinstance(pilot.app.screen, FormScreen)
+    for path, text in values.items():
+        pilot.app.screen.query_one(f"#field-{path.replace('.', '-')}", Input).value = text
+    await pilot.click("#save")
+    await pilot.pause()
+
+
+async def test_drain_offline_online_from_the_real_servers_screen(root):
+    app = app_for(root, handover=True)  # once with the hand-over: the rendered file follows
+    async with app.run_test(size=SIZE) as pilot:
+        await choose(pilot, "servers")
+        table = app.screen.query_one(DataTable)
+        assert table.row_count == 1 and "online" in [str(c) for c in table.get_row_at(0)]
+        await pilot.press("d")
+        assert (await finished(pilot)).startswith("Applied")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "drain" in [str(c) for c in app.screen.query_one(DataTable).get_row_at(0)]
+    assert saved(root).virtual_services[0].real_servers[0].state == "drain"
+    assert "# RIP1\n        weight 0" in (root / "etc/keepalived/keepalived.conf").read_text()
+
+
+async def test_adding_a_real_server_with_bad_input_names_the_field_and_saves_nothing(root):
+    before = (root / "etc/lbwizard/appliance.yaml").read_text()
+    async with app_for(root).run_test(size=SIZE) as pilot:
+        await choose(pilot, "servers")
+        await pilot.press("a")
+        await pilot.pause()
+        await fill(pilot, {"endpoint": "10.9.9.9"})
+        outcome = await finished(pilot)
+        assert outcome.startswith("Not applied") and "virtual_services[0].real_servers[1].address:" in outcome
+        await pilot.press("enter")
+        await pilot.press("a")
+        await pilot.pause()
+        await fill(pilot, {"endpoint": "192.168.2.51", "weight": "heavy"})
+        assert "weight: 'heavy' is not a int" in await finished(pilot)
+    assert (root / "etc/lbwizard/appliance.yaml").read_text() == before
+
+
+async def test_adding_and_editing_through_the_forms(root):
+    async with app_for(root).run_test(size=SIZE) as pilot:
+        await choose(pilot, "servers")
+        await pilot.press("a")
+        await pilot.pause()
+        await fill(pilot, {"endpoint": "192.168.2.51:8080", "name": "web2", "weight": "4"})
+        assert (await finished(pilot)).startswith("Applied")
+        await pilot.press("escape", "escape")  # back from the run screen, back to the menu
+        await pilot.pause()
+        await choose(pilot, "services")
+        await pilot.press("e")
+        await pilot.pause()
+        await fill(pilot, {"scheduler": "rr", "persistence.mode": "source-ip", "persistence.timeout": "900"})
+        assert (await finished(pilot)).startswith("Applied")
+    service = saved(root).virtual_services[0]
+    assert [(s.name, s.port, s.weight) for s in service.real_servers] == [("RIP1", 80, 1), ("web2", 8080, 4)]
+    assert service.scheduler == "rr" and service.persistence.timeout == 900
+
+
+async def test_status_diagnostics_and_rollback_from_history(root):
+    async with app_for(root).run_test(size=SIZE) as pilot:
+        await choose(pilot, "servers")
+        await pilot.press("o")
+        assert (await finished(pilot)).startswith("Applied")
+        await pilot.press("escape", "escape")
+        await pilot.pause()
+        await choose(pilot, "status")
+        app_screen = pilot.app.screen
+        assert isinstance(app_screen, TextScreen)
+        for _ in range(100):
+            text = str(app_screen.query_one("#text", Static).render())
+            if "RIP1" in text:
+                break
+            await pilot.pause(0.05)
+        assert "requested" in text and "offline" in text
+        await pilot.press("escape")
+        await choose(pilot, "history")
+        versions = pilot.app.screen.query_one(OptionList)
+        assert versions.option_count == 2
+        versions.highlighted = 0
+        await pilot.press("enter")
+        assert (await finished(pilot)).startswith("Applied")
+    assert saved(root).virtual_services[0].real_servers[0].state == "online"
+    assert len(list((root / "etc/lbwizard/history").iterdir())) == 3
+
+
+async def test_the_setup_wizard_is_one_choice_away(root):
+    app = app_for(root)
+    async with app.run_test(size=SIZE) as pilot:
+        await choose(pilot, "wizard")
+    assert app.return_value == "wizard"

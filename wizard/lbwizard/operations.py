@@ -1,0 +1,77 @@
+"""Day-2 operations for the management screens, over the very path lbctl uses (edit -> verify -> apply).
+
+Kept free of Textual, so what a screen does can be checked without one, and so the screens and lbctl
+cannot drift apart: both edit with edit.py, change engines with runtime.py and commit with changes.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from . import diagnose, edit, files, history, status
+from .changes import EXIT_BAD_INPUT, commit
+from .model import ApplianceConfig, ConfigFormatError
+from .paths import Paths
+from .runtime import state_change_steps
+
+Edit = Callable[[ApplianceConfig], ApplianceConfig]
+
+
+def convert(table, values: dict[str, str], clear: bool = False) -> tuple[dict[str, object], list[tuple[str, str]]]:
+    """Form text to model options with an option table of lbctl's (option, path, type, help): an empty
+    field is left out, or with clear (an edit form, where the admin emptied it) set to None; text that
+    is not of the option's type is a problem naming the field. verify() judges the rest."""
+    options: dict[str, object] = {}
+    problems = []
+    for _option, path, kind, _help in table:
+        if path not in values:
+            continue
+        text = values[path].strip()
+        if not text:
+            if clear:
+                options[path] = None
+            continue
+        try:
+            options[path] = kind(text)
+        except ValueError:
+            problems.append((path, f"{text!r} is not a {getattr(kind, '__name__', 'value')}"))
+    return options, problems
+
+
+@dataclass
+class Operations:
+    paths: Paths
+    live: bool
+    handover: bool = True
+
+    def config(self) -> ApplianceConfig:
+        loaded = files.load_config(self.paths)
+        if loaded is None:
+            raise ConfigFormatError([("config", f"{self.paths.appliance_yaml} does not exist; run the setup wizard first")])
+        return loaded
+
+    def change(self, make: Edit, echo: Callable[[str], None], state_change: bool = False) -> tuple[int, list[tuple[str, str]]]:
+        """Edit the saved config and commit it; (exit code, problems). Drain/offline/online also reach the engines."""
+        try:
+            previous = self.config()
+            new = make(previous)
+        except edit.EditError as exc:
+            return EXIT_BAD_INPUT, [(exc.field, exc.message)]
+        except ConfigFormatError as exc:
+            return EXIT_BAD_INPUT, exc.problems
+        runtime = state_change_steps(previous, new, self.paths, self.live) if state_change else None
+        return commit(previous, new, self.paths, self.live, self.handover, runtime, echo)
+
+    def rollback(self, version: int, echo: Callable[[str], None]) -> tuple[int, list[tuple[str, str]]]:
+        wanted, why = history.rollback_target(self.paths, version)
+        if wanted is None:
+            return EXIT_BAD_INPUT, [("version", why or "")]
+        return self.change(lambda current: history.load(self.paths, wanted), echo)
+
+    def status_text(self) -> str:
+        config = self.config()
+        return status.as_text(status.collect(config, self.paths), config)
+
+    def diagnose_text(self) -> str:
+        return diagnose.as_text(diagnose.run(self.config(), self.paths))

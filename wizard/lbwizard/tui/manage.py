@@ -1,0 +1,317 @@
+"""The management screens: what `lbwizard` opens on a unit that is already set up.
+
+The reference's web interface, on the console: virtual services, real servers (add, edit, drain,
+offline, online, remove), status that refreshes itself, diagnostics, and history with rollback; or
+the setup wizard again. Every change goes through Operations, the path lbctl takes, so the checks and
+the transaction are the same. run() returns "wizard" when the admin chose the setup wizard.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, OptionList, Static
+from textual.widgets.option_list import Option
+
+from .. import edit, history
+from ..lbctl import SERVER_OPTIONS, SERVICE_OPTIONS
+from ..operations import Operations, convert
+from .console import use_ascii_scrollbars
+from .manage_screens import Field, FormScreen, RunScreen, TextScreen
+
+MENU = [
+    ("services", "Virtual services"),
+    ("servers", "Real servers: add, edit, drain, offline, online"),
+    ("status", "Status (refreshes every 3 s)"),
+    ("diagnose", "Diagnostics"),
+    ("history", "History and rollback"),
+    ("wizard", "Run the setup wizard again"),
+    ("quit", "Quit"),
+]
+STATUS_REFRESH = 3.0
+
+
+class MenuScreen(Screen):
+    BINDINGS = [Binding("q", "app.quit_menu", "Quit")]
+
+    def compose(self) -> ComposeResult:
+        yield Static("Load balancer management", classes="title")
+        yield OptionList(*[Option(text, id=key) for key, text in MENU], id="menu")
+        yield Footer()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.app.open(str(event.option.id))  # type: ignore[attr-defined]
+
+
+class OperationsScreen(Screen):
+    """A screen over the saved config: shown afresh whenever it comes back into view."""
+
+    BINDINGS = [Binding("escape", "back", "Back")]
+
+    def __init__(self, operations: Operations) -> None:
+        super().__init__()
+        self.operations = operations
+
+    def on_mount(self) -> None:
+        self.reload()
+
+    def on_screen_resume(self) -> None:
+        self.reload()
+
+    def reload(self) -> None:
+        raise NotImplementedError
+
+    def action_back(self) -> None:
+        self.dismiss()
+
+
+class ListScreen(OperationsScreen):
+    """A table of the saved config's items; subclasses say what a row is and what the keys do."""
+
+    BINDINGS = [*OperationsScreen.BINDINGS, Binding("a", "add", "Add"), Binding("x", "remove", "Remove")]
+    heading = ""
+
+    def compose(self) -> ComposeResult:
+        yield Static(self.heading, classes="title")
+        yield DataTable(cursor_type="row", zebra_stripes=False, id="table")
+        yield Static("", markup=False, id="empty", classes="hint")
+        yield Footer()
+
+    def reload(self) -> None:
+        table = self.query_one(DataTable)
+        table.clear(columns=True)
+        table.add_columns(*self.columns())
+        rows = self.rows()
+        for key, row in rows:
+            table.add_row(*row, key=key)
+        self.query_one("#empty", Static).update("" if rows else "Nothing yet: press a to add one.")
+        table.focus()
+
+    def selected(self) -> str | None:
+        table = self.query_one(DataTable)
+        if table.row_count == 0:
+            return None
+        return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+
+    def run(self, title: str, make, state_change: bool = False, problems: list[tuple[str, str]] | None = None) -> None:
+        """Commit one edit on its own screen; form values of the wrong type stop it before anything runs."""
+        if problems:
+            self.app.push_screen(RunScreen(title, lambda echo: (2, problems)))
+        else:
+            self.app.push_screen(RunScreen(title, lambda echo: self.operations.change(make, echo, state_change)))
+
+    def columns(self) -> list[str]:
+        raise NotImplementedError
+
+    def rows(self) -> list[tuple[str, list[str]]]:
+        raise NotImplementedError
+
+
+def _option_fields(table, values: dict[str, object]) -> list[Field]:
+    """Form fields from an lbctl option table, labelled like the options, filled with the current values."""
+    return [
+        (path, f"{option[2:]}: {text}", "" if values.get(path) is None else str(values[path])) for option, path, _k, text in table
+    ]
+
+
+def _service_fields(values: dict[str, object]) -> list[Field]:
+    return _option_fields(SERVICE_OPTIONS, values)
+
+
+def _service_values(service) -> dict[str, object]:
+    values: dict[str, object] = {}
+    for _option, path, _kind, _text in SERVICE_OPTIONS:
+        head, _, rest = path.partition(".")
+        part = getattr(service, head)
+        values[path] = getattr(part, rest) if rest and part is not None else (None if rest else part)
+    return values
+
+
+class ServicesScreen(ListScreen):
+    BINDINGS = [*ListScreen.BINDINGS, Binding("e", "edit", "Edit"), Binding("enter", "edit", "Edit", show=False)]
+    heading = "Virtual services"
+
+    def columns(self) -> list[str]:
+        return ["name", "address:port", "layer", "forwarding", "scheduler", "persistence", "servers"]
+
+    def rows(self) -> list[tuple[str, list[str]]]:
+        return [
+            (
+                s.name,
+                [
+                    s.name,
+                    f"{s.address}:{s.port}",
+                    str(s.layer),
+                    s.forwarding,
+                    s.scheduler,
+                    s.persistence.mode if s.persistence else "-",
+                    str(len(s.real_servers)),
+                ],
+            )
+            for s in self.operations.config().virtual_services
+        ]
+
+    def action_add(self) -> None:
+        fields = [("name", "name: the service's label, e.g. WEB", ""), *_service_fields({})]
+        hint = "Empty fields take the defaults (forwarding: the topology's; scheduler: the layer's)."
+        self.app.push_screen(FormScreen("Add a virtual service", fields, hint), self._added)
+
+    def _added(self, values: dict[str, str] | None) -> None:
+        if values is None:
+            return
+        options, problems = convert(SERVICE_OPTIONS, values)
+        name = values.get("name", "").strip()
+        self.run(f"Add virtual service {name}", lambda config: edit.add_service(config, name, options), problems=problems)
+
+    def action_edit(self) -> None:
+        name = self.selected()
+        if name is None:
+            return
+        values = _service_values(edit.find_service(self.operations.config(), name))
+        hint = "Change what you need; empty a field (or type none) to clear it, e.g. persistence or the firewall mark."
+        self.app.push_screen(FormScreen(f"Edit {name}", _service_fields(values), hint), lambda v: self._edited(name, values, v))
+
+    def _edited(self, name: str, before: dict[str, object], values: dict[str, str] | None) -> None:
+        if values is None:
+            return
+        changed = {k: v for k, v in values.items() if v.strip() != ("" if before.get(k) is None else str(before[k]))}
+        options, problems = convert(SERVICE_OPTIONS, changed, clear=True)
+        if "persistence.mode" in options and options["persistence.mode"] is None:
+            options = {k: v for k, v in options.items() if not k.startswith("persistence.")} | {"persistence": None}
+        self.run(f"Edit {name}", lambda config: edit.set_service(config, name, options), problems=problems)
+
+    def action_remove(self) -> None:
+        name = self.selected()
+        if name is not None:
+            self.run(f"Remove {name}", lambda config: edit.remove_service(config, name))
+
+
+class ServersScreen(ListScreen):
+    BINDINGS = [
+        *ListScreen.BINDINGS,
+        Binding("e", "edit", "Weight"),
+        Binding("d", "state('drain')", "Drain"),
+        Binding("o", "state('offline')", "Offline"),
+        Binding("n", "state('online')", "Online"),
+    ]
+    heading = "Real servers"
+
+    def columns(self) -> list[str]:
+        return ["service", "server", "address:port", "requested", "weight"]
+
+    def rows(self) -> list[tuple[str, list[str]]]:
+        return [
+            (f"{s.name}/{r.name}", [s.name, r.name, f"{r.address}:{r.port}", r.state, str(r.weight)])
+            for s in self.operations.config().virtual_services
+            for r in s.real_servers
+        ]
+
+    def _selected_pair(self) -> tuple[str, str] | None:
+        key = self.selected()
+        return tuple(key.split("/", 1)) if key else None  # type: ignore[return-value]
+
+    def action_state(self, state: str) -> None:
+        if pair := self._selected_pair():
+            vs, rs = pair
+            self.run(f"{rs} of {vs}: {state}", lambda config: edit.set_server_state(config, vs, rs, state), state_change=True)
+
+    def action_add(self) -> None:
+        pair = self._selected_pair()
+        services = [s.name for s in self.operations.config().virtual_services]
+        fields: list[Field] = [
+            ("vs", f"virtual service ({', '.join(services)})", pair[0] if pair else (services[0] if services else "")),
+            ("endpoint", "address[:port] (the port defaults to the VIP's)", ""),
+            ("name", "name (empty: the next RIP<n>)", ""),
+            *_option_fields(SERVER_OPTIONS, {}),
+        ]
+        self.app.push_screen(FormScreen("Add a real server", fields), self._added)
+
+    def _added(self, values: dict[str, str] | None) -> None:
+        if values is None:
+            return
+        options, problems = convert(SERVER_OPTIONS, values)
+        if name := values.get("name", "").strip():
+            options["name"] = name
+        vs, endpoint = values.get("vs", "").strip(), values.get("endpoint", "").strip()
+        if not endpoint:
+            problems.append(("rs.address", "the real server's address is required"))
+        self.run(f"Add {endpoint} to {vs}", lambda config: edit.add_server(config, vs, endpoint, options), problems=problems)
+
+    def action_edit(self) -> None:
+        if pair := self._selected_pair():
+            server = edit.find_server(edit.find_service(self.operations.config(), pair[0]), pair[1])
+            fields = [
+                (path, f"{option[2:]}: {text}", str(getattr(server, path) or "")) for option, path, _k, text in SERVER_OPTIONS
+            ]
+            self.app.push_screen(FormScreen(f"Edit {pair[1]} of {pair[0]}", fields), lambda v: self._edited(pair, v))
+
+    def _edited(self, pair: tuple[str, str], values: dict[str, str] | None) -> None:
+        if values is None:
+            return
+        options, problems = convert(SERVER_OPTIONS, values)
+        vs, rs = pair
+        self.run(f"Edit {rs} of {vs}", lambda config: edit.set_server(config, vs, rs, options), problems=problems)
+
+    def action_remove(self) -> None:
+        if pair := self._selected_pair():
+            vs, rs = pair
+            self.run(f"Remove {rs} from {vs}", lambda config: edit.remove_server(config, vs, rs))
+
+
+class HistoryScreen(OperationsScreen):
+    def compose(self) -> ComposeResult:
+        yield Static("History: Enter applies the chosen version again (a rollback)", classes="title")
+        yield OptionList(id="versions")
+        yield Footer()
+
+    def reload(self) -> None:
+        versions = self.query_one(OptionList)
+        versions.clear_options()
+        versions.add_options([Option(history.row_text(r), id=str(r["version"])) for r in history.rows(self.operations.paths)])
+        versions.focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        number = int(str(event.option.id))
+        self.app.push_screen(RunScreen(f"Roll back to version {number}", lambda echo: self.operations.rollback(number, echo)))
+
+
+class ManageApp(App[str]):
+    """Returns "wizard" (run the setup wizard) or "quit"."""
+
+    CSS_PATH = Path(__file__).with_name("wizard.tcss")
+    TITLE = "lbwizard"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS = [Binding("ctrl+c", "quit_menu", "Quit", priority=True), Binding("ctrl+q", "quit_menu", "Quit", show=False)]
+
+    def __init__(self, operations: Operations) -> None:
+        super().__init__()
+        self.operations = operations
+        if os.environ.get("TERM", "") in ("linux", "vt100", "vt220"):
+            self.ansi_color = True
+
+    def on_mount(self) -> None:
+        use_ascii_scrollbars()
+        self.push_screen(MenuScreen())
+
+    def open(self, key: str) -> None:
+        if key in ("wizard", "quit"):
+            self.exit(key)
+        elif key == "services":
+            self.push_screen(ServicesScreen(self.operations))
+        elif key == "servers":
+            self.push_screen(ServersScreen(self.operations))
+        elif key == "status":
+            self.push_screen(TextScreen("Status", self.operations.status_text, every=STATUS_REFRESH))
+        elif key == "diagnose":
+            self.push_screen(TextScreen("Diagnostics (r runs them again)", self.operations.diagnose_text))
+        elif key == "history":
+            self.push_screen(HistoryScreen(self.operations))
+
+    def action_quit_menu(self) -> None:
+        """Ctrl-C leaves; a change being applied still finishes or undoes itself as one transaction."""
+        if not any(isinstance(s, RunScreen) and not s.finished for s in self.screen_stack):
+            self.exit("quit")

@@ -1,0 +1,142 @@
+"""Building blocks of the management screens: a form, a run of one change, and a page of text.
+
+The form returns raw text per field (the caller converts and verify() judges, as lbctl does); the run
+screen shows each step of the transaction as it happens and then either the outcome or the problems,
+each naming its field; the text page can refresh itself (status) or on request (diagnostics).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Button, Footer, Input, Static
+
+Field = tuple[str, str, str]  # (model path, label, current value)
+Change = Callable[[Callable[[str], None]], tuple[int, list[tuple[str, str]]]]
+
+
+class FormScreen(ModalScreen[dict[str, str] | None]):
+    """One line per field; Enter on the last field (or Save) returns the texts, Escape returns None."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, title: str, fields: list[Field], hint: str = "") -> None:
+        super().__init__()
+        self.heading, self.fields, self.hint = title, fields, hint
+
+    def compose(self) -> ComposeResult:
+        yield Static(self.heading, markup=False, classes="title")
+        if self.hint:
+            yield Static(self.hint, markup=False, classes="hint")
+        with VerticalScroll():
+            for path, label, value in self.fields:
+                yield Static(label, markup=False, classes="prompt")
+                yield Input(value=value, id=f"field-{path.replace('.', '-')}", name=path)
+        with Horizontal(classes="buttons"):
+            yield Button("Cancel", id="cancel")
+            yield Button("Save", id="save", variant="primary")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query(Input).first().focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        inputs = list(self.query(Input))
+        index = inputs.index(event.input)
+        if index + 1 < len(inputs):
+            inputs[index + 1].focus()
+        else:
+            self.action_save()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.action_save() if event.button.id == "save" else self.action_cancel()
+
+    def action_save(self) -> None:
+        self.dismiss({str(i.name): i.value for i in self.query(Input)})
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class RunScreen(Screen[bool]):
+    """Runs one change in a worker thread, listing its steps; dismisses True when it was applied."""
+
+    BINDINGS = [Binding("escape", "close", "Back"), Binding("enter", "close", "Back", show=False)]
+
+    def __init__(self, title: str, change: Change) -> None:
+        super().__init__()
+        self.heading, self.change, self.finished, self.applied = title, change, False, False
+
+    def compose(self) -> ComposeResult:
+        yield Static(self.heading, markup=False, classes="title")
+        with VerticalScroll():
+            yield Static("", markup=False, id="steps")
+        yield Static("Working; every step is undone if one fails.", markup=False, id="outcome")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.run_change()
+
+    @work(thread=True, exclusive=True)
+    def run_change(self) -> None:
+        lines: list[str] = []
+
+        def echo(line: str) -> None:
+            lines.append(f"- {line}")
+            self.app.call_from_thread(self.query_one("#steps", Static).update, "\n".join(lines))
+
+        result, problems = self.change(echo)
+        if problems:
+            text = "Not applied; nothing was changed. Fix:\n" + "\n".join(f"{field}: {message}" for field, message in problems)
+        elif result == 0:
+            text = "Applied and saved as a new version. Press Enter to go back."
+        else:
+            text = "Failed; every change was undone (see the steps above). Press Enter to go back."
+        self.app.call_from_thread(self._finish, text, result == 0 and not problems)
+
+    def _finish(self, text: str, applied: bool) -> None:
+        outcome = self.query_one("#outcome", Static)
+        outcome.update(text)
+        outcome.set_class(not applied, "error")
+        self.finished, self.applied = True, applied
+
+    def action_close(self) -> None:
+        if self.finished:
+            self.dismiss(self.applied)
+
+
+class TextScreen(Screen):
+    """A page of text from producer(); refreshed every `every` seconds, or with r."""
+
+    BINDINGS = [Binding("escape", "back", "Back"), Binding("r", "refresh_text", "Refresh")]
+
+    def __init__(self, title: str, producer: Callable[[], str], every: float | None = None) -> None:
+        super().__init__()
+        self.heading, self.producer, self.every = title, producer, every
+
+    def compose(self) -> ComposeResult:
+        yield Static(self.heading, markup=False, classes="title")
+        with VerticalScroll():
+            yield Static("Reading ...", markup=False, id="text")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.action_refresh_text()
+        if self.every:
+            self.set_interval(self.every, self.action_refresh_text)
+
+    @work(thread=True, exclusive=True)
+    def action_refresh_text(self) -> None:
+        try:
+            text = self.producer()
+        except Exception as exc:  # shown, not raised: a page of status must not end the app
+            text = f"Cannot read it: {exc}"
+        self.app.call_from_thread(self.query_one("#text", Static).update, text)
+
+    def action_back(self) -> None:
+        self.dismiss()
