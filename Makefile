@@ -52,6 +52,7 @@ bench: venv ## speed targets, as absolute times and ratios (numbers go into the 
 	$(PY) tests/bench/bench_apply.py
 	$(PY) tests/bench/bench_handover.py
 	$(PY) tests/bench/bench_image.py
+	$(PY) tests/bench/bench_lbctl.py
 	$(PY) tests/bench/bench_guest_nat.py
 
 clean:
