@@ -12,11 +12,11 @@ import sys
 import time
 from pathlib import Path
 
-from lbwizard import model
+from lbwizard import model, realserver
 from lbwizard.flow import Flow
 from lbwizard.live import LiveSystem
 from lbwizard.model import RealServer
-from tests.conftest import TWO_ARM_NAT
+from tests.conftest import HA_MASTER_TWO_ARM, ONE_ARM_DR, TWO_ARM_NAT
 from tests.netns.lab import Lab, lbwizard
 from tests.netns.test_haproxy_netns import CLIENT, URL, client, servers  # noqa: F401 - servers is a fixture
 from tests.roles.render import render
@@ -170,3 +170,45 @@ def test_diagnose_names_the_server_that_fails_its_health_check(lab, tmp_path, se
     assert "fails its health check" in problems[0]["what"] and "L4CON" in problems[0]["what"]
     assert problems[0]["evidence"] == "connect from this unit: Connection refused"
     assert problems[0]["fix"].startswith("start the service on 192.168.2.50 port 8080")
+
+
+def test_diagnose_finds_a_dr_real_server_answering_arp_for_the_vip(lab, tmp_path):
+    """The client's namespace plays a DR real server on the load balancer's segment."""
+    config = Flow(LiveSystem()).run_answers(copy.deepcopy(ONE_ARM_DR | {"real_server": "10.0.0.100"}))
+    path, root = tmp_path / "appliance.yaml", tmp_path / "root"
+    path.write_text(model.dumps(config))
+    result = lbwizard(lab, "apply", "--config", str(path), "--root", str(root), "--no-handover")
+    assert result.returncode == 0, result.stdout + result.stderr
+    vip = config.virtual_services[0].address
+    lab.run("client", "ip", "addr", "add", "10.0.0.100/24", "dev", "ext")
+    lab.run("client", "ip", "addr", "add", f"{vip}/32", "dev", "ext")  # the mistake: the VIP on its NIC
+    found = lbctl(lab, root, "diagnose")
+    print(found.stdout)
+    assert found.returncode == 1
+    mac = json.loads(lab.run("client", "ip", "-j", "link", "show", "ext").stdout)[0]["address"]
+    assert f"another host answers ARP for the VIP {vip}: {mac} (RIP1 10.0.0.100)" in found.stdout
+    lab.run("client", "ip", "addr", "del", f"{vip}/32", "dev", "ext")
+    script = tmp_path / "rs.sh"
+    script.write_text(realserver.scripts(config)["RIP1.sh"])  # the fix: the appliance's own script
+    fixed = lab.run("client", "env", f"LBWIZARD_RS_STATE={tmp_path / 'state'}", "sh", str(script), check=False)
+    assert fixed.returncode == 0, fixed.stderr
+    clean = lbctl(lab, root, "diagnose")
+    assert clean.returncode == 0 and "ARP" not in clean.stdout, clean.stdout
+
+
+def test_diagnose_says_why_the_vip_is_elsewhere_in_a_pair(lab, tmp_path):
+    """No keepalived runs here, so the floating VIP is not on this unit: normal for a backup, unless a
+    link is down, which is the reason to tell."""
+    config = Flow(LiveSystem()).run_answers(copy.deepcopy(HA_MASTER_TWO_ARM))
+    path, root = tmp_path / "appliance.yaml", tmp_path / "root"
+    path.write_text(model.dumps(config))
+    result = lbwizard(lab, "apply", "--config", str(path), "--root", str(root), "--no-handover")
+    assert result.returncode == 0, result.stdout + result.stderr
+    backup = lbctl(lab, root, "diagnose")
+    assert "[note] VIP1: the VIP 10.0.0.20 is not on this unit: it is the BACKUP" in backup.stdout, backup.stdout
+    status = json.loads(lbctl(lab, root, "status", "--json").stdout)[0]
+    assert (status["vip_here"], status["unit"]) == (False, "backup")
+    lab.run("switch", "ip", "link", "set", "lbport", "down")  # the internal cable
+    fault = lbctl(lab, root, "diagnose")
+    assert fault.returncode == 1
+    assert "the VIP 10.0.0.20 is not on this unit because eth1 has no link" in fault.stdout, fault.stdout

@@ -15,7 +15,7 @@ import errno
 import socket
 from dataclasses import asdict, dataclass
 
-from . import engines
+from . import arp, engines
 from .model import ApplianceConfig, RealServer, VirtualService
 from .paths import Paths
 from .realserver import nat_gateway
@@ -54,6 +54,18 @@ def _vip_findings(config: ApplianceConfig, service: VirtualService, status: Serv
     if status.vip_here:
         return [Finding("ok", service.name, f"the VIP {service.address} is up on this unit ({status.unit})", proof=proof)]
     if config.ha is not None:
+        down = _links_down(list(config.interfaces))
+        if down:
+            return [
+                Finding(
+                    "problem",
+                    service.name,
+                    f"the VIP {service.address} is not on this unit because {', '.join(down)} has no link: keepalived "
+                    "tracks every interface, so this unit is in FAULT and leaves the VIP to its peer",
+                    fix=f"check the cable and the switch port of {', '.join(down)}",
+                    proof=f"ip -br link show {down[0]}",
+                )
+            ]
         return [
             Finding(
                 "note",
@@ -74,6 +86,19 @@ def _vip_findings(config: ApplianceConfig, service: VirtualService, status: Serv
             proof=proof,
         )
     ]
+
+
+def _links_down(names: list[str]) -> list[str]:
+    """The interfaces among names that exist here but have no carrier (or are administratively down)."""
+    from .apply.network import iproute
+
+    down = []
+    with iproute() as ipr:
+        for name in names:
+            found = ipr.link_lookup(ifname=name)
+            if found and ipr.get_links(found[0])[0].get_attr("IFLA_OPERSTATE") not in ("UP", "UNKNOWN"):
+                down.append(name)
+    return down
 
 
 def _engine_findings(service: VirtualService, status: ServiceStatus) -> list[Finding]:
@@ -181,6 +206,35 @@ def _syn_recv_findings(config: ApplianceConfig, service: VirtualService) -> list
     ]
 
 
+def _arp_findings(config: ApplianceConfig, service: VirtualService) -> list[Finding]:
+    """DR: nobody but the load balancer may answer ARP for the VIP (a real server that does steals it)."""
+    external = config.external_interface()
+    if service.layer != 4 or service.forwarding != "dr" or external is None:
+        return []
+    try:
+        macs = arp.answering_macs(external[0], service.address)
+    except (PermissionError, OSError) as exc:
+        return [Finding("note", service.name, f"could not probe ARP for the VIP on {external[0]}: {exc}")]
+    if not macs:
+        return []
+    # name the culprit: the same probe for each real server's own address gives its MAC (a server with the
+    # VIP on its NIC ignores ordinary requests sent from the VIP, so the neighbour table cannot tell)
+    owners = {mac: s for s in service.real_servers for mac in arp.answering_macs(external[0], s.address, wait=0.4)}
+    who = ", ".join(f"{mac} ({owners[mac].name} {owners[mac].address})" if mac in owners else mac for mac in sorted(macs))
+    return [
+        Finding(
+            "problem",
+            service.name,
+            f"another host answers ARP for the VIP {service.address}: {who}; clients can reach it directly, "
+            "past the load balancer (the DR ARP problem)",
+            fix="on that real server, run its setup script (the VIP on lo with arp_ignore=1 and arp_announce=2): "
+            "lbctl realserver-script NAME --os linux|windows",
+            proof=f"arping -D -c 2 -I {external[0]} {service.address}",
+            evidence=f"answers to a duplicate-address probe from {', '.join(sorted(macs))}",
+        )
+    ]
+
+
 def _online(service: VirtualService) -> list[RealServer]:
     return [s for s in service.real_servers if s.state == "online"]
 
@@ -193,6 +247,7 @@ def run(config: ApplianceConfig, paths: Paths) -> list[Finding]:
         findings += _health_findings(service, status)
         findings += _return_path_findings(config, service)
         findings += _syn_recv_findings(config, service)
+        findings += _arp_findings(config, service)
     return findings
 
 
