@@ -165,3 +165,19 @@ def test_realserver_script_prints_the_setup_and_its_undo(root):
     windows = ok(root, "realserver-script", "RIP1", "--os", "windows", "--undo").stdout
     assert "param([switch]$Undo" in windows and "$Undo = $true" in windows
     assert lbctl(root, "realserver-script", "RIP9").returncode == 2
+
+
+def test_sorry_server_quorum_tos_and_server_initiating_options(root):
+    too_much = lbctl(root, "vs", "set", "VIP1", "--quorum", "2")
+    assert too_much.returncode == 2 and "quorum 2 is more than the weight of all its real servers together (1)" in too_much.stdout
+    ok(root, "rs", "add", "VIP1", "192.168.2.51")
+    ok(root, "vs", "set", "VIP1", "--quorum", "2", "--sorry-server", "192.168.2.99")
+    ok(root, "rs", "drain", "VIP1", "RIP2")  # below quorum now: keepalived reduces it, and the file is accepted
+    assert "quorum 2" in keepalived(root) and "sorry_server 192.168.2.99 80" in keepalived(root)
+    smtp = ("vs", "add", "SMTP", "--address", "10.0.0.21", "--port", "25", "--layer", "7")
+    ok(root, *smtp, "--server-initiating", "yes", "--tos", "184")
+    ok(root, "rs", "add", "SMTP", "192.168.2.60")
+    text = haproxy(root)
+    assert "frontend SMTP\n    mode tcp" in text and "tcp-request connection set-tos 184" in text
+    bad = lbctl(root, "vs", "set", "SMTP", "--server-initiating", "maybe")
+    assert bad.returncode == 2 and "--server-initiating: invalid yes or no value: 'maybe'" in bad.stderr

@@ -18,6 +18,7 @@ from lbwizard import model
 from lbwizard.flow import Flow
 from lbwizard.live import LiveSystem
 from lbwizard.model import Persistence, RealServer
+from lbwizard.verify import verify
 from tests.conftest import TWO_ARM_NAT
 from tests.netns.lab import lbwizard
 from tests.roles.render import render
@@ -42,11 +43,14 @@ print(json.dumps({"answers": answers, "failures": failures, "requests": done}))
 """
 
 
-def start_haproxy(lab, tmp_path, persistence=None) -> subprocess.Popen:
+def start_haproxy(lab, tmp_path, persistence=None, **settings) -> subprocess.Popen:
     config = Flow(LiveSystem()).run_answers(copy.deepcopy(TWO_ARM_NAT | {"method": "snat"}))
     service = config.virtual_services[0]
     service.real_servers = [RealServer("RS1", "192.168.2.50", 8080), RealServer("RS2", "192.168.2.51", 8080)]
     service.persistence = persistence
+    for key, value in settings.items():
+        setattr(service, key, value)
+    assert verify(config) == [], verify(config)
     path = tmp_path / "appliance.yaml"
     path.write_text(model.dumps(config))
     result = lbwizard(lab, "apply", "--config", str(path), "--root", str(tmp_path / "root"), "--no-handover")
@@ -95,3 +99,63 @@ def test_a_server_killed_under_load_costs_no_request(lab, tmp_path, servers):
     assert seen["requests"] > 100
     assert seen["failures"] == 0, seen  # retries + redispatch hide the dying server
     assert seen["answers"].get("RS2", 0) > seen["answers"].get("RS1", 0)
+
+
+BANNER_SERVER = r"""
+import socket, sys
+listener = socket.create_server((sys.argv[1], int(sys.argv[2])))
+while True:
+    conn, _ = listener.accept()
+    conn.sendall(b"220 " + sys.argv[3].encode() + b" ready\r\n")
+    conn.close()
+"""
+
+READ_BANNER = r"""
+import socket, sys
+with socket.create_connection((sys.argv[1], 80), timeout=3) as conn:
+    try:
+        print(conn.recv(100).decode().strip())
+    except TimeoutError:
+        print("nothing")
+"""
+
+
+@pytest.mark.parametrize("server_initiating", [True, False], ids=["server-initiating", "http"])
+def test_a_server_that_speaks_first_is_heard_only_in_server_initiating_mode(lab, tmp_path, server_initiating):
+    lab.add_real_server("rs2", "192.168.2.51")
+    for name, address in (("rs1", "192.168.2.50"), ("rs2", "192.168.2.51")):
+        command = ["ip", "netns", "exec", lab.ns(name), sys.executable, "-c", BANNER_SERVER, address, "8080", name]
+        lab.processes.append(subprocess.Popen(command))
+    time.sleep(0.5)
+    start_haproxy(lab, tmp_path, server_initiating=server_initiating)
+    heard = lab.run("client", sys.executable, "-c", READ_BANNER, "10.0.0.21").stdout.strip()
+    if server_initiating:
+        assert heard in ("220 rs1 ready", "220 rs2 ready")  # the banner comes before the client says anything
+    else:
+        assert heard == "nothing"  # HTTP mode waits for a request that an SMTP client never sends first
+
+
+def test_the_sorry_server_answers_while_no_real_server_is_up(lab, tmp_path):
+    lab.add_real_server("rs2", "192.168.2.51")
+    lab.start_http("rs2", "192.168.2.51", 9000, "sorry")  # no server on 8080 anywhere: both real servers down
+    start_haproxy(lab, tmp_path, sorry_server="192.168.2.51:9000")
+    deadline = time.monotonic() + 15
+    while lab.fetch("client", URL) != "sorry\n" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert [lab.fetch("client", URL) for _ in range(5)] == ["sorry\n"] * 5
+    lab.start_http("rs1", "192.168.2.50", 8080, "RS1")  # a real server comes back: the sorry server steps aside
+    while lab.fetch("client", URL) != "RS1\n" and time.monotonic() < deadline + 15:
+        time.sleep(0.2)
+    assert [lab.fetch("client", URL) for _ in range(5)] == ["RS1\n"] * 5
+
+
+def test_replies_to_clients_carry_the_tos_byte(lab, tmp_path, servers):
+    lab.run("client", "iptables-legacy", "-A", "INPUT", "-p", "tcp", "--sport", "80", "-m", "tos", "--tos", "0xb8")
+    lab.run("client", "iptables-legacy", "-A", "INPUT", "-p", "tcp", "--sport", "80")
+    start_haproxy(lab, tmp_path, tos=184)  # DSCP EF
+    assert client(lab, count=10)["failures"] == 0
+    counts = [
+        int(line.split()[0])
+        for line in lab.run("client", "iptables-legacy", "-L", "INPUT", "-v", "-n", "-x").stdout.splitlines()[2:]
+    ]
+    assert counts[0] > 0 and counts[0] >= counts[1] - 10, counts  # all but the handshake's first packets

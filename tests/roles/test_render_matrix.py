@@ -208,3 +208,30 @@ def test_every_server_offline_is_accepted_and_a_typo_still_is_not(tmp_path):
     assert keepalived_check(path, ["eth0", "eth1"]).returncode == 0
     path.write_text(render("keepalived", config).replace("lb_kind NAT", "lb_kind NAT\n    bogus_word 3"))
     assert keepalived_check(path, ["eth0", "eth1"]).returncode != 0
+
+
+def test_quorum_and_sorry_server_are_accepted_by_keepalived(tmp_path):
+    config = build(TWO_ARM_NAT, quorum=2, sorry_server="192.168.2.99")
+    assert verify(config) == []
+    text = render("keepalived", config)
+    path = tmp_path / "keepalived.conf"
+    path.write_text(text)
+    assert keepalived_check(path, ["eth0", "eth1"]).returncode == 0, text
+    assert "quorum 2" in text and "sorry_server 192.168.2.99 80" in text
+
+
+@pytest.mark.parametrize("server_initiating", [False, True], ids=["http", "tcp"])
+def test_tos_sorry_server_and_server_initiating_are_accepted_by_haproxy(tmp_path, server_initiating):
+    config = build(
+        TWO_ARM_NAT | {"method": "snat"}, tos=184, sorry_server="192.168.2.99:8080", server_initiating=server_initiating
+    )
+    assert verify(config) == []
+    text = render("haproxy", config)
+    path = tmp_path / "haproxy.cfg"
+    path.write_text(text)
+    assert haproxy_check(path).returncode == 0, text
+    assert "server _sorry_server 192.168.2.99:8080 backup" in text
+    if server_initiating:
+        assert "mode tcp" in text and "tcp-request connection set-tos 184" in text and "option httplog" not in text
+    else:
+        assert "http-request set-tos 184" in text

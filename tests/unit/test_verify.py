@@ -487,3 +487,35 @@ def test_layer7_snat_with_cookie_is_fine():
         )
     )
     assert verify(config) == []
+
+
+@pytest.mark.parametrize(
+    ("layer", "settings", "field", "words"),
+    [
+        (7, {"quorum": 2}, "quorum", "layer 4 (keepalived) setting"),
+        (4, {"quorum": 0}, "quorum", "is not a quorum"),
+        (4, {"tos": 46}, "tos", "set layer 7"),
+        (7, {"tos": 300}, "tos", "is not a ToS byte"),
+        (4, {"server_initiating": True}, "server_initiating", "layer 7 setting"),
+        (7, {"server_initiating": True, "health_check": HealthCheck("http")}, "server_initiating", "needs HTTP"),
+        (7, {"sorry_server": "192.168.2.300"}, "sorry_server", "192.168.2.300"),
+        (7, {"sorry_server": "192.168.2.99:http"}, "sorry_server", "is not a port"),
+    ],
+)
+def test_service_extras_are_refused_where_their_engine_lacks_them(example_config, layer, settings, field, words):
+    service = example_config.virtual_services[0]
+    if layer == 7:
+        service.layer, service.forwarding, service.scheduler = 7, "snat", "roundrobin"
+    for key, value in settings.items():
+        setattr(service, key, value)
+    problems = [p for p in verify(example_config) if p.field == f"virtual_services[0].{field}"]
+    assert problems and words in problems[0].message, verify(example_config)
+
+
+def test_server_initiating_refuses_cookie_persistence(example_config):
+    service = example_config.virtual_services[0]
+    service.layer, service.forwarding, service.scheduler, service.server_initiating = 7, "snat", "roundrobin", True
+    service.persistence = Persistence("active-cookie", 600, name="SRV")
+    assert any("reads HTTP" in p.message for p in verify(example_config))
+    service.persistence = Persistence("source-ip", 600)
+    assert verify(example_config) == []

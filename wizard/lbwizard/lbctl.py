@@ -35,6 +35,17 @@ def _none_or(kind: type) -> Callable[[str], object]:
     return convert
 
 
+def yes_no(text: str) -> bool:
+    """yes/no (also true/false, on/off, 1/0) for the switches of a service."""
+    answer = {"yes": True, "y": True, "true": True, "on": True, "1": True, "no": False, "n": False, "false": False}
+    answer |= {"off": False, "0": False}
+    if text.lower() not in answer:
+        raise ValueError(text)
+    return answer[text.lower()]
+
+
+yes_no.__name__ = "yes or no"
+
 # (option, model path, type, help): every setting of a virtual service, by the model's own names
 SERVICE_OPTIONS = [
     ("--address", "address", str, "the VIP (the floating external address in an HA pair)"),
@@ -55,6 +66,10 @@ SERVICE_OPTIONS = [
     ("--check-expect", "health_check.expect", int, "http(s) status expected"),
     ("--check-script", "health_check.script", str, "misc check program"),
     ("--check-interval", "health_check.interval", int, "seconds between checks"),
+    ("--sorry-server", "sorry_server", _none_or(str), "ADDRESS[:PORT] that serves while no real server is up (or none)"),
+    ("--quorum", "quorum", _none_or(int), "layer 4: healthy weight below which the service is down (or none)"),
+    ("--tos", "tos", _none_or(int), "layer 7: ToS byte of replies to clients, e.g. 184 = DSCP EF (or none)"),
+    ("--server-initiating", "server_initiating", yes_no, "layer 7: yes for protocols where the server speaks first"),
 ]
 SERVER_OPTIONS = [
     ("--weight", "weight", int, "relative share of new connections (0: none)"),

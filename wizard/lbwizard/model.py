@@ -144,6 +144,15 @@ class VirtualService:
     persistence: Persistence | None = None
     health_check: HealthCheck = field(default_factory=HealthCheck)
     real_servers: list[RealServer] = field(default_factory=list)
+    # Where clients go when no real server is up, "ADDRESS[:PORT]" (a maintenance page, say).
+    sorry_server: str | None = None
+    # Layer 4: the total weight of healthy servers below which the service counts as down (keepalived).
+    quorum: int | None = None
+    # Layer 7: the ToS byte of the replies to clients (QoS): DSCP times 4, e.g. 184 (0xb8) for EF.
+    tos: int | None = None
+    # Layer 7: plain TCP proxying that connects to the server at once, so protocols where the server
+    # speaks first (SMTP, FTP, POP3 banners) work; HTTP features are then unavailable.
+    server_initiating: bool = False
 
 
 @dataclass

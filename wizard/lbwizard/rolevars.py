@@ -25,6 +25,14 @@ def _netmask(prefix_or_mask: str | None) -> str | None:
     return str(IPv4Interface(f"0.0.0.0/{text}").netmask)
 
 
+def _endpoint(text: str | None, default_port: int) -> dict | None:
+    """ "ADDRESS[:PORT]" as {address, port}; the service's own port when none is given."""
+    if not text:
+        return None
+    address, _, port = text.partition(":")
+    return {"address": address, "port": int(port) if port else default_port}
+
+
 def _check(service: VirtualService) -> dict:
     check = service.health_check
     return {
@@ -75,6 +83,8 @@ def keepalived_virtual_servers(config: ApplianceConfig) -> list[dict]:
             "persistence_timeout": persistence.timeout if persistence else None,
             "persistence_granularity": _netmask(persistence.netmask) if persistence else None,
             "check": _check(service),
+            "quorum": service.quorum,
+            "sorry_server": _endpoint(service.sorry_server, service.port),
             "fwmark": None,
             "address": service.address,
             "port": service.port,
@@ -144,7 +154,9 @@ def haproxy_services(config: ApplianceConfig) -> list[dict]:
                 "name": service.name,
                 "address": service.address,
                 "ports": ports,
-                "mode": "tcp" if persistence and persistence.mode == "ssl-session-id" else "http",
+                "mode": "tcp" if service.server_initiating or (persistence and persistence.mode == "ssl-session-id") else "http",
+                "tos": service.tos,
+                "sorry_server": _endpoint(service.sorry_server, service.port),
                 "balance": service.scheduler,
                 "balance_param": service.scheduler_param,
                 "persistence": None

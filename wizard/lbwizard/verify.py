@@ -285,6 +285,51 @@ def _check_virtual_services(config: ApplianceConfig, subnets: _Subnets) -> Itera
         yield from _check_persistence(service, field, label)
         yield from _check_health(service, field, label)
         yield from _check_real_servers(config, service, field, label, vip, subnets)
+        yield from _check_service_extras(service, field, label)
+
+
+HTTP_PERSISTENCE = tuple(m for m in model.PERSISTENCE_MODES if m not in ("source-ip", "ssl-session-id", "sip"))
+
+
+def _check_service_extras(service: VirtualService, field: str, label: str):
+    """Sorry server, quorum, ToS and server-initiating protocols: each only where its engine has it."""
+    if service.sorry_server is not None:
+        address, _, port = str(service.sorry_server).partition(":")
+        try:
+            parse_address(address)
+        except ValueError as exc:
+            yield Problem(f"{field}.sorry_server", str(exc))
+        if port and not (port.isdigit() and 1 <= int(port) <= 65535):
+            yield Problem(f"{field}.sorry_server", f"{port!r} is not a port; use ADDRESS or ADDRESS:PORT with 1-65535")
+    if service.quorum is not None:
+        if service.layer != 4:
+            yield Problem(f"{field}.quorum", f"{label}: quorum is a layer 4 (keepalived) setting; remove it at layer 7")
+        elif not _is_int_in(service.quorum, 1, model.WEIGHT_MAX):
+            yield Problem(f"{field}.quorum", f"{service.quorum!r} is not a quorum; use a total weight of 1-{model.WEIGHT_MAX}")
+        elif service.quorum > (total := sum(s.weight for s in service.real_servers if isinstance(s.weight, int))):
+            yield Problem(
+                f"{field}.quorum",
+                f"{label}: quorum {service.quorum} is more than the weight of all its real servers together ({total}); "
+                "the service could never be up",
+            )
+    if service.tos is not None:
+        if service.layer != 7:
+            yield Problem(f"{field}.tos", f"{label}: ToS marking is done by HAProxy; set layer 7 or remove it")
+        elif not _is_int_in(service.tos, 0, 255):
+            yield Problem(f"{field}.tos", f"{service.tos!r} is not a ToS byte; use 0-255 (DSCP times 4: 184 = EF)")
+    if service.server_initiating not in (True, False):
+        yield Problem(f"{field}.server_initiating", f"{service.server_initiating!r} is not yes or no")
+    elif service.server_initiating:
+        if service.layer != 7:
+            yield Problem(f"{field}.server_initiating", f"{label}: layer 4 always forwards at once; this is a layer 7 setting")
+        elif service.persistence is not None and service.persistence.mode in HTTP_PERSISTENCE:
+            yield Problem(
+                f"{field}.server_initiating",
+                f"{label}: {service.persistence.mode} persistence reads HTTP, which a server-initiating (TCP) service "
+                "never parses; use source-ip",
+            )
+        elif service.health_check.type in ("http", "https"):
+            yield Problem(f"{field}.server_initiating", f"{label}: an HTTP health check needs HTTP; use a tcp check")
 
 
 def _check_vip(config: ApplianceConfig, service: VirtualService, field: str, label: str, subnets: _Subnets):
