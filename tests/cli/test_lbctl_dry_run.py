@@ -181,3 +181,14 @@ def test_sorry_server_quorum_tos_and_server_initiating_options(root):
     assert "frontend SMTP\n    mode tcp" in text and "tcp-request connection set-tos 184" in text
     bad = lbctl(root, "vs", "set", "SMTP", "--server-initiating", "maybe")
     assert bad.returncode == 2 and "--server-initiating: invalid yes or no value: 'maybe'" in bad.stderr
+
+
+def test_a_tls_service_gets_the_units_own_certificate_made_under_the_root(root):
+    ok(root, "vs", "add", "HTTPS", "--address", "10.0.0.21", "--port", "443", "--layer", "7", "--tls", "yes")
+    certificate = root / "etc/haproxy/certs/appliance.pem"
+    assert oct(certificate.stat().st_mode & 0o777) == "0o600" and "PRIVATE KEY" in certificate.read_text()
+    assert f"bind 10.0.0.21:443 ssl crt {certificate}\n" in haproxy(root)
+    made = certificate.read_bytes()
+    ok(root, "rs", "add", "HTTPS", "192.168.2.50:80")
+    assert certificate.read_bytes() == made  # made once, never replaced
+    assert lbctl(root, "vs", "set", "VIP1", "--tls", "yes").returncode == 2  # layer 4 passes TLS through

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -57,7 +58,7 @@ def start_haproxy(lab, tmp_path, persistence=None, **settings) -> subprocess.Pop
     assert result.returncode == 0, result.stdout + result.stderr
     cfg = tmp_path / "haproxy.cfg"
     cfg.write_text(render("haproxy", config, haproxy_stats_socket=str(tmp_path / "admin.sock")))
-    return lab.start_haproxy(cfg, tmp_path / "admin.sock")
+    return lab.start_haproxy(cfg, tmp_path / "admin.sock", port=service.port)
 
 
 @pytest.fixture
@@ -159,3 +160,25 @@ def test_replies_to_clients_carry_the_tos_byte(lab, tmp_path, servers):
         for line in lab.run("client", "iptables-legacy", "-L", "INPUT", "-v", "-n", "-x").stdout.splitlines()[2:]
     ]
     assert counts[0] > 0 and counts[0] >= counts[1] - 10, counts  # all but the handshake's first packets
+
+
+HTTPS_GET = r"""
+import ssl, sys, urllib.request
+context = ssl.create_default_context()
+context.check_hostname, context.verify_mode = False, ssl.CERT_NONE  # the unit's own self-signed certificate
+with urllib.request.urlopen(sys.argv[1], timeout=5, context=context) as answer:
+    print(answer.read().decode().strip())
+"""
+
+
+def test_tls_is_terminated_with_the_units_own_certificate(lab, tmp_path, servers):
+    certificate = tmp_path / "certs/appliance.pem"
+    maker = Path(__file__).resolve().parents[2] / "ansible/roles/haproxy/files/make-appliance-certificate"
+    subprocess.run([str(maker), str(certificate), "lbtest"], check=True)
+    start_haproxy(lab, tmp_path, port=443, tls=True, tls_certificate=str(certificate))
+    answers = {lab.run("client", sys.executable, "-c", HTTPS_GET, "https://10.0.0.21/").stdout.strip() for _ in range(6)}
+    assert answers == {"RS1", "RS2"}  # HTTPS to the client, plain HTTP to both servers
+    subject = lab.run("client", "sh", "-c", "openssl s_client -connect 10.0.0.21:443 </dev/null 2>/dev/null | grep subject=")
+    assert "CN = lbtest" in subject.stdout
+    plain = lab.fetch("client", "http://10.0.0.21:443/")
+    assert plain is None  # no cleartext on the TLS port

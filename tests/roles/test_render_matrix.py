@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import shutil
+import subprocess
 
 import pytest
 
@@ -20,7 +21,7 @@ from lbwizard.model import (
 )
 from lbwizard.verify import verify
 from tests.conftest import HA_MASTER_TWO_ARM, ONE_ARM_DR, TWO_ARM_NAT
-from tests.roles.render import haproxy_check, keepalived_check, render
+from tests.roles.render import ROLES, haproxy_check, keepalived_check, render
 
 pytestmark = pytest.mark.skipif(
     not (shutil.which("haproxy") and shutil.which("keepalived")), reason="make test installs haproxy and keepalived"
@@ -235,3 +236,16 @@ def test_tos_sorry_server_and_server_initiating_are_accepted_by_haproxy(tmp_path
         assert "mode tcp" in text and "tcp-request connection set-tos 184" in text and "option httplog" not in text
     else:
         assert "http-request set-tos 184" in text
+
+
+def test_tls_termination_with_the_units_own_certificate_is_accepted_by_haproxy(tmp_path):
+    certificate = tmp_path / "certs/appliance.pem"
+    made = subprocess.run([str(ROLES / "haproxy/files/make-appliance-certificate"), str(certificate), "lbtest"], check=False)
+    assert made.returncode == 0 and oct(certificate.stat().st_mode & 0o777) == "0o600"
+    config = build(TWO_ARM_NAT | {"method": "snat"}, tls=True, tls_certificate=str(certificate), port=443)
+    assert verify(config) == []
+    text = render("haproxy", config)
+    path = tmp_path / "haproxy.cfg"
+    path.write_text(text)
+    assert haproxy_check(path).returncode == 0, text
+    assert f"bind 10.0.0.21:443 ssl crt {certificate}\n" in text

@@ -500,6 +500,11 @@ def test_layer7_snat_with_cookie_is_fine():
         (7, {"server_initiating": True, "health_check": HealthCheck("http")}, "server_initiating", "needs HTTP"),
         (7, {"sorry_server": "192.168.2.300"}, "sorry_server", "192.168.2.300"),
         (7, {"sorry_server": "192.168.2.99:http"}, "sorry_server", "is not a port"),
+        (4, {"tls": True}, "tls", "set layer 7"),
+        (7, {"tls": True, "persistence": Persistence("ssl-session-id", 600)}, "tls", "consumes"),
+        (7, {"tls": True, "tls_certificate": "/etc/x.pem\n    bind *:1"}, "tls_certificate", "absolute path"),
+        (7, {"tls": True, "tls_certificate": "relative.pem"}, "tls_certificate", "absolute path"),
+        (7, {"tls_certificate": "/etc/haproxy/certs/site.pem"}, "tls_certificate", "never used"),
     ],
 )
 def test_service_extras_are_refused_where_their_engine_lacks_them(example_config, layer, settings, field, words):

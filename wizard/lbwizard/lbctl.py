@@ -70,6 +70,8 @@ SERVICE_OPTIONS = [
     ("--quorum", "quorum", _none_or(int), "layer 4: healthy weight below which the service is down (or none)"),
     ("--tos", "tos", _none_or(int), "layer 7: ToS byte of replies to clients, e.g. 184 = DSCP EF (or none)"),
     ("--server-initiating", "server_initiating", yes_no, "layer 7: yes for protocols where the server speaks first"),
+    ("--tls", "tls", yes_no, "layer 7: yes to terminate TLS here (HTTPS to clients, HTTP to the servers)"),
+    ("--tls-certificate", "tls_certificate", _none_or(str), "PEM with certificate and key (none: the unit's own)"),
 ]
 SERVER_OPTIONS = [
     ("--weight", "weight", int, "relative share of new connections (0: none)"),

@@ -56,7 +56,8 @@ REAL_SERVER_STATES = ("online", "drain", "offline")
 PERSISTENCE_TIMEOUT_MIN = 60  # one minute ...
 PERSISTENCE_TIMEOUT_MAX = 28 * 24 * 3600  # ... to 28 days, as the reference allows
 WEIGHT_MIN, WEIGHT_MAX = 0, 65535  # IPVS's range; HAProxy's 0-256 is checked for layer 7 in verify
-MAX_EXTRA_PORTS = 510  # the reference's limit
+MAX_EXTRA_PORTS = 510
+APPLIANCE_CERTIFICATE = "etc/haproxy/certs/appliance.pem"  # under the root  # the reference's limit
 FWMARK_MAX = 2**31 - 1
 
 
@@ -153,6 +154,10 @@ class VirtualService:
     # Layer 7: plain TCP proxying that connects to the server at once, so protocols where the server
     # speaks first (SMTP, FTP, POP3 banners) work; HTTP features are then unavailable.
     server_initiating: bool = False
+    # Layer 7: HAProxy terminates TLS on the VIP's ports with this PEM (certificate and key); None means
+    # the unit's own self-signed one, made at first boot, until the admin installs a real one.
+    tls: bool = False
+    tls_certificate: str | None = None
 
 
 @dataclass

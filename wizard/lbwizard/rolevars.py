@@ -8,9 +8,10 @@ a firewall mark become one keepalived `virtual_server fwmark N`.
 from __future__ import annotations
 
 from ipaddress import IPv4Interface
+from pathlib import Path
 
 from .addressing import parse_port_list
-from .model import ApplianceConfig, VirtualService
+from .model import APPLIANCE_CERTIFICATE, ApplianceConfig, VirtualService
 
 PRIORITY = {"master": 150, "backup": 100}
 # keepalived lb_algo for our scheduler names (mh with fallback: source hashing that spreads evenly).
@@ -139,8 +140,9 @@ def keepalived_vrrp(config: ApplianceConfig) -> dict | None:
     }
 
 
-def haproxy_services(config: ApplianceConfig) -> list[dict]:
-    """One frontend/backend pair per layer-7 service."""
+def haproxy_services(config: ApplianceConfig, root: str = "/") -> list[dict]:
+    """One frontend/backend pair per layer-7 service; TLS with the given PEM or the unit's own (under root)."""
+    own_certificate = str(Path(root) / APPLIANCE_CERTIFICATE)
     result = []
     for service in config.virtual_services:
         if service.layer != 7:
@@ -156,6 +158,7 @@ def haproxy_services(config: ApplianceConfig) -> list[dict]:
                 "ports": ports,
                 "mode": "tcp" if service.server_initiating or (persistence and persistence.mode == "ssl-session-id") else "http",
                 "tos": service.tos,
+                "tls": {"certificate": service.tls_certificate or own_certificate} if service.tls else None,
                 "sorry_server": _endpoint(service.sorry_server, service.port),
                 "balance": service.scheduler,
                 "balance_param": service.scheduler_param,
@@ -179,7 +182,8 @@ def role_vars(config: ApplianceConfig, root: str = "/", services: bool = True, r
         "keepalived_vrrp": keepalived_vrrp(config),
         "keepalived_router_id": config.hostname,
         "keepalived_interfaces": list(config.interfaces),
-        "haproxy_services": haproxy_services(config),
+        "haproxy_services": haproxy_services(config, root),
+        "haproxy_appliance_certificate": str(Path(root) / APPLIANCE_CERTIFICATE),
         "haproxy_peers": haproxy_peers(config),
     }
 

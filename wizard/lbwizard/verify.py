@@ -317,6 +317,7 @@ def _check_service_extras(service: VirtualService, field: str, label: str):
             yield Problem(f"{field}.tos", f"{label}: ToS marking is done by HAProxy; set layer 7 or remove it")
         elif not _is_int_in(service.tos, 0, 255):
             yield Problem(f"{field}.tos", f"{service.tos!r} is not a ToS byte; use 0-255 (DSCP times 4: 184 = EF)")
+    yield from _check_tls(service, field, label)
     if service.server_initiating not in (True, False):
         yield Problem(f"{field}.server_initiating", f"{service.server_initiating!r} is not yes or no")
     elif service.server_initiating:
@@ -330,6 +331,37 @@ def _check_service_extras(service: VirtualService, field: str, label: str):
             )
         elif service.health_check.type in ("http", "https"):
             yield Problem(f"{field}.server_initiating", f"{label}: an HTTP health check needs HTTP; use a tcp check")
+
+
+CERTIFICATE_PATH = re.compile(r"^/[A-Za-z0-9_./-]+$")
+
+
+def _check_tls(service: VirtualService, field: str, label: str):
+    if service.tls not in (True, False):
+        yield Problem(f"{field}.tls", f"{service.tls!r} is not yes or no")
+        return
+    if service.tls_certificate is not None and (
+        not isinstance(service.tls_certificate, str)
+        or not CERTIFICATE_PATH.match(service.tls_certificate)
+        or ".." in service.tls_certificate
+    ):
+        yield Problem(f"{field}.tls_certificate", f"{service.tls_certificate!r} is not an absolute path of plain characters")
+    if not service.tls:
+        if service.tls_certificate is not None:
+            yield Problem(
+                f"{field}.tls_certificate", f"{label}: a certificate without tls: yes is never used; set tls or remove it"
+            )
+        return
+    if service.layer != 7:
+        yield Problem(
+            f"{field}.tls", f"{label}: TLS is terminated by HAProxy; set layer 7 (layer 4 passes TLS through untouched)"
+        )
+    elif service.persistence is not None and service.persistence.mode == "ssl-session-id":
+        yield Problem(
+            f"{field}.tls",
+            f"{label}: ssl-session-id persistence reads the TLS hello that terminating TLS here consumes; "
+            "use active-cookie or source-ip",
+        )
 
 
 def _check_vip(config: ApplianceConfig, service: VirtualService, field: str, label: str, subnets: _Subnets):
