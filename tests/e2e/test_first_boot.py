@@ -23,6 +23,9 @@ def test_answers_disk_configures_the_unit_unattended(guest_lab):
     assert "TCP  10.0.0.21:80 wlc" in table and "192.168.2.50:80" in table and "Masq" in table
     status, size = guest.shell("df --output=size -B1 / | tail -1")  # the root grew to fill the 4 GB disk
     assert status == 0 and int(size.split()[-1]) > 3.5e9
+    # first boot made this unit's own TLS certificate (the image has none), readable by root only
+    status, made = guest.shell("cd /etc/haproxy/certs && stat -c %a appliance.pem && grep -c 'PRIVATE KEY' appliance.pem; cd")
+    assert status == 0 and made.split()[-2:] == ["600", "2"], made
 
 
 def test_wizard_on_the_serial_console_then_a_reboot(guest_lab):
