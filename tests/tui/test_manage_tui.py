@@ -142,3 +142,15 @@ async def test_the_setup_wizard_is_one_choice_away(root):
     async with app.run_test(size=SIZE) as pilot:
         await choose(pilot, "wizard")
     assert app.return_value == "wizard"
+
+
+async def test_a_change_that_fails_says_why_and_leaves_the_config_as_it_was(root, monkeypatch):
+    monkeypatch.setenv("LBWIZARD_TEST_FAULT_AFTER_STEP", "3")  # the transaction's own test hook
+    before = (root / "etc/lbwizard/appliance.yaml").read_text()
+    async with app_for(root).run_test(size=SIZE) as pilot:
+        await choose(pilot, "servers")
+        await pilot.press("d")
+        assert (await finished(pilot)).startswith("Failed; every change was undone")
+        steps = str(pilot.app.screen.query_one("#steps", Static).render())
+        assert "apply failed and every change was undone: injected fault after step 3" in steps
+    assert (root / "etc/lbwizard/appliance.yaml").read_text() == before

@@ -22,6 +22,10 @@ def print_step(line: str) -> None:
     print(f"- {line}", flush=True)
 
 
+def print_failure(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 def apply_config(
     config: ApplianceConfig,
     paths: Paths,
@@ -32,25 +36,32 @@ def apply_config(
     record: bool = True,
     runtime: list[Step] | None = None,
     echo: Callable[[str], None] = print_step,
+    failure: Callable[[str], None] = print_failure,
 ) -> int:
     """Run the plan as one transaction, reporting each step; undo everything on failure or interrupt."""
     steps = apply.plan(
         config, paths, password_hash, live=live, previous=previous, handover=handover, record=record, runtime=runtime
     )
-    return run_steps(steps, (lambda: state.capture(config)) if live else None, echo)
+    return run_steps(steps, (lambda: state.capture(config)) if live else None, echo, failure)
 
 
-def run_steps(steps: list[Step], capture=None, echo: Callable[[str], None] = print_step) -> int:
+def run_steps(
+    steps: list[Step],
+    capture=None,
+    echo: Callable[[str], None] = print_step,
+    failure: Callable[[str], None] = print_failure,
+) -> int:
+    """failure receives the one line that says what went wrong (stderr for a command, the screen for a TUI)."""
     try:
         transaction.run(steps, echo, capture=capture)
     except KeyboardInterrupt:
-        print("interrupted; every change was undone", file=sys.stderr)
+        failure("interrupted; every change was undone")
         return EXIT_ABORTED
     except transaction.RollbackIncomplete as exc:
-        print(f"apply failed ({exc.__cause__}), and the rollback is INCOMPLETE: {exc}", file=sys.stderr)
+        failure(f"apply failed ({exc.__cause__}), and the rollback is INCOMPLETE: {exc}")
         return EXIT_FAILED
     except Exception as exc:
-        print(f"apply failed and every change was undone: {exc}", file=sys.stderr)
+        failure(f"apply failed and every change was undone: {exc}")
         return EXIT_FAILED
     return EXIT_OK
 
@@ -63,6 +74,7 @@ def commit(
     handover: bool,
     runtime: list[Step] | None = None,
     echo: Callable[[str], None] = print_step,
+    failure: Callable[[str], None] = print_failure,
 ) -> tuple[int, list[tuple[str, str]]]:
     """A day-2 change (lbctl, the management screens): verify, then apply and hand over as one transaction.
 
@@ -73,4 +85,4 @@ def commit(
     problems = verify(new)
     if problems:
         return EXIT_BAD_INPUT, [(p.field, p.message) for p in problems]
-    return apply_config(new, paths, live, handover, previous=previous, runtime=runtime, echo=echo), []
+    return apply_config(new, paths, live, handover, previous=previous, runtime=runtime, echo=echo, failure=failure), []

@@ -52,7 +52,10 @@ class Operations:
         return loaded
 
     def change(self, make: Edit, echo: Callable[[str], None], state_change: bool = False) -> tuple[int, list[tuple[str, str]]]:
-        """Edit the saved config and commit it; (exit code, problems). Drain/offline/online also reach the engines."""
+        """Edit the saved config and commit it; (exit code, problems). Drain/offline/online also reach the engines.
+
+        Every line, the failure's included, goes to echo: on a screen nothing printed would be seen.
+        """
         try:
             previous = self.config()
             new = make(previous)
@@ -61,7 +64,7 @@ class Operations:
         except ConfigFormatError as exc:
             return EXIT_BAD_INPUT, exc.problems
         runtime = state_change_steps(previous, new, self.paths, self.live) if state_change else None
-        return commit(previous, new, self.paths, self.live, self.handover, runtime, echo)
+        return commit(previous, new, self.paths, self.live, self.handover, runtime, echo, failure=echo)
 
     def rollback(self, version: int, echo: Callable[[str], None]) -> tuple[int, list[tuple[str, str]]]:
         wanted, why = history.rollback_target(self.paths, version)
