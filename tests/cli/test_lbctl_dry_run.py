@@ -192,3 +192,19 @@ def test_a_tls_service_gets_the_units_own_certificate_made_under_the_root(root):
     ok(root, "rs", "add", "HTTPS", "192.168.2.50:80")
     assert certificate.read_bytes() == made  # made once, never replaced
     assert lbctl(root, "vs", "set", "VIP1", "--tls", "yes").returncode == 2  # layer 4 passes TLS through
+
+
+def test_a_failed_apply_is_undone_and_says_why(root):
+    before = snapshot(root)
+    env = {**os.environ, "LBWIZARD_TEST_FAULT_AFTER_STEP": "3"}  # the transaction's own test hook
+    result = subprocess.run(
+        [*LBCTL, "--dry-run", "--root", str(root), "rs", "add", "VIP1", "192.168.2.51", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert result.returncode == 1
+    answer = json.loads(result.stdout)
+    assert not answer["ok"] and answer["error"].startswith("apply failed and every change was undone: injected fault")
+    assert snapshot(root) == before

@@ -188,19 +188,24 @@ class Ctl:
     def commit(self, previous: ApplianceConfig, new: ApplianceConfig, what: str, runtime_steps=None) -> int:
         """Verify, then apply as one transaction and hand over; nothing is written if verify objects."""
         steps: list[str] = []
+        errors: list[str] = []
 
         def echo(line: str) -> None:
             steps.append(line)
             print(f"- {line}", file=sys.stderr if self.json else sys.stdout, flush=True)
 
-        result, problems = commit(previous, new, self.paths, not self.dry_run, self.handover, runtime_steps, echo)
+        def failure(line: str) -> None:
+            errors.append(line)
+            print(f"lbctl: {line}", file=sys.stderr, flush=True)
+
+        result, problems = commit(previous, new, self.paths, not self.dry_run, self.handover, runtime_steps, echo, failure)
         if problems:
             return self.problems(problems)
         if result == EXIT_OK:
             version = history.newest(self.paths)
             self.out(f"{what}; saved as version {version}.", {"ok": True, "change": what, "version": version, "steps": steps})
         elif self.json:
-            print(json.dumps({"ok": False, "change": what, "steps": steps}))
+            print(json.dumps({"ok": False, "change": what, "steps": steps, "error": " ".join(errors)}))
         return result
 
 
