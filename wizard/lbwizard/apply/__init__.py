@@ -54,13 +54,15 @@ def plan(
 
     handover adds the keepalived/HAProxy step: it renders only (no daemon touched) unless this is a
     live run on the real root. record=False leaves the rollback record of an earlier apply alone.
-    runtime: steps that change the running engines directly (lbctl's drain/offline/online); they run
-    before the hand-over, which then does not reload HAProxy for what they already did.
+    runtime: steps that change the running engines directly (lbctl's drain/offline/online, live runs
+    only); they run first, so the change takes effect at once, and the hand-over then does not reload
+    HAProxy for what they already did.
     """
     steps: list[Step] = []
     if live:
         if record:
             steps.append(rollback.record_step(config, paths))
+        steps += runtime or []  # first: a drain takes effect at once; a later failure still undoes it
         steps += network.plan(config, previous)
         if paths.is_live_root:
             steps.append(network.hostname_step(config.hostname))
@@ -70,7 +72,6 @@ def plan(
     if admin_password_hash:
         steps.append(password_step(admin_password_hash, paths))
     steps += system_files(config, paths)
-    steps += runtime or []
     if handover:
         steps.append(handover_step(config, paths, manage_services=live and paths.is_live_root, reload_haproxy=not runtime))
     if config != previous:  # re-applying the saved config (at boot) makes no new history version
