@@ -7,6 +7,7 @@ from __future__ import annotations
 from lbwizard import edit, engines, status
 from lbwizard.flow import Flow
 from lbwizard.live import LiveSystem
+from lbwizard.rolevars import keepalived_virtual_servers
 from tests.conftest import TWO_ARM_NAT
 
 IPVSADM_LN = """IP Virtual Server version 1.2.1 (size=4096)
@@ -42,7 +43,9 @@ def test_requested_and_actual_state_side_by_side():
         config = edit.add_server(config, "VIP1", address, {})
     config = edit.set_server_state(config, "VIP1", "RIP2", "drain")
     config = edit.set_server_state(config, "VIP1", "RIP4", "offline")
-    engine, servers = status._layer4(config, config.virtual_services[0], engines.parse_ipvsadm(IPVSADM_LN))
+    engine, servers = status._layer4(
+        keepalived_virtual_servers(config), config.virtual_services[0], engines.parse_ipvsadm(IPVSADM_LN)
+    )
     assert engine == "IPVS: loaded"
     seen = {s.name: (s.requested, s.actual, s.weight, s.active, s.inactive) for s in servers}
     assert seen == {
@@ -59,5 +62,5 @@ def test_requested_and_actual_state_side_by_side():
 
 def test_without_ipvs_nothing_is_invented():
     config = Flow(LiveSystem()).run_answers(dict(TWO_ARM_NAT))
-    engine, servers = status._layer4(config, config.virtual_services[0], None)
+    engine, servers = status._layer4(keepalived_virtual_servers(config), config.virtual_services[0], None)
     assert engine == "IPVS: not available here" and servers[0].actual == "unknown" and servers[0].active is None

@@ -84,6 +84,17 @@ def parse_port(text: object) -> int:
     return int(value)
 
 
+def split_endpoint(text: str, default_port: int) -> tuple[str, int]:
+    """ADDRESS[:PORT] -> (address, port), default_port when none is given. The address is not judged
+    here (verify does, naming its field); the port must at least be a number."""
+    address, _, port = str(text).partition(":")
+    if not port:
+        return address, default_port
+    if not port.isdigit():
+        raise ValueError(f"{port!r} in {text!r} is not a port number")
+    return address, int(port)
+
+
 def parse_port_list(text: str) -> list[tuple[int, int]]:
     """The reference's extra ports: '8000-8080, 9002 80' -> [(8000, 8080), (9002, 9002), (80, 80)]."""
     ranges = []

@@ -19,7 +19,8 @@ from . import arp, engines
 from .model import ApplianceConfig, RealServer, VirtualService
 from .paths import Paths
 from .realserver import nat_gateway
-from .status import ServiceStatus, collect, own_address
+from .rolevars import external_address
+from .status import ServiceStatus, collect
 
 PROBE_TIMEOUT = 2.0
 
@@ -158,7 +159,7 @@ def _health_findings(service: VirtualService, status: ServiceStatus) -> list[Fin
 
 def _return_path_findings(config: ApplianceConfig, service: VirtualService) -> list[Finding]:
     """NAT: a server must answer clients through the load balancer; probe it from the external address."""
-    source = own_address(config)
+    source = external_address(config)
     if service.layer != 4 or service.forwarding != "nat" or source is None:
         return []
     findings = []

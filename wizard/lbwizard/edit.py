@@ -11,10 +11,11 @@ import copy
 from dataclasses import fields
 from typing import Any
 
+from . import addressing
 from .model import ApplianceConfig as Config
 from .model import HealthCheck, Persistence, RealServer, VirtualService
 
-LAYER_DEFAULTS = {4: {"scheduler": "wlc"}, 7: {"scheduler": "roundrobin", "forwarding": "snat"}}
+LAYER_SCHEDULERS = {4: "wlc", 7: "roundrobin"}
 
 
 class EditError(ValueError):
@@ -63,13 +64,10 @@ def find_server(service: VirtualService, key: str) -> RealServer:
 
 
 def split_endpoint(text: str, default_port: int) -> tuple[str, int]:
-    """ADDRESS[:PORT]; the address is left for verify() to judge, the port must at least be a number."""
-    address, _, port = text.partition(":")
-    if not port:
-        return address, default_port
-    if not port.isdigit():
-        raise EditError("rs.port", f"{port!r} in {text!r} is not a port number")
-    return address, int(port)
+    try:
+        return addressing.split_endpoint(text, default_port)
+    except ValueError as exc:
+        raise EditError("rs.port", str(exc)) from exc
 
 
 def _set_options(target: Any, options: dict[str, Any]) -> None:
@@ -89,15 +87,19 @@ def _set_options(target: Any, options: dict[str, Any]) -> None:
             setattr(target, head, value)
 
 
+def _without_persistence(options: dict[str, Any]) -> dict[str, Any]:
+    """persistence.mode None (lbctl's `--persistence none`, an emptied form field) clears persistence whole."""
+    if "persistence.mode" not in options or options["persistence.mode"] is not None:
+        return options
+    return {k: v for k, v in options.items() if not k.startswith("persistence.")} | {"persistence": None}
+
+
 def _layer_defaults(config: Config, service: VirtualService, options: dict[str, Any]) -> None:
-    """A layer change brings that layer's forwarding and scheduler unless the admin named them too."""
-    if "layer" not in options:
-        return
-    layer = options["layer"]
+    """The service's layer brings its forwarding and scheduler, unless the admin named them too."""
     if "forwarding" not in options:
-        service.forwarding = default_forwarding(config, layer)
+        service.forwarding = default_forwarding(config, service.layer)
     if "scheduler" not in options:
-        service.scheduler = LAYER_DEFAULTS.get(layer, {}).get("scheduler", service.scheduler)
+        service.scheduler = LAYER_SCHEDULERS.get(service.layer, service.scheduler)
 
 
 def add_service(config: Config, name: str, options: dict[str, Any]) -> Config:
@@ -108,11 +110,10 @@ def add_service(config: Config, name: str, options: dict[str, Any]) -> Config:
     missing = [key for key in ("address", "port") if options.get(key) is None]
     if missing:
         raise EditError(missing[0], f"a new virtual service needs --{missing[0]}")
-    layer = options.get("layer", 4)
-    service = VirtualService(name=name, address=options["address"], port=options["port"], layer=layer)
-    service.forwarding = default_forwarding(new, layer)
-    service.scheduler = LAYER_DEFAULTS.get(layer, {}).get("scheduler", service.scheduler)
-    _set_options(service, {k: v for k, v in options.items() if k != "layer"})
+    options = _without_persistence(options)
+    service = VirtualService(name=name, address=options["address"], port=options["port"])
+    _set_options(service, options)
+    _layer_defaults(new, service, options)
     new.virtual_services.append(service)
     return new
 
@@ -122,8 +123,10 @@ def set_service(config: Config, name: str, options: dict[str, Any]) -> Config:
     service = find_service(new, name)
     if not options:
         raise EditError("vs", f"nothing to change in {name}; give at least one option (see lbctl vs set --help)")
+    options = _without_persistence(options)
     _set_options(service, options)
-    _layer_defaults(new, service, options)
+    if "layer" in options:
+        _layer_defaults(new, service, options)
     return new
 
 
@@ -147,6 +150,7 @@ def add_server(config: Config, vs: str, endpoint: str, options: dict[str, Any]) 
     new = copy.deepcopy(config)
     service = find_service(new, vs)
     address, port = split_endpoint(endpoint, service.port)
+    options = dict(options)  # the caller's options stay as given
     name = options.pop("name", None) or _next_server_name(new)
     if any(s.name == name for s in service.real_servers):
         raise EditError("rs.name", f"{service.name} already has a real server named {name!r}")
@@ -160,6 +164,7 @@ def set_server(config: Config, vs: str, key: str, options: dict[str, Any]) -> Co
     new = copy.deepcopy(config)
     service = find_service(new, vs)
     server = find_server(service, key)
+    options = dict(options)  # the caller's options stay as given
     if "endpoint" in options:
         server.address, server.port = split_endpoint(options.pop("endpoint"), server.port)
     elif not options:

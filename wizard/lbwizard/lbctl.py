@@ -19,9 +19,11 @@ from pathlib import Path
 
 import yaml
 
-from . import diagnose, edit, files, history, model, realserver, runtime, status
-from .changes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, commit
+from . import diagnose, edit, history, model, realserver, status
+from .addressing import parse_yes_no
+from .changes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 from .model import ApplianceConfig, ConfigFormatError
+from .operations import Operations
 from .paths import Paths
 
 
@@ -36,12 +38,8 @@ def _none_or(kind: type) -> Callable[[str], object]:
 
 
 def yes_no(text: str) -> bool:
-    """yes/no (also true/false, on/off, 1/0) for the switches of a service."""
-    answer = {"yes": True, "y": True, "true": True, "on": True, "1": True, "no": False, "n": False, "false": False}
-    answer |= {"off": False, "0": False}
-    if text.lower() not in answer:
-        raise ValueError(text)
-    return answer[text.lower()]
+    """The wizard's y/yes/true and n/no/false, and on/off, 1/0 for the switches of a service."""
+    return parse_yes_no({"on": "yes", "1": "yes", "off": "no", "0": "no"}.get(text.lower(), text))
 
 
 yes_no.__name__ = "yes or no"
@@ -87,11 +85,8 @@ def _add_options(parser: argparse.ArgumentParser, table) -> None:
 
 
 def _options(args: argparse.Namespace) -> dict[str, object]:
-    """The model settings the admin gave, by model path; --persistence none clears persistence whole."""
-    options = {key[4:]: value for key, value in vars(args).items() if key.startswith("opt:")}
-    if "persistence.mode" in options and options["persistence.mode"] is None:
-        options = {k: v for k, v in options.items() if not k.startswith("persistence.")} | {"persistence": None}
-    return options
+    """The model settings the admin gave, by model path."""
+    return {key[4:]: value for key, value in vars(args).items() if key.startswith("opt:")}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -166,6 +161,7 @@ class Ctl:
         if root is None and os.geteuid() != 0:
             raise SystemExit("lbctl: run as root, or try it with --dry-run --root DIR")
         self.paths = Paths(root or Path("/"))
+        self.operations = Operations(self.paths, live=not self.dry_run, handover=self.handover)
 
     def out(self, text: str, data: object) -> None:
         print(json.dumps(data, indent=1) if self.json else text)
@@ -180,13 +176,10 @@ class Ctl:
         return EXIT_BAD_INPUT
 
     def config(self) -> ApplianceConfig:
-        loaded = files.load_config(self.paths)
-        if loaded is None:
-            raise ConfigFormatError([("config", f"{self.paths.appliance_yaml} does not exist; run lbwizard first")])
-        return loaded
+        return self.operations.config()
 
-    def commit(self, previous: ApplianceConfig, new: ApplianceConfig, what: str, runtime_steps=None) -> int:
-        """Verify, then apply as one transaction and hand over; nothing is written if verify objects."""
+    def run(self, change: Callable[..., tuple[int, list[tuple[str, str]]]], what: str) -> int:
+        """Run one change (Operations.change or .rollback, given echo and failure) and report it."""
         steps: list[str] = []
         errors: list[str] = []
 
@@ -198,7 +191,7 @@ class Ctl:
             errors.append(line)
             print(f"lbctl: {line}", file=sys.stderr, flush=True)
 
-        result, problems = commit(previous, new, self.paths, not self.dry_run, self.handover, runtime_steps, echo, failure)
+        result, problems = change(echo, failure)
         if problems:
             return self.problems(problems)
         if result == EXIT_OK:
@@ -207,6 +200,10 @@ class Ctl:
         elif self.json:
             print(json.dumps({"ok": False, "change": what, "steps": steps, "error": " ".join(errors)}))
         return result
+
+    def commit(self, make: Callable[[ApplianceConfig], ApplianceConfig], what: str, state_change: bool = False) -> int:
+        """Edit, verify, then apply as one transaction and hand over; nothing is written if verify objects."""
+        return self.run(lambda echo, failure: self.operations.change(make, echo, state_change, failure), what)
 
 
 def _service_line(service: model.VirtualService) -> str:
@@ -220,37 +217,35 @@ def _service_line(service: model.VirtualService) -> str:
 
 
 def cmd_vs(ctl: Ctl, args: argparse.Namespace) -> int:
-    config = ctl.config()
     if args.action == "list":
+        config = ctl.config()
         lines = [_service_line(s) for s in config.virtual_services] or ["no virtual service yet: lbctl vs add NAME ..."]
         return ctl.out("\n".join(lines), [dataclasses.asdict(s) for s in config.virtual_services]) or EXIT_OK
     if args.action == "show":
-        service = dataclasses.asdict(edit.find_service(config, args.vs))
+        service = dataclasses.asdict(edit.find_service(ctl.config(), args.vs))
         return ctl.out(yaml.safe_dump(service, sort_keys=False).rstrip(), service) or EXIT_OK
     options = _options(args)
     if args.action == "add":
-        return ctl.commit(config, edit.add_service(config, args.vs, options), f"added virtual service {args.vs}")
+        return ctl.commit(lambda current: edit.add_service(current, args.vs, options), f"added virtual service {args.vs}")
     if args.action == "set":
-        return ctl.commit(config, edit.set_service(config, args.vs, options), f"changed virtual service {args.vs}")
-    return ctl.commit(config, edit.remove_service(config, args.vs), f"removed virtual service {args.vs}")
+        return ctl.commit(lambda current: edit.set_service(current, args.vs, options), f"changed virtual service {args.vs}")
+    return ctl.commit(lambda current: edit.remove_service(current, args.vs), f"removed virtual service {args.vs}")
 
 
 def cmd_rs(ctl: Ctl, args: argparse.Namespace) -> int:
-    config = ctl.config()
     options = _options(args)
+    vs, rs = args.vs, getattr(args, "rs", None)
     if args.action == "add":
-        new = edit.add_server(config, args.vs, args.endpoint, options)
-        added = new.virtual_services[edit.service_index(new, args.vs)].real_servers[-1]
-        return ctl.commit(config, new, f"added real server {added.name} ({added.address}:{added.port}) to {args.vs}")
+        # the name and port the new server gets (RIP<n>, the VIP's), for the message; the commit makes it again
+        added = edit.find_service(edit.add_server(ctl.config(), vs, args.endpoint, options), vs).real_servers[-1]
+        what = f"added real server {added.name} ({added.address}:{added.port}) to {vs}"
+        return ctl.commit(lambda current: edit.add_server(current, vs, args.endpoint, options), what)
     if args.action == "set":
-        return ctl.commit(
-            config, edit.set_server(config, args.vs, args.rs, options), f"changed real server {args.rs} of {args.vs}"
-        )
+        return ctl.commit(lambda current: edit.set_server(current, vs, rs, options), f"changed real server {rs} of {vs}")
     if args.action == "remove":
-        return ctl.commit(config, edit.remove_server(config, args.vs, args.rs), f"removed real server {args.rs} from {args.vs}")
-    new = edit.set_server_state(config, args.vs, args.rs, args.action)
-    steps = runtime.state_change_steps(config, new, ctl.paths, live=not ctl.dry_run)
-    return ctl.commit(config, new, f"real server {args.rs} of {args.vs} is now {args.action}", steps)
+        return ctl.commit(lambda current: edit.remove_server(current, vs, rs), f"removed real server {rs} from {vs}")
+    what = f"real server {rs} of {vs} is now {args.action}"
+    return ctl.commit(lambda current: edit.set_server_state(current, vs, rs, args.action), what, state_change=True)
 
 
 def cmd_status(ctl: Ctl, args: argparse.Namespace) -> int:
@@ -297,14 +292,8 @@ def cmd_history(ctl: Ctl, args: argparse.Namespace) -> int:
 
 def cmd_rollback(ctl: Ctl, args: argparse.Namespace) -> int:
     """Apply an earlier version as the newest one: history only grows, so a rollback can be rolled back."""
-    config = ctl.config()
-    wanted, why = history.rollback_target(ctl.paths, args.version)
-    if wanted is None:
-        return ctl.problems([("version", why or "")])
-    old = history.load(ctl.paths, wanted)
-    if old == config:
-        return ctl.problems([("version", f"version {wanted} is what is applied now; nothing to roll back")])
-    return ctl.commit(config, old, f"rolled back to version {wanted}")
+    wanted, _ = history.rollback_target(ctl.paths, args.version)  # for the message; rollback() refuses a bad one
+    return ctl.run(lambda echo, failure: ctl.operations.rollback(args.version, echo, failure), f"rolled back to version {wanted}")
 
 
 COMMANDS = {

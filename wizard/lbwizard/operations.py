@@ -48,13 +48,16 @@ class Operations:
     def config(self) -> ApplianceConfig:
         loaded = files.load_config(self.paths)
         if loaded is None:
-            raise ConfigFormatError([("config", f"{self.paths.appliance_yaml} does not exist; run the setup wizard first")])
+            raise ConfigFormatError([("config", f"{self.paths.appliance_yaml} does not exist; run lbwizard first")])
         return loaded
 
-    def change(self, make: Edit, echo: Callable[[str], None], state_change: bool = False) -> tuple[int, list[tuple[str, str]]]:
+    def change(
+        self, make: Edit, echo: Callable[[str], None], state_change: bool = False, failure: Callable[[str], None] | None = None
+    ) -> tuple[int, list[tuple[str, str]]]:
         """Edit the saved config and commit it; (exit code, problems). Drain/offline/online also reach the engines.
 
-        Every line, the failure's included, goes to echo: on a screen nothing printed would be seen.
+        failure gets the line saying why an apply failed; by default echo, as on a screen nothing
+        printed would be seen.
         """
         try:
             previous = self.config()
@@ -64,13 +67,23 @@ class Operations:
         except ConfigFormatError as exc:
             return EXIT_BAD_INPUT, exc.problems
         runtime = state_change_steps(previous, new, self.paths, self.live) if state_change else None
-        return commit(previous, new, self.paths, self.live, self.handover, runtime, echo, failure=echo)
+        return commit(previous, new, self.paths, self.live, self.handover, runtime, echo, failure or echo)
 
-    def rollback(self, version: int, echo: Callable[[str], None]) -> tuple[int, list[tuple[str, str]]]:
+    def rollback(
+        self, version: int | None, echo: Callable[[str], None], failure: Callable[[str], None] | None = None
+    ) -> tuple[int, list[tuple[str, str]]]:
+        """Apply a saved version as the newest (default: the one before); history only grows."""
         wanted, why = history.rollback_target(self.paths, version)
         if wanted is None:
             return EXIT_BAD_INPUT, [("version", why or "")]
-        return self.change(lambda current: history.load(self.paths, wanted), echo)
+        old = history.load(self.paths, wanted)
+
+        def back(current: ApplianceConfig) -> ApplianceConfig:
+            if old == current:
+                raise edit.EditError("version", f"version {wanted} is what is applied now; nothing to roll back")
+            return old
+
+        return self.change(back, echo, failure=failure)
 
     def status_text(self) -> str:
         config = self.config()

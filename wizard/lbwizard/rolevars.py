@@ -10,7 +10,7 @@ from __future__ import annotations
 from ipaddress import IPv4Interface
 from pathlib import Path
 
-from .addressing import parse_port_list
+from .addressing import parse_port_list, split_endpoint
 from .model import APPLIANCE_CERTIFICATE, ApplianceConfig, VirtualService
 
 PRIORITY = {"master": 150, "backup": 100}
@@ -30,8 +30,8 @@ def _endpoint(text: str | None, default_port: int) -> dict | None:
     """ "ADDRESS[:PORT]" as {address, port}; the service's own port when none is given."""
     if not text:
         return None
-    address, _, port = text.partition(":")
-    return {"address": address, "port": int(port) if port else default_port}
+    address, port = split_endpoint(text, default_port)
+    return {"address": address, "port": port}
 
 
 def _check(service: VirtualService) -> dict:
@@ -109,6 +109,12 @@ def keepalived_virtual_servers(config: ApplianceConfig) -> list[dict]:
     return result
 
 
+def external_address(config: ApplianceConfig) -> str | None:
+    """This unit's own address on its external interface (VRRP's and the peers' source, diagnose's probes)."""
+    external = config.external_interface()
+    return str(IPv4Interface(external[1].address).ip) if external else None
+
+
 def keepalived_vrrp(config: ApplianceConfig) -> dict | None:
     """The VRRP side of an HA pair: one instance per side, in one sync group."""
     ha = config.ha
@@ -116,7 +122,7 @@ def keepalived_vrrp(config: ApplianceConfig) -> dict | None:
         return None
     external = config.external_interface()
     internal = config.internal_interface()
-    own = str(IPv4Interface(external[1].address).ip) if external else None
+    own = external_address(config)
     # Both instances advertise over the external side, where the peer's address is known; the internal
     # floating gateway is placed on the internal NIC, and a dead internal link is caught by tracking it.
     instances = []
@@ -193,7 +199,7 @@ def haproxy_peers(config: ApplianceConfig) -> dict | None:
     external = config.external_interface()
     if config.ha is None or external is None or not config.ha.peer:
         return None
-    own = str(IPv4Interface(external[1].address).ip)
+    own = external_address(config)
     other = "backup" if config.ha.role == "master" else "master"
     return {
         "local": f"lb-{config.ha.role}",

@@ -8,7 +8,6 @@ whether the VIP is on this unit, which in an HA pair says which unit is master.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from ipaddress import IPv4Interface
 
 from . import engines
 from .model import ApplianceConfig, RealServer, VirtualService
@@ -60,10 +59,12 @@ def _unit(config: ApplianceConfig, addresses: set[str]) -> str:
     return "master" if floating and floating in addresses else "backup"
 
 
-def _layer4(config: ApplianceConfig, service: VirtualService, table) -> tuple[str, list[ServerStatus]]:
-    entries = [e for e in keepalived_virtual_servers(config) if e["address"] == service.address and e["port"] == service.port]
+def _layer4(entries: list[dict], service: VirtualService, table) -> tuple[str, list[ServerStatus]]:
+    """entries: rolevars.keepalived_virtual_servers of the whole config (one IPVS service each)."""
     if service.fwmark:
-        entries = [e for e in keepalived_virtual_servers(config) if e["fwmark"] == service.fwmark]
+        entries = [e for e in entries if e["fwmark"] == service.fwmark]
+    else:
+        entries = [e for e in entries if e["address"] == service.address and e["port"] == service.port]
     kernel = table.get(engines.ipvs_key(entries[0])) if table is not None and entries else None
     engine = "IPVS: not available here" if table is None else ("IPVS: no such service" if kernel is None else "IPVS: loaded")
     destinations = {(d.address, d.port): d for d in kernel.destinations} if kernel else {}
@@ -97,13 +98,12 @@ def _layer7(service: VirtualService, stats) -> tuple[str, list[ServerStatus]]:
     engine = f"HAProxy: {whole['status']}" if whole else "HAProxy: not running or not reachable"
     servers = []
     for server in service.real_servers:
-        row = stats.get((backend, server.name))
-        status = (row or {}).get("status", "")
-        actual = "unknown" if row is None else HAPROXY_ACTUAL.get(status.split()[0] if status else "", status.lower())
-        if row is not None and actual == "up" and server.state == "drain" and row.get("weight") == "0":
+        row = stats.get((backend, server.name), {})
+        status = row.get("status", "")
+        actual = HAPROXY_ACTUAL.get(status.split()[0] if status else "", status.lower()) if row else "unknown"
+        if actual == "up" and server.state == "drain" and row.get("weight") == "0":
             actual = "draining"
-        check = " ".join(x for x in ((row or {}).get("check_status", ""), (row or {}).get("last_chk", "")) if x)
-        row = row or {}
+        check = " ".join(x for x in (row.get("check_status", ""), row.get("last_chk", "")) if x)
         weight = int(row["weight"]) if row.get("weight", "").isdigit() else None
         active = int(row["scur"]) if row.get("scur", "").isdigit() else None
         servers.append(ServerStatus.of(server, actual, weight, active, check=check))
@@ -115,9 +115,10 @@ def collect(config: ApplianceConfig, paths: Paths) -> list[ServiceStatus]:
     unit = _unit(config, addresses)
     table = engines.ipvs_services() if any(s.layer == 4 for s in config.virtual_services) else None
     stats = engines.haproxy_stats(paths.haproxy_socket) if any(s.layer == 7 for s in config.virtual_services) else {}
+    entries = keepalived_virtual_servers(config)
     result = []
     for service in config.virtual_services:
-        engine, servers = _layer4(config, service, table) if service.layer == 4 else _layer7(service, stats)
+        engine, servers = _layer4(entries, service, table) if service.layer == 4 else _layer7(service, stats)
         endpoint = (
             f"fwmark {service.fwmark} ({service.address}:{service.port})"
             if service.fwmark
@@ -170,8 +171,3 @@ def as_text(statuses: list[ServiceStatus], config: ApplianceConfig) -> str:
                 f"{show(server.weight):>6} {show(server.active):>6} {show(server.inactive):>8}  {server.check}"
             )
     return "\n".join(lines)
-
-
-def own_address(config: ApplianceConfig) -> str | None:
-    external = config.external_interface()
-    return str(IPv4Interface(external[1].address).ip) if external else None

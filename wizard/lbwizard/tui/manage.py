@@ -56,10 +56,8 @@ class OperationsScreen(Screen):
         super().__init__()
         self.operations = operations
 
-    def on_mount(self) -> None:
-        self.reload()
-
     def on_screen_resume(self) -> None:
+        """Textual resumes a screen when it is first shown too, so this is the one place that reads the config."""
         self.reload()
 
     def reload(self) -> None:
@@ -180,8 +178,6 @@ class ServicesScreen(ListScreen):
             return
         changed = {k: v for k, v in values.items() if v.strip() != ("" if before.get(k) is None else str(before[k]))}
         options, problems = convert(SERVICE_OPTIONS, changed, clear=True)
-        if "persistence.mode" in options and options["persistence.mode"] is None:
-            options = {k: v for k, v in options.items() if not k.startswith("persistence.")} | {"persistence": None}
         self.run(f"Edit {name}", lambda config: edit.set_service(config, name, options), problems=problems)
 
     def action_remove(self) -> None:
