@@ -208,3 +208,17 @@ def test_a_failed_apply_is_undone_and_says_why(root):
     answer = json.loads(result.stdout)
     assert not answer["ok"] and answer["error"].startswith("apply failed and every change was undone: injected fault")
     assert snapshot(root) == before
+
+
+def test_transparency_and_subnet_originating_options(root):
+    web = ("vs", "add", "WEB", "--address", "10.0.0.21", "--port", "8080", "--layer", "7")
+    ok(root, *web, "--transparent", "yes")
+    ok(root, "rs", "add", "WEB", "192.168.2.60", "--name", "WEB1")
+    assert "source 0.0.0.0 usesrc clientip" in haproxy(root)
+    script = ok(root, "realserver-script", "WEB1").stdout
+    assert 'NAT_GATEWAY="192.168.2.21"' in script  # the transparent server answers clients through this unit
+    refused = lbctl(root, "vs", "set", "WEB", "--subnet-originating", "no")
+    assert refused.returncode == 2 and "virtual_services[1].subnet_originating:" in refused.stdout
+    ok(root, "vs", "set", "WEB", "--transparent", "no", "--subnet-originating", "no")
+    assert "usesrc" not in haproxy(root) and "    source 10.0.0.21\n" in haproxy(root)
+    assert lbctl(root, "vs", "set", "VIP1", "--transparent", "yes").returncode == 2  # layer 4 already is

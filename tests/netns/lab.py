@@ -112,7 +112,7 @@ class Lab:
         return result.stdout if result.returncode == 0 else None
 
     def dump(self, name: str = "lb") -> dict[str, object]:
-        """Links, addresses, routes, legacy iptables (no counters) and IPv4 sysctls of a namespace."""
+        """Links, addresses, routes, policy rules, legacy iptables (no counters) and IPv4 sysctls of a namespace."""
         links = json.loads(self.run(name, "ip", "-j", "addr", "show").stdout)
         for link in links:
             # operstate follows the peer; the kernel attaches a qdisc at the first "up" and keeps it after
@@ -130,6 +130,7 @@ class Lab:
         return {
             "links": links,
             "routes": self.run(name, "ip", "-4", "-j", "route", "show", "table", "all").stdout,
+            "rules": self.run(name, "ip", "-4", "-j", "rule", "show").stdout,
             "iptables": rules,
             "sysctls": sysctls,
         }
@@ -165,3 +166,18 @@ def lbwizard(lab: Lab, *args: str, env: dict | None = None) -> subprocess.Comple
     """lbwizard run inside the load balancer's namespace."""
     command = ["ip", "netns", "exec", lab.ns("lb"), sys.executable, "-m", "lbwizard.cli", *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})})
+
+
+def apply_and_start_haproxy(lab: Lab, tmp_path: Path, config) -> subprocess.Popen:
+    """`lbwizard apply` of a verified config in the load balancer (network, firewall; no hand-over), then
+    HAProxy on the haproxy role's rendered file, its runtime socket under tmp_path."""
+    from lbwizard import model
+    from tests.roles.render import render
+
+    path = tmp_path / "appliance.yaml"
+    path.write_text(model.dumps(config))
+    result = lbwizard(lab, "apply", "--config", str(path), "--root", str(tmp_path / "root"), "--no-handover")
+    assert result.returncode == 0, result.stdout + result.stderr
+    cfg = tmp_path / "haproxy.cfg"
+    cfg.write_text(render("haproxy", config, haproxy_stats_socket=str(tmp_path / "admin.sock")))
+    return lab.start_haproxy(cfg, tmp_path / "admin.sock", port=config.virtual_services[0].port)

@@ -15,14 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from lbwizard import model
 from lbwizard.flow import Flow
 from lbwizard.live import LiveSystem
 from lbwizard.model import Persistence, RealServer
 from lbwizard.verify import verify
 from tests.conftest import TWO_ARM_NAT
-from tests.netns.lab import lbwizard
-from tests.roles.render import render
+from tests.netns.lab import apply_and_start_haproxy
 
 pytestmark = pytest.mark.skipif(not shutil.which("haproxy"), reason="make test installs haproxy")
 URL = "http://10.0.0.21/"
@@ -52,13 +50,7 @@ def start_haproxy(lab, tmp_path, persistence=None, **settings) -> subprocess.Pop
     for key, value in settings.items():
         setattr(service, key, value)
     assert verify(config) == [], verify(config)
-    path = tmp_path / "appliance.yaml"
-    path.write_text(model.dumps(config))
-    result = lbwizard(lab, "apply", "--config", str(path), "--root", str(tmp_path / "root"), "--no-handover")
-    assert result.returncode == 0, result.stdout + result.stderr
-    cfg = tmp_path / "haproxy.cfg"
-    cfg.write_text(render("haproxy", config, haproxy_stats_socket=str(tmp_path / "admin.sock")))
-    return lab.start_haproxy(cfg, tmp_path / "admin.sock", port=service.port)
+    return apply_and_start_haproxy(lab, tmp_path, config)
 
 
 @pytest.fixture

@@ -30,8 +30,10 @@ def example(**changes):
     return config
 
 
-def test_playbook_writes_what_the_matrix_checks_and_a_second_run_changes_nothing(tmp_path):
+@pytest.mark.parametrize("transparent", [False, True], ids=["proxied", "transparent"])
+def test_playbook_writes_what_the_matrix_checks_and_a_second_run_changes_nothing(tmp_path, transparent):
     config = example()
+    config.virtual_services[1].transparent = transparent
     lines: list[str] = []
     first = run_playbook(config, Paths(tmp_path), False, lines.append)
     assert first >= 2

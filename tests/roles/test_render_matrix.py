@@ -43,6 +43,15 @@ PERSISTENCE_L4 = {
 }
 
 
+def accepted_by_haproxy(tmp_path, config) -> str:
+    """The rendered haproxy.cfg, after `haproxy -c` accepted it."""
+    text = render("haproxy", config)
+    path = tmp_path / "haproxy.cfg"
+    path.write_text(text)
+    assert haproxy_check(path).returncode == 0, text
+    return text
+
+
 def build(answers, **service):
     config = Flow(LiveSystem()).run_answers(copy.deepcopy(answers))
     vs = config.virtual_services[0]
@@ -164,10 +173,7 @@ def test_layer7_persistence_is_accepted_by_haproxy(tmp_path, mode, ha):
 def test_layer7_schedulers_are_accepted_by_haproxy(tmp_path, scheduler):
     param = {"hdr": "Host", "url_param": "user"}.get(scheduler)
     config = build(TWO_ARM_NAT | {"method": "snat"}, scheduler=scheduler, scheduler_param=param)
-    text = render("haproxy", config)
-    path = tmp_path / "haproxy.cfg"
-    path.write_text(text)
-    assert haproxy_check(path).returncode == 0, text
+    text = accepted_by_haproxy(tmp_path, config)
     expected = {"hdr": "balance hdr(Host)", "url_param": "balance url_param user"}.get(scheduler, f"balance {scheduler}")
     assert expected in text
 
@@ -227,10 +233,7 @@ def test_tos_sorry_server_and_server_initiating_are_accepted_by_haproxy(tmp_path
         TWO_ARM_NAT | {"method": "snat"}, tos=184, sorry_server="192.168.2.99:8080", server_initiating=server_initiating
     )
     assert verify(config) == []
-    text = render("haproxy", config)
-    path = tmp_path / "haproxy.cfg"
-    path.write_text(text)
-    assert haproxy_check(path).returncode == 0, text
+    text = accepted_by_haproxy(tmp_path, config)
     assert "server _sorry_server 192.168.2.99:8080 backup" in text
     if server_initiating:
         assert "mode tcp" in text and "tcp-request connection set-tos 184" in text and "option httplog" not in text
@@ -244,8 +247,26 @@ def test_tls_termination_with_the_units_own_certificate_is_accepted_by_haproxy(t
     assert made.returncode == 0 and oct(certificate.stat().st_mode & 0o777) == "0o600"
     config = build(TWO_ARM_NAT | {"method": "snat"}, tls=True, tls_certificate=str(certificate), port=443)
     assert verify(config) == []
-    text = render("haproxy", config)
-    path = tmp_path / "haproxy.cfg"
-    path.write_text(text)
-    assert haproxy_check(path).returncode == 0, text
+    text = accepted_by_haproxy(tmp_path, config)
     assert f"bind 10.0.0.21:443 ssl crt {certificate}\n" in text
+
+
+def test_transparency_connects_from_the_client_and_nats_clients_beside_the_servers(tmp_path):
+    config = build(TWO_ARM_NAT | {"method": "snat"}, transparent=True)
+    assert verify(config) == []
+    text = accepted_by_haproxy(tmp_path, config)
+    assert "    source 0.0.0.0 usesrc clientip\n" in text
+    # the real server 192.168.2.50 would answer a client of its own subnet directly: that one is NATed
+    assert "tcp-request connection set-src ipv4(192.168.2.21) if { src 192.168.2.0/24 }" in text
+    assert "user haproxy" not in text  # HAProxy 2.6 needs root's CAP_NET_ADMIN for usesrc
+
+
+@pytest.mark.parametrize(("subnet_originating", "line"), [(True, None), (False, "    source 10.0.0.21\n")])
+def test_subnet_originating_requests_choose_the_units_address_or_the_vip(tmp_path, subnet_originating, line):
+    config = build(TWO_ARM_NAT | {"method": "snat"}, subnet_originating=subnet_originating)
+    text = accepted_by_haproxy(tmp_path, config)
+    assert "user haproxy" in text and "usesrc" not in text and "set-src" not in text
+    if line:
+        assert line in text
+    else:
+        assert "\n    source " not in text

@@ -505,6 +505,16 @@ def test_layer7_snat_with_cookie_is_fine():
         (7, {"tls": True, "tls_certificate": "/etc/x.pem\n    bind *:1"}, "tls_certificate", "absolute path"),
         (7, {"tls": True, "tls_certificate": "relative.pem"}, "tls_certificate", "absolute path"),
         (7, {"tls_certificate": "/etc/haproxy/certs/site.pem"}, "tls_certificate", "never used"),
+        (4, {"transparent": True}, "transparent", "layer 4 is transparent already"),
+        (7, {"transparent": "sometimes"}, "transparent", "is not yes or no"),
+        (4, {"subnet_originating": False}, "subnet_originating", "at layer 7"),
+        (7, {"transparent": True, "subnet_originating": False}, "subnet_originating", "never from the VIP"),
+        (
+            7,
+            {"transparent": True, "real_servers": [RealServer("FAR", "172.16.5.5", 80)]},
+            "real_servers[0].address",
+            "default gateway must be this unit",
+        ),
     ],
 )
 def test_service_extras_are_refused_where_their_engine_lacks_them(example_config, layer, settings, field, words):
@@ -523,4 +533,13 @@ def test_server_initiating_refuses_cookie_persistence(example_config):
     service.persistence = Persistence("active-cookie", 600, name="SRV")
     assert any("reads HTTP" in p.message for p in verify(example_config))
     service.persistence = Persistence("source-ip", 600)
+    assert verify(example_config) == []
+
+
+@pytest.mark.parametrize("settings", [{"transparent": True}, {"subnet_originating": False}], ids=["transparent", "from-vip"])
+def test_layer7_source_address_choices_are_accepted(example_config, settings):
+    service = example_config.virtual_services[0]
+    service.layer, service.forwarding, service.scheduler = 7, "snat", "roundrobin"
+    for key, value in settings.items():
+        setattr(service, key, value)
     assert verify(example_config) == []

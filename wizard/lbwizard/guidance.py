@@ -29,9 +29,24 @@ def _service_steps(config: ApplianceConfig, service: VirtualService) -> list[str
             f"Each server's application must answer on {service.address}:{service.port} as well as its own address.",
         ]
     if service.forwarding == "tun":
+        if service.address in realserver.own_addresses(config):  # holding it, a server would drop our packets
+            vip = f"DNAT {service.address} arriving on tunl0 to the server's own address (it is this unit's address)"
+        else:
+            vip = f"add {service.address}/32 to tunl0"
         return [
-            f"On each real server ({servers}) load ipip, add {service.address}/32 to tunl0, bring tunl0 up and set "
+            f"On each real server ({servers}) load ipip, {vip}, bring tunl0 up and set "
             "rp_filter=0 on tunl0 and all, so it accepts the tunnelled packets and replies directly.",
+        ]
+    if service.transparent:
+        gateways = sorted({realserver.return_gateway(config, s.address) or "this unit" for s in service.real_servers})
+        return [
+            f"On each real server ({servers}) set the default gateway to {' or '.join(gateways)} (this unit, on its "
+            "subnet): with transparency the servers see and answer the clients' own addresses.",
+        ]
+    if not service.subnet_originating:
+        return [
+            f"Each real server ({servers}) must route {service.address}, the source of the proxied connections, "
+            "through this unit."
         ]
     return [f"Nothing to change on the real servers ({servers}): the load balancer proxies the connections."]
 

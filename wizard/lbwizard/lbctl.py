@@ -70,6 +70,8 @@ SERVICE_OPTIONS = [
     ("--server-initiating", "server_initiating", yes_no, "layer 7: yes for protocols where the server speaks first"),
     ("--tls", "tls", yes_no, "layer 7: yes to terminate TLS here (HTTPS to clients, HTTP to the servers)"),
     ("--tls-certificate", "tls_certificate", _none_or(str), "PEM with certificate and key (none: the unit's own)"),
+    ("--transparent", "transparent", yes_no, "layer 7: yes for servers to see clients' own addresses (gateway: this unit)"),
+    ("--subnet-originating", "subnet_originating", yes_no, "layer 7: no to connect to the servers from the VIP"),
 ]
 SERVER_OPTIONS = [
     ("--weight", "weight", int, "relative share of new connections (0: none)"),

@@ -58,7 +58,8 @@ PERSISTENCE_TIMEOUT_MAX = 28 * 24 * 3600  # ... to 28 days, as the reference all
 WEIGHT_MIN, WEIGHT_MAX = 0, 65535  # IPVS's range; HAProxy's 0-256 is checked for layer 7 in verify
 MAX_EXTRA_PORTS = 510
 APPLIANCE_CERTIFICATE = "etc/haproxy/certs/appliance.pem"  # under the root  # the reference's limit
-FWMARK_MAX = 2**31 - 1
+FWMARK_MAX = 2**30 - 1  # the bit above is the TPROXY mark of transparent layer-7 services
+TRANSPARENT_MARK = 2**30
 
 
 @dataclass
@@ -158,6 +159,15 @@ class VirtualService:
     # the unit's own self-signed one, made at first boot, until the admin installs a real one.
     tls: bool = False
     tls_certificate: str | None = None
+    # Layer 7 transparency: the real servers see each client's own address (HAProxy `usesrc clientip`
+    # with TPROXY on this unit), so they must route their replies back through it (their default
+    # gateway). Clients on a real server's own subnet are still NATed: that server would answer them
+    # directly, past the proxy (the reference's rule).
+    transparent: bool = False
+    # Layer 7, not transparent ("subnet originating requests"): connections to the real servers come
+    # from this unit's own address on the way to them (true), or from the VIP (false: one address for
+    # the servers' logs and firewalls, whichever unit of a pair is master).
+    subnet_originating: bool = True
 
 
 @dataclass
@@ -193,6 +203,11 @@ class ApplianceConfig:
             if iface.role == "internal":
                 return name, iface
         return None
+
+
+def uses_transparency(config: ApplianceConfig) -> bool:
+    """Does a layer-7 service connect to its servers from the clients' own addresses (TPROXY)?"""
+    return any(service.layer == 7 and service.transparent is True for service in config.virtual_services)
 
 
 class ConfigFormatError(ValueError):

@@ -11,13 +11,15 @@ the first run saves what it changes under /var/lib/lbwizard-realserver (Linux) o
   REDIRECT of the VIP to the server itself (the VIP is then never configured, so never announced).
   Windows: the VIP on the Microsoft loopback adapter with weak host receive/send.
 - TUN: the VIP on tunl0 (ipip), rp_filter off so the decapsulated packets are accepted.
-- Layer 7 (snat): nothing; the load balancer proxies.
+- Layer 7 (snat): nothing; the load balancer proxies. Transparent layer 7 is the exception: the
+  server answers the client's own address, so like NAT its default gateway must be the load balancer
+  (its address, floating in a pair, on the server's subnet).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from ipaddress import IPv4Interface
+from ipaddress import IPv4Address, IPv4Interface
 
 from .model import ApplianceConfig
 
@@ -44,11 +46,23 @@ def nat_gateway(config: ApplianceConfig) -> str | None:
     return str(IPv4Interface(internal[1].address).ip) if internal else None
 
 
+def return_gateway(config: ApplianceConfig, address: str) -> str | None:
+    """This unit's address on the subnet of a server (the floating one in a pair): its way back to clients."""
+    for iface in config.interfaces.values():
+        own = IPv4Interface(iface.address)
+        if IPv4Address(address) in own.network:
+            floating = config.ha.floating if config.ha else None
+            moving = floating and (floating.internal if iface.role == "internal" else floating.external)
+            return moving or str(own.ip)
+    return None
+
+
 def hosts(config: ApplianceConfig) -> list[HostSetup]:
-    """One HostSetup per real server address used by a layer-4 service, named after its first server."""
+    """One HostSetup per real server address whose method needs setup on the server, named after its
+    first server: every layer-4 method, and transparent layer 7."""
     by_address: dict[str, HostSetup] = {}
     for service in config.virtual_services:
-        if service.layer != 4:
+        if service.layer != 4 and not (service.layer == 7 and service.transparent):
             continue
         for server in service.real_servers:
             host = by_address.setdefault(server.address, HostSetup(server.name, server.address))
@@ -59,6 +73,8 @@ def hosts(config: ApplianceConfig) -> list[HostSetup]:
                 host.tun_vips.append(service.address)
             elif service.forwarding == "nat":
                 host.nat_gateway = nat_gateway(config)
+            elif service.layer == 7:  # transparent
+                host.nat_gateway = return_gateway(config, server.address)
     names = [h.name for h in by_address.values()]
     for host in by_address.values():
         if names.count(host.name) > 1:  # two servers share a name in different services

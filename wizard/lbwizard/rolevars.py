@@ -7,7 +7,7 @@ a firewall mark become one keepalived `virtual_server fwmark N`.
 
 from __future__ import annotations
 
-from ipaddress import IPv4Interface
+from ipaddress import IPv4Address, IPv4Interface
 from pathlib import Path
 
 from .addressing import parse_port_list, split_endpoint
@@ -146,6 +146,28 @@ def keepalived_vrrp(config: ApplianceConfig) -> dict | None:
     }
 
 
+def _source(config: ApplianceConfig, service: VirtualService) -> dict:
+    """The address HAProxy connects to the real servers from: the client's, the VIP, or (address None)
+    this unit's own on the way to them, which the kernel picks.
+
+    A transparent service still NATs the clients that sit on a real server's own subnet ("local
+    clients"): that server would answer them directly, past the proxy. They appear to come from this
+    unit's address on that subnet.
+    """
+    if not service.transparent:
+        return {"transparent": False, "address": None if service.subnet_originating else service.address, "local_clients": []}
+    local = {}
+    for iface in config.interfaces.values():
+        own = IPv4Interface(iface.address)
+        if any(IPv4Address(server.address) in own.network for server in service.real_servers):
+            local[str(own.network)] = str(own.ip)
+    return {
+        "transparent": True,
+        "address": None,
+        "local_clients": [{"subnet": subnet, "address": address} for subnet, address in local.items()],
+    }
+
+
 def haproxy_services(config: ApplianceConfig, root: str = "/") -> list[dict]:
     """One frontend/backend pair per layer-7 service; TLS with the given PEM or the unit's own (under root)."""
     own_certificate = str(Path(root) / APPLIANCE_CERTIFICATE)
@@ -173,6 +195,7 @@ def haproxy_services(config: ApplianceConfig, root: str = "/") -> list[dict]:
                 else {"mode": persistence.mode, "timeout": persistence.timeout, "name": persistence.name or "SERVERID"},
                 "check": _check(service),
                 "servers": _servers(service, False, keep_offline=True),
+                "source": _source(config, service),
             }
         )
     return result

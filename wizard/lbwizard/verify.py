@@ -286,6 +286,7 @@ def _check_virtual_services(config: ApplianceConfig, subnets: _Subnets) -> Itera
         yield from _check_health(service, field, label)
         yield from _check_real_servers(config, service, field, label, vip, subnets)
         yield from _check_service_extras(service, field, label)
+        yield from _check_source_address(service, field, label, subnets)
 
 
 HTTP_PERSISTENCE = tuple(m for m in model.PERSISTENCE_MODES if m not in ("source-ip", "ssl-session-id", "sip"))
@@ -331,6 +332,43 @@ def _check_service_extras(service: VirtualService, field: str, label: str):
             )
         elif service.health_check.type in ("http", "https"):
             yield Problem(f"{field}.server_initiating", f"{label}: an HTTP health check needs HTTP; use a tcp check")
+
+
+def _check_source_address(service: VirtualService, field: str, label: str, subnets: _Subnets):
+    """Layer 7's source address towards the real servers: the client's (transparent), this unit's or the VIP."""
+    for name in ("transparent", "subnet_originating"):
+        if getattr(service, name) not in (True, False):
+            yield Problem(f"{field}.{name}", f"{getattr(service, name)!r} is not yes or no")
+            return
+    if service.layer != 7:
+        if service.transparent:
+            yield Problem(
+                f"{field}.transparent",
+                f"{label}: layer 4 is transparent already (the servers see the client's address); this is a layer 7 setting",
+            )
+        if not service.subnet_originating:
+            yield Problem(f"{field}.subnet_originating", f"{label}: the source address is chosen by HAProxy, at layer 7")
+        return
+    if service.transparent and not service.subnet_originating:
+        yield Problem(
+            f"{field}.subnet_originating",
+            f"{label}: a transparent service connects from the client's own address, never from the VIP; "
+            "remove subnet_originating: no, or transparent",
+        )
+    if not service.transparent or not isinstance(service.real_servers, list):
+        return
+    for index, server in enumerate(service.real_servers):
+        try:
+            address = parse_address(server.address)
+        except ValueError:
+            continue  # reported with the real server
+        if subnets.all() and subnets.holding(address) is None:
+            yield Problem(
+                f"{field}.real_servers[{index}].address",
+                f"{label} real server {server.name!r}: with transparency the server answers the client's own address, "
+                "so its default gateway must be this unit, which needs it on one of this unit's subnets; "
+                "move it there or turn transparent off",
+            )
 
 
 CERTIFICATE_PATH = re.compile(r"^/[A-Za-z0-9_./-]+$")

@@ -10,7 +10,9 @@ never flushes a chain it did not create; it only adds one jump into each built-i
 - nat LBW-PREROUTING: DNAT of each such public address to its real server, for services that are not
   load balanced (the reference's "individual SNAT and DNAT rules for each real server").
 - mangle LBW-PREROUTING: MARK the packets of services that share a firewall mark, so IPVS treats their
-  ports as one service (port following, bundled ports).
+  ports as one service (port following, bundled ports); and, for transparent layer-7 services, mark
+  the packets of HAProxy's transparent sockets (the servers' replies to the clients' addresses) so
+  the policy route of network.transparency_route_step delivers them to HAProxy (TPROXY).
 - filter LBW-INPUT: what may reach the load balancer itself: loopback, replies, ICMP, SSH, the
   virtual services' ports, VRRP and IPVS connection sync from the peer; everything else arriving on
   the configured interfaces is dropped. Traffic forwarded to real servers is not affected.
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Interface
 
 from ..addressing import parse_port_list
-from ..model import ApplianceConfig
+from ..model import TRANSPARENT_MARK, ApplianceConfig, uses_transparency
 from .network import nat_addresses
 from .transaction import Step
 
@@ -61,8 +63,13 @@ def _service_rules(config: ApplianceConfig) -> list[Rule]:
 
 
 def _mark_rules(config: ApplianceConfig) -> list[Rule]:
-    """mangle MARK rules: the packets of every port of a marked service carry its mark into IPVS."""
-    return [
+    """mangle MARK rules: the packets of every port of a marked service carry its mark into IPVS; replies
+    to HAProxy's transparent connections carry the TPROXY mark (first: they are never IPVS traffic)."""
+    divert: list[Rule] = []
+    if uses_transparency(config):
+        mark = hex(TRANSPARENT_MARK)
+        divert.append({"protocol": "tcp", "socket": {"transparent": ""}, "target": {"MARK": {"set-xmark": f"{mark}/{mark}"}}})
+    return divert + [
         match | {"target": {"MARK": {"set-xmark": f"{hex(service.fwmark)}/0xffffffff"}}}
         for service in config.virtual_services
         if service.fwmark
@@ -114,7 +121,7 @@ def rule_args(rule: Rule) -> str:
     parts = [f"{flag} {rule[key]}" for key, flag in _OPTIONS if key in rule]
     for key, value in rule.items():
         if isinstance(value, dict) and key != "target":
-            parts.append(f"-m {key} " + " ".join(f"--{opt} {val}" for opt, val in value.items()))
+            parts.append(f"-m {key} " + " ".join(f"--{opt} {val}".strip() for opt, val in value.items()))
     target = rule["target"]
     if isinstance(target, dict):  # a target with options: {"MARK": {"set-xmark": "0x1/0xffffffff"}}
         ((name, options),) = target.items()

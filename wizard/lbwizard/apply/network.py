@@ -15,10 +15,11 @@ from pathlib import Path
 
 from pyroute2 import IPRoute
 
-from ..model import ApplianceConfig
+from ..model import TRANSPARENT_MARK, ApplianceConfig, uses_transparency
 from .transaction import Step
 
 IFF_UP = 0x1
+MAIN_TABLE = 254
 PROC_CONF = Path("/proc/sys/net/ipv4/conf")
 
 
@@ -102,8 +103,13 @@ def _del_addr(ipr: IPRoute, index: int, cidr: str) -> None:
 
 
 def default_routes(ipr: IPRoute) -> list[tuple[str | None, int | None]]:
-    """(gateway, output interface index) of each IPv4 default route in the main table."""
-    return [(r.get_attr("RTA_GATEWAY"), r.get_attr("RTA_OIF")) for r in ipr.get_default_routes(family=socket.AF_INET)]
+    """(gateway, output interface index) of each IPv4 default route in the main table (only: the TPROXY
+    table has a default route of its own)."""
+    return [
+        (r.get_attr("RTA_GATEWAY"), r.get_attr("RTA_OIF"))
+        for r in ipr.get_default_routes(family=socket.AF_INET)
+        if r.get_attr("RTA_TABLE") == MAIN_TABLE
+    ]
 
 
 def default_route_step(gateway: str) -> Step:
@@ -146,6 +152,58 @@ def hostname_step(hostname: str) -> Step:
     return Step(f"set the host name to {hostname}", do, undo)
 
 
+# Transparent layer-7 services (TPROXY): packets marked by the firewall as replies to HAProxy's
+# transparent sockets are delivered locally through this routing table, whatever their destination.
+TRANSPARENT_TABLE = 7000
+TRANSPARENT_RULE_PRIORITY = 7000  # before the main table (32766)
+
+
+def transparency_route_state(ipr: IPRoute) -> list[bool]:
+    """[rule present, local route present]: the TPROXY policy route as it is now."""
+    rule = any(
+        r.get_attr("FRA_FWMARK") == TRANSPARENT_MARK
+        and r.get_attr("FRA_FWMASK") == TRANSPARENT_MARK
+        and r.get_attr("FRA_TABLE") == TRANSPARENT_TABLE
+        for r in ipr.get_rules(family=socket.AF_INET)
+    )
+    route = bool(ipr.get_routes(family=socket.AF_INET, table=TRANSPARENT_TABLE, dst_len=0))
+    return [rule, route]
+
+
+def restore_transparency_route(rule: bool, route: bool) -> None:
+    """Make the TPROXY rule and local route present or absent, as given."""
+    with iproute() as ipr:
+        now_rule, now_route = transparency_route_state(ipr)
+        spec = {"fwmark": TRANSPARENT_MARK, "fwmask": TRANSPARENT_MARK, "table": TRANSPARENT_TABLE}
+        if rule and not now_rule:
+            ipr.rule("add", priority=TRANSPARENT_RULE_PRIORITY, **spec)
+        elif now_rule and not rule:
+            ipr.rule("del", priority=TRANSPARENT_RULE_PRIORITY, **spec)
+        local = {"dst": "0.0.0.0/0", "type": "local", "scope": "host", "table": TRANSPARENT_TABLE, "oif": link_index(ipr, "lo")}
+        if route and not now_route:
+            ipr.route("add", **local)
+        elif now_route and not route:
+            ipr.route("del", **local)
+
+
+def transparency_route_step(wanted: bool) -> Step:
+    """The TPROXY policy route, there or gone as the config needs it; undo puts back what was found."""
+    saved: dict[str, list[bool]] = {}
+
+    def do() -> None:
+        with iproute() as ipr:
+            saved["found"] = transparency_route_state(ipr)
+        restore_transparency_route(wanted, wanted)
+
+    def undo() -> None:
+        if "found" in saved:
+            restore_transparency_route(*saved["found"])
+
+    if wanted:
+        return Step(f"deliver replies to transparent HAProxy connections locally (table {TRANSPARENT_TABLE})", do, undo)
+    return Step("remove the route of transparent HAProxy connections", do, undo)
+
+
 def owned_addresses(config: ApplianceConfig, name: str) -> list[str]:
     """The addresses the config puts on an interface: its own, then (external) the servers' NAT addresses."""
     iface = config.interfaces.get(name)
@@ -175,4 +233,6 @@ def plan(config: ApplianceConfig, previous: ApplianceConfig | None) -> list[Step
         steps.append(interface_step(name, owned_addresses(config, name), owned))
     if config.gateway:
         steps.append(default_route_step(config.gateway))
+    if uses_transparency(config) or (previous is not None and uses_transparency(previous)):
+        steps.append(transparency_route_step(uses_transparency(config)))
     return steps

@@ -31,7 +31,7 @@ def capture_like(picture: dict) -> dict:
 
 
 def _capture(interfaces: list[str], chains: list[tuple[str, str, str]], sysctls: list[str]) -> dict:
-    from .network import default_routes, interface_state, iproute
+    from .network import default_routes, interface_state, iproute, transparency_route_state
 
     picture: dict = {"interfaces": {}, "chains": {}, "sysctls": {}}
     with iproute() as ipr:
@@ -40,6 +40,7 @@ def _capture(interfaces: list[str], chains: list[tuple[str, str, str]], sysctls:
             if found:
                 picture["interfaces"][name] = interface_state(ipr, found[0])
         picture["default_routes"] = sorted((list(r) for r in default_routes(ipr)), key=str)
+        picture["transparency_route"] = transparency_route_state(ipr)
     for chain, table, parent in chains:
         rules, jumped = firewall.chain_state(table, chain, parent)
         # keyed by table too: one chain name may be used in two tables

@@ -5,6 +5,8 @@
   for one interface's address on the other ("ARP flux") and announce the wrong source.
 - rp_filter=2 (loose) where DR/TUN replies or floating addresses make strict reverse-path checks drop
   legitimate traffic.
+- ip_nonlocal_bind=1 in an HA pair with layer-7 services: HAProxy binds the floating VIP on the backup
+  too, where it is not (yet) an address of this unit, so it is ready the moment the VIP moves.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ def wanted(config: ApplianceConfig) -> dict[str, str]:
         values["net.ipv4.conf.all.arp_announce"] = "2"
     if methods & {"dr", "tun"} or config.ha is not None:
         values["net.ipv4.conf.all.rp_filter"] = "2"
+    if config.ha is not None and any(s.layer == 7 for s in config.virtual_services):
+        values["net.ipv4.ip_nonlocal_bind"] = "1"
     return values
 
 
