@@ -25,9 +25,10 @@ UNITS = {"a": ("master", "10.0.0.21", "10.0.0.22", "192.168.2.21"), "b": ("backu
 
 
 class Pair:
-    def __init__(self, tmp_path):
+    def __init__(self, tmp_path, preempt: bool = True):
         self.prefix = f"lbv{os.getpid()}{time.monotonic_ns() % 10000}"
         self.tmp = tmp_path
+        self.preempt = preempt
         self.daemons: dict[str, subprocess.Popen] = {}
 
     def ns(self, name: str) -> str:
@@ -55,7 +56,9 @@ class Pair:
     def config(self, unit: str) -> model.ApplianceConfig:
         role, own, peer, internal = UNITS[unit]
         answers = HA_MASTER_TWO_ARM | {"ha_role": role, "eth0_address": own, "peer_address": peer, "eth1_address": internal}
-        return Flow(LiveSystem()).run_answers(copy.deepcopy(answers))
+        config = Flow(LiveSystem()).run_answers(copy.deepcopy(answers))
+        config.ha.preempt = self.preempt
+        return config
 
     def apply(self, unit: str) -> None:
         path = self.tmp / f"{unit}.yaml"
@@ -128,8 +131,8 @@ class Pair:
 
 
 @pytest.fixture
-def pair(tmp_path):
-    built = Pair(tmp_path)
+def pair(tmp_path, request):
+    built = Pair(tmp_path, preempt=getattr(request, "param", True))
     try:
         yield built.build()
     finally:
@@ -155,3 +158,24 @@ def test_pulled_external_cable_fails_over(pair):
     pair.wait_for_holder("a")
     pair.run("a", "ip", "link", "set", "eth0", "down")
     pair.wait_for_holder("b", timeout=10)
+
+
+@pytest.mark.parametrize("pair", [False], indirect=True, ids=["nopreempt"])
+def test_without_preemption_a_returning_master_leaves_the_addresses_where_they_are(pair):
+    pair.start("a")
+    pair.start("b")
+    pair.wait_for_holder("a")
+    pair.crash("a")
+    pair.wait_for_holder("b", timeout=10, only=False)
+    # what the crashed keepalived left on a, a rebooted unit would not have
+    pair.run("a", "ip", "addr", "del", f"{VIP}/24", "dev", "eth0", check=False)
+    pair.run("a", "ip", "addr", "del", f"{GATEWAY}/24", "dev", "eth1", check=False)
+    log = pair.tmp / "a-keepalived.log"
+    earlier = log.read_text().count("Entering BACKUP STATE")
+    pair.start("a")
+    deadline = time.monotonic() + 15
+    while log.read_text().count("Entering BACKUP STATE") < earlier + 2:  # both instances of the second run
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.1)
+    time.sleep(2)  # ten adverts: a preempting master would have taken both addresses back by now
+    assert pair.holders() == {VIP: {"b"}, GATEWAY: {"b"}}

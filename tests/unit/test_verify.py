@@ -227,6 +227,7 @@ CASES = [
     ("ha_bad_role", "ha", lambda c: setattr(c.ha, "role", "primary"), "ha.role", "master or backup"),
     ("ha_vrrp_id_out_of_range", "ha", lambda c: setattr(c.ha, "vrrp_id", 300), "ha.vrrp_id", "1-255"),
     ("ha_advert_interval_zero", "ha", lambda c: setattr(c.ha, "advert_interval", 0), "ha.advert_interval", "0.01-40"),
+    ("ha_preempt_not_a_switch", "ha", lambda c: setattr(c.ha, "preempt", "later"), "ha.preempt", "is not yes or no"),
     (
         "extra_ports_over_510",
         "two_arm",

@@ -88,6 +88,9 @@ class HighAvailability:
     floating: Floating = field(default_factory=Floating)
     # VRRPv3 adverts every 0.2 s: a crashed master is replaced in about 0.7 s (FIELD-NOTES).
     advert_interval: float = 0.2
+    # false: a returning master leaves the VIP with the unit that took over (keepalived nopreempt), one
+    # failover instead of two; set the same on both units.
+    preempt: bool = True
 
 
 @dataclass

@@ -209,6 +209,7 @@ def role_vars(config: ApplianceConfig, root: str = "/", services: bool = True, r
         "lb_reload_haproxy": reload_haproxy,
         "keepalived_virtual_servers": keepalived_virtual_servers(config),
         "keepalived_vrrp": keepalived_vrrp(config),
+        "keepalived_nopreempt": config.ha is not None and config.ha.preempt is False,
         "keepalived_router_id": config.hostname,
         "keepalived_interfaces": list(config.interfaces),
         "haproxy_services": haproxy_services(config, root),

@@ -205,6 +205,8 @@ def _check_ha(config: ApplianceConfig, ha: HighAvailability, subnets: _Subnets) 
     advert = ha.advert_interval
     if isinstance(advert, bool) or not isinstance(advert, (int, float)) or not 0.01 <= advert <= 40:
         yield Problem("ha.advert_interval", f"{advert!r} is not an advert interval; use 0.01-40 seconds (VRRPv3)")
+    if ha.preempt not in (True, False):
+        yield Problem("ha.preempt", f"{ha.preempt!r} is not yes or no")
     own = {iface.ip for _, iface in subnets.all()}
     if ha.peer is None:
         yield Problem("ha.peer", "an HA pair needs the other unit's address")
