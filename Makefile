@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON_SYSTEM ?= /usr/bin/python3
 VENV := .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := python3-venv python3-dev gcc libcrypt1 iproute2 iptables procps util-linux tmux haproxy keepalived ipvsadm curl \
+APT_PACKAGES := python3-venv python3-dev gcc libcrypt1 iproute2 iptables procps util-linux tmux haproxy keepalived ipvsadm curl wrk \
 	mmdebstrap qemu-system-x86 qemu-utils grub-pc-bin grub-efi-amd64-bin ovmf xorriso mtools dosfstools e2fsprogs gdisk
 ROOT_DIR ?= build/root
 
@@ -54,6 +54,8 @@ bench: venv ## speed targets, as absolute times and ratios (numbers go into the 
 	$(PY) tests/bench/bench_image.py
 	$(PY) tests/bench/bench_lbctl.py
 	$(PY) tests/bench/bench_guest_nat.py
+	$(PY) tests/bench/bench_vrrp.py
+	$(PY) tests/bench/bench_l7.py
 
 clean:
 	rm -rf build $(VENV) .pytest_cache .ruff_cache
