@@ -180,8 +180,11 @@ class Guest:
         return int(match.group(1)), output
 
     def stop(self) -> None:
+        """Power off: QEMU signalled by its PID (HUP, INT, then KILL) and reaped, however busy the machine."""
         if self.child.isalive():
             self.child.terminate(force=True)
+        if self.child.isalive():  # killed, but not gone within pexpect's short grace on a loaded machine
+            self.child.wait()
         self.child.close(force=True)
         self.log.close()
 
@@ -264,7 +267,8 @@ class GuestLab:
         self.add_host(name, "br-int", f"{address}/24", gateway=gateway)
         self.start_http(name, address, port, name)
 
-    def start_http(self, name: str, address: str, port: int, answer: str) -> subprocess.Popen:
+    def start_http(self, name: str, address: str, port: int, answer: str | None = None) -> subprocess.Popen:
+        """An HTTP server answering with `answer`, or without one with the caller's address (stopped with the lab)."""
         proc = start_http_server(self.ns(name), address, port, answer)
         self.processes.append(proc)
         return proc
@@ -310,11 +314,13 @@ class GuestLab:
         return guest
 
     def close(self) -> None:
-        for guest in self.guests:
-            guest.stop()
-        stop_processes(self.processes)
-        for name in reversed(self.namespaces):
-            sh("ip", "netns", "del", self.ns(name), check=False)
+        try:
+            for guest in self.guests:
+                guest.stop()
+            stop_processes(self.processes)
+        finally:
+            for name in reversed(self.namespaces):
+                sh("ip", "netns", "del", self.ns(name), check=False)
         if not os.environ.get("LB_E2E_KEEP"):
             shutil.rmtree(self.workdir, ignore_errors=True)
 

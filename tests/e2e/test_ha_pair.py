@@ -3,17 +3,28 @@
 The external VIP and the internal floating gateway live on the master only; a pulled external cable
 moves both to the backup, and when the master is powered off (QEMU killed) the backup serves too.
 VRRPv3 with the model's default 0.2 s adverts, under TCG.
+
+IPVS connection sync (keepalived's lvs_sync_daemon): a second service on both units, a line echo on
+port 7, carries one long-lived TCP connection; the backup learns it from the master's sync messages,
+and after the master is powered off the client sends another line on the same socket and gets it back.
 """
 
 from __future__ import annotations
 
+import select
+import subprocess
+import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import yaml
 
 from image.lab import answers_disk
+from lbwizard import model
+from lbwizard.model import RealServer, VirtualService
+from lbwizard.verify import verify
 from tests.conftest import HA_MASTER_TWO_ARM
-from tests.e2e.steps import BOOT, wait_configured, wait_served, wait_until
+from tests.e2e.steps import BOOT, answered_config, apply_from_answers_disk, wait_configured, wait_served, wait_until
 
 VIP_URL = "http://10.0.0.20/"
 BACKUP = HA_MASTER_TWO_ARM | {
@@ -23,6 +34,28 @@ BACKUP = HA_MASTER_TWO_ARM | {
     "peer_address": "10.0.0.21",
 }
 FLOATING = ("10.0.0.20/24", "192.168.2.20/24")
+ECHO_PORT = 7
+# the real server's line echo, and a client that keeps one connection and sends a line per stdin line
+ECHO_SERVER = r"""
+import socketserver, sys
+class Echo(socketserver.StreamRequestHandler):
+    def handle(self):
+        for line in self.rfile:
+            self.wfile.write(line)
+socketserver.ThreadingTCPServer((sys.argv[1], int(sys.argv[2])), Echo).serve_forever()
+"""
+LINE_CLIENT = r"""
+import socket, sys
+sock = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
+print(sock.getsockname()[1], flush=True)
+replies = sock.makefile("rb")
+for line in sys.stdin:
+    try:
+        sock.sendall(line.encode())
+        print(replies.readline().decode().strip() or "closed", flush=True)
+    except OSError as exc:
+        print(f"error: {exc}", flush=True)
+"""
 
 
 def holds_floating(guest) -> tuple[bool, bool]:
@@ -30,16 +63,63 @@ def holds_floating(guest) -> tuple[bool, bool]:
     return tuple(f"inet {address}" in addresses for address in FLOATING)
 
 
+def with_echo_service(answers: dict) -> str:
+    """The unit's config as its answers make it, plus ECHO: the floating VIP's port 7 to rs1 (NAT)."""
+    config = answered_config(answers)
+    echo = [RealServer("RIP1", "192.168.2.50", ECHO_PORT)]
+    config.virtual_services.append(VirtualService("ECHO", answers["floating_external"], ECHO_PORT, real_servers=echo))
+    assert verify(config) == []
+    return model.dumps(config)
+
+
+def start(lab, name: str, code: str, *args: str) -> subprocess.Popen:
+    """A Python program in a namespace, its stdin and stdout piped here; the lab stops it by PID."""
+    command = ["ip", "netns", "exec", lab.ns(name), sys.executable, "-u", "-c", code, *args]
+    proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    lab.processes.append(proc)
+    return proc
+
+
+def read_line(proc: subprocess.Popen, timeout: float) -> str:
+    ready, _, _ = select.select([proc.stdout], [], [], timeout)
+    assert ready, f"no answer from the client within {timeout} s"
+    return proc.stdout.readline().strip()
+
+
+def echoed(client: subprocess.Popen, text: str, timeout: float = 60) -> str:
+    client.stdin.write(text + "\n")
+    client.stdin.flush()
+    return read_line(client, timeout)
+
+
+def synced(guest, client_port: str) -> bool:
+    """The echo connection is in this unit's IPVS table (on the backup: learnt from the sync messages)."""
+    table = guest.shell("ipvsadm -Lnc")[1]
+    return any(f"10.0.0.31:{client_port} " in line and "ESTABLISHED" in line for line in table.splitlines())
+
+
 def test_ha_pair_fails_over_on_a_pulled_cable_and_on_power_off(guest_lab):
     guest_lab.run("rs1", "ip", "route", "replace", "default", "via", "192.168.2.20")  # the floating gateway
+    start(guest_lab, "rs1", ECHO_SERVER, "192.168.2.50", str(ECHO_PORT))
+    listening = lambda: f":{ECHO_PORT} " in guest_lab.run("rs1", "ss", "-ltnH").stdout
+    wait_until(listening, 10, "the echo server listening", poll=0.05)
     pair = []
     for number, answers in enumerate((HA_MASTER_TWO_ARM, BACKUP)):
-        disk = answers_disk(guest_lab.workdir / f"answers{number}.img", yaml.safe_dump(answers))
+        scenario = {"scenario.yaml": with_echo_service(answers)}
+        disk = answers_disk(guest_lab.workdir / f"answers{number}.img", yaml.safe_dump(answers), scenario)
         pair.append(guest_lab.boot(drives=[disk]))
     master, backup = pair
-    for guest in pair:
+
+    def set_up(guest) -> float:
+        """First boot from the answers disk, login, then the echo service: the seconds its apply took."""
         wait_configured(guest, timeout=BOOT + 400)  # two guests share the CPUs
         guest.login(HA_MASTER_TWO_ARM["admin_password"])
+        started = time.monotonic()
+        apply_from_answers_disk(guest)
+        return time.monotonic() - started
+
+    with ThreadPoolExecutor(2) as pool:  # both units at once, each console read while it prints
+        applied = max(pool.map(set_up, pair))
     wait_served(guest_lab, VIP_URL)
     only_master = lambda: holds_floating(master) == (True, True) and holds_floating(backup) == (False, False)
     wait_until(only_master, 60, "VIPs on the master only")
@@ -52,6 +132,11 @@ def test_ha_pair_fails_over_on_a_pulled_cable_and_on_power_off(guest_lab):
     wait_until(only_master, 60, "the master taking the VIPs back, and the backup letting go")
     wait_served(guest_lab, VIP_URL, timeout=60)
 
+    client = start(guest_lab, "client", LINE_CLIENT, "10.0.0.20", str(ECHO_PORT))
+    client_port = read_line(client, 30)
+    assert echoed(client, "before the failover") == "before the failover"
+    learnt = wait_until(lambda: synced(backup, client_port), 30, "the echo connection synced to the backup")
+
     neighbour = guest_lab.run("client", "ip", "neigh", "show", "10.0.0.20").stdout
     assert "52:54:00:00:00:01" in neighbour, neighbour  # the client sends to the master's eth0
     master.stop()  # power off
@@ -59,4 +144,7 @@ def test_ha_pair_fails_over_on_a_pulled_cable_and_on_power_off(guest_lab):
     wait_served(guest_lab, VIP_URL, timeout=60)
     gap = time.monotonic() - down
     assert holds_floating(backup) == (True, True)
+    assert echoed(client, "after the failover") == "after the failover"  # the same TCP connection
     print(f"client served again {gap:.1f} s after the master was powered off (TCG)")
+    print(f"the echo service applied on both units in {applied:.1f} s (each beside the other's first boot)")
+    print(f"the echo connection was in the backup's IPVS table {learnt:.1f} s after it opened; it survived the failover")

@@ -18,7 +18,11 @@ def config_for(answers):
     return Flow(LiveSystem()).run_answers(copy.deepcopy(answers))
 
 
-@pytest.mark.parametrize("answers", [TWO_ARM_NAT, ONE_ARM_DR, HA_MASTER_TWO_ARM], ids=["nat", "dr", "ha_nat"])
+@pytest.mark.parametrize(
+    "answers",
+    [TWO_ARM_NAT, ONE_ARM_DR, HA_MASTER_TWO_ARM, ONE_ARM_DR | {"method": "tun", "real_server": "192.168.2.60"}],
+    ids=["nat", "dr", "ha_nat", "tun"],
+)
 def test_linux_scripts_are_valid_shell(tmp_path, answers):
     for name, text in realserver.scripts(config_for(answers)).items():
         if name.endswith(".sh"):
@@ -61,3 +65,20 @@ def test_same_name_on_two_hosts_gets_distinct_files():
         "RIP1-192.168.2.51.ps1",
         "RIP1-192.168.2.51.sh",
     ]
+
+
+def test_tun_vip_that_is_the_units_own_address_is_dnated_not_held():
+    """A single unit's VIP is its own address, the source of the tunnelled packets and health checks: a
+    server holding it would drop them as martians, so the script DNATs it on tunl0 instead."""
+    (host,) = realserver.hosts(config_for(ONE_ARM_DR | {"method": "tun", "real_server": "192.168.2.60"}))
+    assert (host.tun_vips, host.tun_own_vips) == ([], ["10.0.0.21"])
+    script = realserver.linux_script(host)
+    assert 'TUN_OWN_VIPS="10.0.0.21"' in script and 'SERVER="192.168.2.60"' in script
+    assert 'iptables -t nat -A PREROUTING -i tunl0 -d "$vip/32" -j DNAT --to-destination "$SERVER"' in script
+    assert '$TunVips = @("10.0.0.21")' in realserver.windows_script(host)  # still refused on Windows
+
+
+def test_tun_floating_vip_is_held_on_tunl0():
+    pair = ONE_ARM_DR | {"method": "tun", "ha_pair": True, "ha_role": "master", "peer_address": "10.0.0.22"}
+    (host,) = realserver.hosts(config_for(pair | {"floating_external": "10.0.0.20"}))
+    assert (host.tun_vips, host.tun_own_vips) == (["10.0.0.20"], [])

@@ -10,7 +10,11 @@ the first run saves what it changes under /var/lib/lbwizard-realserver (Linux) o
   the VIP on lo as /32 with arp_ignore=1 and arp_announce=2, or, with --redirect, an iptables
   REDIRECT of the VIP to the server itself (the VIP is then never configured, so never announced).
   Windows: the VIP on the Microsoft loopback adapter with weak host receive/send.
-- TUN: the VIP on tunl0 (ipip), rp_filter off so the decapsulated packets are accepted.
+- TUN: the VIP on tunl0 (ipip), rp_filter off so the decapsulated packets are accepted. A VIP that is
+  also the load balancer's own address (a single unit's VIP) is never held by the server: the
+  tunnelled packets and the health checks come from that address, and Linux drops packets whose
+  source is one of its own addresses ("martian source"). Such a VIP is DNATed on tunl0 to the
+  server's own address instead, and the replies leave with the VIP as source all the same.
 - Layer 7 (snat): nothing; the load balancer proxies. Transparent layer 7 is the exception: the
   server answers the client's own address, so like NAT its default gateway must be the load balancer
   (its address, floating in a pair, on the server's subnet).
@@ -34,6 +38,7 @@ class HostSetup:
     address: str
     dr_vips: list[str] = field(default_factory=list)
     tun_vips: list[str] = field(default_factory=list)
+    tun_own_vips: list[str] = field(default_factory=list)  # the load balancer's own address: DNAT, not held
     nat_gateway: str | None = None
     services: list[str] = field(default_factory=list)
 
@@ -57,10 +62,16 @@ def return_gateway(config: ApplianceConfig, address: str) -> str | None:
     return None
 
 
+def own_addresses(config: ApplianceConfig) -> set[str]:
+    """This unit's own interface addresses: the source of its health checks and tunnelled packets."""
+    return {str(IPv4Interface(iface.address).ip) for iface in config.interfaces.values()}
+
+
 def hosts(config: ApplianceConfig) -> list[HostSetup]:
     """One HostSetup per real server address whose method needs setup on the server, named after its
     first server: every layer-4 method, and transparent layer 7."""
     by_address: dict[str, HostSetup] = {}
+    own = own_addresses(config)
     for service in config.virtual_services:
         if service.layer != 4 and not (service.layer == 7 and service.transparent):
             continue
@@ -69,8 +80,10 @@ def hosts(config: ApplianceConfig) -> list[HostSetup]:
             host.services.append(f"{service.name} {service.address}:{service.port}")
             if service.forwarding == "dr" and service.address not in host.dr_vips:
                 host.dr_vips.append(service.address)
-            elif service.forwarding == "tun" and service.address not in host.tun_vips:
-                host.tun_vips.append(service.address)
+            elif service.forwarding == "tun":
+                vips = host.tun_own_vips if service.address in own else host.tun_vips
+                if service.address not in vips:
+                    vips.append(service.address)
             elif service.forwarding == "nat":
                 host.nat_gateway = nat_gateway(config)
             elif service.layer == 7:  # transparent
@@ -90,6 +103,10 @@ LINUX_TEMPLATE = """#!/bin/sh
 set -eu
 DR_VIPS="{dr_vips}"
 TUN_VIPS="{tun_vips}"
+# VIPs that are also the load balancer's own address, the source of its tunnelled packets and health
+# checks: holding one would make this server drop those ("martian source"), so it is DNATed instead.
+TUN_OWN_VIPS="{tun_own_vips}"
+SERVER="{address}"
 NAT_GATEWAY="{nat_gateway}"
 STATE="${{LBWIZARD_RS_STATE:-/var/lib/lbwizard-realserver}}"  # where the first run saves what it changes
 SYSCTLS="net.ipv4.conf.all.arp_ignore net.ipv4.conf.all.arp_announce net.ipv4.conf.lo.arp_ignore \\
@@ -121,11 +138,15 @@ apply() {{
             done
         fi
     done
-    if [ -n "$TUN_VIPS" ]; then
+    if [ -n "$TUN_VIPS$TUN_OWN_VIPS" ]; then
         modprobe ipip 2>/dev/null || true
         ip link set tunl0 up
         for vip in $TUN_VIPS; do
             ip addr show dev tunl0 | grep -q " $vip/32 " || ip addr add "$vip/32" dev tunl0
+        done
+        for vip in $TUN_OWN_VIPS; do
+            iptables -t nat -C PREROUTING -i tunl0 -d "$vip/32" -j DNAT --to-destination "$SERVER" 2>/dev/null ||
+                iptables -t nat -A PREROUTING -i tunl0 -d "$vip/32" -j DNAT --to-destination "$SERVER"
         done
         set_sysctl net.ipv4.conf.tunl0.rp_filter 0
         set_sysctl net.ipv4.conf.all.rp_filter 0
@@ -147,6 +168,11 @@ undo() {{
     done
     for vip in $TUN_VIPS; do
         ip addr del "$vip/32" dev tunl0 2>/dev/null || true
+    done
+    for vip in $TUN_OWN_VIPS; do
+        while iptables -t nat -C PREROUTING -i tunl0 -d "$vip/32" -j DNAT --to-destination "$SERVER" 2>/dev/null; do
+            iptables -t nat -D PREROUTING -i tunl0 -d "$vip/32" -j DNAT --to-destination "$SERVER"
+        done
     done
     if [ -d "$STATE" ]; then
         while IFS='=' read -r key value; do
@@ -246,9 +272,10 @@ def _values(host: HostSetup) -> dict[str, str]:
         "services": "\n#   ".join(host.services),
         "dr_vips": " ".join(host.dr_vips),
         "tun_vips": " ".join(host.tun_vips),
+        "tun_own_vips": " ".join(host.tun_own_vips),
         "nat_gateway": host.nat_gateway or "",
         "dr_vips_ps": ", ".join(f'"{v}"' for v in host.dr_vips),
-        "tun_vips_ps": ", ".join(f'"{v}"' for v in host.tun_vips),
+        "tun_vips_ps": ", ".join(f'"{v}"' for v in host.tun_vips + host.tun_own_vips),
     }
 
 
