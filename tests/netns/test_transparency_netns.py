@@ -7,6 +7,7 @@ the TPROXY policy route. The real servers answer with the address they see the c
 - not transparent: this unit's internal address (subnet originating requests), or the VIP.
 - an HA backup's HAProxy listens on the floating VIP before it holds it (ip_nonlocal_bind), so a
   takeover needs no HAProxy restart.
+- a single unit's VIP that is not its own address is put on eth0 by the apply, and served.
 """
 
 from __future__ import annotations
@@ -73,3 +74,13 @@ def test_an_ha_backup_listens_on_the_floating_vip_before_it_holds_it(lab, tmp_pa
     lab.run("lb", "ip", "addr", "add", "10.0.0.20/24", "dev", "eth0")
     lab.run("lb", "ip", "addr", "add", "192.168.2.20/24", "dev", "eth1")
     assert lab.fetch("client", "http://10.0.0.20/") == "192.168.2.22\n"
+
+
+def test_a_single_units_second_vip_is_held_and_served(lab, tmp_path):
+    """A VIP that is not the unit's own address: lbwizard puts it on eth0 (nothing else would)."""
+    before = lab.dump()
+    serve_layer7(lab, tmp_path, address="10.0.0.25")
+    assert "inet 10.0.0.25/32" in lab.run("lb", "ip", "-4", "addr", "show", "dev", "eth0").stdout
+    assert lab.fetch("client", "http://10.0.0.25/") == "192.168.2.21\n"
+    assert lbwizard(lab, "rollback", "--root", str(tmp_path / "root")).returncode == 0
+    assert lab.dump() == before

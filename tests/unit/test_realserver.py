@@ -44,9 +44,10 @@ def test_one_host_serving_two_vips_gets_one_script_with_both():
         VirtualService("VIP2", "10.0.0.22", 443, forwarding="dr", real_servers=[RealServer("WEB", "10.0.0.100", 443)])
     )
     (host,) = realserver.hosts(config)
-    assert host.dr_vips == ["10.0.0.21", "10.0.0.22"]
-    assert 'DR_VIPS="10.0.0.21 10.0.0.22"' in realserver.linux_script(host)
-    assert '$DrVips = @("10.0.0.21", "10.0.0.22")' in realserver.windows_script(host)
+    assert (host.dr_vips, host.dr_own_vips) == (["10.0.0.22"], ["10.0.0.21"])
+    assert 'DR_VIPS="10.0.0.22"' in realserver.linux_script(host)
+    assert 'DR_OWN_VIPS="10.0.0.21"' in realserver.linux_script(host)  # the unit's own address: REDIRECT
+    assert '$DrVips = @("10.0.0.22", "10.0.0.21")' in realserver.windows_script(host)
     assert "weakhostreceive=enabled weakhostsend=enabled" in realserver.windows_script(host)
 
 

@@ -22,10 +22,20 @@ def _service_steps(config: ApplianceConfig, service: VirtualService) -> list[str
     if service.forwarding == "nat":
         return [f"On each real server ({servers}) set the default gateway to {_nat_gateway(config)}."]
     if service.forwarding == "dr":
+        if service.address in realserver.own_addresses(config):  # holding it, a server would drop our checks
+            arp = (
+                f"redirect {service.address} to the server itself (iptables -t nat -A PREROUTING -d "
+                f"{service.address}/32 -j REDIRECT): it is this unit's own address, the source of its health checks, "
+                "so the server must not hold it (Linux)"
+            )
+        else:
+            arp = (
+                f"add {service.address}/32 to the loopback interface and set net.ipv4.conf.all.arp_ignore=1, "
+                "arp_announce=2 (Linux)"
+            )
         return [
-            f"On each real server ({servers}) solve the ARP problem: add {service.address}/32 to the loopback "
-            "interface and set net.ipv4.conf.all.arp_ignore=1, arp_announce=2 (Linux), or add a loopback "
-            "adapter with weak host send/receive (Windows).",
+            f"On each real server ({servers}) solve the ARP problem: {arp}, or add a loopback adapter with weak host "
+            "send/receive (Windows).",
             f"Each server's application must answer on {service.address}:{service.port} as well as its own address.",
         ]
     if service.forwarding == "tun":

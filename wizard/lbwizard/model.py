@@ -213,6 +213,19 @@ def uses_transparency(config: ApplianceConfig) -> bool:
     return any(service.layer == 7 and service.transparent is True for service in config.virtual_services)
 
 
+def extra_vips(config: ApplianceConfig, interface: Interface) -> list[str]:
+    """The VIPs on an interface's subnet that are not its own address: this unit must hold them (or, in
+    a pair, keepalived must move them with the floating address) for clients' packets to reach it."""
+    from ipaddress import IPv4Address, IPv4Interface
+
+    own = IPv4Interface(interface.address)
+    found: list[str] = []
+    for service in config.virtual_services:
+        if IPv4Address(service.address) in own.network and service.address != str(own.ip) and service.address not in found:
+            found.append(service.address)
+    return found
+
+
 class ConfigFormatError(ValueError):
     """The document is not shaped like an appliance config; carries (field, message) pairs."""
 

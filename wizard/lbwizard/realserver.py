@@ -9,6 +9,8 @@ the first run saves what it changes under /var/lib/lbwizard-realserver (Linux) o
 - DR: the server must accept packets for the VIP without answering ARP for it ("the ARP problem"):
   the VIP on lo as /32 with arp_ignore=1 and arp_announce=2, or, with --redirect, an iptables
   REDIRECT of the VIP to the server itself (the VIP is then never configured, so never announced).
+  A VIP that is also the load balancer's own address (a single unit's VIP) is always REDIRECTed: it
+  is the source of the health checks, which a server holding it would drop as martians.
   Windows: the VIP on the Microsoft loopback adapter with weak host receive/send.
 - TUN: the VIP on tunl0 (ipip), rp_filter off so the decapsulated packets are accepted. A VIP that is
   also the load balancer's own address (a single unit's VIP) is never held by the server: the
@@ -37,6 +39,7 @@ class HostSetup:
     name: str
     address: str
     dr_vips: list[str] = field(default_factory=list)
+    dr_own_vips: list[str] = field(default_factory=list)  # the load balancer's own address: REDIRECT, not held
     tun_vips: list[str] = field(default_factory=list)
     tun_own_vips: list[str] = field(default_factory=list)  # the load balancer's own address: DNAT, not held
     nat_gateway: str | None = None
@@ -78,8 +81,10 @@ def hosts(config: ApplianceConfig) -> list[HostSetup]:
         for server in service.real_servers:
             host = by_address.setdefault(server.address, HostSetup(server.name, server.address))
             host.services.append(f"{service.name} {service.address}:{service.port}")
-            if service.forwarding == "dr" and service.address not in host.dr_vips:
-                host.dr_vips.append(service.address)
+            if service.forwarding == "dr":
+                vips = host.dr_own_vips if service.address in own else host.dr_vips
+                if service.address not in vips:
+                    vips.append(service.address)
             elif service.forwarding == "tun":
                 vips = host.tun_own_vips if service.address in own else host.tun_vips
                 if service.address not in vips:
@@ -102,6 +107,9 @@ LINUX_TEMPLATE = """#!/bin/sh
 # DR only: --redirect uses an iptables REDIRECT of the VIP instead of the VIP on lo (no ARP to solve).
 set -eu
 DR_VIPS="{dr_vips}"
+# DR VIPs that are also the load balancer's own address, the source of its health checks: held here,
+# they would make this server drop those ("martian source"), so they are always REDIRECTed.
+DR_OWN_VIPS="{dr_own_vips}"
 TUN_VIPS="{tun_vips}"
 # VIPs that are also the load balancer's own address, the source of its tunnelled packets and health
 # checks: holding one would make this server drop those ("martian source"), so it is DNATed instead.
@@ -124,12 +132,18 @@ save_state() {{
 
 set_sysctl() {{ sysctl -qw "$1=$2" 2>/dev/null || true; }}
 
+redirect() {{
+    iptables -t nat -C PREROUTING -d "$1/32" -j REDIRECT 2>/dev/null || iptables -t nat -A PREROUTING -d "$1/32" -j REDIRECT
+}}
+
 apply() {{
     save_state
+    for vip in $DR_OWN_VIPS; do
+        redirect "$vip"
+    done
     for vip in $DR_VIPS; do
         if [ "$MODE" = redirect ]; then
-            iptables -t nat -C PREROUTING -d "$vip/32" -j REDIRECT 2>/dev/null ||
-                iptables -t nat -A PREROUTING -d "$vip/32" -j REDIRECT
+            redirect "$vip"
         else
             ip addr show dev lo | grep -q " $vip/32 " || ip addr add "$vip/32" dev lo
             for key in net.ipv4.conf.all net.ipv4.conf.lo; do
@@ -160,7 +174,7 @@ apply() {{
 }}
 
 undo() {{
-    for vip in $DR_VIPS; do
+    for vip in $DR_VIPS $DR_OWN_VIPS; do
         while iptables -t nat -C PREROUTING -d "$vip/32" -j REDIRECT 2>/dev/null; do
             iptables -t nat -D PREROUTING -d "$vip/32" -j REDIRECT
         done
@@ -271,10 +285,11 @@ def _values(host: HostSetup) -> dict[str, str]:
         "address": host.address,
         "services": "\n#   ".join(host.services),
         "dr_vips": " ".join(host.dr_vips),
+        "dr_own_vips": " ".join(host.dr_own_vips),
         "tun_vips": " ".join(host.tun_vips),
         "tun_own_vips": " ".join(host.tun_own_vips),
         "nat_gateway": host.nat_gateway or "",
-        "dr_vips_ps": ", ".join(f'"{v}"' for v in host.dr_vips),
+        "dr_vips_ps": ", ".join(f'"{v}"' for v in host.dr_vips + host.dr_own_vips),
         "tun_vips_ps": ", ".join(f'"{v}"' for v in host.tun_vips + host.tun_own_vips),
     }
 

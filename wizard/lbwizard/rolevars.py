@@ -11,7 +11,7 @@ from ipaddress import IPv4Address, IPv4Interface
 from pathlib import Path
 
 from .addressing import parse_port_list, split_endpoint
-from .model import APPLIANCE_CERTIFICATE, ApplianceConfig, VirtualService
+from .model import APPLIANCE_CERTIFICATE, ApplianceConfig, VirtualService, extra_vips
 
 PRIORITY = {"master": 150, "backup": 100}
 # keepalived lb_algo for our scheduler names (mh with fallback: source hashing that spreads evenly).
@@ -125,13 +125,14 @@ def keepalived_vrrp(config: ApplianceConfig) -> dict | None:
     own = external_address(config)
     # Both instances advertise over the external side, where the peer's address is known; the internal
     # floating gateway is placed on the internal NIC, and a dead internal link is caught by tracking it.
+    # The other VIPs of a side move with its floating address.
     instances = []
-    if external and ha.floating.external:
-        prefix = IPv4Interface(external[1].address).network.prefixlen
-        instances.append({"name": "VI_EXTERNAL", "device": external[0], "address": f"{ha.floating.external}/{prefix}"})
-    if internal and ha.floating.internal:
-        prefix = IPv4Interface(internal[1].address).network.prefixlen
-        instances.append({"name": "VI_INTERNAL", "device": internal[0], "address": f"{ha.floating.internal}/{prefix}"})
+    sides = (("VI_EXTERNAL", external, ha.floating.external), ("VI_INTERNAL", internal, ha.floating.internal))
+    for name, side, floating in sides:
+        if side and floating:
+            prefix = IPv4Interface(side[1].address).network.prefixlen
+            more = [f"{vip}/32" for vip in extra_vips(config, side[1]) if vip != floating]
+            instances.append({"name": name, "device": side[0], "addresses": [f"{floating}/{prefix}", *more]})
     return {
         "role": ha.role,
         "state": ha.role.upper(),

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pyroute2 import IPRoute
 
-from ..model import TRANSPARENT_MARK, ApplianceConfig, uses_transparency
+from ..model import TRANSPARENT_MARK, ApplianceConfig, extra_vips, uses_transparency
 from .transaction import Step
 
 IFF_UP = 0x1
@@ -205,13 +205,16 @@ def transparency_route_step(wanted: bool) -> Step:
 
 
 def owned_addresses(config: ApplianceConfig, name: str) -> list[str]:
-    """The addresses the config puts on an interface: its own, then (external) the servers' NAT addresses."""
+    """The addresses the config puts on an interface: its own, then (external) the servers' NAT addresses,
+    then (single unit) the VIPs on its subnet that are not its own address."""
     iface = config.interfaces.get(name)
     if iface is None:
         return []
     addresses = [iface.address]
     if iface.role == "external":
         addresses += [f"{address}/32" for address in nat_addresses(config).values()]
+    if config.ha is None:  # in a pair keepalived holds them, on the master only
+        addresses += [f"{vip}/32" for vip in extra_vips(config, iface) if f"{vip}/32" not in addresses]
     return addresses
 
 
