@@ -9,6 +9,7 @@ yet a config that may be applied.
 from __future__ import annotations
 
 from dataclasses import MISSING, asdict, dataclass, field, fields
+from ipaddress import IPv4Address, IPv4Interface
 from typing import Any
 
 import yaml
@@ -200,6 +201,13 @@ class ApplianceConfig:
                 return name, iface
         return None
 
+    def interface_for(self, address: str) -> Interface | None:
+        """The interface whose subnet holds an address: where this unit meets that host."""
+        for iface in self.interfaces.values():
+            if IPv4Address(address) in IPv4Interface(iface.address).network:
+                return iface
+        return None
+
     def internal_interface(self) -> tuple[str, Interface] | None:
         """The interface the real servers sit behind (two-arm only)."""
         for name, iface in self.interfaces.items():
@@ -216,8 +224,6 @@ def uses_transparency(config: ApplianceConfig) -> bool:
 def extra_vips(config: ApplianceConfig, interface: Interface) -> list[str]:
     """The VIPs on an interface's subnet that are not its own address: this unit must hold them (or, in
     a pair, keepalived must move them with the floating address) for clients' packets to reach it."""
-    from ipaddress import IPv4Address, IPv4Interface
-
     own = IPv4Interface(interface.address)
     found: list[str] = []
     for service in config.virtual_services:

@@ -25,7 +25,7 @@ the first run saves what it changes under /var/lib/lbwizard-realserver (Linux) o
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address, IPv4Interface
+from ipaddress import IPv4Interface
 
 from .model import ApplianceConfig
 
@@ -56,13 +56,12 @@ def nat_gateway(config: ApplianceConfig) -> str | None:
 
 def return_gateway(config: ApplianceConfig, address: str) -> str | None:
     """This unit's address on the subnet of a server (the floating one in a pair): its way back to clients."""
-    for iface in config.interfaces.values():
-        own = IPv4Interface(iface.address)
-        if IPv4Address(address) in own.network:
-            floating = config.ha.floating if config.ha else None
-            moving = floating and (floating.internal if iface.role == "internal" else floating.external)
-            return moving or str(own.ip)
-    return None
+    iface = config.interface_for(address)
+    if iface is None:
+        return None
+    floating = config.ha.floating if config.ha else None
+    moving = floating and (floating.internal if iface.role == "internal" else floating.external)
+    return moving or str(IPv4Interface(iface.address).ip)
 
 
 def own_addresses(config: ApplianceConfig) -> set[str]:

@@ -7,7 +7,7 @@ a firewall mark become one keepalived `virtual_server fwmark N`.
 
 from __future__ import annotations
 
-from ipaddress import IPv4Address, IPv4Interface
+from ipaddress import IPv4Interface
 from pathlib import Path
 
 from .addressing import parse_port_list, split_endpoint
@@ -158,9 +158,9 @@ def _source(config: ApplianceConfig, service: VirtualService) -> dict:
     if not service.transparent:
         return {"transparent": False, "address": None if service.subnet_originating else service.address, "local_clients": []}
     local = {}
-    for iface in config.interfaces.values():
-        own = IPv4Interface(iface.address)
-        if any(IPv4Address(server.address) in own.network for server in service.real_servers):
+    for server in service.real_servers:
+        if iface := config.interface_for(server.address):
+            own = IPv4Interface(iface.address)
             local[str(own.network)] = str(own.ip)
     return {
         "transparent": True,

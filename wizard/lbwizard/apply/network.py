@@ -186,22 +186,21 @@ def restore_transparency_route(rule: bool, route: bool) -> None:
             ipr.route("del", **local)
 
 
-def transparency_route_step(wanted: bool) -> Step:
-    """The TPROXY policy route, there or gone as the config needs it; undo puts back what was found."""
+def transparency_route_step(wanted: list[bool], description: str) -> Step:
+    """The TPROXY rule and local route present or absent as wanted ([rule, route], as
+    transparency_route_state gives them); undo puts back what was found."""
     saved: dict[str, list[bool]] = {}
 
     def do() -> None:
         with iproute() as ipr:
             saved["found"] = transparency_route_state(ipr)
-        restore_transparency_route(wanted, wanted)
+        restore_transparency_route(*wanted)
 
     def undo() -> None:
         if "found" in saved:
             restore_transparency_route(*saved["found"])
 
-    if wanted:
-        return Step(f"deliver replies to transparent HAProxy connections locally (table {TRANSPARENT_TABLE})", do, undo)
-    return Step("remove the route of transparent HAProxy connections", do, undo)
+    return Step(description, do, undo)
 
 
 def owned_addresses(config: ApplianceConfig, name: str) -> list[str]:
@@ -236,6 +235,9 @@ def plan(config: ApplianceConfig, previous: ApplianceConfig | None) -> list[Step
         steps.append(interface_step(name, owned_addresses(config, name), owned))
     if config.gateway:
         steps.append(default_route_step(config.gateway))
-    if uses_transparency(config) or (previous is not None and uses_transparency(previous)):
-        steps.append(transparency_route_step(uses_transparency(config)))
+    if uses_transparency(config):
+        description = f"deliver replies to transparent HAProxy connections locally (table {TRANSPARENT_TABLE})"
+        steps.append(transparency_route_step([True, True], description))
+    elif previous is not None and uses_transparency(previous):
+        steps.append(transparency_route_step([False, False], "remove the route of transparent HAProxy connections"))
     return steps

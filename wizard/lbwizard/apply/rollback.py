@@ -75,21 +75,6 @@ def _routes_step(routes: list) -> Step:
     return Step("restore the default routes", do, undo)
 
 
-def _transparency_route_step(wanted: list[bool]) -> Step:
-    saved: dict = {}
-
-    def do() -> None:
-        with network.iproute() as ipr:
-            saved["now"] = network.transparency_route_state(ipr)
-        network.restore_transparency_route(*wanted)
-
-    def undo() -> None:
-        if "now" in saved:
-            network.restore_transparency_route(*saved["now"])
-
-    return Step("restore the route of transparent HAProxy connections", do, undo)
-
-
 def _chain_step(wanted: dict) -> Step:
     name = wanted["chain"]
     spec = firewall.ChainRules(wanted["table"], name, wanted["parent"], [])
@@ -129,7 +114,8 @@ def plan(record: dict, paths: Paths) -> list[Step]:
     steps = [_interface_step(name, wanted) for name, wanted in picture["interfaces"].items()]
     steps.append(_routes_step(picture["default_routes"]))
     if "transparency_route" in picture:  # records written before transparency existed have none
-        steps.append(_transparency_route_step(picture["transparency_route"]))
+        wanted = picture["transparency_route"]
+        steps.append(network.transparency_route_step(wanted, "restore the route of transparent HAProxy connections"))
     if picture["sysctls"]:
         steps.append(sysctl.live_step(picture["sysctls"]))
     steps += [_chain_step(wanted) for wanted in picture["chains"].values()]
