@@ -6,8 +6,8 @@ import copy
 
 import pytest
 
-from lbwizard.flow import Flow
-from lbwizard.live import LiveSystem
+from lbwizard.setup.flow import Flow
+from lbwizard.setup.live import LiveSystem
 
 # reference 003, "Example answers using the console wizard for a two-arm NAT configuration"
 TWO_ARM_NAT = {

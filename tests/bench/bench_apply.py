@@ -24,11 +24,12 @@ from tests.netns.lab import Lab
 INNER = r"""
 import json, sys, time, copy
 from pathlib import Path
-from lbwizard import model
-from lbwizard.apply import plan, rollback, transaction
-from lbwizard.model import RealServer, VirtualService
-from lbwizard.paths import Paths
-from lbwizard.verify import verify
+from lbwizard.config import model
+from lbwizard.apply import rollback, transaction
+from lbwizard.apply.plan import plan
+from lbwizard.config.model import RealServer, VirtualService
+from lbwizard.config.paths import Paths
+from lbwizard.config.verify import verify
 
 config = model.loads(Path(sys.argv[1]).read_text())
 services, runs = int(sys.argv[3]), int(sys.argv[4])
@@ -54,9 +55,9 @@ print(json.dumps(timings))
 
 
 def main() -> None:
-    from lbwizard import model
-    from lbwizard.flow import Flow
-    from lbwizard.live import LiveSystem
+    from lbwizard.config import model
+    from lbwizard.setup.flow import Flow
+    from lbwizard.setup.live import LiveSystem
 
     work = Path(tempfile.mkdtemp(prefix="lbwizard-bench-apply-"))
     config_file = work / "appliance.yaml"

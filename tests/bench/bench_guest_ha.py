@@ -17,7 +17,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from image.lab import GuestLab, answers_disk
-from lbwizard.rolevars import PRIORITY
+from lbwizard.render.rolevars import PRIORITY
 from tests.conftest import HA_MASTER_TWO_ARM
 from tests.e2e.steps import answered_config, wait_configured, wait_served, wait_until
 from tests.e2e.test_ha_pair import BACKUP, VIP_URL, holds_floating

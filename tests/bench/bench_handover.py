@@ -14,11 +14,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from lbwizard.apply.handover import run_playbook
-from lbwizard.flow import Flow
-from lbwizard.live import LiveSystem
-from lbwizard.model import RealServer
-from lbwizard.paths import Paths
-from lbwizard.verify import verify
+from lbwizard.config.model import RealServer
+from lbwizard.config.paths import Paths
+from lbwizard.config.verify import verify
+from lbwizard.setup.flow import Flow
+from lbwizard.setup.live import LiveSystem
 from tests.conftest import HA_MASTER_TWO_ARM
 from tests.roles.render import haproxy_check, keepalived_check, render
 

@@ -11,17 +11,18 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from lbwizard import engines, model
-from lbwizard.flow import Flow
-from lbwizard.live import LiveSystem
-from lbwizard.model import RealServer
+from lbwizard.config import model
+from lbwizard.config.model import RealServer
+from lbwizard.engines import haproxy
+from lbwizard.setup.flow import Flow
+from lbwizard.setup.live import LiveSystem
 from tests.conftest import TWO_ARM_NAT
 from tests.netns.lab import Lab, lbwizard
 from tests.roles.render import render
 
 
 def lbctl(lab: Lab, root: Path, *args: str) -> subprocess.Popen:
-    command = ["ip", "netns", "exec", lab.ns("lb"), sys.executable, "-m", "lbwizard.lbctl", "--root", str(root), *args]
+    command = ["ip", "netns", "exec", lab.ns("lb"), sys.executable, "-m", "lbwizard.manage.lbctl", "--root", str(root), *args]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -53,7 +54,7 @@ def main() -> None:
         drain = lbctl(lab, root, "rs", "drain", "VIP1", "RS1")
         effect = None
         while drain.poll() is None:
-            row = engines.haproxy_stats(sock).get(("VIP1_servers", "RS1"), {})
+            row = haproxy.haproxy_stats(sock).get(("VIP1_servers", "RS1"), {})
             if effect is None and row.get("status", "").startswith("DRAIN"):
                 effect = time.perf_counter() - start
             time.sleep(0.005)

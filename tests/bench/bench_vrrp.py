@@ -32,8 +32,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from image.lab import stop_processes
-from lbwizard.model import ApplianceConfig, HighAvailability
-from lbwizard.rolevars import PRIORITY
+from lbwizard.config.model import ApplianceConfig, HighAvailability
+from lbwizard.render.rolevars import PRIORITY
 from tests.netns.lab import sh
 from tests.netns.test_vrrp_netns import GATEWAY, UNITS, VIP, Pair
 from tests.roles.render import render

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lbwizard import model
-from lbwizard.password import password_matches
+from lbwizard.config import model
+from lbwizard.config.password import password_matches
 
 LBWIZARD = [sys.executable, "-m", "lbwizard.cli"]
 

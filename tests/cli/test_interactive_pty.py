@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pexpect
 
-from lbwizard import model
+from lbwizard.config import model
 from tests.conftest import TWO_ARM_NAT
 from tests.terminal import Terminal
 from tests.tui.test_wizard_tui import NAT_SCREENS

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from lbwizard import model
+from lbwizard.config import model
 from tests.cli.test_answers_cli import run_wizard
 
-LBCTL = [sys.executable, "-m", "lbwizard.lbctl"]
+LBCTL = [sys.executable, "-m", "lbwizard.manage.lbctl"]
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ from __future__ import annotations
 import copy
 import time
 
-from lbwizard.flow import Flow
-from lbwizard.live import LiveSystem
-from lbwizard.model import ApplianceConfig
+from lbwizard.config.model import ApplianceConfig
+from lbwizard.setup.flow import Flow
+from lbwizard.setup.live import LiveSystem
 
 VIP_URL = "http://10.0.0.21/"
 BOOT = 180  # TCG: a first boot reaches its banner in about 30 s here; generous for a loaded CI machine

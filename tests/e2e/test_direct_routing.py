@@ -18,9 +18,9 @@ import copy
 import yaml
 
 from image.lab import answers_disk
-from lbwizard import model
-from lbwizard.model import RealServer
-from lbwizard.verify import verify
+from lbwizard.config import model
+from lbwizard.config.model import RealServer
+from lbwizard.config.verify import verify
 from tests.conftest import ONE_ARM_DR
 from tests.e2e.steps import answered_config, apply_from_answers_disk, wait_configured, wait_until
 

@@ -20,9 +20,9 @@ from concurrent.futures import ThreadPoolExecutor
 import yaml
 
 from image.lab import answers_disk
-from lbwizard import model
-from lbwizard.model import RealServer, VirtualService
-from lbwizard.verify import verify
+from lbwizard.config import model
+from lbwizard.config.model import RealServer, VirtualService
+from lbwizard.config.verify import verify
 from tests.conftest import HA_MASTER_TWO_ARM
 from tests.e2e.steps import BOOT, answered_config, apply_from_answers_disk, wait_configured, wait_served, wait_until
 

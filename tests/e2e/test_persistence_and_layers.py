@@ -15,9 +15,9 @@ import copy
 import yaml
 
 from image.lab import answers_disk
-from lbwizard import model
-from lbwizard.model import Persistence, RealServer, VirtualService
-from lbwizard.verify import verify
+from lbwizard.config import model
+from lbwizard.config.model import Persistence, RealServer, VirtualService
+from lbwizard.config.verify import verify
 from tests.conftest import TWO_ARM_NAT
 from tests.e2e.steps import answered_config, apply_from_answers_disk, wait_configured, wait_served, wait_until
 

@@ -171,7 +171,7 @@ def lbwizard(lab: Lab, *args: str, env: dict | None = None) -> subprocess.Comple
 def apply_and_start_haproxy(lab: Lab, tmp_path: Path, config) -> subprocess.Popen:
     """`lbwizard apply` of a verified config in the load balancer (network, firewall; no hand-over), then
     HAProxy on the haproxy role's rendered file, its runtime socket under tmp_path."""
-    from lbwizard import model
+    from lbwizard.config import model
     from tests.roles.render import render
 
     path = tmp_path / "appliance.yaml"

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lbwizard import model
-from lbwizard.apply import plan
-from lbwizard.flow import Flow
-from lbwizard.live import LiveSystem
-from lbwizard.paths import Paths
+from lbwizard.apply.plan import plan
+from lbwizard.config import model
+from lbwizard.config.paths import Paths
+from lbwizard.setup.flow import Flow
+from lbwizard.setup.live import LiveSystem
 from tests.conftest import ONE_ARM_DR, TWO_ARM_NAT
 from tests.netns.lab import lbwizard
 

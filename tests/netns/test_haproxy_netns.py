@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from lbwizard.flow import Flow
-from lbwizard.live import LiveSystem
-from lbwizard.model import Persistence, RealServer
-from lbwizard.verify import verify
+from lbwizard.config.model import Persistence, RealServer
+from lbwizard.config.verify import verify
+from lbwizard.setup.flow import Flow
+from lbwizard.setup.live import LiveSystem
 from tests.conftest import TWO_ARM_NAT
 from tests.netns.lab import apply_and_start_haproxy
 

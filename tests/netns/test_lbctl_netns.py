@@ -12,10 +12,11 @@ import sys
 import time
 from pathlib import Path
 
-from lbwizard import model, realserver
-from lbwizard.flow import Flow
-from lbwizard.live import LiveSystem
-from lbwizard.model import RealServer
+from lbwizard.config import model
+from lbwizard.config.model import RealServer
+from lbwizard.render import realserver
+from lbwizard.setup.flow import Flow
+from lbwizard.setup.live import LiveSystem
 from tests.conftest import HA_MASTER_TWO_ARM, ONE_ARM_DR, TWO_ARM_NAT
 from tests.netns.lab import Lab, lbwizard
 from tests.netns.test_haproxy_netns import CLIENT, URL, client, servers  # noqa: F401 - servers is a fixture
@@ -49,7 +50,7 @@ print(json.dumps({"slow": slow, "answers": answers, "failures": failures}))
 
 
 def lbctl(lab: Lab, root: Path, *args: str) -> subprocess.CompletedProcess:
-    command = ["ip", "netns", "exec", lab.ns("lb"), sys.executable, "-m", "lbwizard.lbctl", "--root", str(root), *args]
+    command = ["ip", "netns", "exec", lab.ns("lb"), sys.executable, "-m", "lbwizard.manage.lbctl", "--root", str(root), *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=120, env=dict(os.environ))
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import copy
 
-from lbwizard import realserver
-from lbwizard.flow import Flow
-from lbwizard.live import LiveSystem
+from lbwizard.render import realserver
+from lbwizard.setup.flow import Flow
+from lbwizard.setup.live import LiveSystem
 from tests.conftest import ONE_ARM_DR, TWO_ARM_NAT
 
 

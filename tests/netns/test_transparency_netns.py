@@ -17,10 +17,10 @@ import shutil
 
 import pytest
 
-from lbwizard import model
-from lbwizard.flow import Flow
-from lbwizard.live import LiveSystem
-from lbwizard.verify import verify
+from lbwizard.config import model
+from lbwizard.config.verify import verify
+from lbwizard.setup.flow import Flow
+from lbwizard.setup.live import LiveSystem
 from tests.conftest import HA_MASTER_TWO_ARM, TWO_ARM_NAT
 from tests.netns.lab import apply_and_start_haproxy, lbwizard
 

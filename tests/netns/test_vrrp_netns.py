@@ -12,9 +12,9 @@ import time
 
 import pytest
 
-from lbwizard import model
-from lbwizard.flow import Flow
-from lbwizard.live import LiveSystem
+from lbwizard.config import model
+from lbwizard.setup.flow import Flow
+from lbwizard.setup.live import LiveSystem
 from tests.conftest import HA_MASTER_TWO_ARM
 from tests.netns.lab import sh
 from tests.roles.render import render
@@ -162,8 +162,12 @@ def test_pulled_external_cable_fails_over(pair):
 
 @pytest.mark.parametrize("pair", [False], indirect=True, ids=["nopreempt"])
 def test_without_preemption_a_returning_master_leaves_the_addresses_where_they_are(pair):
+    # both start as BACKUP without preemption, so the first to time out is master: let a be first
+    # for sure (a loaded machine can start b's keepalived before a's is listening)
     pair.start("a")
+    pair.wait_for_holder("a")
     pair.start("b")
+    time.sleep(1)  # five adverts: b hears a and stays BACKUP
     pair.wait_for_holder("a")
     pair.crash("a")
     pair.wait_for_holder("b", timeout=10, only=False)

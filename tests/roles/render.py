@@ -13,8 +13,8 @@ from pathlib import Path
 import jinja2
 import yaml
 
-from lbwizard.model import ApplianceConfig
-from lbwizard.rolevars import role_vars
+from lbwizard.config.model import ApplianceConfig
+from lbwizard.render.rolevars import role_vars
 
 ROLES = Path(__file__).resolve().parents[2] / "ansible/roles"
 

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from lbwizard.apply.handover import ANSIBLE_DIR, HandoverError, playbook_command, playbook_env, run_playbook
-from lbwizard.flow import Flow
-from lbwizard.live import LiveSystem
-from lbwizard.model import Persistence
-from lbwizard.paths import Paths
-from lbwizard.rolevars import role_vars
+from lbwizard.config.model import Persistence
+from lbwizard.config.paths import Paths
+from lbwizard.render.rolevars import role_vars
+from lbwizard.setup.flow import Flow
+from lbwizard.setup.live import LiveSystem
 from tests.conftest import HA_MASTER_TWO_ARM
 from tests.roles.render import render
 
@@ -91,7 +91,7 @@ def test_dry_run_answers_render_both_daemon_files(tmp_path):
 def test_a_later_failure_puts_the_previous_daemon_files_back(tmp_path):
     from lbwizard.apply import transaction
     from lbwizard.apply.handover import handover_step
-    from lbwizard.apply.transaction import Step
+    from lbwizard.apply.step import Step
 
     first = example()
     run_playbook(first, Paths(tmp_path), False, lambda line: None)
@@ -136,7 +136,7 @@ WHERE = {
 @pytest.mark.parametrize("name", INJECTED, ids=repr)
 @pytest.mark.parametrize("where", WHERE)
 def test_verify_refuses_a_name_that_could_change_a_daemon_file(where, name):
-    from lbwizard.verify import verify
+    from lbwizard.config.verify import verify
 
     problems = verify(_named(example(), where, name))
     assert WHERE[where] in [problem.field for problem in problems]

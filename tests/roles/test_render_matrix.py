@@ -9,9 +9,7 @@ import subprocess
 
 import pytest
 
-from lbwizard.flow import Flow
-from lbwizard.live import LiveSystem
-from lbwizard.model import (
+from lbwizard.config.model import (
     LAYER4_SCHEDULERS,
     LAYER7_SCHEDULERS,
     PERSISTENCE_MODES,
@@ -19,7 +17,9 @@ from lbwizard.model import (
     Persistence,
     RealServer,
 )
-from lbwizard.verify import verify
+from lbwizard.config.verify import verify
+from lbwizard.setup.flow import Flow
+from lbwizard.setup.live import LiveSystem
 from tests.conftest import HA_MASTER_TWO_ARM, ONE_ARM_DR, TWO_ARM_NAT
 from tests.roles.render import ROLES, haproxy_check, keepalived_check, render
 
@@ -94,7 +94,7 @@ def test_layer4_matrix_is_accepted_by_keepalived(tmp_path, method, ha, scheduler
 
 @pytest.mark.parametrize("check", ["tcp", "http", "https", "misc", "none"])
 def test_health_checks_render(tmp_path, check):
-    from lbwizard.model import HealthCheck
+    from lbwizard.config.model import HealthCheck
 
     health = HealthCheck(
         check,

@@ -4,17 +4,20 @@ would, and bad input is refused by field with nothing saved."""
 
 from __future__ import annotations
 
+import socket
+import subprocess
 from pathlib import Path
 
 import pytest
 from textual.widgets import DataTable, Input, OptionList, Static
 
-from lbwizard import model
-from lbwizard.operations import Operations
-from lbwizard.paths import Paths
+from lbwizard.config import model
+from lbwizard.config.paths import Paths
+from lbwizard.manage.operations import Operations
 from lbwizard.tui.manage import ManageApp
 from lbwizard.tui.manage_screens import FormScreen, RunScreen, TextScreen
 from tests.cli.test_answers_cli import run_wizard
+from tests.tui.test_wizard_tui import screen_text
 
 SIZE = (80, 24)
 
@@ -31,7 +34,7 @@ def saved(root: Path) -> model.ApplianceConfig:
 
 
 def app_for(root: Path, handover: bool = False) -> ManageApp:
-    return ManageApp(Operations(Paths(root), live=False, handover=handover))
+    return ManageApp(Operations.start(Paths(root), live=False, handover=handover))
 
 
 async def choose(pilot, key: str) -> None:
@@ -154,3 +157,81 @@ async def test_a_change_that_fails_says_why_and_leaves_the_config_as_it_was(root
         steps = str(pilot.app.screen.query_one("#steps", Static).render())
         assert "apply failed and every change was undone: injected fault after step 3" in steps
     assert (root / "etc/lbwizard/appliance.yaml").read_text() == before
+
+
+async def test_every_management_screen_draws_only_ascii_on_the_vga_console(root, monkeypatch):
+    """Menu, lists, a form, status, diagnostics, history and a change's run: characters the VGA font has."""
+    monkeypatch.setenv("TERM", "linux")
+    drawn: dict[str, str] = {}
+    async with app_for(root).run_test(size=SIZE) as pilot:
+        drawn["menu"] = pilot.app.export_screenshot()
+        for key in ("services", "servers", "status", "diagnose", "history"):
+            await choose(pilot, key)
+            await pilot.pause(0.3)
+            drawn[key] = pilot.app.export_screenshot()
+            if key == "servers":
+                await pilot.press("a")
+                await pilot.pause()
+                drawn["form"] = pilot.app.export_screenshot()
+                await pilot.press("escape", "d")
+                await finished(pilot)
+                drawn["run"] = pilot.app.export_screenshot()
+                await pilot.press("escape")
+            await pilot.press("escape")
+            await pilot.pause()
+    texts = {name: screen_text(svg) for name, svg in drawn.items()}
+    assert "Load balancer management" in texts["menu"] and "RIP1" in texts["servers"]
+    for name, text in texts.items():
+        wide = sorted({ch for ch in text if ord(ch) > 126})
+        assert not wide, (name, wide, text[:3000])
+
+
+@pytest.fixture
+def nothing_leaves(monkeypatch):
+    """Records every socket a dry run would use beyond the app's own event loop, and every program it runs."""
+    attempts: list[str] = []
+
+    def guard(what, original, families):
+        def call(sock, *args, **kwargs):
+            if sock.family in families:
+                attempts.append(f"{what} {sock.family.name} {args[:1]!r}")
+                raise OSError(f"guard: a dry run may not {what} on {sock.family.name}")
+            return original(sock, *args, **kwargs)
+
+        return call
+
+    outward = {socket.AF_INET, socket.AF_INET6, socket.AF_PACKET, socket.AF_NETLINK}
+    for name in ("connect", "bind", "send", "sendto"):
+        families = outward | {socket.AF_UNIX} if name == "connect" else outward  # HAProxy's socket is AF_UNIX
+        monkeypatch.setattr(socket.socket, name, guard(name, getattr(socket.socket, name), families))
+
+    def no_program(*args, **kwargs):
+        attempts.append(f"run {args[:1]!r}")
+        raise OSError("guard: a dry run may not run a program")
+
+    monkeypatch.setattr(subprocess, "run", no_program)
+    monkeypatch.setattr(subprocess, "Popen", no_program)
+    return attempts
+
+
+async def test_a_dry_run_s_diagnostics_and_status_say_what_they_would_check_and_reach_nothing(root, nothing_leaves):
+    texts = {}
+    async with app_for(root).run_test(size=SIZE) as pilot:
+        for key in ("diagnose", "status"):
+            await choose(pilot, key)
+            screen = pilot.app.screen
+            for _ in range(100):
+                texts[key] = str(screen.query_one("#text", Static).render())
+                if "VIP1" in texts[key]:
+                    break
+                await pilot.pause(0.05)
+            await pilot.press("escape")
+            await pilot.pause()
+    assert nothing_leaves == []
+    diagnose = texts["diagnose"]
+    assert "not checked (dry run): would look for the VIP 10.0.0.21 on this unit" in diagnose
+    assert "not checked (dry run): would connect to 192.168.2.50:80" in diagnose
+    assert "not checked (dry run): would read IPVS's connections (ipvsadm -Lnc)" in diagnose
+    assert "PROBLEM" not in diagnose
+    assert "IPVS: not asked (dry run): would read the kernel's IPVS table (ipvsadm -Ln)" in texts["status"]
+    assert "VIP not looked for (dry run)" in texts["status"]

@@ -12,13 +12,13 @@ import pytest
 from textual import events
 from textual.keys import _character_to_key
 
-from lbwizard import model
-from lbwizard.apply import plan as real_plan
-from lbwizard.apply.transaction import Step
-from lbwizard.flow import Flow
-from lbwizard.live import LiveSystem
-from lbwizard.password import password_matches
-from lbwizard.paths import Paths
+from lbwizard.apply.plan import plan as real_plan
+from lbwizard.apply.step import Step
+from lbwizard.config import model
+from lbwizard.config.password import password_matches
+from lbwizard.config.paths import Paths
+from lbwizard.setup.flow import Flow
+from lbwizard.setup.live import LiveSystem
 from lbwizard.tui.app import WizardApp
 from lbwizard.tui.progress import ProgressScreen
 from lbwizard.tui.question import QuestionScreen

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from lbwizard import edit
-from lbwizard.flow import Flow
-from lbwizard.live import LiveSystem
-from lbwizard.verify import verify
+from lbwizard.config import edit
+from lbwizard.config.verify import verify
+from lbwizard.setup.flow import Flow
+from lbwizard.setup.live import LiveSystem
 from tests.conftest import ONE_ARM_DR, TWO_ARM_NAT
 
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import copy
 
 from lbwizard.apply.network import owned_addresses
-from lbwizard.flow import Flow
-from lbwizard.live import LiveSystem
-from lbwizard.model import RealServer, VirtualService
-from lbwizard.rolevars import keepalived_vrrp
+from lbwizard.config.model import RealServer, VirtualService
+from lbwizard.render.rolevars import keepalived_vrrp
+from lbwizard.setup.flow import Flow
+from lbwizard.setup.live import LiveSystem
 from tests.conftest import HA_MASTER_TWO_ARM, TWO_ARM_NAT
 
 

@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lbwizard import model
-from lbwizard.flow import QUESTIONS, AnswersError, Flow
-from lbwizard.live import LiveSystem
-from lbwizard.password import password_matches
+from lbwizard.config import model
+from lbwizard.config.password import password_matches
+from lbwizard.setup.flow import QUESTIONS, AnswersError, Flow
+from lbwizard.setup.live import LiveSystem
 
 REFERENCE_ORDER = [
     "ha_pair",

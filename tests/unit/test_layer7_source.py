@@ -7,12 +7,13 @@ import copy
 
 import pytest
 
-from lbwizard import guidance, realserver
 from lbwizard.apply import firewall, sysctl
-from lbwizard.flow import Flow
-from lbwizard.live import LiveSystem
-from lbwizard.model import ApplianceConfig
-from lbwizard.rolevars import haproxy_services
+from lbwizard.config.model import ApplianceConfig
+from lbwizard.render import realserver
+from lbwizard.render.rolevars import haproxy_services
+from lbwizard.setup import guidance
+from lbwizard.setup.flow import Flow
+from lbwizard.setup.live import LiveSystem
 from tests.conftest import HA_MASTER_TWO_ARM, ONE_ARM_DR, TWO_ARM_NAT
 
 TPROXY_RULE = {"protocol": "tcp", "socket": {"transparent": ""}, "target": {"MARK": {"set-xmark": "0x40000000/0x40000000"}}}

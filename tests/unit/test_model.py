@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lbwizard import model
-from lbwizard.model import ConfigFormatError, HealthCheck, Persistence, RealServer, VirtualService
+from lbwizard.config import model
+from lbwizard.config.model import ConfigFormatError, HealthCheck, Persistence, RealServer, VirtualService
 
 
 def test_example_round_trips(example_config):

@@ -7,10 +7,10 @@ import subprocess
 
 import pytest
 
-from lbwizard import realserver
-from lbwizard.flow import Flow
-from lbwizard.live import LiveSystem
-from lbwizard.model import RealServer, VirtualService
+from lbwizard.config.model import RealServer, VirtualService
+from lbwizard.render import realserver
+from lbwizard.setup.flow import Flow
+from lbwizard.setup.live import LiveSystem
 from tests.conftest import HA_MASTER_TWO_ARM, ONE_ARM_DR, TWO_ARM_NAT
 
 

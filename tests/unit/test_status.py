@@ -4,10 +4,11 @@ the real one)."""
 
 from __future__ import annotations
 
-from lbwizard import edit, engines, status
-from lbwizard.flow import Flow
-from lbwizard.live import LiveSystem
-from lbwizard.rolevars import keepalived_virtual_servers
+from lbwizard.config import edit
+from lbwizard.engines import ipvs, status
+from lbwizard.render.rolevars import keepalived_virtual_servers
+from lbwizard.setup.flow import Flow
+from lbwizard.setup.live import LiveSystem
 from tests.conftest import TWO_ARM_NAT
 
 IPVSADM_LN = """IP Virtual Server version 1.2.1 (size=4096)
@@ -23,7 +24,7 @@ FWM  1 wlc persistent 300
 
 
 def test_ipvsadm_listing_parses_into_services_and_destinations():
-    table = engines.parse_ipvsadm(IPVSADM_LN)
+    table = ipvs.parse_ipvsadm(IPVSADM_LN)
     assert set(table) == {"TCP 10.0.0.21:80", "FWM 1"}
     first = table["TCP 10.0.0.21:80"].destinations[0]
     assert (first.address, first.port, first.forward, first.weight, first.active, first.inactive) == (
@@ -44,7 +45,7 @@ def test_requested_and_actual_state_side_by_side():
     config = edit.set_server_state(config, "VIP1", "RIP2", "drain")
     config = edit.set_server_state(config, "VIP1", "RIP4", "offline")
     engine, servers = status._layer4(
-        keepalived_virtual_servers(config), config.virtual_services[0], engines.parse_ipvsadm(IPVSADM_LN)
+        keepalived_virtual_servers(config), config.virtual_services[0], ipvs.parse_ipvsadm(IPVSADM_LN)
     )
     assert engine == "IPVS: loaded"
     seen = {s.name: (s.requested, s.actual, s.weight, s.active, s.inactive) for s in servers}

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from lbwizard.apply import plan, transaction
-from lbwizard.apply.transaction import Step
-from lbwizard.paths import Paths
+from lbwizard.apply import transaction
+from lbwizard.apply.plan import plan
+from lbwizard.apply.step import Step
+from lbwizard.config.paths import Paths
 
 
 def snapshot(root: Path) -> dict[str, bytes | None]:

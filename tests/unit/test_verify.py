@@ -10,10 +10,10 @@ import copy
 
 import pytest
 
-from lbwizard.flow import Flow
-from lbwizard.live import LiveSystem
-from lbwizard.model import HealthCheck, Persistence, RealServer, VirtualService
-from lbwizard.verify import verify
+from lbwizard.config.model import HealthCheck, Persistence, RealServer, VirtualService
+from lbwizard.config.verify import verify
+from lbwizard.setup.flow import Flow
+from lbwizard.setup.live import LiveSystem
 from tests.conftest import HA_MASTER_TWO_ARM, ONE_ARM_DR, TWO_ARM_NAT
 
 

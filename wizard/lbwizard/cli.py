@@ -15,16 +15,17 @@ from pathlib import Path
 
 import yaml
 
-from . import apply, files, model
 from .apply import confirm, rollback, state
-from .changes import EXIT_ABORTED, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, run_steps
-from .changes import apply_config as _apply
-from .flow import AnswersError, Flow, summary_lines
-from .guidance import next_steps
-from .live import probe as probe_live_system
-from .model import ConfigFormatError
-from .paths import Paths
-from .verify import verify
+from .apply.plan import plan
+from .config import files, model
+from .config.model import ConfigFormatError
+from .config.paths import Paths
+from .config.verify import verify
+from .manage.changes import EXIT_ABORTED, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, run_steps
+from .manage.changes import apply_config as _apply
+from .setup.flow import AnswersError, Flow, summary_lines
+from .setup.guidance import next_steps
+from .setup.live import probe as probe_live_system
 
 
 def _add_target_options(parser: argparse.ArgumentParser) -> None:
@@ -183,15 +184,15 @@ def run_interactive(paths: Paths, live: bool, handover: bool, setup: bool = Fals
     prepare_terminal()
     flow = _flow(paths)
     if flow.previous is not None and not setup:
-        from .operations import Operations
+        from .manage.operations import Operations
         from .tui.manage import ManageApp
 
-        if ManageApp(Operations(paths, live, handover)).run() != "wizard":
+        if ManageApp(Operations.start(paths, live, handover)).run() != "wizard":
             return EXIT_OK
         flow = _flow(paths)  # the management screens may have changed the saved config
 
     def planner(config, hashed):
-        return apply.plan(config, paths, hashed, live=live, previous=flow.previous, handover=handover)
+        return plan(config, paths, hashed, live=live, previous=flow.previous, handover=handover)
 
     result = WizardApp(flow, paths, planner, state.capture if live else None).run()
     if result == "applied":

@@ -9,11 +9,11 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from .. import model
-from ..files import atomic_write, next_history_path
-from ..model import ApplianceConfig
-from ..paths import Paths
-from .transaction import Step
+from ..config import model
+from ..config.files import atomic_write, next_history_path
+from ..config.model import ApplianceConfig
+from ..config.paths import Paths
+from .step import Step
 
 
 def file_step(path: Path, text: str, description: str, mode: int = 0o644) -> Step:

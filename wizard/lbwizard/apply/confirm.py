@@ -14,8 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ..files import atomic_write
-from ..paths import Paths
+from ..config.files import atomic_write
+from ..config.paths import Paths
 
 UNIT = "lbwizard-confirm"
 

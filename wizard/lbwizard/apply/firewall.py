@@ -23,10 +23,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from ipaddress import IPv4Interface
 
-from ..addressing import parse_port_list
-from ..model import TRANSPARENT_MARK, ApplianceConfig, uses_transparency
+from ..config.addressing import parse_port_list
+from ..config.model import TRANSPARENT_MARK, ApplianceConfig, uses_transparency
 from .network import nat_addresses
-from .transaction import Step
+from .step import Step
 
 Rule = dict  # iptc.easy's rule dictionaries
 SSH_PORT = "22"

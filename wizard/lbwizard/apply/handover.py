@@ -1,6 +1,6 @@
 """The hand-over: ansible-playbook ansible/site.yml writes keepalived.conf and haproxy.cfg and reloads.
 
-The role variables come from lbwizard.rolevars (decided in Python, tested there); each template is
+The role variables come from lbwizard.render.rolevars (decided in Python, tested there); each template is
 checked by its daemon before it replaces the old file. Progress is reported per task; a failure names
 the failing task. As a transaction step, undo puts the previous daemon files back (and reloads).
 """
@@ -17,11 +17,11 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from ..files import atomic_write
-from ..model import ApplianceConfig
-from ..paths import Paths
-from ..rolevars import role_vars
-from .transaction import Step
+from ..config.files import atomic_write
+from ..config.model import ApplianceConfig
+from ..config.paths import Paths
+from ..render.rolevars import role_vars
+from .step import Step
 
 INSTALLED_ANSIBLE_DIR = Path("/usr/share/lbwizard/ansible")  # where image/assemble puts the roles
 

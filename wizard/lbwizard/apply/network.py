@@ -15,8 +15,8 @@ from pathlib import Path
 
 from pyroute2 import IPRoute
 
-from ..model import TRANSPARENT_MARK, ApplianceConfig, extra_vips, uses_transparency
-from .transaction import Step
+from ..config.model import TRANSPARENT_MARK, ApplianceConfig, extra_vips, uses_transparency
+from .step import Step
 
 IFF_UP = 0x1
 MAIN_TABLE = 254

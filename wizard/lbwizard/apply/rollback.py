@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..files import atomic_write
-from ..model import ApplianceConfig
-from ..paths import Paths
+from ..config.files import atomic_write
+from ..config.model import ApplianceConfig
+from ..config.paths import Paths
 from . import firewall, network, sysctl
 from .config_files import file_step
 from .state import capture, capture_files, tracked_files
-from .transaction import Step
+from .step import Step
 
 
 def record_text(picture: dict, files: dict[str, str | None]) -> str:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..model import ApplianceConfig
-from ..paths import Paths
+from ..config.model import ApplianceConfig
+from ..config.paths import Paths
 from . import firewall, sysctl
 
 # Files an apply writes outside etc/lbwizard (whose own files are all pictured, history excepted).

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..model import ApplianceConfig
-from .transaction import Step
+from ..config.model import ApplianceConfig
+from .step import Step
 
 PROC_SYS = Path("/proc/sys")
 SYSCTL_FILE = "etc/sysctl.d/90-lbwizard.conf"

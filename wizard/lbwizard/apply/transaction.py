@@ -11,20 +11,12 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+
+from .step import Step
 
 # Test-only hooks (tests/netns): fail, or pause for a signal, after that many steps.
 FAULT_HOOK = "LBWIZARD_TEST_FAULT_AFTER_STEP"
 PAUSE_HOOK = "LBWIZARD_TEST_PAUSE_AFTER_STEP"
-
-
-@dataclass
-class Step:
-    """One change: what it is (shown to the admin before confirm), how to make it, how to take it back."""
-
-    description: str
-    do: Callable[[], None]
-    undo: Callable[[], None]
 
 
 class RollbackIncomplete(RuntimeError):
@@ -48,15 +40,15 @@ def run(
     progress: Callable[[str], None] = lambda line: None,
     cancelled: Callable[[], bool] = lambda: False,
     capture: Callable[[], dict] | None = None,
+    compare: Callable[[dict, dict], list[str]] | None = None,
 ) -> None:
     """Do each step; on failure, interruption or cancellation undo the done ones in reverse, then re-raise.
 
     cancelled() is asked before every step and once after the last, so a cancel that arrives during
     the final step still undoes everything. With capture, the system is pictured before the first
-    step and again after a rollback, and any difference is reported as RollbackIncomplete.
+    step and again after a rollback, and compare(before, after) lists what differs; anything it
+    lists is reported as RollbackIncomplete.
     """
-    from .state import differences
-
     done: list[Step] = []
     before = capture() if capture else None
     try:
@@ -78,8 +70,8 @@ def run(
                 step.undo()
             except Exception as exc:  # keep undoing the rest; report everything at the end
                 failed_undos.append(f"{step.description}: {exc}")
-        if capture and before is not None:
-            failed_undos += differences(before, capture())
+        if capture and compare and before is not None:
+            failed_undos += compare(before, capture())
         if failed_undos:
             raise RollbackIncomplete("could not undo: " + "; ".join(failed_undos)) from failure
         raise

@@ -1,0 +1,3 @@
+"""The Textual screens: the setup wizard over setup/, the management screens over manage/. Views only:
+nothing here that an answers run or lbctl would miss.
+"""

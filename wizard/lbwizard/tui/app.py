@@ -16,13 +16,13 @@ from textual import events, on, work
 from textual.app import App
 from textual.binding import Binding
 
-from .. import apply as applying
-from ..apply import transaction
-from ..apply.transaction import Step
-from ..flow import Flow, summary_lines
-from ..guidance import next_steps
-from ..model import ApplianceConfig
-from ..paths import Paths
+from ..apply import state, transaction
+from ..apply.plan import plan
+from ..apply.step import Step
+from ..config.model import ApplianceConfig
+from ..config.paths import Paths
+from ..setup.flow import Flow, summary_lines
+from ..setup.guidance import next_steps
 from .console import use_ascii_scrollbars
 from .progress import ProgressScreen
 from .question import QuestionScreen
@@ -54,7 +54,7 @@ class WizardApp(App[str]):
         super().__init__()
         self.capture = capture
         self.flow, self.paths = flow, paths
-        self.planner: Planner = planner or (lambda config, hashed: applying.plan(config, paths, hashed))
+        self.planner: Planner = planner or (lambda config, hashed: plan(config, paths, hashed))
         self.cancel = threading.Event()
         self.applying = False
         self.result = "aborted"
@@ -106,8 +106,8 @@ class WizardApp(App[str]):
         problems = self.flow.problems()
         # A stand-in hash names the password step in the plan; the real one is made only on confirm.
         stand_in = "*" if self.flow.first_boot else None
-        plan = [] if problems else [s.description for s in self.planner(config, stand_in)]
-        self.switch_screen(SummaryScreen(summary_lines(config), plan, problems))
+        planned = [] if problems else [s.description for s in self.planner(config, stand_in)]
+        self.switch_screen(SummaryScreen(summary_lines(config), planned, problems))
 
     @on(WelcomeScreen.Start)
     def start(self) -> None:
@@ -155,7 +155,7 @@ class WizardApp(App[str]):
 
         try:
             picture = (lambda: self.capture(config)) if self.capture else None
-            transaction.run(steps, progress, self.cancel.is_set, picture)
+            transaction.run(steps, progress, self.cancel.is_set, picture, state.differences)
         except KeyboardInterrupt:
             self.applying = False
             self.call_from_thread(self.exit, "aborted")

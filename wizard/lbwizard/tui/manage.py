@@ -17,9 +17,9 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
-from .. import edit, history
-from ..lbctl import SERVER_OPTIONS, SERVICE_OPTIONS
-from ..operations import Operations, convert
+from ..config import edit, history
+from ..manage.lbctl import SERVER_OPTIONS, SERVICE_OPTIONS
+from ..manage.operations import Operations, convert
 from .console import use_ascii_scrollbars
 from .manage_screens import Field, FormScreen, RunScreen, TextScreen
 

@@ -17,8 +17,8 @@ from textual.screen import Screen
 from textual.validation import ValidationResult, Validator
 from textual.widgets import Button, Footer, Input, Static
 
-from ..flow import GROUP_TITLES, Flow, Question, display_answer
-from ..verify import Problem
+from ..config.verify import Problem
+from ..setup.flow import GROUP_TITLES, Flow, Question, display_answer
 
 
 class AnswerValidator(Validator):

@@ -9,7 +9,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Static
 
-from ..verify import Problem
+from ..config.verify import Problem
 
 
 class SummaryScreen(Screen):

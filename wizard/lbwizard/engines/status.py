@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from . import engines
-from .model import ApplianceConfig, RealServer, VirtualService
-from .paths import Paths
-from .rolevars import keepalived_virtual_servers
+from ..config.model import ApplianceConfig, RealServer, VirtualService
+from ..render.rolevars import keepalived_virtual_servers
+from .access import Engines
+from .errors import NotAsked
+from .haproxy import backend_name
+from .ipvs import ipvs_key
 
 
 @dataclass
@@ -38,35 +40,35 @@ class ServiceStatus:
     layer: int
     forwarding: str
     scheduler: str
-    vip_here: bool
-    unit: str  # single | master | backup
+    vip_here: bool | None  # None: not asked (a dry run)
+    unit: str  # single | master | backup | unknown
     engine: str  # what the engine says of the service as a whole
     servers: list[ServerStatus] = field(default_factory=list)
 
 
-def local_addresses() -> set[str]:
-    """IPv4 addresses on this unit's interfaces (in the current network namespace)."""
-    from .apply.network import iproute
-
-    with iproute() as ipr:
-        return {msg.get_attr("IFA_ADDRESS") for msg in ipr.get_addr(family=2)}
-
-
-def _unit(config: ApplianceConfig, addresses: set[str]) -> str:
+def _unit(config: ApplianceConfig, addresses: set[str] | None) -> str:
     if config.ha is None:
         return "single"
+    if addresses is None:
+        return "unknown"
     floating = config.ha.floating.external
     return "master" if floating and floating in addresses else "backup"
 
 
-def _layer4(entries: list[dict], service: VirtualService, table) -> tuple[str, list[ServerStatus]]:
-    """entries: rolevars.keepalived_virtual_servers of the whole config (one IPVS service each)."""
+def _layer4(entries: list[dict], service: VirtualService, table, not_asked: str = "") -> tuple[str, list[ServerStatus]]:
+    """entries: rolevars.keepalived_virtual_servers of the whole config (one IPVS service each).
+
+    table None: no IPVS here, or (with not_asked, a dry run) nobody asked it.
+    """
     if service.fwmark:
         entries = [e for e in entries if e["fwmark"] == service.fwmark]
     else:
         entries = [e for e in entries if e["address"] == service.address and e["port"] == service.port]
-    kernel = table.get(engines.ipvs_key(entries[0])) if table is not None and entries else None
-    engine = "IPVS: not available here" if table is None else ("IPVS: no such service" if kernel is None else "IPVS: loaded")
+    kernel = table.get(ipvs_key(entries[0])) if table is not None and entries else None
+    if table is None:
+        engine = f"IPVS: not asked (dry run): would {not_asked}" if not_asked else "IPVS: not available here"
+    else:
+        engine = "IPVS: no such service" if kernel is None else "IPVS: loaded"
     destinations = {(d.address, d.port): d for d in kernel.destinations} if kernel else {}
     # the port IPVS knows the server by: 0 in a port-following fwmark service
     ports = {(s["address"], s["check_port"]): s["port"] for s in (entries[0]["real_servers"] if entries else [])}
@@ -92,10 +94,13 @@ def _layer4(entries: list[dict], service: VirtualService, table) -> tuple[str, l
 HAPROXY_ACTUAL = {"UP": "up", "DOWN": "down", "MAINT": "offline", "DRAIN": "draining", "NOLB": "draining", "no check": "up"}
 
 
-def _layer7(service: VirtualService, stats) -> tuple[str, list[ServerStatus]]:
-    backend = engines.backend_name(service.name)
+def _layer7(service: VirtualService, stats, not_asked: str = "") -> tuple[str, list[ServerStatus]]:
+    backend = backend_name(service.name)
     whole = stats.get((backend, "BACKEND"))
-    engine = f"HAProxy: {whole['status']}" if whole else "HAProxy: not running or not reachable"
+    if whole:
+        engine = f"HAProxy: {whole['status']}"
+    else:
+        engine = f"HAProxy: not asked (dry run): would {not_asked}" if not_asked else "HAProxy: not running or not reachable"
     servers = []
     for server in service.real_servers:
         row = stats.get((backend, server.name), {})
@@ -110,15 +115,27 @@ def _layer7(service: VirtualService, stats) -> tuple[str, list[ServerStatus]]:
     return engine, servers
 
 
-def collect(config: ApplianceConfig, paths: Paths) -> list[ServiceStatus]:
-    addresses = local_addresses()
+def _ask(question, empty):
+    """The engines' answer, or (empty, what would have been asked) in a dry run."""
+    try:
+        return question(), ""
+    except NotAsked as exc:
+        return empty, exc.what
+
+
+def collect(config: ApplianceConfig, engines: Engines) -> list[ServiceStatus]:
+    addresses, _ = _ask(engines.local_addresses, None)
     unit = _unit(config, addresses)
-    table = engines.ipvs_services() if any(s.layer == 4 for s in config.virtual_services) else None
-    stats = engines.haproxy_stats(paths.haproxy_socket) if any(s.layer == 7 for s in config.virtual_services) else {}
+    layers = {s.layer for s in config.virtual_services}
+    table, ipvs_not_asked = _ask(engines.ipvs_services, None) if 4 in layers else (None, "")
+    stats, haproxy_not_asked = _ask(engines.haproxy_stats, {}) if 7 in layers else ({}, "")
     entries = keepalived_virtual_servers(config)
     result = []
     for service in config.virtual_services:
-        engine, servers = _layer4(entries, service, table) if service.layer == 4 else _layer7(service, stats)
+        if service.layer == 4:
+            engine, servers = _layer4(entries, service, table, ipvs_not_asked)
+        else:
+            engine, servers = _layer7(service, stats, haproxy_not_asked)
         endpoint = (
             f"fwmark {service.fwmark} ({service.address}:{service.port})"
             if service.fwmark
@@ -131,7 +148,7 @@ def collect(config: ApplianceConfig, paths: Paths) -> list[ServiceStatus]:
                 service.layer,
                 service.forwarding,
                 service.scheduler,
-                service.address in addresses,
+                None if addresses is None else service.address in addresses,
                 unit,
                 engine,
                 servers,
@@ -152,7 +169,7 @@ def as_text(statuses: list[ServiceStatus], config: ApplianceConfig) -> str:
         peer = config.ha.peer
         lines.append(f"HA pair: this unit is {unit.upper()} (peer {peer}); floating {config.ha.floating.external}")
     for status in statuses:
-        vip = "VIP up on this unit" if status.vip_here else "VIP NOT on this unit"
+        vip = {True: "VIP up on this unit", False: "VIP NOT on this unit", None: "VIP not looked for (dry run)"}[status.vip_here]
         lines.append(
             f"{status.name}  {status.endpoint}  layer {status.layer} {status.forwarding.upper()} {status.scheduler}  "
             f"{vip}  [{status.engine}]"

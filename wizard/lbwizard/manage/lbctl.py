@@ -19,12 +19,14 @@ from pathlib import Path
 
 import yaml
 
-from . import diagnose, edit, history, model, realserver, status
-from .addressing import parse_yes_no
+from ..config import edit, history, model
+from ..config.addressing import parse_yes_no
+from ..config.model import ApplianceConfig, ConfigFormatError
+from ..config.paths import Paths
+from ..engines import diagnose, status
+from ..render import realserver
 from .changes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
-from .model import ApplianceConfig, ConfigFormatError
 from .operations import Operations
-from .paths import Paths
 
 
 def _none_or(kind: type) -> Callable[[str], object]:
@@ -163,7 +165,7 @@ class Ctl:
         if root is None and os.geteuid() != 0:
             raise SystemExit("lbctl: run as root, or try it with --dry-run --root DIR")
         self.paths = Paths(root or Path("/"))
-        self.operations = Operations(self.paths, live=not self.dry_run, handover=self.handover)
+        self.operations = Operations.start(self.paths, live=not self.dry_run, handover=self.handover)
 
     def out(self, text: str, data: object) -> None:
         print(json.dumps(data, indent=1) if self.json else text)
@@ -252,14 +254,14 @@ def cmd_rs(ctl: Ctl, args: argparse.Namespace) -> int:
 
 def cmd_status(ctl: Ctl, args: argparse.Namespace) -> int:
     config = ctl.config()
-    statuses = status.collect(config, ctl.paths)
+    statuses = status.collect(config, ctl.operations.engines)
     ctl.out(status.as_text(statuses, config), status.as_json(statuses))
     return EXIT_OK
 
 
 def cmd_diagnose(ctl: Ctl, args: argparse.Namespace) -> int:
     """Exit 1 when a problem was found, so a script can act on it."""
-    findings = diagnose.run(ctl.config(), ctl.paths)
+    findings = diagnose.run(ctl.config(), ctl.operations.engines)
     ctl.out(diagnose.as_text(findings), diagnose.as_json(findings))
     return EXIT_FAILED if any(f.severity == "problem" for f in findings) else EXIT_OK
 

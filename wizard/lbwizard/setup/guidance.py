@@ -6,8 +6,8 @@ test from two clients; saying it at the moment of success saves a trip to the ma
 
 from __future__ import annotations
 
-from . import realserver
-from .model import ApplianceConfig, VirtualService
+from ..config.model import ApplianceConfig, VirtualService
+from ..render import realserver
 
 
 def _nat_gateway(config: ApplianceConfig) -> str:

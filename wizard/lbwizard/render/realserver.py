@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from ipaddress import IPv4Interface
 
-from .model import ApplianceConfig
+from ..config.model import ApplianceConfig
 
 SCRIPT_DIR = "/etc/lbwizard/realservers"
 

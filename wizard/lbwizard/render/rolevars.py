@@ -10,8 +10,8 @@ from __future__ import annotations
 from ipaddress import IPv4Interface
 from pathlib import Path
 
-from .addressing import parse_port_list, split_endpoint
-from .model import APPLIANCE_CERTIFICATE, ApplianceConfig, VirtualService, extra_vips
+from ..config.addressing import parse_port_list, split_endpoint
+from ..config.model import APPLIANCE_CERTIFICATE, ApplianceConfig, VirtualService, extra_vips
 
 PRIORITY = {"master": 150, "backup": 100}
 # keepalived lb_algo for our scheduler names (mh with fallback: source hashing that spreads evenly).

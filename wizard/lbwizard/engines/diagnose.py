@@ -11,18 +11,14 @@ load balancer.
 
 from __future__ import annotations
 
-import errno
-import socket
 from dataclasses import asdict, dataclass
 
-from . import arp, engines
-from .model import ApplianceConfig, RealServer, VirtualService
-from .paths import Paths
-from .realserver import nat_gateway
-from .rolevars import external_address
+from ..config.model import ApplianceConfig, RealServer, VirtualService
+from ..render.realserver import nat_gateway
+from ..render.rolevars import external_address
+from .access import Engines
+from .errors import NotAsked
 from .status import ServiceStatus, collect
-
-PROBE_TIMEOUT = 2.0
 
 
 @dataclass
@@ -35,27 +31,22 @@ class Finding:
     evidence: str = ""  # what this run saw
 
 
-def tcp_probe(address: str, port: int, source: str | None = None, timeout: float = PROBE_TIMEOUT) -> str | None:
-    """Connect and close; None when it worked, else why not ("Connection refused", "no answer in 2 s")."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as conn:
-        conn.settimeout(timeout)
-        try:
-            if source:
-                conn.bind((source, 0))
-            conn.connect((address, port))
-        except TimeoutError:
-            return f"no answer in {timeout:g} s"
-        except OSError as exc:
-            return exc.strerror or errno.errorcode.get(exc.errno or 0, str(exc))
-    return None
+def _would(subject: str, exc: NotAsked, proof: str = "") -> Finding:
+    """What a live run would have checked here (a dry run asks no engine and sends nothing)."""
+    return Finding("note", subject, f"not checked (dry run): would {exc.what}", proof=proof)
 
 
-def _vip_findings(config: ApplianceConfig, service: VirtualService, status: ServiceStatus) -> list[Finding]:
+def _vip_findings(config: ApplianceConfig, service: VirtualService, status: ServiceStatus, engines: Engines) -> list[Finding]:
     proof = f"ip -4 -br addr | grep -w {service.address}"
+    if status.vip_here is None:
+        return [_would(service.name, NotAsked(f"look for the VIP {service.address} on this unit"), proof)]
     if status.vip_here:
         return [Finding("ok", service.name, f"the VIP {service.address} is up on this unit ({status.unit})", proof=proof)]
     if config.ha is not None:
-        down = _links_down(list(config.interfaces))
+        try:
+            down = engines.links_down(list(config.interfaces))
+        except NotAsked as exc:
+            return [_would(service.name, exc)]
         if down:
             return [
                 Finding(
@@ -89,19 +80,6 @@ def _vip_findings(config: ApplianceConfig, service: VirtualService, status: Serv
     ]
 
 
-def _links_down(names: list[str]) -> list[str]:
-    """The interfaces among names that exist here but have no carrier (or are administratively down)."""
-    from .apply.network import iproute
-
-    down = []
-    with iproute() as ipr:
-        for name in names:
-            found = ipr.link_lookup(ifname=name)
-            if found and ipr.get_links(found[0])[0].get_attr("IFLA_OPERSTATE") not in ("UP", "UNKNOWN"):
-                down.append(name)
-    return down
-
-
 def _engine_findings(service: VirtualService, status: ServiceStatus) -> list[Finding]:
     if status.engine.endswith(("not running or not reachable", "no such service")):
         daemon = "haproxy" if service.layer == 7 else "keepalived"
@@ -117,14 +95,14 @@ def _engine_findings(service: VirtualService, status: ServiceStatus) -> list[Fin
     return []
 
 
-def _health_findings(service: VirtualService, status: ServiceStatus) -> list[Finding]:
+def _health_findings(service: VirtualService, status: ServiceStatus, engines: Engines) -> list[Finding]:
     findings = []
     by_name = {s.name: s for s in status.servers}
     for server in service.real_servers:
         seen = by_name[server.name]
         if server.state != "online" or seen.actual != "down":
             continue
-        probe = tcp_probe(server.address, server.port)
+        probe = engines.tcp_probe(server.address, server.port)
         check = service.health_check
         what = f"{check.type} check of {server.address}:{server.port}" + (f" GET {check.path}" if check.path else "")
         findings.append(
@@ -157,7 +135,7 @@ def _health_findings(service: VirtualService, status: ServiceStatus) -> list[Fin
     return findings
 
 
-def _return_path_findings(config: ApplianceConfig, service: VirtualService) -> list[Finding]:
+def _return_path_findings(config: ApplianceConfig, service: VirtualService, engines: Engines) -> list[Finding]:
     """NAT: a server must answer clients through the load balancer; probe it from the external address."""
     source = external_address(config)
     if service.layer != 4 or service.forwarding != "nat" or source is None:
@@ -165,9 +143,13 @@ def _return_path_findings(config: ApplianceConfig, service: VirtualService) -> l
     findings = []
     gateway = nat_gateway(config)
     for server in _online(service):
-        if tcp_probe(server.address, server.port) is not None:
-            continue  # not reachable at all: the health findings say so
-        failure = tcp_probe(server.address, server.port, source=source)
+        try:
+            if engines.tcp_probe(server.address, server.port) is not None:
+                continue  # not reachable at all: the health findings say so
+            failure = engines.tcp_probe(server.address, server.port, source=source)
+        except NotAsked as exc:
+            findings.append(_would(f"{service.name}/{server.name}", exc))
+            continue
         if failure is None:
             continue
         findings.append(
@@ -185,9 +167,15 @@ def _return_path_findings(config: ApplianceConfig, service: VirtualService) -> l
     return findings
 
 
-def _syn_recv_findings(config: ApplianceConfig, service: VirtualService) -> list[Finding]:
-    stuck = [c for c in engines.ipvs_connections() if c["state"] == "SYN_RECV" and c["vip"].startswith(f"{service.address}:")]
-    if not stuck or service.layer != 4:
+def _syn_recv_findings(config: ApplianceConfig, service: VirtualService, engines: Engines) -> list[Finding]:
+    if service.layer != 4:
+        return []
+    try:
+        connections = engines.ipvs_connections()
+    except NotAsked as exc:
+        return [_would(service.name, exc)]
+    stuck = [c for c in connections if c["state"] == "SYN_RECV" and c["vip"].startswith(f"{service.address}:")]
+    if not stuck:
         return []
     servers = sorted({c["destination"] for c in stuck})
     if service.forwarding == "nat":
@@ -207,20 +195,22 @@ def _syn_recv_findings(config: ApplianceConfig, service: VirtualService) -> list
     ]
 
 
-def _arp_findings(config: ApplianceConfig, service: VirtualService) -> list[Finding]:
+def _arp_findings(config: ApplianceConfig, service: VirtualService, engines: Engines) -> list[Finding]:
     """DR: nobody but the load balancer may answer ARP for the VIP (a real server that does steals it)."""
     external = config.external_interface()
     if service.layer != 4 or service.forwarding != "dr" or external is None:
         return []
     try:
-        macs = arp.answering_macs(external[0], service.address)
-    except (PermissionError, OSError) as exc:
+        macs = engines.answering_macs(external[0], service.address)
+    except NotAsked as exc:
+        return [_would(service.name, exc)]
+    except OSError as exc:
         return [Finding("note", service.name, f"could not probe ARP for the VIP on {external[0]}: {exc}")]
     if not macs:
         return []
     # name the culprit: the same probe for each real server's own address gives its MAC (a server with the
     # VIP on its NIC ignores ordinary requests sent from the VIP, so the neighbour table cannot tell)
-    owners = {mac: s for s in service.real_servers for mac in arp.answering_macs(external[0], s.address, wait=0.4)}
+    owners = {mac: s for s in service.real_servers for mac in engines.answering_macs(external[0], s.address, wait=0.4)}
     who = ", ".join(f"{mac} ({owners[mac].name} {owners[mac].address})" if mac in owners else mac for mac in sorted(macs))
     return [
         Finding(
@@ -240,15 +230,15 @@ def _online(service: VirtualService) -> list[RealServer]:
     return [s for s in service.real_servers if s.state == "online"]
 
 
-def run(config: ApplianceConfig, paths: Paths) -> list[Finding]:
+def run(config: ApplianceConfig, engines: Engines) -> list[Finding]:
     findings: list[Finding] = []
-    for service, status in zip(config.virtual_services, collect(config, paths), strict=True):
-        findings += _vip_findings(config, service, status)
+    for service, status in zip(config.virtual_services, collect(config, engines), strict=True):
+        findings += _vip_findings(config, service, status, engines)
         findings += _engine_findings(service, status)
-        findings += _health_findings(service, status)
-        findings += _return_path_findings(config, service)
-        findings += _syn_recv_findings(config, service)
-        findings += _arp_findings(config, service)
+        findings += _health_findings(service, status, engines)
+        findings += _return_path_findings(config, service, engines)
+        findings += _syn_recv_findings(config, service, engines)
+        findings += _arp_findings(config, service, engines)
     return findings
 
 

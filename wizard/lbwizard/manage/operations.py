@@ -9,11 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import diagnose, edit, files, history, status
+from ..apply.runtime import state_change_steps
+from ..config import edit, files, history
+from ..config.model import ApplianceConfig, ConfigFormatError
+from ..config.paths import Paths
+from ..engines import diagnose, status
+from ..engines.access import Engines, for_run
 from .changes import EXIT_BAD_INPUT, commit
-from .model import ApplianceConfig, ConfigFormatError
-from .paths import Paths
-from .runtime import state_change_steps
 
 Edit = Callable[[ApplianceConfig], ApplianceConfig]
 
@@ -41,9 +43,17 @@ def convert(table, values: dict[str, str], clear: bool = False) -> tuple[dict[st
 
 @dataclass
 class Operations:
+    """What a day-2 change needs: where the files are, whether it is live, and the engines it may talk to."""
+
     paths: Paths
     live: bool
+    engines: Engines
     handover: bool = True
+
+    @classmethod
+    def start(cls, paths: Paths, live: bool, handover: bool = True) -> Operations:
+        """The start-up choice, made once: a live run talks to the engines, a dry run to nobody."""
+        return cls(paths, live, for_run(paths.haproxy_socket, live), handover)
 
     def config(self) -> ApplianceConfig:
         loaded = files.load_config(self.paths)
@@ -66,7 +76,7 @@ class Operations:
             return EXIT_BAD_INPUT, [(exc.field, exc.message)]
         except ConfigFormatError as exc:
             return EXIT_BAD_INPUT, exc.problems
-        runtime = state_change_steps(previous, new, self.paths, self.live) if state_change else None
+        runtime = state_change_steps(previous, new, self.engines) if state_change else None
         return commit(previous, new, self.paths, self.live, self.handover, runtime, echo, failure or echo)
 
     def rollback(
@@ -87,7 +97,7 @@ class Operations:
 
     def status_text(self) -> str:
         config = self.config()
-        return status.as_text(status.collect(config, self.paths), config)
+        return status.as_text(status.collect(config, self.engines), config)
 
     def diagnose_text(self) -> str:
-        return diagnose.as_text(diagnose.run(self.config(), self.paths))
+        return diagnose.as_text(diagnose.run(self.config(), self.engines))

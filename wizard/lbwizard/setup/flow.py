@@ -14,12 +14,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import model
-from .addressing import IPv4Interface, parse_address, parse_port, parse_prefix, parse_yes_no
+from ..config import model
+from ..config.addressing import IPv4Interface, parse_address, parse_port, parse_prefix, parse_yes_no
+from ..config.model import ApplianceConfig, Floating, HealthCheck, HighAvailability, Interface, RealServer, VirtualService
+from ..config.password import hash_password
+from ..config.verify import Problem, verify
 from .live import LiveSystem
-from .model import ApplianceConfig, Floating, HealthCheck, HighAvailability, Interface, RealServer, VirtualService
-from .password import hash_password
-from .verify import Problem, verify
 
 Answers = dict[str, Any]
 METHODS = ("dr", "nat", "tun", "snat")

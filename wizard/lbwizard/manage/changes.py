@@ -9,11 +9,11 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from . import apply
-from .apply import state, transaction
-from .apply.transaction import Step
-from .model import ApplianceConfig
-from .paths import Paths
+from ..apply import state, transaction
+from ..apply.plan import plan
+from ..apply.step import Step
+from ..config.model import ApplianceConfig
+from ..config.paths import Paths
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_ABORTED = 0, 1, 2, 130
 
@@ -39,9 +39,7 @@ def apply_config(
     failure: Callable[[str], None] = print_failure,
 ) -> int:
     """Run the plan as one transaction, reporting each step; undo everything on failure or interrupt."""
-    steps = apply.plan(
-        config, paths, password_hash, live=live, previous=previous, handover=handover, record=record, runtime=runtime
-    )
+    steps = plan(config, paths, password_hash, live=live, previous=previous, handover=handover, record=record, runtime=runtime)
     return run_steps(steps, (lambda: state.capture(config)) if live else None, echo, failure)
 
 
@@ -53,7 +51,7 @@ def run_steps(
 ) -> int:
     """failure receives the one line that says what went wrong (stderr for a command, the screen for a TUI)."""
     try:
-        transaction.run(steps, echo, capture=capture)
+        transaction.run(steps, echo, capture=capture, compare=state.differences)
     except KeyboardInterrupt:
         failure("interrupted; every change was undone")
         return EXIT_ABORTED
@@ -80,7 +78,7 @@ def commit(
 
     Returns the exit code and, when verify objects, its (field, message) problems: nothing is written then.
     """
-    from .verify import verify
+    from ..config.verify import verify
 
     problems = verify(new)
     if problems:

@@ -8,20 +8,20 @@ own idea of the weights agree with the kernel's; HAProxy is not reloaded at all.
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from . import engines
-from .apply.transaction import Step
-from .model import ApplianceConfig, RealServer, VirtualService
-from .paths import Paths
-from .rolevars import keepalived_virtual_servers
+from ..config.model import ApplianceConfig, RealServer, VirtualService
+from ..engines.access import Engines
+from ..engines.errors import NotAsked
+from ..engines.haproxy import backend_name
+from ..engines.ipvs import FORWARD_FLAGS, ipvs_key, ipvs_service_args
+from ..render.rolevars import keepalived_virtual_servers
+from .step import Step
 
 HAPROXY_STATE = {"online": "ready", "drain": "drain", "offline": "maint"}
 
 
 def _haproxy_commands(service: str, server: RealServer) -> list[str]:
     """The runtime commands that put one server in its requested state."""
-    where = f"{engines.backend_name(service)}/{server.name}"
+    where = f"{backend_name(service)}/{server.name}"
     commands = [f"set server {where} state {HAPROXY_STATE[server.state]}"]
     if server.state == "online":  # a reload while drained left weight 0 from the file: give the weight back
         commands.insert(0, f"set weight {where} {server.weight}")
@@ -30,21 +30,21 @@ def _haproxy_commands(service: str, server: RealServer) -> list[str]:
     return commands
 
 
-def _haproxy_step(sock: Path, service: VirtualService, before: RealServer, after: RealServer) -> Step:
+def _haproxy_step(engines: Engines, service: VirtualService, before: RealServer, after: RealServer) -> Step:
     def do() -> None:
         for command in _haproxy_commands(service.name, after):
-            engines.haproxy_set(sock, command)
+            engines.haproxy_set(command)
 
     def undo() -> None:
         for command in _haproxy_commands(service.name, before):
             if not command.startswith("shutdown"):
-                engines.haproxy_set(sock, command)
+                engines.haproxy_set(command)
 
-    where = f"{engines.backend_name(service.name)}/{after.name}"
+    where = f"{backend_name(service.name)}/{after.name}"
     return Step(f"HAProxy runtime: {where} {before.state} -> {after.state} (no reload)", do, undo)
 
 
-def _ipvs_steps(before: ApplianceConfig, after: ApplianceConfig) -> list[Step]:
+def _ipvs_steps(before: ApplianceConfig, after: ApplianceConfig, engines: Engines) -> list[Step]:
     """ipvsadm edits that turn the kernel's table from before's destinations into after's.
 
     Only services the kernel already has are touched (keepalived loads the rest), and a weight the
@@ -53,24 +53,24 @@ def _ipvs_steps(before: ApplianceConfig, after: ApplianceConfig) -> list[Step]:
     table = engines.ipvs_services()
     if not table:
         return []
-    old = {engines.ipvs_key(e): e for e in keepalived_virtual_servers(before)}
+    old = {ipvs_key(e): e for e in keepalived_virtual_servers(before)}
     steps = []
     for entry in keepalived_virtual_servers(after):
-        key = engines.ipvs_key(entry)
+        key = ipvs_key(entry)
         if key not in table or key not in old:
             continue
         kernel = {(d.address, d.port): d for d in table[key].destinations}
         was = {(s["address"], s["port"]): s for s in old[key]["real_servers"]}
         now = {(s["address"], s["port"]): s for s in entry["real_servers"]}
         for endpoint in sorted(set(was) | set(now)):
-            steps += _ipvs_destination_steps(entry, endpoint, was.get(endpoint), now.get(endpoint), kernel.get(endpoint))
+            steps += _ipvs_destination_steps(engines, entry, endpoint, was.get(endpoint), now.get(endpoint), kernel.get(endpoint))
     return steps
 
 
-def _ipvs_destination_steps(entry: dict, endpoint: tuple[str, int], was, now, kernel) -> list[Step]:
-    service = engines.ipvs_service_args(entry)
-    real = ["-r", f"{endpoint[0]}:{endpoint[1]}", engines.FORWARD_FLAGS[entry["lb_kind"]]]
-    label = f"IPVS {engines.ipvs_key(entry)} -> {endpoint[0]}:{endpoint[1]}"
+def _ipvs_destination_steps(engines: Engines, entry: dict, endpoint: tuple[str, int], was, now, kernel) -> list[Step]:
+    service = ipvs_service_args(entry)
+    real = ["-r", f"{endpoint[0]}:{endpoint[1]}", FORWARD_FLAGS[entry["lb_kind"]]]
+    label = f"IPVS {ipvs_key(entry)} -> {endpoint[0]}:{endpoint[1]}"
     if was and now and kernel and was["weight"] != now["weight"] and kernel.weight == was["weight"]:
         return [
             Step(
@@ -98,17 +98,25 @@ def _ipvs_destination_steps(entry: dict, endpoint: tuple[str, int], was, now, ke
     return []
 
 
-def state_change_steps(before: ApplianceConfig, after: ApplianceConfig, paths: Paths, live: bool) -> list[Step]:
-    """The runtime steps for the servers whose requested state differs between before and after."""
-    if not live:
+def state_change_steps(before: ApplianceConfig, after: ApplianceConfig, engines: Engines) -> list[Step]:
+    """The runtime steps for the servers whose requested state differs between before and after.
+
+    None where the engines were not asked (a dry run): the change then only reaches the files.
+    """
+    try:
+        return _haproxy_steps(before, after, engines) + _ipvs_steps(before, after, engines)
+    except NotAsked:
         return []
+
+
+def _haproxy_steps(before: ApplianceConfig, after: ApplianceConfig, engines: Engines) -> list[Step]:
     steps: list[Step] = []
-    sock = paths.haproxy_socket
+    reachable = engines.haproxy_reachable()
     for service in after.virtual_services:
-        if service.layer != 7 or not sock.exists():
+        if service.layer != 7 or not reachable:
             continue
         old = {s.name: s for vs in before.virtual_services if vs.name == service.name for s in vs.real_servers}
         for server in service.real_servers:
             if server.name in old and old[server.name].state != server.state:
-                steps.append(_haproxy_step(sock, service, old[server.name], server))
-    return steps + _ipvs_steps(before, after)
+                steps.append(_haproxy_step(engines, service, old[server.name], server))
+    return steps

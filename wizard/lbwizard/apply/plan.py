@@ -1,0 +1,79 @@
+"""The plan: the ordered steps that make a config real, live changes first, then the files that record them.
+
+live=False (a dry run) plans only files under the root; live=True adds the network, kernel and
+firewall steps, which act on the network namespace the process runs in.
+"""
+
+from __future__ import annotations
+
+from ..config.model import ApplianceConfig
+from ..config.paths import Paths
+from ..render import realserver
+from . import firewall, network, rollback, sysctl
+from .config_files import config_steps, file_step, password_step, prune_step
+from .handover import handover_step
+from .step import Step
+
+
+def system_files(config: ApplianceConfig, paths: Paths) -> list[Step]:
+    """Host name, resolver, sysctl.d and the rules.v4 record, under the root."""
+    resolv = "# managed by lbwizard; edit appliance.yaml instead\n" + "".join(
+        f"nameserver {server}\n" for server in config.nameservers
+    )
+    scripts = realserver.scripts(config)
+    script_steps = [
+        file_step(
+            paths.realservers_dir / name, text, f"write the real server script {name}", 0o755 if name.endswith(".sh") else 0o644
+        )
+        for name, text in scripts.items()
+    ]
+    script_steps.append(prune_step(paths.realservers_dir, set(scripts), "remove scripts of real servers no longer used"))
+    return [
+        *script_steps,
+        file_step(paths.root / "etc/hostname", config.hostname + "\n", f"write the host name {config.hostname}"),
+        file_step(paths.resolv_conf, resolv, f"write the nameservers {', '.join(config.nameservers) or '(none)'}"),
+        file_step(
+            paths.root / sysctl.SYSCTL_FILE, sysctl.file_text(sysctl.wanted(config)), "write the boot-time kernel settings"
+        ),
+        file_step(paths.rules_v4, firewall.save_text(firewall.chains(config)), f"record the firewall rules in {paths.rules_v4}"),
+    ]
+
+
+def plan(
+    config: ApplianceConfig,
+    paths: Paths,
+    admin_password_hash: str | None = None,
+    *,
+    live: bool = False,
+    previous: ApplianceConfig | None = None,
+    handover: bool = False,
+    record: bool = True,
+    runtime: list[Step] | None = None,
+) -> list[Step]:
+    """The ordered changes that make config real: live ones first, then the files that record them.
+
+    handover adds the keepalived/HAProxy step: it renders only (no daemon touched) unless this is a
+    live run on the real root. record=False leaves the rollback record of an earlier apply alone.
+    runtime: steps that change the running engines directly (lbctl's drain/offline/online, live runs
+    only); they run first, so the change takes effect at once, and the hand-over then does not reload
+    HAProxy for what they already did.
+    """
+    steps: list[Step] = []
+    if live:
+        if record:
+            steps.append(rollback.record_step(config, paths))
+        steps += runtime or []  # first: a drain takes effect at once; a later failure still undoes it
+        steps += network.plan(config, previous)
+        if paths.is_live_root:
+            steps.append(network.hostname_step(config.hostname))
+        if values := sysctl.wanted(config):
+            steps.append(sysctl.live_step(values))
+        steps += firewall.plan(config)
+    if admin_password_hash:
+        steps.append(password_step(admin_password_hash, paths))
+    steps += system_files(config, paths)
+    if handover:
+        steps.append(handover_step(config, paths, manage_services=live and paths.is_live_root, reload_haproxy=not runtime))
+    if config != previous:  # re-applying the saved config (at boot) makes no new history version
+        steps += config_steps(config, paths)
+    return steps
