@@ -150,3 +150,79 @@ def test_the_roles_refuse_it_too_and_the_good_files_stay(tmp_path, where, name):
     with pytest.raises(HandoverError, match="Names are plain words"):
         run_playbook(_named(example(), where, name), Paths(tmp_path), False, lambda line: None)
     assert {path: (tmp_path / path).read_text() for path in good} == good
+
+
+def _handover(config, root: Path) -> list[str]:
+    """One hand-over step as an apply runs it (render only); the lines it reported."""
+    from lbwizard.apply import transaction
+    from lbwizard.apply.handover import handover_step
+
+    lines: list[str] = []
+    transaction.run([handover_step(config, Paths(root), False)], lines.append)
+    return lines
+
+
+def _files(root: Path) -> dict[str, tuple[bytes, int]]:
+    return {
+        str(p.relative_to(root)): (p.read_bytes(), p.stat().st_mtime_ns)
+        for p in (root / "etc").rglob("*")
+        if p.is_file() and p.suffix in (".conf", ".cfg")
+    }
+
+
+def test_a_role_runs_only_when_its_output_can_change(tmp_path):
+    config = example()
+    first = _handover(config, tmp_path)
+    assert any("Keepalived configuration is written" in line for line in first)
+    assert any("HAProxy configuration is written" in line for line in first)
+    assert all(line.startswith(("hand over", "hand-over [")) for line in first), first
+    written = _files(tmp_path)
+
+    again = _handover(config, tmp_path)  # the same config: no playbook, nothing validated or touched
+    assert again[1:] == ["hand-over: keepalived.conf and haproxy.cfg are what this config makes; nothing to validate or reload"]
+    assert _files(tmp_path) == written
+
+    layer4 = example()  # a layer-4 change runs the keepalived role alone
+    layer4.virtual_services[0].real_servers[0].weight = 5
+    lines = _handover(layer4, tmp_path)
+    assert any("Keepalived configuration is written" in line for line in lines)
+    assert not any("haproxy.cfg" in line or "HAProxy configuration" in line for line in lines[1:]), lines
+    assert "weight 5" in (tmp_path / "etc/keepalived/keepalived.conf").read_text()
+    assert _files(tmp_path)["etc/haproxy/haproxy.cfg"] == written["etc/haproxy/haproxy.cfg"]
+
+    edited = tmp_path / "etc/haproxy/haproxy.cfg"  # a file edited by hand is managed again at the next change
+    edited.write_text(edited.read_text() + "# edited by hand\n")
+    lines = _handover(layer4, tmp_path)
+    assert any("HAProxy configuration is written" in line for line in lines)
+    assert edited.read_bytes() == written["etc/haproxy/haproxy.cfg"][0]
+
+
+def test_an_unchanged_file_is_not_validated_and_a_changed_one_must_pass(tmp_path):
+    """lb_template: the daemon checks only what would change; what it refuses never lands."""
+    config = example()
+    run_playbook(config, Paths(tmp_path), False, lambda line: None)
+    good = (tmp_path / "etc/keepalived/keepalived.conf").read_text()
+    refusing = role_vars(config, root=str(tmp_path), services=False) | {"keepalived_binary": "/bin/false"}
+    vars_file = tmp_path / "vars.json"
+    vars_file.write_text(json.dumps(refusing))
+    run = lambda: subprocess.run(
+        playbook_command(vars_file, ["keepalived"]), capture_output=True, text=True, env=playbook_env(), cwd=ANSIBLE_DIR
+    )
+    unchanged = run()
+    assert unchanged.returncode == 0 and "changed=0" in unchanged.stdout, unchanged.stdout
+    refusing["keepalived_router_id"] = "elsewhere"
+    vars_file.write_text(json.dumps(refusing))
+    changed = run()
+    assert changed.returncode != 0 and "failed to validate" in changed.stdout, changed.stdout
+    assert (tmp_path / "etc/keepalived/keepalived.conf").read_text() == good
+    assert [p.name for p in (tmp_path / "etc/keepalived").iterdir()] == ["keepalived.conf"]  # no temporary file left
+
+
+def test_a_mode_that_differs_is_put_right_without_a_new_file(tmp_path):
+    config = example()
+    run_playbook(config, Paths(tmp_path), False, lambda line: None)
+    target = tmp_path / "etc/haproxy/haproxy.cfg"
+    inode = target.stat().st_ino
+    target.chmod(0o666)
+    assert run_playbook(config, Paths(tmp_path), False, lambda line: None) == 1
+    assert target.stat().st_mode & 0o777 == 0o640 and target.stat().st_ino == inode

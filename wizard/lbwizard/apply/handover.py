@@ -1,19 +1,27 @@
 """The hand-over: ansible-playbook ansible/site.yml writes keepalived.conf and haproxy.cfg and reloads.
 
-The role variables come from lbwizard.render.rolevars (decided in Python, tested there); each template is
-checked by its daemon before it replaces the old file. Progress is reported per task; a failure names
-the failing task. As a transaction step, undo puts the previous daemon files back (and reloads).
+The role variables come from lbwizard.render.rolevars (decided in Python, tested there); each file is
+checked by its daemon before it replaces the old one, and only a file that changes is checked and
+its daemon reloaded (the roles' lb_template). A role is not run at all when its variables, its own
+code and the file it wrote are exactly what its last successful run left (handover.json): then the
+playbook could not change anything, and a change that touches one engine runs one role. Each task
+is reported as it starts, with the seconds elapsed; a failure names the failing task. As a
+transaction step, undo puts the previous daemon files back and reloads what it put back; an
+interrupted playbook is stopped, its whole process group, before anything is put back.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,7 +29,7 @@ from ..config.files import atomic_write
 from ..config.model import ApplianceConfig
 from ..config.paths import Paths
 from ..render.rolevars import role_vars
-from .step import Step
+from .step import Step, report
 
 INSTALLED_ANSIBLE_DIR = Path("/usr/share/lbwizard/ansible")  # where image/assemble puts the roles
 
@@ -35,20 +43,26 @@ def _ansible_dir() -> Path:
 
 
 ANSIBLE_DIR = _ansible_dir()
-DAEMON_FILES = ("etc/keepalived/keepalived.conf", "etc/haproxy/haproxy.cfg")
+# each role, the file it writes and the daemon that reads it
+ROLES = {"keepalived": "etc/keepalived/keepalived.conf", "haproxy": "etc/haproxy/haproxy.cfg"}
+DAEMON_FILES = tuple(ROLES.values())
+SHARED_SOURCES = ("site.yml", "ansible.cfg", "roles/lb_files")
 _TASK = re.compile(r"^TASK \[(?:[\w.-]+ : )?(.+?)\]")
+_HANDLER = re.compile(r"^RUNNING HANDLER \[(?:[\w.-]+ : )?(.+?)\]")
 _RECAP = re.compile(r"ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)")
+STOP_GRACE = 5.0
 
 
 class HandoverError(RuntimeError):
     """The playbook failed; the message names the failing task and what it said."""
 
 
-def playbook_command(vars_file: Path) -> list[str]:
+def playbook_command(vars_file: Path, roles: list[str] | None = None) -> list[str]:
     """ansible-playbook from the same environment as lbwizard (the appliance's venv), else from PATH."""
     local = Path(sys.executable).parent / "ansible-playbook"
     program = str(local) if local.exists() else (shutil.which("ansible-playbook") or "ansible-playbook")
-    return [program, "-i", "localhost,", str(ANSIBLE_DIR / "site.yml"), "-e", f"@{vars_file}"]
+    tags = ["--tags", ",".join(roles)] if roles else []
+    return [program, "-i", "localhost,", str(ANSIBLE_DIR / "site.yml"), "-e", f"@{vars_file}", *tags]
 
 
 def playbook_env() -> dict[str, str]:
@@ -62,37 +76,121 @@ def playbook_env() -> dict[str, str]:
     }
 
 
+def _stop(process: subprocess.Popen) -> None:
+    """Stop the playbook and everything it started (its own session): TERM, then KILL after a grace."""
+    for sig, wait in ((signal.SIGTERM, STOP_GRACE), (signal.SIGKILL, None)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            process.wait(timeout=wait)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+
+
 def run_playbook(
-    config: ApplianceConfig, paths: Paths, manage_services: bool, progress: Callable[[str], None], reload_haproxy: bool = True
+    config: ApplianceConfig,
+    paths: Paths,
+    manage_services: bool,
+    progress: Callable[[str], None],
+    reload_haproxy: bool = True,
+    roles: list[str] | None = None,
 ) -> int:
-    """Run site.yml; returns how many tasks changed something. Raises HandoverError on failure."""
+    """Run site.yml (only `roles`, when given); returns how many tasks changed something.
+
+    Raises HandoverError on failure. Interrupted (Ctrl-C, SIGTERM), it stops the playbook's whole
+    process group and waits for it before re-raising, so nothing goes on writing behind an undo.
+    """
     variables = role_vars(config, root=str(paths.root), services=manage_services, reload_haproxy=reload_haproxy)
+    started = time.monotonic()
     with tempfile.NamedTemporaryFile("w", suffix=".json", prefix="lbwizard-vars-") as handle:
         json.dump(variables, handle)
         handle.flush()
         process = subprocess.Popen(
-            playbook_command(Path(handle.name)),
+            playbook_command(Path(handle.name), roles),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
             env=playbook_env(),
             cwd=ANSIBLE_DIR,
+            start_new_session=True,  # its own process group: stopped whole if we are interrupted
         )
         task, failure, changed, output = "", [], 0, []
         assert process.stdout is not None
-        for line in process.stdout:
-            output.append(line.rstrip())
-            if match := _TASK.match(line):
-                task = match.group(1)
-                progress(f"hand-over: {task}")
-            elif line.startswith(("fatal:", "failed:")) or (failure and line.startswith(" ")):
-                failure.append(line.rstrip())
-            elif match := _RECAP.search(line):
-                changed = int(match.group(2))
-        if process.wait() != 0:
+        try:
+            for line in process.stdout:
+                output.append(line.rstrip())
+                if match := _TASK.match(line) or _HANDLER.match(line):
+                    task = match.group(1)
+                    progress(f"hand-over [{time.monotonic() - started:.0f} s]: {task}")
+                elif line.startswith(("fatal:", "failed:")) or (failure and line.startswith(" ")):
+                    failure.append(line.rstrip())
+                elif match := _RECAP.search(line):
+                    changed = int(match.group(2))
+            status = process.wait()
+        except BaseException:
+            _stop(process)
+            raise
+        if status != 0:
             detail = "\n".join(failure[:12]) or "\n".join(output[-12:])
             raise HandoverError(f"hand-over failed at task {task!r}:\n{detail}")
     return changed
+
+
+def _role_sources(role: str) -> list[Path]:
+    places = [ANSIBLE_DIR / name for name in (*SHARED_SOURCES, f"roles/{role}")]
+    found: list[Path] = []
+    for place in places:
+        found += sorted(p for p in place.rglob("*") if p.is_file()) if place.is_dir() else [place]
+    return [p for p in found if "__pycache__" not in p.parts]
+
+
+def fingerprints(variables: dict, paths: Paths) -> dict[str, str]:
+    """Per role: a digest of what decides its output (its variables and code) and of the file it installed."""
+    prints = {}
+    for role, daemon_file in ROLES.items():
+        digest = hashlib.sha256()
+        own = {k: v for k, v in variables.items() if k.startswith((f"{role}_", "lb_"))}
+        digest.update(json.dumps(own, sort_keys=True).encode())
+        for source in _role_sources(role):
+            digest.update(str(source.relative_to(ANSIBLE_DIR)).encode() + b"\0" + source.read_bytes() + b"\0")
+        installed = paths.root / daemon_file
+        digest.update(installed.read_bytes() if installed.exists() else b"\0absent\0")
+        prints[role] = digest.hexdigest()
+    return prints
+
+
+def _recorded(paths: Paths) -> dict[str, str]:
+    try:
+        return json.loads(paths.handover_record.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def stale_roles(variables: dict, paths: Paths) -> list[str]:
+    """The roles whose output may differ from what is installed: a run of them may change something."""
+    recorded = _recorded(paths)
+    return [role for role, digest in fingerprints(variables, paths).items() if recorded.get(role) != digest]
+
+
+def missing_directories(path: Path) -> list[Path]:
+    """The directories above path that do not exist yet, nearest first."""
+    missing = []
+    parent = path.parent
+    while not parent.exists():
+        missing.append(parent)
+        parent = parent.parent
+    return missing
+
+
+def _reload(daemons: list[str]) -> None:
+    """Restart or reload what an undo put back; a daemon that does not come back is a failed undo."""
+    for daemon in daemons:
+        result = subprocess.run(["systemctl", "reload-or-restart", daemon], check=False, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise RuntimeError(f"systemctl reload-or-restart {daemon} failed: {result.stderr.strip() or result.returncode}")
 
 
 def handover_step(config: ApplianceConfig, paths: Paths, manage_services: bool, reload_haproxy: bool = True) -> Step:
@@ -100,25 +198,42 @@ def handover_step(config: ApplianceConfig, paths: Paths, manage_services: bool, 
 
     reload_haproxy=False: HAProxy already has the change through its runtime API; the file only records it.
     """
-    # the daemon files as found (None: absent), taken before ansible-playbook may replace them
+    # the files as found (None: absent), taken before ansible-playbook may replace them, and the
+    # directories it may create for them
     found: dict[Path, tuple[str, int] | None] = {}
+    created: list[Path] = []
+    variables = role_vars(config, root=str(paths.root), services=manage_services, reload_haproxy=reload_haproxy)
 
     def do() -> None:
-        for name in DAEMON_FILES:
-            path = paths.root / name
+        stale = stale_roles(variables, paths)
+        if not stale:
+            report("hand-over: keepalived.conf and haproxy.cfg are what this config makes; nothing to validate or reload")
+            return
+        for path in [paths.root / name for name in DAEMON_FILES] + [paths.handover_record]:
             found[path] = (path.read_text(), path.stat().st_mode & 0o777) if path.exists() else None
-        run_playbook(config, paths, manage_services, lambda line: None, reload_haproxy)
+            created.extend(missing_directories(path))
+        run_playbook(config, paths, manage_services, report, reload_haproxy, roles=stale)
+        atomic_write(paths.handover_record, json.dumps(fingerprints(variables, paths), indent=1, sort_keys=True) + "\n")
 
     def undo() -> None:
-        if not found:
-            return
+        put_back = []
         for path, old in found.items():
+            now = (path.read_text(), path.stat().st_mode & 0o777) if path.exists() else None
+            if now == old:
+                continue
             if old is None:
                 path.unlink(missing_ok=True)
             else:
                 atomic_write(path, *old)
-        if manage_services:
-            subprocess.run(["systemctl", "reload-or-restart", "keepalived", "haproxy"], check=False, capture_output=True)
+            put_back += [role for role, name in ROLES.items() if paths.root / name == path]
+        for path in found:  # a write cut short (the playbook stopped mid-task) leaves its temporary file
+            for temporary in path.parent.glob(f".{path.name}.*") if path.parent.is_dir() else []:
+                temporary.unlink()
+        for directory in sorted(set(created), key=lambda d: len(d.parts), reverse=True):
+            if directory.is_dir() and not any(directory.iterdir()):
+                directory.rmdir()
+        if manage_services and put_back:
+            _reload(put_back)
 
     what = "configure and reload keepalived and HAProxy" if manage_services else "render keepalived.conf and haproxy.cfg"
     return Step(f"hand over: {what}", do, undo)

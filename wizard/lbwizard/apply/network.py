@@ -12,11 +12,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from ipaddress import IPv4Interface
 from pathlib import Path
-
-from pyroute2 import IPRoute
+from typing import TYPE_CHECKING
 
 from ..config.model import TRANSPARENT_MARK, ApplianceConfig, extra_vips, uses_transparency
 from .step import Step
+
+if TYPE_CHECKING:
+    from pyroute2 import IPRoute
 
 IFF_UP = 0x1
 MAIN_TABLE = 254
@@ -25,6 +27,9 @@ PROC_CONF = Path("/proc/sys/net/ipv4/conf")
 
 @contextmanager
 def iproute() -> Iterator[IPRoute]:
+    # imported here: a dry run never opens netlink, and pyroute2 takes a tenth of its whole time to import
+    from pyroute2 import IPRoute
+
     with IPRoute() as ipr:
         yield ipr
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 
@@ -13,3 +15,21 @@ class Step:
     description: str
     do: Callable[[], None]
     undo: Callable[[], None]
+
+
+_progress: ContextVar[Callable[[str], None]] = ContextVar("lbwizard_progress", default=lambda line: None)
+
+
+def report(line: str) -> None:
+    """A line about a long step while it runs (the hand-over's tasks), to whoever shows the transaction."""
+    _progress.get()(line)
+
+
+@contextmanager
+def reporting_to(progress: Callable[[str], None]) -> Iterator[None]:
+    """Steps run inside this report() their lines to progress (the screen, or lbctl's output)."""
+    token = _progress.set(progress)
+    try:
+        yield
+    finally:
+        _progress.reset(token)

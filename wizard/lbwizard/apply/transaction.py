@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 
-from .step import Step
+from .step import Step, reporting_to
 
 # Test-only hooks (tests/netns): fail, or pause for a signal, after that many steps.
 FAULT_HOOK = "LBWIZARD_TEST_FAULT_AFTER_STEP"
@@ -52,15 +52,16 @@ def run(
     done: list[Step] = []
     before = capture() if capture else None
     try:
-        for step in steps:
-            if cancelled():
-                raise Cancelled
-            progress(step.description)
-            # listed before do(): a step that fails half way is undone too (its undo only reverts what
-            # its do() recorded, so this is safe for a step that changed nothing)
-            done.append(step)
-            step.do()
-            _test_hooks(len(done))
+        with reporting_to(progress):
+            for step in steps:
+                if cancelled():
+                    raise Cancelled
+                progress(step.description)
+                # listed before do(): a step that fails half way is undone too (its undo only reverts what
+                # its do() recorded, so this is safe for a step that changed nothing)
+                done.append(step)
+                step.do()
+                _test_hooks(len(done))
         if cancelled():
             raise Cancelled
     except BaseException as failure:

@@ -42,6 +42,11 @@ class Paths:
         return self.config_dir / "rollback.json"
 
     @property
+    def handover_record(self) -> Path:
+        """What the last hand-over left: per role, a digest of its variables, its code and the file it wrote."""
+        return self.config_dir / "handover.json"
+
+    @property
     def confirm_timer_pid(self) -> Path:
         """The pending commit-confirm timer (a detached process) when there is no systemd."""
         return self.root / "run/lbwizard/confirm-timer.pid"
