@@ -111,6 +111,14 @@ class Lab:
         result = self.run(name, sys.executable, "-c", code, check=False)
         return result.stdout if result.returncode == 0 else None
 
+    def fetch_until(self, name: str, url: str, expected: str, timeout: float = 15) -> str | None:
+        """GET url until the body is expected (links that were just set up may take a moment to pass
+        traffic); the last body seen, so a failing assert shows it."""
+        deadline = time.monotonic() + timeout
+        while (body := self.fetch(name, url, timeout=2)) != expected and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return body
+
     def dump(self, name: str = "lb") -> dict[str, object]:
         """Links, addresses, routes, policy rules, legacy iptables (no counters) and IPv4 sysctls of a namespace."""
         links = json.loads(self.run(name, "ip", "-j", "addr", "show").stdout)

@@ -47,7 +47,7 @@ def test_two_arm_nat_real_servers_reach_the_outside_through_the_masquerade(lab, 
     assert lab.run("lb", "sysctl", "-n", "net.ipv4.ip_forward").stdout.strip() == "1"
     nat = lab.run("lb", "iptables-legacy-save", "-t", "nat").stdout
     assert "-A LBW-POSTROUTING -s 192.168.2.0/24 -o eth0 -j MASQUERADE" in nat
-    assert lab.fetch("rs1", OUTSIDE) == "10.0.0.21\n"  # the outside sees the load balancer's address
+    assert lab.fetch_until("rs1", OUTSIDE, "10.0.0.21\n") == "10.0.0.21\n"  # the outside sees the unit's address
     root = tmp_path / "root"
     assert "-A LBW-POSTROUTING -s 192.168.2.0/24 -o eth0 -j MASQUERADE" in (root / "etc/lbwizard/rules.v4").read_text()
     assert "nameserver 10.0.0.31" in (root / "etc/resolv.conf").read_text()
@@ -164,7 +164,7 @@ def test_live_answers_run_configures_the_namespace(lab, tmp_path):
     lab.start_http("client", "10.0.0.31", 8080)
     result = lbwizard(lab, "--answers", str(answers), "--root", str(tmp_path / "root"))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert lab.fetch("rs1", OUTSIDE) == "10.0.0.21\n"
+    assert lab.fetch_until("rs1", OUTSIDE, "10.0.0.21\n") == "10.0.0.21\n"
     assert (tmp_path / "root/etc/lbwizard/admin-password.hash").exists()
 
 
@@ -203,6 +203,6 @@ def test_real_server_with_its_own_public_address(lab, tmp_path):
     lab.start_http("rs1", "192.168.2.50", 2525)
     result = lbwizard(lab, "apply", "--config", str(path), "--root", str(tmp_path / "root"), "--no-handover")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert lab.fetch("client", "http://10.0.0.50:2525/") == "10.0.0.31\n"  # DNAT in, client address kept
-    assert lab.fetch("rs1", OUTSIDE) == "10.0.0.50\n"  # SNAT out: its own address, not the masquerade
+    assert lab.fetch_until("client", "http://10.0.0.50:2525/", "10.0.0.31\n") == "10.0.0.31\n"  # DNAT in, client address kept
+    assert lab.fetch_until("rs1", OUTSIDE, "10.0.0.50\n") == "10.0.0.50\n"  # SNAT out: its own address, not the masquerade
     assert "inet 10.0.0.50/32" in lab.run("lb", "ip", "-4", "addr", "show", "eth0").stdout

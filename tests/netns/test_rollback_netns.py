@@ -69,7 +69,7 @@ def test_confirmed_apply_stays(lab, tmp_path):
     confirmed = lbwizard(lab, "confirm", "--root", str(tmp_path / "root"))
     assert confirmed.returncode == 0, confirmed.stdout
     time.sleep(5)  # past the timeout: the point is that nothing happens
-    assert lab.fetch("rs1", OUTSIDE) == "10.0.0.21\n"
+    assert lab.fetch_until("rs1", OUTSIDE, "10.0.0.21\n") == "10.0.0.21\n"
     assert lbwizard(lab, "confirm", "--root", str(tmp_path / "root")).returncode == 2
 
 

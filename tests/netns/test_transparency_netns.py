@@ -42,10 +42,10 @@ def serve_layer7(lab, tmp_path, answers=TWO_ARM_NAT, **settings) -> model.Applia
 def test_transparent_service_shows_the_server_each_clients_own_address(lab, tmp_path):
     before = lab.dump()
     serve_layer7(lab, tmp_path, transparent=True)
-    assert lab.fetch("client", "http://10.0.0.21/") == "10.0.0.31\n"
+    assert lab.fetch_until("client", "http://10.0.0.21/", "10.0.0.31\n") == "10.0.0.31\n"
     # a client on the servers' own subnet would get the server's reply directly: it is NATed instead
     lab.add_real_server("near", "192.168.2.60")
-    assert lab.fetch("near", "http://10.0.0.21/") == "192.168.2.21\n"
+    assert lab.fetch_until("near", "http://10.0.0.21/", "192.168.2.21\n") == "192.168.2.21\n"
     mangle = lab.run("lb", "iptables-legacy", "-t", "mangle", "-S", "LBW-PREROUTING").stdout
     assert "-p tcp -m socket --transparent -j MARK --set-xmark 0x40000000/0x40000000" in mangle
     assert "fwmark 0x40000000/0x40000000 lookup 7000" in lab.run("lb", "ip", "-4", "rule").stdout
@@ -73,7 +73,7 @@ def test_an_ha_backup_listens_on_the_floating_vip_before_it_holds_it(lab, tmp_pa
     # keepalived's takeover: the floating addresses arrive; the running HAProxy serves at once
     lab.run("lb", "ip", "addr", "add", "10.0.0.20/24", "dev", "eth0")
     lab.run("lb", "ip", "addr", "add", "192.168.2.20/24", "dev", "eth1")
-    assert lab.fetch("client", "http://10.0.0.20/") == "192.168.2.22\n"
+    assert lab.fetch_until("client", "http://10.0.0.20/", "192.168.2.22\n") == "192.168.2.22\n"
 
 
 def test_a_single_units_second_vip_is_held_and_served(lab, tmp_path):
@@ -81,6 +81,6 @@ def test_a_single_units_second_vip_is_held_and_served(lab, tmp_path):
     before = lab.dump()
     serve_layer7(lab, tmp_path, address="10.0.0.25")
     assert "inet 10.0.0.25/32" in lab.run("lb", "ip", "-4", "addr", "show", "dev", "eth0").stdout
-    assert lab.fetch("client", "http://10.0.0.25/") == "192.168.2.21\n"
+    assert lab.fetch_until("client", "http://10.0.0.25/", "192.168.2.21\n") == "192.168.2.21\n"
     assert lbwizard(lab, "rollback", "--root", str(tmp_path / "root")).returncode == 0
     assert lab.dump() == before

@@ -35,7 +35,7 @@ def test_the_quick_start_typed_at_the_console_serves_the_real_servers(lab, tmp_p
     term.wait_for("Press Enter to leave")
     term.send("\r")
     assert term.wait_exit() == 0
-    assert lab.fetch("rs1", OUTSIDE) == "10.0.0.21\n"
+    assert lab.fetch_until("rs1", OUTSIDE, "10.0.0.21\n") == "10.0.0.21\n"
 
 
 def test_ctrl_c_before_confirm_changes_nothing(lab, tmp_path):

@@ -12,6 +12,7 @@ from ..render import realserver
 from . import firewall, network, rollback, sysctl
 from .config_files import config_steps, file_step, password_step, prune_step
 from .handover import handover_step
+from .runtime import RuntimeChange
 from .step import Step
 
 
@@ -48,21 +49,21 @@ def plan(
     previous: ApplianceConfig | None = None,
     handover: bool = False,
     record: bool = True,
-    runtime: list[Step] | None = None,
+    runtime: RuntimeChange | None = None,
 ) -> list[Step]:
     """The ordered changes that make config real: live ones first, then the files that record them.
 
     handover adds the keepalived/HAProxy step: it renders only (no daemon touched) unless this is a
     live run on the real root. record=False leaves the rollback record of an earlier apply alone.
-    runtime: steps that change the running engines directly (lbctl's drain/offline/online, live runs
-    only); they run first, so the change takes effect at once, and the hand-over then does not reload
-    HAProxy for what they already did.
+    runtime: what the running engines take directly (day-2 changes, live runs only); its steps run
+    first, so the change takes effect at once, and the hand-over then does not reload HAProxy for what
+    it already took.
     """
     steps: list[Step] = []
     if live:
         if record:
             steps.append(rollback.record_step(config, paths))
-        steps += runtime or []  # first: a drain takes effect at once; a later failure still undoes it
+        steps += runtime.steps if runtime else []  # first: in effect at once; a later failure still undoes it
         steps += network.plan(config, previous)
         if paths.is_live_root:
             steps.append(network.hostname_step(config.hostname))
@@ -73,7 +74,8 @@ def plan(
         steps.append(password_step(admin_password_hash, paths))
     steps += system_files(config, paths)
     if handover:
-        steps.append(handover_step(config, paths, manage_services=live and paths.is_live_root, reload_haproxy=not runtime))
+        reload_haproxy = runtime.haproxy_reload if runtime else True
+        steps.append(handover_step(config, paths, manage_services=live and paths.is_live_root, reload_haproxy=reload_haproxy))
     if config != previous:  # re-applying the saved config (at boot) makes no new history version
         steps += config_steps(config, paths)
     return steps

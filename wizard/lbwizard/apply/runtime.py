@@ -1,12 +1,17 @@
-"""Drain, offline and online without a reload: the running engines changed in place, as transaction steps.
+"""A change in the running engines first, as transaction steps: it takes effect at once, then the
+hand-over makes it durable.
 
-HAProxy takes a server's state and weight through its runtime API; IPVS takes a destination's weight,
-or its removal, through ipvsadm. The hand-over that follows writes the same change into the daemons'
-files (so a restart keeps it): keepalived is then reloaded, which keeps IPVS connections and makes its
-own idea of the weights agree with the kernel's; HAProxy is not reloaded at all.
+IPVS takes a destination added, removed or reweighted (a drain is weight 0) through ipvsadm; HAProxy
+takes a server's state and weight through its runtime API. The hand-over that follows writes the same
+change into the daemons' files (so a restart keeps it): keepalived is then reloaded, which keeps IPVS
+connections and makes its own idea of the destinations agree with the kernel's (one it finds already
+there it logs as existing and checks as its own); HAProxy is not reloaded when only its servers'
+states changed.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
 
 from ..config.model import ApplianceConfig, RealServer, VirtualService
 from ..engines.access import Engines
@@ -98,15 +103,38 @@ def _ipvs_destination_steps(engines: Engines, entry: dict, endpoint: tuple[str, 
     return []
 
 
-def state_change_steps(before: ApplianceConfig, after: ApplianceConfig, engines: Engines) -> list[Step]:
-    """The runtime steps for the servers whose requested state differs between before and after.
+@dataclass
+class RuntimeChange:
+    """The part of a change the running engines take at once, as steps that run before the rest.
 
-    None where the engines were not asked (a dry run): the change then only reaches the files.
+    haproxy_reload: False when HAProxy already runs the whole change (its servers' states, through the
+    runtime API): the hand-over then only records it in haproxy.cfg.
+    """
+
+    steps: list[Step] = field(default_factory=list)
+    haproxy_reload: bool = True
+
+
+def _layer7_without_states(config: ApplianceConfig) -> list[VirtualService]:
+    return [
+        replace(service, real_servers=[replace(server, state="online") for server in service.real_servers])
+        for service in config.virtual_services
+        if service.layer == 7
+    ]
+
+
+def runtime_change(before: ApplianceConfig, after: ApplianceConfig, engines: Engines) -> RuntimeChange:
+    """What the engines can take now: IPVS destinations added, removed or reweighted (ipvsadm), HAProxy
+    servers drained, taken offline or brought online (its runtime API).
+
+    Nothing where the engines were not asked (a dry run): the change then only reaches the files.
     """
     try:
-        return _haproxy_steps(before, after, engines) + _ipvs_steps(before, after, engines)
+        haproxy = _haproxy_steps(before, after, engines)
+        states_only = _layer7_without_states(before) == _layer7_without_states(after)
+        return RuntimeChange(haproxy + _ipvs_steps(before, after, engines), haproxy_reload=not (states_only and haproxy))
     except NotAsked:
-        return []
+        return RuntimeChange()
 
 
 def _haproxy_steps(before: ApplianceConfig, after: ApplianceConfig, engines: Engines) -> list[Step]:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from ..apply import state, transaction
 from ..apply.plan import plan
+from ..apply.runtime import RuntimeChange
 from ..apply.step import Step
 from ..config.model import ApplianceConfig
 from ..config.paths import Paths
@@ -34,7 +35,7 @@ def apply_config(
     password_hash: str | None = None,
     previous: ApplianceConfig | None = None,
     record: bool = True,
-    runtime: list[Step] | None = None,
+    runtime: RuntimeChange | None = None,
     echo: Callable[[str], None] = print_step,
     failure: Callable[[str], None] = print_failure,
 ) -> int:
@@ -70,17 +71,19 @@ def commit(
     paths: Paths,
     live: bool,
     handover: bool,
-    runtime: list[Step] | None = None,
+    runtime: Callable[[], RuntimeChange] | None = None,
     echo: Callable[[str], None] = print_step,
     failure: Callable[[str], None] = print_failure,
 ) -> tuple[int, list[tuple[str, str]]]:
     """A day-2 change (lbctl, the management screens): verify, then apply and hand over as one transaction.
 
-    Returns the exit code and, when verify objects, its (field, message) problems: nothing is written then.
+    runtime() says, once verify is content, what the running engines can take at once. Returns the exit
+    code and, when verify objects, its (field, message) problems: nothing is written then.
     """
     from ..config.verify import verify
 
     problems = verify(new)
     if problems:
         return EXIT_BAD_INPUT, [(p.field, p.message) for p in problems]
-    return apply_config(new, paths, live, handover, previous=previous, runtime=runtime, echo=echo, failure=failure), []
+    taken_now = runtime() if runtime else None
+    return apply_config(new, paths, live, handover, previous=previous, runtime=taken_now, echo=echo, failure=failure), []

@@ -205,9 +205,9 @@ class Ctl:
             print(json.dumps({"ok": False, "change": what, "steps": steps, "error": " ".join(errors)}))
         return result
 
-    def commit(self, make: Callable[[ApplianceConfig], ApplianceConfig], what: str, state_change: bool = False) -> int:
+    def commit(self, make: Callable[[ApplianceConfig], ApplianceConfig], what: str) -> int:
         """Edit, verify, then apply as one transaction and hand over; nothing is written if verify objects."""
-        return self.run(lambda echo, failure: self.operations.change(make, echo, state_change, failure), what)
+        return self.run(lambda echo, failure: self.operations.change(make, echo, failure), what)
 
 
 def _service_line(service: model.VirtualService) -> str:
@@ -249,7 +249,7 @@ def cmd_rs(ctl: Ctl, args: argparse.Namespace) -> int:
     if args.action == "remove":
         return ctl.commit(lambda current: edit.remove_server(current, vs, rs), f"removed real server {rs} from {vs}")
     what = f"real server {rs} of {vs} is now {args.action}"
-    return ctl.commit(lambda current: edit.set_server_state(current, vs, rs, args.action), what, state_change=True)
+    return ctl.commit(lambda current: edit.set_server_state(current, vs, rs, args.action), what)
 
 
 def cmd_status(ctl: Ctl, args: argparse.Namespace) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..apply.runtime import state_change_steps
+from ..apply.runtime import RuntimeChange, runtime_change
 from ..config import edit, files, history
 from ..config.model import ApplianceConfig, ConfigFormatError
 from ..config.paths import Paths
@@ -62,9 +62,10 @@ class Operations:
         return loaded
 
     def change(
-        self, make: Edit, echo: Callable[[str], None], state_change: bool = False, failure: Callable[[str], None] | None = None
+        self, make: Edit, echo: Callable[[str], None], failure: Callable[[str], None] | None = None
     ) -> tuple[int, list[tuple[str, str]]]:
-        """Edit the saved config and commit it; (exit code, problems). Drain/offline/online also reach the engines.
+        """Edit the saved config and commit it; (exit code, problems). What the engines can take at once
+        (servers added, removed, reweighted, drained, offline, online) reaches them first.
 
         failure gets the line saying why an apply failed; by default echo, as on a screen nothing
         printed would be seen.
@@ -76,8 +77,11 @@ class Operations:
             return EXIT_BAD_INPUT, [(exc.field, exc.message)]
         except ConfigFormatError as exc:
             return EXIT_BAD_INPUT, exc.problems
-        runtime = state_change_steps(previous, new, self.engines) if state_change else None
-        return commit(previous, new, self.paths, self.live, self.handover, runtime, echo, failure or echo)
+
+        def taken_now() -> RuntimeChange:
+            return runtime_change(previous, new, self.engines)
+
+        return commit(previous, new, self.paths, self.live, self.handover, taken_now, echo, failure or echo)
 
     def rollback(
         self, version: int | None, echo: Callable[[str], None], failure: Callable[[str], None] | None = None

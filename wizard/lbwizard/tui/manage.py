@@ -95,12 +95,12 @@ class ListScreen(OperationsScreen):
             return None
         return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
 
-    def run(self, title: str, make, state_change: bool = False, problems: list[tuple[str, str]] | None = None) -> None:
+    def run(self, title: str, make, problems: list[tuple[str, str]] | None = None) -> None:
         """Commit one edit on its own screen; form values of the wrong type stop it before anything runs."""
         if problems:
             self.app.push_screen(RunScreen(title, lambda echo: (2, problems)))
         else:
-            self.app.push_screen(RunScreen(title, lambda echo: self.operations.change(make, echo, state_change)))
+            self.app.push_screen(RunScreen(title, lambda echo: self.operations.change(make, echo)))
 
     def columns(self) -> list[str]:
         raise NotImplementedError
@@ -213,7 +213,7 @@ class ServersScreen(ListScreen):
     def action_state(self, state: str) -> None:
         if pair := self._selected_pair():
             vs, rs = pair
-            self.run(f"{rs} of {vs}: {state}", lambda config: edit.set_server_state(config, vs, rs, state), state_change=True)
+            self.run(f"{rs} of {vs}: {state}", lambda config: edit.set_server_state(config, vs, rs, state))
 
     def action_add(self) -> None:
         pair = self._selected_pair()

@@ -1,0 +1,73 @@
+"""lb_service, the roles' reload without a module process: the systemd_service module's meaning, asked of
+systemctl directly. systemd does not run the host's tests, so systemctl here is a stand-in script (named
+as such) that logs what it is asked and answers as a unit in the given state would; the real systemd
+runs it in the e2e tier, where every hand-over reloads keepalived or HAProxy through it."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import pytest
+
+PLUGIN = Path(__file__).resolve().parents[2] / "ansible/roles/lb_files/action_plugins/lb_service.py"
+STAND_IN = """#!/bin/sh
+# stand-in for systemctl: logs its arguments; is-active/is-enabled answer from the environment
+echo "$*" >> {log}
+case "$1" in
+    is-active) [ "$LB_ACTIVE" = yes ] ;;
+    is-enabled) [ "$LB_ENABLED" = yes ] ;;
+    *) [ "$LB_FAIL" != "$1" ] || {{ echo "Job for $2 failed" >&2; exit 1; }} ;;
+esac
+"""
+
+
+@pytest.fixture
+def systemctl(tmp_path, monkeypatch):
+    log = tmp_path / "calls"
+    script = tmp_path / "bin/systemctl"
+    script.parent.mkdir()
+    script.write_text(STAND_IN.format(log=log))
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{script.parent}:{os.environ['PATH']}")
+    spec = importlib.util.spec_from_file_location("lb_service", PLUGIN)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+    def run(state: str, enabled: bool | None, active: bool, is_enabled: bool, fail: str = ""):
+        monkeypatch.setenv("LB_ACTIVE", "yes" if active else "no")
+        monkeypatch.setenv("LB_ENABLED", "yes" if is_enabled else "no")
+        monkeypatch.setenv("LB_FAIL", fail)
+        log.unlink(missing_ok=True)
+        result = module.converge("keepalived", state, enabled)
+        return result, [line.split()[0] for line in log.read_text().splitlines() if not line.startswith("is-")]
+
+    run.module = module
+    return run
+
+
+@pytest.mark.parametrize(
+    ("state", "active", "expected"),
+    [
+        ("reloaded", True, ["reload"]),
+        ("reloaded", False, ["start"]),  # the module's meaning: reloaded starts a service that is not running
+        ("restarted", True, ["restart"]),
+        ("started", True, []),
+        ("started", False, ["start"]),
+    ],
+)
+def test_each_state_asks_systemctl_what_the_module_would(systemctl, state, active, expected):
+    result, calls = systemctl(state, True, active, True)
+    assert calls == expected
+    assert result["changed"] == bool(expected)
+
+
+def test_a_disabled_service_is_enabled_first(systemctl):
+    result, calls = systemctl("reloaded", True, True, False)
+    assert calls == ["enable", "reload"] and result["changed"]
+
+
+def test_a_failed_reload_fails_the_task(systemctl):
+    with pytest.raises(systemctl.module.AnsibleActionFail, match="systemctl reload keepalived failed: Job for keepalived failed"):
+        systemctl("reloaded", None, True, True, fail="reload")
