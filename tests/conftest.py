@@ -61,3 +61,19 @@ def answers():
 def example_config():
     """The config the quick start's two-arm NAT example implies (verified clean)."""
     return Flow(LiveSystem()).run_answers(copy.deepcopy(TWO_ARM_NAT))
+
+
+_TIER_SECONDS: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report) -> None:
+    """Adds each test's setup, call and teardown time to its tier (the folder under tests/)."""
+    tier = report.nodeid.split("/")[1] if report.nodeid.startswith("tests/") else "other"
+    _TIER_SECONDS[tier] = _TIER_SECONDS.get(tier, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """One line per tier, so a slow tier shows in every run (CI's included)."""
+    if _TIER_SECONDS:
+        times = ", ".join(f"{tier} {seconds:.0f} s" for tier, seconds in sorted(_TIER_SECONDS.items()))
+        terminalreporter.write_line(f"time per tier: {times}; total {sum(_TIER_SECONDS.values()):.0f} s")

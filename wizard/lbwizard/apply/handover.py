@@ -1,4 +1,4 @@
-"""The hand-over: ansible-playbook ansible/site.yml writes keepalived.conf and haproxy.cfg and reloads.
+"""The hand-over: ansible/site.yml (run through Ansible's Python API) writes keepalived.conf and haproxy.cfg.
 
 The role variables come from lbwizard.render.rolevars (decided in Python, tested there); each file is
 checked by its daemon before it replaces the old one, and only a file that changes is checked and
@@ -16,7 +16,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -58,11 +57,9 @@ class HandoverError(RuntimeError):
 
 
 def playbook_command(vars_file: Path, roles: list[str] | None = None) -> list[str]:
-    """ansible-playbook from the same environment as lbwizard (the appliance's venv), else from PATH."""
-    local = Path(sys.executable).parent / "ansible-playbook"
-    program = str(local) if local.exists() else (shutil.which("ansible-playbook") or "ansible-playbook")
-    tags = ["--tags", ",".join(roles)] if roles else []
-    return [program, "-i", "localhost,", str(ANSIBLE_DIR / "site.yml"), "-e", f"@{vars_file}", *tags]
+    """site.yml through Ansible's Python API (apply/playbook.py), by this interpreter (the appliance's venv)."""
+    tags = [",".join(roles)] if roles else []
+    return [sys.executable, "-m", "lbwizard.apply.playbook", str(ANSIBLE_DIR / "site.yml"), str(vars_file), *tags]
 
 
 def playbook_env() -> dict[str, str]:
