@@ -267,3 +267,29 @@ async def test_answers_typed_ahead_land_in_their_fields(tmp_path):
         assert isinstance(app.screen, SummaryScreen)
         assert not app.screen.problems
         assert app.flow.build_config() == expected(TWO_ARM_NAT)
+
+
+async def test_the_hand_over_shows_each_task_as_it_starts_under_its_step(tmp_path):
+    """The real hand-over (render only, into the dry-run root): its tasks with their seconds appear on
+    the progress screen while it runs, under the step, so a long hand-over never looks like a hang."""
+    seen: list[str] = []
+
+    def planner(config, hashed):
+        return real_plan(config, Paths(tmp_path), hashed, handover=True)
+
+    app = make_app(tmp_path, planner)
+    async with app.run_test(size=SIZE) as pilot:
+        await walk(pilot, NAT_SCREENS)
+        await pilot.press("enter")
+        for _ in range(400):
+            screen = app.screen
+            if isinstance(screen, ProgressScreen):
+                detail = str(screen.query_one("#detail").render())
+                if detail.strip() and detail not in seen:
+                    seen.append(detail)
+                if app.result == "applied":
+                    break
+            await asyncio.sleep(0.02)
+        assert app.result == "applied"
+    assert any("hand-over [" in line and "Keepalived configuration is written" in line for line in seen), seen
+    assert (tmp_path / "etc/keepalived/keepalived.conf").exists()

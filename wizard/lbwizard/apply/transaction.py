@@ -41,18 +41,20 @@ def run(
     cancelled: Callable[[], bool] = lambda: False,
     capture: Callable[[], dict] | None = None,
     compare: Callable[[dict, dict], list[str]] | None = None,
+    detail: Callable[[str], None] | None = None,
 ) -> None:
     """Do each step; on failure, interruption or cancellation undo the done ones in reverse, then re-raise.
 
     cancelled() is asked before every step and once after the last, so a cancel that arrives during
     the final step still undoes everything. With capture, the system is pictured before the first
     step and again after a rollback, and compare(before, after) lists what differs; anything it
-    lists is reported as RollbackIncomplete.
+    lists is reported as RollbackIncomplete. detail receives what a long step reports while it runs
+    (the hand-over's tasks); without it, those lines go to progress too.
     """
     done: list[Step] = []
     before = capture() if capture else None
     try:
-        with reporting_to(progress):
+        with reporting_to(detail or progress):
             for step in steps:
                 if cancelled():
                     raise Cancelled

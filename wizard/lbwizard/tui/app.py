@@ -153,9 +153,13 @@ class WizardApp(App[str]):
             if isinstance(screen, ProgressScreen):
                 self.call_from_thread(screen.add_line, line)
 
+        def detail(line: str) -> None:  # a long step's own progress: the line under the current step
+            if isinstance(screen, ProgressScreen):
+                self.call_from_thread(screen.show_detail, line)
+
         try:
             picture = (lambda: self.capture(config)) if self.capture else None
-            transaction.run(steps, progress, self.cancel.is_set, picture, state.differences)
+            transaction.run(steps, progress, self.cancel.is_set, picture, state.differences, detail)
         except KeyboardInterrupt:
             self.applying = False
             self.call_from_thread(self.exit, "aborted")
