@@ -222,3 +222,20 @@ def test_transparency_and_subnet_originating_options(root):
     ok(root, "vs", "set", "WEB", "--transparent", "no", "--subnet-originating", "no")
     assert "usesrc" not in haproxy(root) and "    source 10.0.0.21\n" in haproxy(root)
     assert lbctl(root, "vs", "set", "VIP1", "--transparent", "yes").returncode == 2  # layer 4 already is
+
+
+def test_setup_again_from_an_answers_file_changes_only_the_gateway(tmp_path, root, answers):
+    """The issue's unit (VIP1 with RIP1 and RIP2 weight 3, SHOP on 443 with source-IP persistence 900 s),
+    made with lbctl; `lbwizard --answers` again with a new gateway keeps every other line."""
+    ok(root, "rs", "add", "VIP1", "192.168.2.51", "--weight", "3")
+    ok(root, "vs", "add", "SHOP", "--address", "10.0.0.21", "--port", "443", "--persistence", "source-ip",
+       "--persistence-timeout", "900")  # fmt: skip
+    ok(root, "rs", "add", "SHOP", "192.168.2.60:443")
+    before = (root / "etc/lbwizard/appliance.yaml").read_text()
+    again = {k: v for k, v in answers["two_arm_nat"].items() if k != "admin_password"} | {"gateway": "10.0.0.1"}
+    result, _ = run_wizard(tmp_path, again)
+    assert result.returncode == 0, result.stdout + result.stderr
+    after = (root / "etc/lbwizard/appliance.yaml").read_text()
+    changed = [(old, new) for old, new in zip(before.splitlines(), after.splitlines(), strict=True) if old != new]
+    assert changed == [("gateway: 10.0.0.31", "gateway: 10.0.0.1")]
+    assert "Virtual service  SHOP 10.0.0.21:443/tcp layer 4 NAT" in result.stdout  # the summary shows what is kept

@@ -293,3 +293,27 @@ async def test_the_hand_over_shows_each_task_as_it_starts_under_its_step(tmp_pat
         assert app.result == "applied"
     assert any("hand-over [" in line and "Keepalived configuration is written" in line for line in seen), seen
     assert (tmp_path / "etc/keepalived/keepalived.conf").exists()
+
+
+async def test_setup_again_on_the_screens_changes_only_what_was_typed(tmp_path):
+    """Enter on every question keeps its saved answer; a new gateway is the one change, and the other
+    servers, the second service and their persistence stay (the issue's unit, from tests/unit)."""
+    from tests.unit.test_setup_again import unit_with_services
+
+    saved = unit_with_services()
+    (tmp_path / "etc/lbwizard").mkdir(parents=True)
+    (tmp_path / "etc/lbwizard/appliance.yaml").write_text(model.dumps(saved))
+    app = WizardApp(Flow(LiveSystem(), previous=saved, first_boot=False), Paths(tmp_path))
+    screens = [("ha", [""]), ("topology", [""]), ("eth0", ["", ""]), ("eth1", ["", ""]),
+               ("routing", ["10.0.0.1", "", ""]), ("service", ["", "", ""])]  # fmt: skip
+    async with app.run_test(size=SIZE) as pilot:
+        await walk(pilot, screens)
+        assert isinstance(app.screen, SummaryScreen)
+        await pilot.press("enter")
+        for _ in range(200):
+            if app.result == "applied":
+                break
+            await asyncio.sleep(0.05)
+    expected = model.loads(model.dumps(saved))
+    expected.gateway = "10.0.0.1"
+    assert (tmp_path / "etc/lbwizard/appliance.yaml").read_text() == model.dumps(expected)

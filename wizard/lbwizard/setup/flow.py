@@ -19,6 +19,7 @@ from ..config.addressing import IPv4Interface, parse_address, parse_port, parse_
 from ..config.model import ApplianceConfig, Floating, HealthCheck, HighAvailability, Interface, RealServer, VirtualService
 from ..config.password import hash_password
 from ..config.verify import Problem, verify
+from .again import lay_over
 from .live import LiveSystem
 
 Answers = dict[str, Any]
@@ -365,10 +366,23 @@ class Flow:
             problems.append(Problem("admin_password_confirm", "the two passwords differ; type the same one twice"))
         if not problems:
             own = {q.id for q in QUESTIONS if q.group == group}
-            problems = [p for p in self.problems(trial) if p.field in own]
+            found = self.problems(trial)
+            problems = [p for p in found if p.field in own]
+            if not problems and self.previous is not None:
+                problems = self._kept_parts_broken(group, trial, found)
         if not problems:
             self.answers = self._prune(trial)
         return problems
+
+    def _kept_parts_broken(self, group: str, trial: Answers, found: list[Problem]) -> list[Problem]:
+        """Setup again: what these answers make impossible in the parts of the saved config the wizard
+        keeps (other services, other servers), refused at this group's first question, each by name.
+
+        The saved config was verified, so a problem no question owns comes from the answers so far.
+        """
+        kept = [p for p in found if p.field not in QUESTION_BY_ID]
+        first = next(q.id for q in QUESTIONS if q.group == group and self.is_asked(q, trial))
+        return [Problem(first, f"the saved configuration's {p.field} would break: {p.message}") for p in kept]
 
     def _prune(self, answers: Answers) -> Answers:
         """Forget answers to questions that later answers made irrelevant (e.g. eth1 after one-arm: y)."""
@@ -427,8 +441,13 @@ class Flow:
         return answers
 
     def build_config(self, answers: Answers | None = None) -> ApplianceConfig:
-        """The appliance config these answers describe (defaults for what is not answered yet)."""
-        a = self.filled(answers)
+        """The appliance config these answers describe (defaults for what is not answered yet); on a unit
+        already set up, the saved config with only what the answers decide changed (again.lay_over)."""
+        asked = self._answered_config(self.filled(answers))
+        return asked if self.previous is None else lay_over(self.previous, asked)
+
+    def _answered_config(self, a: Answers) -> ApplianceConfig:
+        """The config the answers alone make: the quick start's one service and one real server."""
         two_arm = a.get("one_arm") is False
         interfaces = {"eth0": Interface(f"{a.get('eth0_address')}/{a.get('eth0_netmask')}", "external")}
         if two_arm:
@@ -440,8 +459,6 @@ class Flow:
                 peer=a.get("peer_address"),
                 floating=Floating(a.get("floating_external"), a.get("floating_internal") if two_arm else None),
             )
-            if self.previous and self.previous.ha:
-                ha.vrrp_id, ha.advert_interval = self.previous.ha.vrrp_id, self.previous.ha.advert_interval
         method = a.get("method") or ("nat" if two_arm else "dr")
         layer = 7 if method == "snat" else 4
         port = a.get("vip_port") or 80
