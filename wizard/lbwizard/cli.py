@@ -11,6 +11,8 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
@@ -18,14 +20,17 @@ import yaml
 from .apply import confirm, rollback, state
 from .apply.plan import plan
 from .config import files, model
-from .config.model import ConfigFormatError
+from .config.lock import Busy, one_change
+from .config.model import ApplianceConfig, ConfigFormatError
 from .config.paths import Paths
 from .config.verify import verify
-from .manage.changes import EXIT_ABORTED, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, run_steps
+from .manage.changes import EXIT_ABORTED, EXIT_BAD_INPUT, EXIT_BUSY, EXIT_FAILED, EXIT_OK, run_steps
 from .manage.changes import apply_config as _apply
 from .setup.flow import AnswersError, Flow, summary_lines
 from .setup.guidance import next_steps
 from .setup.live import probe as probe_live_system
+
+BOOT_LOCK_WAIT = 600.0  # seconds the boot apply waits for a change already running (a hand-over at most)
 
 
 def _add_target_options(parser: argparse.ArgumentParser) -> None:
@@ -83,12 +88,24 @@ def _flow(paths: Paths) -> Flow:
     return Flow(live=probe_live_system(paths.root), previous=previous, first_boot=previous is None)
 
 
+def _saved(paths: Paths) -> ApplianceConfig | None:
+    try:
+        return files.load_config(paths)
+    except ConfigFormatError:
+        return None
+
+
 def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
 def run_rollback(paths: Paths) -> int:
     """Put back the state recorded before the last live apply, then check it really is back."""
+    with one_change(paths):
+        return _rollback(paths)
+
+
+def _rollback(paths: Paths) -> int:
     record = rollback.load(paths)
     if record is None:
         print(f"rollback: nothing to roll back ({paths.rollback_record} does not exist)")
@@ -123,6 +140,14 @@ def run_confirm_timer(paths: Paths, seconds: float) -> int:
 
 def run_apply(
     config_file: Path | None, paths: Paths, live: bool, handover: bool, confirm_timeout: float | None, boot: bool = False
+) -> int:
+    # at boot nothing may be lost to a refusal: wait as long as a change can take
+    with one_change(paths, wait=BOOT_LOCK_WAIT if boot else None):
+        return _apply_saved(config_file, paths, live, handover, confirm_timeout, boot)
+
+
+def _apply_saved(
+    config_file: Path | None, paths: Paths, live: bool, handover: bool, confirm_timeout: float | None, boot: bool
 ) -> int:
     """lbwizard apply: a saved config made real (at every boot, and after lbctl changes).
 
@@ -159,6 +184,11 @@ def run_answers(answers_file: Path, paths: Paths, live: bool, handover: bool) ->
     except (OSError, yaml.YAMLError) as exc:
         print(f"answers: cannot read {answers_file}: {exc}")
         return EXIT_BAD_INPUT
+    with one_change(paths):  # the saved config it builds on is read under the lock
+        return _apply_answers(data, paths, live, handover)
+
+
+def _apply_answers(data: object, paths: Paths, live: bool, handover: bool) -> int:
     flow = _flow(paths)
     try:
         config = flow.run_answers(data)
@@ -194,7 +224,16 @@ def run_interactive(paths: Paths, live: bool, handover: bool, setup: bool = Fals
     def planner(config, hashed):
         return plan(config, paths, hashed, live=live, previous=flow.previous, handover=handover)
 
-    result = WizardApp(flow, paths, planner, state.capture if live else None).run()
+    @contextmanager
+    def guard() -> Iterator[None]:
+        """The apply holds the change lock, and builds on the config the wizard opened with, no other."""
+        with one_change(paths, "lbwizard (setup wizard on a console)"):
+            if _saved(paths) != flow.previous:
+                raise Busy("the configuration was changed (lbctl, another console) while the wizard was open; nothing was "
+                           "changed here: run the wizard again to build on it")  # fmt: skip
+            yield
+
+    result = WizardApp(flow, paths, planner, state.capture if live else None, guard).run()
     if result == "applied":
         print(f"Applied. Configuration saved to {paths.appliance_yaml}.")
         return EXIT_OK
@@ -208,6 +247,14 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     paths = _paths(args)
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    try:
+        return _run(args, paths)
+    except Busy as exc:
+        print(f"lbwizard: {exc}", file=sys.stderr)
+        return EXIT_BUSY
+
+
+def _run(args: argparse.Namespace, paths: Paths) -> int:
     live = not getattr(args, "dry_run", False)
     handover = not getattr(args, "no_handover", False)
     if args.command == "apply":

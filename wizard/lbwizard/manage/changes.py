@@ -17,6 +17,7 @@ from ..config.model import ApplianceConfig
 from ..config.paths import Paths
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_ABORTED = 0, 1, 2, 130
+EXIT_BUSY = 75  # another change holds the lock (sysexits' EX_TEMPFAIL: try again later)
 
 
 def print_step(line: str) -> None:

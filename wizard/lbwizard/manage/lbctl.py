@@ -199,7 +199,7 @@ class Ctl:
         if problems:
             return self.problems(problems)
         if result == EXIT_OK:
-            version = history.newest(self.paths)
+            version = self.operations.saved_version
             self.out(f"{what}; saved as version {version}.", {"ok": True, "change": what, "version": version, "steps": steps})
         elif self.json:
             print(json.dumps({"ok": False, "change": what, "steps": steps, "error": " ".join(errors)}))

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 
 from ..apply.runtime import RuntimeChange, runtime_change
 from ..config import edit, files, history
+from ..config.lock import Busy, one_change
 from ..config.model import ApplianceConfig, ConfigFormatError
 from ..config.paths import Paths
 from ..engines import diagnose, status
 from ..engines.access import Engines, for_run
-from .changes import EXIT_BAD_INPUT, commit
+from .changes import EXIT_BAD_INPUT, EXIT_BUSY, EXIT_OK, commit
 
 Edit = Callable[[ApplianceConfig], ApplianceConfig]
 
@@ -49,6 +50,7 @@ class Operations:
     live: bool
     engines: Engines
     handover: bool = True
+    saved_version: int | None = None  # the history version the last successful change saved
 
     @classmethod
     def start(cls, paths: Paths, live: bool, handover: bool = True) -> Operations:
@@ -71,28 +73,34 @@ class Operations:
         printed would be seen.
         """
         try:
-            previous = self.config()
-            new = make(previous)
+            with one_change(self.paths):  # from reading the saved config to the last step
+                previous = self.config()
+                new = make(previous)
+
+                def taken_now() -> RuntimeChange:
+                    return runtime_change(previous, new, self.engines)
+
+                result = commit(previous, new, self.paths, self.live, self.handover, taken_now, echo, failure or echo)
+                self.saved_version = history.newest(self.paths) if result[0] == EXIT_OK else None
+                return result
         except edit.EditError as exc:
             return EXIT_BAD_INPUT, [(exc.field, exc.message)]
         except ConfigFormatError as exc:
             return EXIT_BAD_INPUT, exc.problems
-
-        def taken_now() -> RuntimeChange:
-            return runtime_change(previous, new, self.engines)
-
-        return commit(previous, new, self.paths, self.live, self.handover, taken_now, echo, failure or echo)
+        except Busy as exc:
+            (failure or echo)(str(exc))
+            return EXIT_BUSY, []
 
     def rollback(
         self, version: int | None, echo: Callable[[str], None], failure: Callable[[str], None] | None = None
     ) -> tuple[int, list[tuple[str, str]]]:
         """Apply a saved version as the newest (default: the one before); history only grows."""
-        wanted, why = history.rollback_target(self.paths, version)
-        if wanted is None:
-            return EXIT_BAD_INPUT, [("version", why or "")]
-        old = history.load(self.paths, wanted)
 
         def back(current: ApplianceConfig) -> ApplianceConfig:
+            wanted, why = history.rollback_target(self.paths, version)  # read under the lock, as any change
+            if wanted is None:
+                raise edit.EditError("version", why or "")
+            old = history.load(self.paths, wanted)
             if old == current:
                 raise edit.EditError("version", f"version {wanted} is what is applied now; nothing to roll back")
             return old

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 from textual import events, on, work
@@ -49,10 +50,12 @@ class WizardApp(App[str]):
         paths: Paths,
         planner: Planner | None = None,
         capture: Callable[[ApplianceConfig], dict] | None = None,
+        guard: Callable[[], AbstractContextManager[None]] = nullcontext,
     ) -> None:
-        """planner makes the steps; capture (live runs) pictures the system to check a rollback."""
+        """planner makes the steps; capture (live runs) pictures the system to check a rollback; guard is
+        held from planning to the last step (the change lock)."""
         super().__init__()
-        self.capture = capture
+        self.capture, self.guard = capture, guard
         self.flow, self.paths = flow, paths
         self.planner: Planner = planner or (lambda config, hashed: plan(config, paths, hashed))
         self.cancel = threading.Event()
@@ -147,7 +150,6 @@ class WizardApp(App[str]):
     def run_apply(self) -> None:
         screen = self.screen
         config = self.flow.build_config()
-        steps = self.planner(config, self.flow.admin_password_hash())
 
         def progress(line: str) -> None:
             if isinstance(screen, ProgressScreen):
@@ -159,7 +161,9 @@ class WizardApp(App[str]):
 
         try:
             picture = (lambda: self.capture(config)) if self.capture else None
-            transaction.run(steps, progress, self.cancel.is_set, picture, state.differences, detail)
+            with self.guard():
+                steps = self.planner(config, self.flow.admin_password_hash())
+                transaction.run(steps, progress, self.cancel.is_set, picture, state.differences, detail)
         except KeyboardInterrupt:
             self.applying = False
             self.call_from_thread(self.exit, "aborted")

@@ -1,0 +1,95 @@
+"""One change at a time: every path that changes the unit holds this lock from reading the saved config
+to its last step (lbctl, the management screens, the wizard, the commit-confirm timer, the boot apply).
+
+The lock is an flock on the root directory itself (/ on the unit, DIR for --root): the kernel drops it
+when its holder exits, however it exits, so a crashed change never leaves the unit locked, and no lock
+file is left behind. While it holds the lock, the holder says who it is (command, PID, since when) in
+run/lbwizard/change.holder; a change that meets it waits a short, bounded time, then refuses naming
+that holder. Nothing of the refused change was written, and history numbers stay unique.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from .paths import Paths
+
+WAIT_SECONDS = float(os.environ.get("LBWIZARD_LOCK_WAIT", "10"))  # the environment: tests and benches only
+POLL_SECONDS = 0.05
+_held: set[Path] = set()  # roots this process holds: a change inside a change (a rollback's) holds it once
+
+
+class Busy(RuntimeError):
+    """Another change holds the lock; the message names it."""
+
+
+def command_line() -> str:
+    """What this process was started as, for the holder's note: `lbctl rs add VIP1 192.168.2.51`."""
+    program = Path(sys.argv[0]).name if sys.argv else "lbwizard"
+    program = {"lbctl.py": "lbctl", "cli.py": "lbwizard"}.get(program, program)  # python -m lbwizard...
+    return " ".join([program, *sys.argv[1:]])
+
+
+def _note_path(paths: Paths) -> Path:
+    return paths.root / "run/lbwizard/change.holder"
+
+
+def _holder(paths: Paths) -> str:
+    try:
+        note = json.loads(_note_path(paths).read_text())
+    except (OSError, ValueError):
+        return "another change (it has not said who it is yet)"
+    since = time.strftime("%H:%M:%S", time.localtime(note.get("since", 0)))
+    return f"`{note.get('command', '?')}` (pid {note.get('pid', '?')}, since {since})"
+
+
+def _say_who(paths: Paths, command: str) -> list[Path]:
+    """Write the holder's note; the directories made for it, to take away with it."""
+    note = _note_path(paths)
+    made = [d for d in (note.parent.parent, note.parent) if not d.exists()]
+    note.parent.mkdir(parents=True, exist_ok=True)
+    note.write_text(json.dumps({"command": command, "pid": os.getpid(), "since": time.time()}))
+    return made
+
+
+@contextmanager
+def one_change(paths: Paths, command: str | None = None, wait: float | None = None) -> Iterator[None]:
+    """Hold the change lock for the block; Busy after `wait` seconds if another change keeps it."""
+    root = paths.root.resolve()
+    if root in _held:
+        yield
+        return
+    root.mkdir(parents=True, exist_ok=True)  # a new --root receives the files anyway
+    deadline = time.monotonic() + (WAIT_SECONDS if wait is None else wait)
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise Busy(
+                        f"another change is in progress: {_holder(paths)}; nothing was changed, try again when it has "
+                        "finished"
+                    ) from None
+                time.sleep(POLL_SECONDS)
+        _held.add(root)
+        made = _say_who(paths, command or command_line())
+        try:
+            yield
+        finally:
+            _held.discard(root)
+            _note_path(paths).unlink(missing_ok=True)
+            for directory in reversed(made):
+                if directory.is_dir() and not any(directory.iterdir()):
+                    directory.rmdir()
+    finally:
+        os.close(fd)  # closing drops the lock
