@@ -27,6 +27,7 @@ from pathlib import Path
 from lbwizard.config import model
 from lbwizard.apply import rollback, transaction
 from lbwizard.apply.plan import plan
+from lbwizard.engines.access import LiveEngines
 from lbwizard.config.model import RealServer, VirtualService
 from lbwizard.config.paths import Paths
 from lbwizard.config.verify import verify
@@ -48,7 +49,7 @@ for run in range(runs):
     transaction.run(plan(config, paths, live=True))
     timings["apply"].append(time.perf_counter() - start)
     start = time.perf_counter()
-    transaction.run(rollback.plan(rollback.load(paths), paths))
+    transaction.run(rollback.plan(rollback.load(paths), paths, LiveEngines(paths.haproxy_socket)))
     timings["rollback"].append(time.perf_counter() - start)
 print(json.dumps(timings))
 """

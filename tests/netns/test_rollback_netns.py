@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import time
 
+from lbwizard.config import model
 from tests.conftest import TWO_ARM_NAT
 from tests.netns.lab import lbwizard
 from tests.netns.test_apply_netns import OUTSIDE, apply, foreign_rules
+from tests.netns.test_haproxy_netns import client, servers  # noqa: F401 - servers is a fixture
+from tests.netns.test_lbctl_netns import configure, lbctl, start_haproxy
+
+
+def config_of(root):
+    return model.loads((root / "etc/lbwizard/appliance.yaml").read_text())
 
 
 def files(root) -> set[str]:
@@ -91,3 +98,48 @@ def test_boot_apply_restores_the_saved_state_and_keeps_the_rollback_record(lab, 
     assert lab.dump() == configured
     assert (tmp_path / "root/etc/lbwizard/rollback.json").read_bytes() == record
     assert files(tmp_path / "root") == history  # no new history version for the same config
+
+
+def whole_picture(lab, root) -> dict:
+    """What a rollback must put back: the namespace (links, addresses, routes, rules, firewall, sysctls),
+    every file under the root with its mode (the daemons' files among them), and HAProxy's servers."""
+    from lbwizard.engines.haproxy import server_settings
+
+    files = {
+        str(p.relative_to(root)): (p.read_text(), p.stat().st_mode & 0o7777)
+        for p in root.rglob("*")
+        if p.is_file() and "history" not in p.parts and p.suffix not in (".sock", ".pid") and p.name != "rollback.json"
+    }
+    return {"namespace": lab.dump(), "files": files, "haproxy": server_settings(root / "run/haproxy/admin.sock")}
+
+
+def test_a_rollback_of_a_drain_puts_the_files_and_the_running_haproxy_back(lab, tmp_path, servers):  # noqa: F811
+    _, root = configure(lab, tmp_path, layer7=True)
+    assert lbctl(lab, root, "rs", "set", "VIP1", "RS1", "--weight", "2").returncode == 0  # daemon files rendered
+    start_haproxy(lab, config_of(root), root)
+    before = whole_picture(lab, root)
+    assert before["haproxy"]["VIP1_servers/RS1"] == {"admin_state": "0", "weight": "2"}
+    drained = lbctl(lab, root, "rs", "drain", "VIP1", "RS1")
+    assert drained.returncode == 0, drained.stdout + drained.stderr
+    during = whole_picture(lab, root)
+    assert during["haproxy"]["VIP1_servers/RS1"]["admin_state"] != "0"  # the engine took the drain
+    assert during["files"] != before["files"]
+    result = rollback(lab, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    after = whole_picture(lab, root)
+    assert after == before
+    assert set(client(lab, count=20)["answers"]) == {"RS1", "RS2"}
+
+
+def test_a_rollback_of_rs_add_removes_its_script_and_keeps_the_execute_bit_of_the_others(lab, tmp_path):
+    _, root = configure(lab, tmp_path, layer7=False)
+    script = root / "etc/lbwizard/realservers/RIP1.sh"
+    assert script.stat().st_mode & 0o777 == 0o755
+    before = whole_picture(lab, root)
+    assert lbctl(lab, root, "rs", "add", "VIP1", "192.168.2.51").returncode == 0
+    assert (root / "etc/lbwizard/realservers/RIP2.sh").exists()
+    assert "real_server 192.168.2.51 80" in (root / "etc/keepalived/keepalived.conf").read_text()
+    result = rollback(lab, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert whole_picture(lab, root) == before
+    assert script.stat().st_mode & 0o777 == 0o755

@@ -71,7 +71,7 @@ def test_the_first_service_follows_a_new_port_and_address_its_servers_and_the_re
 
 def test_a_layer_change_of_the_first_service_takes_that_engine_s_scheduler_and_keeps_its_servers():
     saved = unit_with_services()
-    with pytest.raises(AnswersError, match="persistence.netmask: subnet granularity applies to layer 4"):
+    with pytest.raises(AnswersError, match=r"persistence\.netmask: subnet granularity applies to layer 4"):
         again(saved, method="snat")  # kept, not dropped: the admin decides (lbctl vs set VIP1 --persistence-netmask none)
     saved.virtual_services[0].persistence.netmask = None
     changed = again(saved, method="snat")

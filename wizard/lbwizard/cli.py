@@ -24,6 +24,7 @@ from .config.lock import Busy, one_change
 from .config.model import ApplianceConfig, ConfigFormatError
 from .config.paths import Paths
 from .config.verify import verify
+from .engines.access import LiveEngines
 from .manage.changes import EXIT_ABORTED, EXIT_BAD_INPUT, EXIT_BUSY, EXIT_FAILED, EXIT_OK, run_steps
 from .manage.changes import apply_config as _apply
 from .setup.flow import AnswersError, Flow, summary_lines
@@ -111,10 +112,12 @@ def _rollback(paths: Paths) -> int:
         print(f"rollback: nothing to roll back ({paths.rollback_record} does not exist)")
         return EXIT_BAD_INPUT
     confirm.cancel(paths)
-    result = run_steps(rollback.plan(record, paths))
+    engines = LiveEngines(paths.haproxy_socket)  # a rollback is always live
+    result = run_steps(rollback.plan(record, paths, engines))
     if result != EXIT_OK:
         return result
-    left = state.differences(record["picture"], state.capture_like(record["picture"]))
+    now = lambda: state.capture_like(record["picture"], paths, engines)
+    left = state.settled_comparison(now)(record["picture"], now())
     paths.rollback_record.unlink()
     if left:
         print("lbwizard: rolled back, but these differ from before the apply:\n  " + "\n  ".join(left), file=sys.stderr)
@@ -233,7 +236,12 @@ def run_interactive(paths: Paths, live: bool, handover: bool, setup: bool = Fals
                            "changed here: run the wizard again to build on it")  # fmt: skip
             yield
 
-    result = WizardApp(flow, paths, planner, state.capture if live else None, guard).run()
+    engines = LiveEngines(paths.haproxy_socket)
+
+    def picture(config: ApplianceConfig) -> dict:
+        return state.capture(config, paths, engines)
+
+    result = WizardApp(flow, paths, planner, picture if live else None, guard).run()
     if result == "applied":
         print(f"Applied. Configuration saved to {paths.appliance_yaml}.")
         return EXIT_OK

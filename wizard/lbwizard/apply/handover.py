@@ -183,8 +183,8 @@ def missing_directories(path: Path) -> list[Path]:
     return missing
 
 
-def _reload(daemons: list[str]) -> None:
-    """Restart or reload what an undo put back; a daemon that does not come back is a failed undo."""
+def reload_daemons(daemons: list[str]) -> None:
+    """Reload (or start) the daemons whose files were put back; one that does not come back is a failure."""
     for daemon in daemons:
         result = subprocess.run(["systemctl", "reload-or-restart", daemon], check=False, capture_output=True, text=True)
         if result.returncode != 0:
@@ -231,7 +231,7 @@ def handover_step(config: ApplianceConfig, paths: Paths, manage_services: bool, 
             if directory.is_dir() and not any(directory.iterdir()):
                 directory.rmdir()
         if manage_services and put_back:
-            _reload(put_back)
+            reload_daemons(put_back)
 
     what = "configure and reload keepalived and HAProxy" if manage_services else "render keepalived.conf and haproxy.cfg"
     return Step(f"hand over: {what}", do, undo)

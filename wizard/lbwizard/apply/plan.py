@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ..config.model import ApplianceConfig
 from ..config.paths import Paths
+from ..engines.access import Engines, LiveEngines
 from ..render import realserver
 from . import firewall, network, rollback, sysctl
 from .config_files import config_steps, file_step, password_step, prune_step
@@ -50,6 +51,7 @@ def plan(
     handover: bool = False,
     record: bool = True,
     runtime: RuntimeChange | None = None,
+    engines: Engines | None = None,
 ) -> list[Step]:
     """The ordered changes that make config real: live ones first, then the files that record them.
 
@@ -62,7 +64,8 @@ def plan(
     steps: list[Step] = []
     if live:
         if record:
-            steps.append(rollback.record_step(config, paths))
+            # a live run's engines are the live ones, unless the caller chose them already
+            steps.append(rollback.record_step(config, paths, engines or LiveEngines(paths.haproxy_socket)))
         steps += runtime.steps if runtime else []  # first: in effect at once; a later failure still undoes it
         steps += network.plan(config, previous)
         if paths.is_live_root:

@@ -1,38 +1,62 @@
 """Pictures of everything an apply may touch: to prove a rollback put it all back, and to roll back later.
 
-A picture is plain JSON data, so `lbwizard apply` can keep the one taken before it changed anything
-(/etc/lbwizard/rollback.json) and `lbwizard rollback` can restore it in another process.
+A picture is plain JSON data: the interfaces, default routes, LBW firewall chains and kernel settings
+an apply touches, every file it may write (content and mode; the daemons' files included) and what the
+running engines hold (the IPVS table, HAProxy's servers' admin states and weights). `lbwizard apply`
+keeps the one taken before it changed anything (/etc/lbwizard/rollback.json), so `lbwizard rollback`
+can restore it in another process and prove, with a second picture, that all of it is back.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from ..config.model import ApplianceConfig
 from ..config.paths import Paths
+from ..engines.access import Engines
+from ..engines.errors import NotAsked
 from . import firewall, sysctl
+from .handover import DAEMON_FILES
+from .network import default_routes, interface_state, iproute, transparency_route_state
 
 # Files an apply writes outside etc/lbwizard (whose own files are all pictured, history excepted).
-SYSTEM_FILES = ("etc/hostname", "etc/resolv.conf", sysctl.SYSCTL_FILE)
+SYSTEM_FILES = ("etc/hostname", "etc/resolv.conf", sysctl.SYSCTL_FILE, *DAEMON_FILES)
+SETTLE_SECONDS = 10.0
 
 
-def capture(config: ApplianceConfig) -> dict:
-    """The live state the config's apply touches: its interfaces, default routes, LBW chains, sysctls."""
+def capture(config: ApplianceConfig, paths: Paths, engines: Engines) -> dict:
+    """The live state the config's apply touches, its files and the engines' state."""
     specs = [(spec.chain, spec.table, spec.parent) for spec in firewall.chains(config)]
     # the interface steps turn promote_secondaries on (see network.interface_step): picture it too
     promote = [f"net.ipv4.conf.{name}.promote_secondaries" for name in config.interfaces]
-    return _capture(list(config.interfaces), specs, [*sysctl.wanted(config), *promote])
+    picture = _capture(list(config.interfaces), specs, [*sysctl.wanted(config), *promote])
+    return picture | {"files": capture_files(paths), "engines": engine_picture(engines)}
 
 
-def capture_like(picture: dict) -> dict:
-    """The same items as an earlier picture, as they are now."""
+def capture_like(picture: dict, paths: Paths, engines: Engines) -> dict:
+    """The same items as an earlier picture, as they are now (and any file written since)."""
     specs = [(chain["chain"], chain["table"], chain["parent"]) for chain in picture["chains"].values()]
-    return _capture(list(picture["interfaces"]), specs, list(picture["sysctls"]))
+    now = _capture(list(picture["interfaces"]), specs, list(picture["sysctls"]))
+    if "files" in picture:
+        names = {paths.root / name for name in picture["files"]} | set(tracked_files(paths))
+        now["files"] = capture_files(paths, sorted(names))
+    if "engines" in picture:
+        now["engines"] = engine_picture(engines)
+    return now
+
+
+def engine_picture(engines: Engines) -> dict:
+    """What the admin decides in the running engines: IPVS's services and destinations (with their
+    weights) and HAProxy's servers' admin states and weights; their health is not part of it."""
+    try:
+        return {"ipvs": engines.ipvs_rules(), "haproxy": engines.haproxy_server_settings()}
+    except NotAsked:
+        return {}
 
 
 def _capture(interfaces: list[str], chains: list[tuple[str, str, str]], sysctls: list[str]) -> dict:
-    from .network import default_routes, interface_state, iproute, transparency_route_state
-
     picture: dict = {"interfaces": {}, "chains": {}, "sysctls": {}}
     with iproute() as ipr:
         for name in interfaces:
@@ -57,15 +81,37 @@ def _capture(interfaces: list[str], chains: list[tuple[str, str, str]], sysctls:
 
 
 def tracked_files(paths: Paths) -> list[Path]:
+    """Every file an apply may write: the system's few, the daemons', and etc/lbwizard's (history apart)."""
     found = [paths.root / name for name in SYSTEM_FILES]
     if paths.config_dir.is_dir():
         found += [p for p in paths.config_dir.rglob("*") if p.is_file() and paths.history_dir not in p.parents]
     return sorted(set(found) - {paths.rollback_record})
 
 
-def capture_files(paths: Paths) -> dict[str, str | None]:
-    """Each file an apply may write (relative to root) and its content, None where absent."""
-    return {str(p.relative_to(paths.root)): (p.read_text() if p.exists() else None) for p in tracked_files(paths)}
+def capture_files(paths: Paths, files: list[Path] | None = None) -> dict[str, dict | None]:
+    """Each file an apply may write (relative to root): its text and mode, None where absent."""
+    pictured = {}
+    for path in tracked_files(paths) if files is None else files:
+        exists = path.is_file()
+        pictured[str(path.relative_to(paths.root))] = (
+            {"text": path.read_text(), "mode": path.stat().st_mode & 0o7777} if exists else None
+        )
+    return pictured
+
+
+def settled_comparison(capture: Callable[[], dict], wait: float = SETTLE_SECONDS) -> Callable[[dict, dict], list[str]]:
+    """differences(), asked again for a few seconds while they last: a reloaded keepalived or HAProxy
+    takes its file a moment after systemctl returns, and the engines are part of the picture."""
+
+    def compare(before: dict, after: dict) -> list[str]:
+        deadline = time.monotonic() + wait
+        lines = differences(before, after)
+        while lines and time.monotonic() < deadline:
+            time.sleep(0.25)
+            lines = differences(before, capture())
+        return lines
+
+    return compare
 
 
 def differences(before: dict, after: dict, prefix: str = "") -> list[str]:
@@ -76,5 +122,10 @@ def differences(before: dict, after: dict, prefix: str = "") -> list[str]:
         if isinstance(old, dict) and isinstance(new, dict):
             lines += differences(old, new, f"{prefix}{key} ")
         elif old != new:
-            lines.append(f"{prefix}{key}: was {old!r}, now {new!r}")
+            lines.append(f"{prefix}{key}: was {_short(old)}, now {_short(new)}")
     return lines
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 200 else text[:200] + "..."

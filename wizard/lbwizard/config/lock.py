@@ -77,8 +77,7 @@ def one_change(paths: Paths, command: str | None = None, wait: float | None = No
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     raise Busy(
-                        f"another change is in progress: {_holder(paths)}; nothing was changed, try again when it has "
-                        "finished"
+                        f"another change is in progress: {_holder(paths)}; nothing was changed, try again when it has finished"
                     ) from None
                 time.sleep(POLL_SECONDS)
         _held.add(root)

@@ -50,6 +50,12 @@ class LiveEngines:
     def haproxy_set(self, command: str) -> None:
         haproxy.haproxy_set(self.haproxy_socket, command)
 
+    def ipvs_rules(self) -> list[str] | None:
+        return ipvs.ipvs_rules()
+
+    def haproxy_server_settings(self) -> dict[str, dict[str, str]]:
+        return haproxy.server_settings(self.haproxy_socket)
+
 
 class DryRunEngines:
     """A dry run's engines: every question is refused with NotAsked, naming what a live run would ask."""
@@ -83,6 +89,12 @@ class DryRunEngines:
 
     def haproxy_set(self, command: str) -> None:
         raise NotAsked(f"send {command!r} to HAProxy's runtime socket")
+
+    def ipvs_rules(self) -> list[str] | None:
+        raise NotAsked("read the kernel's IPVS table (ipvsadm -Sn)")
+
+    def haproxy_server_settings(self) -> dict[str, dict[str, str]]:
+        raise NotAsked("read HAProxy's server settings (show servers state)")
 
 
 Engines = LiveEngines | DryRunEngines

@@ -45,3 +45,27 @@ def haproxy_stats(sock: Path) -> dict[tuple[str, str], dict[str, str]]:
         return {}
     text = text.removeprefix("# ")
     return {(row["pxname"], row["svname"]): row for row in csv.DictReader(io.StringIO(text)) if row.get("pxname")}
+
+
+def server_settings(sock: Path) -> dict[str, dict[str, str]]:
+    """What the admin decides of each server ("backend/server": admin state and weight), from `show servers
+    state`; not its health. Empty when HAProxy is not running. A rollback's picture compares these."""
+    try:
+        text = haproxy_command(sock, "show servers state")
+    except OSError:
+        return {}
+    lines = [line for line in text.splitlines() if line.strip()]
+    if lines and lines[0].strip().isdigit():  # the format's version number
+        lines = lines[1:]
+    header = next((line.lstrip("# ").split() for line in lines if line.startswith("#")), [])
+    settings = {}
+    for line in lines:
+        if line.startswith("#"):
+            continue
+        row = dict(zip(header, line.split(), strict=False))
+        if "be_name" in row and "srv_name" in row:
+            settings[f"{row['be_name']}/{row['srv_name']}"] = {
+                "admin_state": row.get("srv_admin_state", ""),
+                "weight": row.get("srv_uweight", ""),
+            }
+    return settings

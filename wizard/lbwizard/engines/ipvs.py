@@ -89,3 +89,12 @@ def ipvsadm(*args: str) -> None:
     result = subprocess.run(["ipvsadm", *args], capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise EngineError(f"ipvsadm {' '.join(args)}: {result.stderr.strip() or result.stdout.strip()}")
+
+
+def ipvs_rules() -> list[str] | None:
+    """The kernel's IPVS table as `ipvsadm -Sn` rules, sorted (services, destinations, methods, weights);
+    None without ipvsadm or IPVS. A rollback's picture compares these."""
+    if not shutil.which("ipvsadm"):
+        return None
+    result = subprocess.run(["ipvsadm", "-Sn"], capture_output=True, text=True, check=False)
+    return sorted(result.stdout.splitlines()) if result.returncode == 0 else None

@@ -15,6 +15,7 @@ from ..apply.runtime import RuntimeChange
 from ..apply.step import Step
 from ..config.model import ApplianceConfig
 from ..config.paths import Paths
+from ..engines.access import for_run
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_ABORTED = 0, 1, 2, 130
 EXIT_BUSY = 75  # another change holds the lock (sysexits' EX_TEMPFAIL: try again later)
@@ -42,7 +43,8 @@ def apply_config(
 ) -> int:
     """Run the plan as one transaction, reporting each step; undo everything on failure or interrupt."""
     steps = plan(config, paths, password_hash, live=live, previous=previous, handover=handover, record=record, runtime=runtime)
-    return run_steps(steps, (lambda: state.capture(config)) if live else None, echo, failure)
+    engines = for_run(paths.haproxy_socket, live)
+    return run_steps(steps, (lambda: state.capture(config, paths, engines)) if live else None, echo, failure)
 
 
 def run_steps(
@@ -53,7 +55,8 @@ def run_steps(
 ) -> int:
     """failure receives the one line that says what went wrong (stderr for a command, the screen for a TUI)."""
     try:
-        transaction.run(steps, echo, capture=capture, compare=state.differences)
+        compare = state.settled_comparison(capture) if capture else None
+        transaction.run(steps, echo, capture=capture, compare=compare)
     except KeyboardInterrupt:
         failure("interrupted; every change was undone")
         return EXIT_ABORTED

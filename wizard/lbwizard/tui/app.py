@@ -163,7 +163,8 @@ class WizardApp(App[str]):
             picture = (lambda: self.capture(config)) if self.capture else None
             with self.guard():
                 steps = self.planner(config, self.flow.admin_password_hash())
-                transaction.run(steps, progress, self.cancel.is_set, picture, state.differences, detail)
+                compare = state.settled_comparison(picture) if picture else None
+                transaction.run(steps, progress, self.cancel.is_set, picture, compare, detail)
         except KeyboardInterrupt:
             self.applying = False
             self.call_from_thread(self.exit, "aborted")
