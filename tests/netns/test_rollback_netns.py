@@ -143,3 +143,27 @@ def test_a_rollback_of_rs_add_removes_its_script_and_keeps_the_execute_bit_of_th
     assert result.returncode == 0, result.stdout + result.stderr
     assert whole_picture(lab, root) == before
     assert script.stat().st_mode & 0o777 == 0o755
+
+
+def test_confirm_after_the_timer_ran_out_says_it_was_rolled_back_and_a_new_timer_can_be_armed(lab, tmp_path):
+    root = tmp_path / "root"
+    before = lab.dump()
+    assert apply(lab, tmp_path, TWO_ARM_NAT, "--confirm-timeout", "2").returncode == 0
+    assert wait_until(lambda: lab.dump() == before, timeout=20)
+    late = lbwizard(lab, "confirm", "--root", str(root))
+    assert late.returncode == 1 and "too late: the timer ran out and the change was rolled back at" in late.stdout, late.stdout
+    again = apply(lab, tmp_path, TWO_ARM_NAT, "--confirm-timeout", "30")  # the next change arms its own timer
+    assert again.returncode == 0 and "rolls back in 30 s" in again.stdout, again.stdout + again.stderr
+    kept = lbwizard(lab, "confirm", "--root", str(root))
+    assert kept.returncode == 0 and "Confirmed" in kept.stdout, kept.stdout
+    assert lab.dump() != before
+
+
+def test_a_timer_that_cannot_be_armed_undoes_the_change_it_was_to_guard(lab, tmp_path):
+    (tmp_path / "root/run/lbwizard/confirm-timer.pid").mkdir(parents=True)  # the fault: its record cannot be written
+    before = lab.dump()
+    result = apply(lab, tmp_path, TWO_ARM_NAT, "--confirm-timeout", "30")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "could not record the timer" in result.stderr and "undoing the change it was to guard" in result.stderr
+    assert lab.dump() == before
+    assert lbwizard(lab, "confirm", "--root", str(tmp_path / "root")).returncode == 2  # nothing is pending

@@ -127,18 +127,32 @@ def _rollback(paths: Paths) -> int:
 
 
 def run_confirm(paths: Paths) -> int:
-    if confirm.cancel(paths):
+    """Keep the last apply, or say truthfully why there is nothing to keep."""
+    with one_change(paths):  # the timer takes it too: one of them wins, and the other sees it
+        found = confirm.confirm(paths)
+    if found.get("state") == "pending":
         print("Confirmed: the last apply stays.")
         return EXIT_OK
+    if found.get("state") in ("rolled back", "rollback failed"):
+        at = time.strftime("%H:%M:%S", time.localtime(found["at"]))
+        if found["state"] == "rolled back":
+            print(f"confirm: too late: the timer ran out and the change was rolled back at {at}; apply it again to keep it")
+        else:
+            print(f"confirm: too late: the timer ran out at {at}, and its rollback FAILED (see `lbctl diagnose`)")
+        return EXIT_FAILED
     print("confirm: no change is waiting for confirmation")
     return EXIT_BAD_INPUT
 
 
 def run_confirm_timer(paths: Paths, seconds: float) -> int:
-    """The detached commit-confirm timer: wait, then roll back (confirm kills it before that)."""
+    """The commit-confirm timer's end: roll back unless a confirm came first."""
     time.sleep(seconds)
-    paths.confirm_timer_pid.unlink(missing_ok=True)
-    return run_rollback(paths)
+    with one_change(paths, "lbwizard confirm-timer (the commit-confirm timeout)", wait=BOOT_LOCK_WAIT):
+        if not confirm.expired(paths):
+            return EXIT_OK
+        result = _rollback(paths)
+        confirm.rolled_back(paths, result == EXIT_OK)
+        return result
 
 
 def run_apply(
@@ -174,8 +188,15 @@ def _apply_saved(
     if problems:
         return EXIT_BAD_INPUT
     result = _apply(config, paths, live, handover and not boot, previous=previous, record=not boot)
+    if result == EXIT_OK and live and not boot:
+        confirm.forget(paths)  # a new change: an earlier confirmation's outcome is history
     if result == EXIT_OK and confirm_timeout and live:
-        how = confirm.start(paths, confirm_timeout)
+        try:
+            how = confirm.start(paths, confirm_timeout)
+        except confirm.ArmingFailed as exc:  # unguarded, the change must not stay
+            print(f"lbwizard: {exc}; undoing the change it was to guard", file=sys.stderr)
+            _rollback(paths)
+            return EXIT_FAILED
         print(f"Applied; rolls back in {confirm_timeout:g} s unless `lbwizard confirm` comes first ({how}).")
     return result
 
