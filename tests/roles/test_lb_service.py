@@ -71,3 +71,81 @@ def test_a_disabled_service_is_enabled_first(systemctl):
 def test_a_failed_reload_fails_the_task(systemctl):
     with pytest.raises(systemctl.module.AnsibleActionFail, match="systemctl reload keepalived failed: Job for keepalived failed"):
         systemctl("reloaded", None, True, True, fail="reload")
+
+
+HAPROXY_CFG = """global
+    stats socket {sock} mode 600 level admin expose-fd listeners
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend web
+    bind 127.0.0.1:{port}
+    http-request return status 200
+"""
+RELOADING_STAND_IN = """#!/bin/sh
+# stand-in for systemctl over a real HAProxy master (-W): reload is the master's USR2, as systemd's is
+echo "$*" >> {log}
+case "$1" in
+    is-active|is-enabled) exit 0 ;;
+    reload) kill -USR2 "$(cat {pidfile})" ;;
+esac
+"""
+
+
+@pytest.fixture
+def haproxy_master(tmp_path, monkeypatch):
+    """A real HAProxy in master-worker mode on loopback, reloaded by a stand-in systemctl; stopped by PID."""
+    import socket as sockets
+    import subprocess
+    import time
+
+    sock, cfg, pidfile = tmp_path / "admin.sock", tmp_path / "haproxy.cfg", tmp_path / "haproxy.pid"
+
+    def free_port() -> int:
+        with sockets.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            return probe.getsockname()[1]
+
+    cfg.write_text(HAPROXY_CFG.format(sock=sock, port=free_port()))
+    master = subprocess.Popen(["haproxy", "-W", "-f", str(cfg), "-p", str(pidfile)], stderr=subprocess.PIPE, text=True)
+    script = tmp_path / "bin/systemctl"
+    script.parent.mkdir()
+    script.write_text(RELOADING_STAND_IN.format(log=tmp_path / "calls", pidfile=pidfile))
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{script.parent}:{os.environ['PATH']}")
+    spec = importlib.util.spec_from_file_location("lb_service", PLUGIN)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    deadline = time.monotonic() + 10
+    while module.serving_pid(str(sock)) is None:
+        assert time.monotonic() < deadline and master.poll() is None, "HAProxy did not start"
+        time.sleep(0.05)
+    try:
+        yield module, cfg, sock, free_port
+    finally:
+        master.terminate()
+        master.wait(timeout=10)
+
+
+def test_a_reload_that_the_new_process_takes_succeeds(haproxy_master):
+    module, cfg, sock, free_port = haproxy_master
+    before = module.serving_pid(str(sock))
+    cfg.write_text(HAPROXY_CFG.format(sock=sock, port=free_port()))
+    assert module.converge("haproxy", "reloaded", None, took=str(sock))["changed"]
+    assert module.serving_pid(str(sock)) not in (None, before)
+
+
+def test_a_reload_whose_new_process_cannot_bind_fails_and_the_old_one_carries_on(haproxy_master):
+    import socket as sockets
+
+    module, cfg, sock, _ = haproxy_master
+    before = module.serving_pid(str(sock))
+    with sockets.socket() as holder:  # something else holds the new port: haproxy -c would still accept the file
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        cfg.write_text(HAPROXY_CFG.format(sock=sock, port=holder.getsockname()[1]))
+        with pytest.raises(module.AnsibleActionFail, match="haproxy did not take the new configuration within 3 s"):
+            module.converge("haproxy", "reloaded", None, took=str(sock), took_seconds=3)
+    assert module.serving_pid(str(sock)) == before

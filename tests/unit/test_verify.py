@@ -49,6 +49,21 @@ def l7(c, **changes):
 
 # (case name, base, mutation, expected field, a word the message must contain)
 CASES = [
+    ("service_on_the_units_ssh_port", "two_arm", lambda c: add_service(c, port=22), "virtual_services[1].port", "SSH"),
+    (
+        "extra_port_on_a_held_vip_is_ssh",
+        "two_arm",
+        lambda c: add_service(c, address="10.0.0.25", extra_ports="20-23"),
+        "virtual_services[1].extra_ports",
+        "SSH",
+    ),
+    (
+        "service_on_the_haproxy_peers_port_of_a_pair",
+        "ha",
+        lambda c: add_service(c, address="10.0.0.21", port=10000),
+        "virtual_services[1].port",
+        "peers",
+    ),
     (
         "malformed_eth0_address",
         "two_arm",
@@ -543,4 +558,18 @@ def test_layer7_source_address_choices_are_accepted(example_config, settings):
     service.layer, service.forwarding, service.scheduler = 7, "snat", "roundrobin"
     for key, value in settings.items():
         setattr(service, key, value)
+    assert verify(example_config) == []
+
+
+def test_the_peers_port_is_free_on_a_single_unit_and_on_the_floating_vip(example_config):
+    """Only a pair's HAProxy listens on 10000, and on the unit's own address, not on the floating one."""
+    add_service(example_config, port=10000)
+    assert verify(example_config) == []
+    pair = build(HA_MASTER_TWO_ARM)
+    add_service(pair, port=10000)  # the floating VIP 10.0.0.20
+    assert verify(pair) == []
+
+
+def test_udp_22_is_not_ssh(example_config):
+    add_service(example_config, port=22, protocol="udp", health_check=HealthCheck(type="none"))
     assert verify(example_config) == []

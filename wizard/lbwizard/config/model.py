@@ -61,6 +61,7 @@ MAX_EXTRA_PORTS = 510
 APPLIANCE_CERTIFICATE = "etc/haproxy/certs/appliance.pem"  # under the root  # the reference's limit
 FWMARK_MAX = 2**30 - 1  # the bit above is the TPROXY mark of transparent layer-7 services
 TRANSPARENT_MARK = 2**30
+HAPROXY_PEERS_PORT = 10000  # where the two units' HAProxies share their stick tables (the role's haproxy_peers_port)
 
 
 @dataclass

@@ -275,6 +275,7 @@ def _check_virtual_services(config: ApplianceConfig, subnets: _Subnets) -> Itera
         yield from _check_name(service.name, field, f"{label} is defined twice; give each service its own name", seen_names)
         vip = yield from _check_vip(config, service, field, label, subnets)
         ports = yield from _check_ports(service, field, label)
+        yield from _check_unit_ports(config, service, field, label, ports)
         for port in ports:
             key = (str(vip or service.address), str(service.protocol), port)
             if vip is not None and key in listeners:
@@ -422,6 +423,33 @@ def _check_vip(config: ApplianceConfig, service: VirtualService, field: str, lab
             f"{label} is on {vip}, this unit's own address, which would not move to the peer; use the floating address",
         )
     return vip
+
+
+def _check_unit_ports(config: ApplianceConfig, service: VirtualService, field: str, label: str, ports: list[int]):
+    """Ports this unit itself listens on: a service there would take them from it (IPVS catches the
+    packets before the unit's own sshd sees them; HAProxy cannot bind them), locking the admin out."""
+    own = {str(IPv4Interface(i.address).ip) for i in config.interfaces.values() if _parses_as_interface(i.address)}
+    taken = {22: ("tcp", "SSH, this unit's own management", True)}
+    if config.ha is not None:
+        taken[model.HAPROXY_PEERS_PORT] = ("tcp", "HAProxy's peers (stick tables shared with the other unit)", False)
+    for port in ports:
+        if port not in taken:
+            continue
+        protocol, what, everywhere = taken[port]
+        if service.protocol == protocol and (everywhere or service.address in own):
+            where = "port" if port == service.port else "extra_ports"
+            yield Problem(
+                f"{field}.{where}",
+                f"{label} would take {service.address}:{port}/{protocol}, which is {what}; choose another port",
+            )
+
+
+def _parses_as_interface(text: object) -> bool:
+    try:
+        IPv4Interface(str(text))
+    except ValueError:
+        return False
+    return True
 
 
 def _check_ports(service: VirtualService, field: str, label: str):

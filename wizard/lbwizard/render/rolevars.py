@@ -11,7 +11,7 @@ from ipaddress import IPv4Interface
 from pathlib import Path
 
 from ..config.addressing import parse_port_list, split_endpoint
-from ..config.model import APPLIANCE_CERTIFICATE, ApplianceConfig, VirtualService, extra_vips
+from ..config.model import APPLIANCE_CERTIFICATE, HAPROXY_PEERS_PORT, ApplianceConfig, VirtualService, extra_vips
 
 PRIORITY = {"master": 150, "backup": 100}
 # keepalived lb_algo for our scheduler names (mh with fallback: source hashing that spreads evenly).
@@ -216,6 +216,7 @@ def role_vars(config: ApplianceConfig, root: str = "/", services: bool = True, r
         "haproxy_services": haproxy_services(config, root),
         "haproxy_appliance_certificate": str(Path(root) / APPLIANCE_CERTIFICATE),
         "haproxy_peers": haproxy_peers(config),
+        "haproxy_peers_port": HAPROXY_PEERS_PORT,
     }
 
 
