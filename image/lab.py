@@ -193,13 +193,15 @@ OVMF_CODE = Path("/usr/share/OVMF/OVMF_CODE_4M.fd")
 OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
 
 
-def qemu_command(memory_mib: int = 1024, uefi_vars: Path | None = None) -> list[str]:
+def qemu_command(memory_mib: int = 1024, uefi_vars: Path | None = None, cpus: int = 2) -> list[str]:
     """QEMU under TCG with the serial console on stdio (Ctrl-C goes to the guest) and no display.
 
     uefi_vars: boot with OVMF (UEFI), this writable copy of its variable store; None boots SeaBIOS.
+    cpus: virtual CPUs, each a host thread under TCG; two guests at once get one each, so neither
+    waits for the other's second thread on a machine of two cores.
     """
     command = [
-        "qemu-system-x86_64", "-accel", "tcg", "-m", str(memory_mib), "-smp", "2",
+        "qemu-system-x86_64", "-accel", "tcg", "-m", str(memory_mib), "-smp", str(cpus),
         "-display", "none", "-monitor", "none",
         "-chardev", "stdio,id=console,signal=off", "-serial", "chardev:console",
         "-device", "virtio-rng-pci",
@@ -284,7 +286,9 @@ class GuestLab:
         """The tap device of a guest's NIC in the switch namespace (eth0 -> br-ext, eth1 -> br-int)."""
         return f"tap{2 * guest + nic}"
 
-    def boot(self, drives: list[Path] = (), memory_mib: int = 1024, uefi: bool = False, disk_size: str = "") -> Guest:
+    def boot(
+        self, drives: list[Path] = (), memory_mib: int = 1024, uefi: bool = False, disk_size: str = "", cpus: int = 2
+    ) -> Guest:
         """Start QEMU (TCG) on a fresh overlay of the image, so the artifact itself stays clean.
 
         disk_size (e.g. "4G") makes the guest's disk bigger than the image, as a real disk would be.
@@ -296,7 +300,7 @@ class GuestLab:
         if uefi:
             uefi_vars = self.workdir / f"guest{len(self.guests)}-vars.fd"
             shutil.copy(OVMF_VARS, uefi_vars)
-        command = [*qemu_command(memory_mib, uefi_vars), "-drive", f"file={overlay},if=virtio,format=qcow2"]
+        command = [*qemu_command(memory_mib, uefi_vars, cpus), "-drive", f"file={overlay},if=virtio,format=qcow2"]
         for drive in drives:
             command += ["-drive", f"file={drive},if=virtio,format=raw"]
         number = len(self.guests)

@@ -90,7 +90,7 @@ def main() -> None:
         lab.run("rs1", "ip", "route", "replace", "default", "via", "192.168.2.20")
         pair = []
         for number, answers in enumerate((HA_MASTER_TWO_ARM, BACKUP)):
-            pair.append(lab.boot(drives=[answers_disk(lab.workdir / f"answers{number}.img", yaml.safe_dump(answers))]))
+            pair.append(lab.boot(drives=[answers_disk(lab.workdir / f"answers{number}.img", yaml.safe_dump(answers))], cpus=1))
         master, backup = pair
         for guest in pair:
             wait_configured(guest, timeout=900)

@@ -1,17 +1,25 @@
-"""The e2e tier: the built image booted under QEMU (TCG) in the namespace lab of image/lab.py."""
+"""The e2e tier: the built image booted under QEMU (TCG) in the namespace lab of image/lab.py.
+
+A scenario that needs a fresh unit gets `guest_lab` (its own lab, its own boot). Scenarios that only
+need a configured unit share one boot per module (`shared_lab`): the unit is set up once from an
+answers disk and each scenario then applies its own whole config with `lbwizard apply --config`,
+as an administrator reconfiguring a running unit would.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
 from image.lab import IMAGE, GuestLab
 
 
-@pytest.fixture
-def guest_lab():
+@contextmanager
+def lab_for_test() -> Iterator[GuestLab]:
     if os.geteuid() != 0:
         pytest.skip("needs root for namespaces and taps")
     if not IMAGE.exists() or not shutil.which("qemu-system-x86_64"):
@@ -21,3 +29,16 @@ def guest_lab():
         yield lab.build()
     finally:
         lab.close()
+
+
+@pytest.fixture
+def guest_lab() -> Iterator[GuestLab]:
+    with lab_for_test() as lab:
+        yield lab
+
+
+@pytest.fixture(scope="module")
+def shared_lab() -> Iterator[GuestLab]:
+    """One lab (and so one guest) for every scenario of a module; the module's own fixture boots it."""
+    with lab_for_test() as lab:
+        yield lab

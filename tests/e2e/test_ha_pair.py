@@ -107,7 +107,7 @@ def test_ha_pair_fails_over_on_a_pulled_cable_and_on_power_off(guest_lab):
     for number, answers in enumerate((HA_MASTER_TWO_ARM, BACKUP)):
         scenario = {"scenario.yaml": with_echo_service(answers)}
         disk = answers_disk(guest_lab.workdir / f"answers{number}.img", yaml.safe_dump(answers), scenario)
-        pair.append(guest_lab.boot(drives=[disk]))
+        pair.append(guest_lab.boot(drives=[disk], cpus=1))
     master, backup = pair
 
     def set_up(guest) -> float:

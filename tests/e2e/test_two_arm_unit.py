@@ -1,0 +1,214 @@
+"""Two-arm NAT units in the guest kernel, one boot for every scenario: the unit is set up once from an
+answers disk (the quick start's two-arm NAT example), then each scenario applies its own whole config
+with `lbwizard apply --config`, as an administrator reconfiguring a running unit would.
+
+1. First boot from the answers disk: unattended, the password never printed, the client served
+   through IPVS NAT, the root grown to the disk, the unit's own TLS certificate made (issue 3).
+2. Issue 6, scenario 3, and issue 7's day-2 commands: the second real server is added with `lbctl rs
+   add` (in IPVS at once, by ipvsadm, before the hand-over makes it durable); `lbctl status` shows both
+   with IPVS's connection counts; `lbctl rs drain` takes one out of new connections at once and
+   `online` brings it back. Then a real server loses its link: every request goes to the other once
+   the health check notices, `lbctl diagnose` names it, and when it comes back both serve again.
+3. Issue 6, scenarios 4 and 6: source-IP persistence keeps a client on one real server across 20 new
+   connections; ports 80 and 443 share firewall mark 1 (one IPVS service), so a client's 443
+   connections go to the server its 80 connections went to; beside them a layer-7 service (HAProxy,
+   SNAT) on port 8080 balances over both servers, and a transparent one on port 8081 shows the server
+   the client's own address (TPROXY on the appliance).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+
+import pytest
+import yaml
+
+from image.lab import answers_disk
+from lbwizard.config import model
+from lbwizard.config.model import Persistence, RealServer, VirtualService
+from lbwizard.config.verify import verify
+from tests.conftest import TWO_ARM_NAT
+from tests.e2e.steps import BOOT, VIP_URL, answered_config, apply_from_answers_disk, wait_configured, wait_served, wait_until
+
+CHECK_INTERVAL = 6  # the model's default health-check interval (keepalived delay_loop); connect_timeout 3
+
+
+def answers_from(lab, client_address: str, requests: int) -> list[str | None]:
+    return [lab.fetch("client", VIP_URL, timeout=3, source=client_address) for _ in range(requests)]
+
+
+def weight(guest, real_server: str) -> int | None:
+    """The IPVS weight of a real server: keepalived sets 0 when its check fails (inhibit_on_failure, so
+    connections already open can finish), None when it is not in the table at all."""
+    for line in guest.shell("ipvsadm -Ln")[1].splitlines():
+        fields = line.split()
+        if len(fields) >= 4 and fields[1] == real_server:
+            return int(fields[3])
+    return None
+
+
+def lbctl_json(guest, command: str, timeout: float = 60):
+    """An lbctl command's --json answer, read back over the serial console as one line."""
+    status, output = guest.shell(f"lbctl {command} --json | tr -d '\\n'", timeout=timeout)
+    assert status == 0, output
+    start = min(i for i in (output.find("["), output.find("{")) if i >= 0)
+    return json.loads(output[start:].strip())
+
+
+SERVERS = {"192.168.2.50": "rs1\n", "192.168.2.51": "rs2\n"}
+
+
+def layers_config() -> str:
+    config = answered_config(TWO_ARM_NAT)
+    web = config.virtual_services[0]
+    web.fwmark, web.persistence = 1, Persistence("source-ip", 300)
+    web.real_servers = [RealServer(f"RIP{n}", address, 80) for n, address in enumerate(SERVERS, 1)]
+    tls = copy.deepcopy(web)
+    tls.name, tls.port = "VIP1-443", 443
+    for server in tls.real_servers:
+        server.port = 443
+    layer7 = VirtualService(
+        "WEB8080", web.address, 8080, layer=7, forwarding="snat", scheduler="roundrobin",
+        real_servers=[RealServer(f"RIP{n}", address, 80) for n, address in enumerate(SERVERS, 1)],
+    )  # fmt: skip
+    transparent = VirtualService(
+        "SEEN8081", web.address, 8081, layer=7, forwarding="snat", scheduler="roundrobin", transparent=True,
+        real_servers=[RealServer("RIP1", "192.168.2.50", 8081)],
+    )  # fmt: skip
+    config.virtual_services = [web, tls, layer7, transparent]
+    assert verify(config) == []
+    return model.dumps(config)
+
+
+@pytest.fixture(scope="module")
+def unit(shared_lab):
+    """The two-arm unit every scenario runs on, booted once; the lab holds what all of them need."""
+    shared_lab.add_real_server("rs2", "192.168.2.51")
+    for name, address in (("rs1", "192.168.2.50"), ("rs2", "192.168.2.51")):
+        shared_lab.start_http(name, address, 443, name)  # plain HTTP on 443: IPVS does not care
+    shared_lab.start_http("rs1", "192.168.2.50", 8081)  # answers with the caller's address
+    shared_lab.run("client", "ip", "addr", "add", "10.0.0.32/24", "dev", "eth0")
+    files = {"base.yaml": model.dumps(answered_config(TWO_ARM_NAT)), "layers.yaml": layers_config()}
+    disk = answers_disk(shared_lab.workdir / "answers.img", yaml.safe_dump(TWO_ARM_NAT), files)
+    guest = shared_lab.boot(drives=[disk], disk_size="4G")
+    wait_configured(guest)
+    first_boot_output = bytes(guest.raw)
+    guest.login(TWO_ARM_NAT["admin_password"])
+    return shared_lab, guest, first_boot_output
+
+
+def test_the_answers_disk_configured_the_unit_unattended(unit):
+    guest_lab, guest, first_boot_output = unit
+    assert TWO_ARM_NAT["admin_password"].encode() not in first_boot_output  # the password is never printed
+    wait_served(guest_lab)
+    status, table = guest.shell("ipvsadm -Ln")
+    assert status == 0
+    assert "TCP  10.0.0.21:80 wlc" in table and "192.168.2.50:80" in table and "Masq" in table
+    status, size = guest.shell("df --output=size -B1 / | tail -1")  # the root grew to fill the 4 GB disk
+    assert status == 0 and int(size.split()[-1]) > 3.5e9
+    # first boot made this unit's own TLS certificate (the image has none), readable by root only
+    status, made = guest.shell("cd /etc/haproxy/certs && stat -c %a appliance.pem && grep -c 'PRIVATE KEY' appliance.pem; cd")
+    assert status == 0 and made.split()[-2:] == ["600", "2"], made
+
+
+def test_second_real_server_added_by_lbctl_drained_then_a_pulled_cable(unit):
+    guest_lab, guest, _ = unit
+    apply_from_answers_disk(guest, "base.yaml")  # the example's one server, whatever ran before
+    wait_served(guest_lab)
+
+    started = time.monotonic()
+    status, output = guest.shell("lbctl rs add VIP1 192.168.2.51", timeout=600)
+    add_seconds = time.monotonic() - started
+    assert status == 0, output
+    assert "added real server RIP2 (192.168.2.51:80) to VIP1; saved as version" in output
+    assert "-> 192.168.2.51:80: add with weight 1 (ipvsadm, no reload)" in output  # in IPVS before the hand-over
+    for client in ("10.0.0.31", "10.0.0.32"):  # the reference's test: two clients, both servers seen
+        wait_until(lambda c=client: set(answers_from(guest_lab, c, 6)) == {"rs1\n", "rs2\n"}, 60, f"both servers for {client}")
+    servers = {s["name"]: s for s in lbctl_json(guest, "status")[0]["servers"]}
+    assert [(s["actual"], s["weight"]) for s in servers.values()] == [("up", 1), ("up", 1)], servers
+    assert servers["RIP1"]["inactive"] + servers["RIP1"]["active"] > 0, servers  # IPVS's own counts
+    assert servers["RIP2"]["inactive"] + servers["RIP2"]["active"] > 0, servers
+
+    started = time.monotonic()
+    status, output = guest.shell("lbctl rs drain VIP1 RIP2", timeout=600)
+    drain_seconds = time.monotonic() - started
+    assert status == 0 and "weight 1 -> 0 (ipvsadm, no reload)" in output, output
+    assert weight(guest, "192.168.2.51:80") == 0
+    assert answers_from(guest_lab, "10.0.0.32", 6) == ["rs1\n"] * 6
+    assert {s["name"]: s["actual"] for s in lbctl_json(guest, "status")[0]["servers"]} == {"RIP1": "up", "RIP2": "draining"}
+    status, output = guest.shell("lbctl rs online VIP1 RIP2", timeout=600)
+    assert status == 0, output
+    wait_until(lambda: set(answers_from(guest_lab, "10.0.0.32", 6)) == {"rs1\n", "rs2\n"}, 60, "rs2 back after online")
+    print(f"in the guest (TCG): lbctl rs add {add_seconds:.1f} s, lbctl rs drain {drain_seconds:.1f} s (end to end)")
+
+    guest_lab.run("sw", "ip", "link", "set", "rs2-port", "down")  # the pulled cable: rs2 keeps its config, loses carrier
+    wait_until(lambda: weight(guest, "192.168.2.51:80") == 0, 3 * CHECK_INTERVAL + 30, "rs2 out of service")
+    assert answers_from(guest_lab, "10.0.0.31", 10) == ["rs1\n"] * 10
+    findings = [f for f in lbctl_json(guest, "diagnose") if f["severity"] == "problem"]
+    assert [f["subject"] for f in findings] == ["VIP1/RIP2"], findings
+    assert "fails its health check" in findings[0]["what"], findings
+
+    guest_lab.run("sw", "ip", "link", "set", "rs2-port", "up")
+    wait_until(lambda: weight(guest, "192.168.2.51:80") == 1, 3 * CHECK_INTERVAL + 30, "rs2 back in service")
+    wait_until(lambda: set(answers_from(guest_lab, "10.0.0.32", 6)) == {"rs1\n", "rs2\n"}, 3 * CHECK_INTERVAL + 30, "rs2 back")
+
+
+def test_persistence_port_following_and_a_layer7_service_beside_layer4(unit):
+    guest_lab, guest, _ = unit
+    apply_from_answers_disk(guest, "layers.yaml")
+    status, table = guest.shell("ipvsadm -Ln")
+    assert status == 0 and "FWM  1 wlc persistent 300" in table, table
+
+    for client in ("10.0.0.31", "10.0.0.32"):
+        answers = [guest_lab.fetch("client", "http://10.0.0.21/", source=client) for _ in range(20)]
+        assert len(set(answers)) == 1 and answers[0] in SERVERS.values(), answers  # 20 new connections, one server
+        following = [
+            guest_lab.fetch("client", "https://10.0.0.21:443/".replace("https", "http"), source=client) for _ in range(5)
+        ]
+        assert following == [answers[0]] * 5  # port 443 follows port 80
+
+    wait_until(
+        lambda: {guest_lab.fetch("client", "http://10.0.0.21:8080/") for _ in range(6)} == set(SERVERS.values()),
+        60,
+        "both servers through HAProxy on 8080",
+    )
+    assert "8080" in guest.shell("ss -ltnH")[1]  # layer 7 is HAProxy's listener, not IPVS
+    for client in ("10.0.0.31", "10.0.0.32"):  # transparent: the server sees each client, not the appliance
+        assert guest_lab.fetch("client", "http://10.0.0.21:8081/", source=client) == f"{client}\n"
+
+
+def ipvs_rules(guest) -> list[str]:
+    status, rules = guest.shell("ipvsadm -Sn")
+    assert status == 0, rules
+    return sorted(line.strip() for line in rules.splitlines() if line.strip())
+
+
+def test_a_rollback_of_rs_add_leaves_the_kernel_table_and_the_daemon_files_as_before(unit):
+    guest_lab, guest, _ = unit
+    apply_from_answers_disk(guest, "base.yaml")
+    wait_served(guest_lab)
+    before, keepalived = ipvs_rules(guest), guest.shell("sha256sum /etc/keepalived/keepalived.conf")[1]
+    status, output = guest.shell("lbctl rs add VIP1 192.168.2.51", timeout=300)
+    assert status == 0, output
+    assert any("192.168.2.51:80" in rule for rule in ipvs_rules(guest))
+    status, output = guest.shell("lbwizard rollback", timeout=300)
+    assert status == 0 and "Rolled back to the state before the last apply." in output, output
+    assert ipvs_rules(guest) == before
+    assert guest.shell("sha256sum /etc/keepalived/keepalived.conf")[1] == keepalived
+    assert answers_from(guest_lab, "10.0.0.31", 6) == ["rs1\n"] * 6
+
+
+def test_after_a_reboot_the_unit_serves_what_it_served_before(unit):
+    guest_lab, guest, _ = unit
+    apply_from_answers_disk(guest, "layers.yaml")
+    wait_until(lambda: guest_lab.fetch("client", "http://10.0.0.21:8080/") in SERVERS.values(), 60, "layer 7 serving")
+    before = ipvs_rules(guest)
+    mark = len(guest.raw)
+    guest.send("systemctl reboot\r")
+    guest.wait_output(rb"login: ", timeout=BOOT, since=mark)
+    guest.login(TWO_ARM_NAT["admin_password"])
+    wait_until(lambda: guest_lab.fetch("client", "http://10.0.0.21:8080/") in SERVERS.values(), 120, "layer 7 after the reboot")
+    wait_until(lambda: ipvs_rules(guest) == before, 60, "the same IPVS table after the reboot")
+    assert guest_lab.fetch("client", VIP_URL) in SERVERS.values()
