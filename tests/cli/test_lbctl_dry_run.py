@@ -63,7 +63,7 @@ def test_rs_add_set_and_remove_reach_the_keepalived_file_and_the_history(root):
     ok(root, "rs", "remove", "VIP1", "192.168.2.51")
     assert "192.168.2.51" not in keepalived(root)
     assert not (root / "etc/lbwizard/realservers/RIP2.sh").exists()
-    assert sorted(p.name for p in (root / "etc/lbwizard/history").iterdir()) == [f"000{n}.yaml" for n in range(1, 5)]
+    assert sorted(p.name for p in (root / "etc/lbwizard/history").glob("*.yaml")) == [f"000{n}.yaml" for n in range(1, 5)]
 
 
 def test_drain_offline_online_are_kept_in_the_config_and_the_files(root):
@@ -147,7 +147,7 @@ def test_json_output_of_a_change_and_of_show(root):
 def test_history_and_rollback_to_an_earlier_version(root):
     ok(root, "rs", "add", "VIP1", "192.168.2.51")
     ok(root, "rs", "add", "VIP1", "192.168.2.52")
-    assert ok(root, "history").stdout.splitlines()[-1].endswith("3 real server(s)  <- current")
+    assert ok(root, "history").stdout.splitlines()[-1].endswith("3 real server(s)]  <- current")
     ok(root, "rollback", "1")
     assert [s.address for s in saved(root).virtual_services[0].real_servers] == ["192.168.2.50"]
     assert "192.168.2.51" not in keepalived(root)
@@ -239,3 +239,34 @@ def test_setup_again_from_an_answers_file_changes_only_the_gateway(tmp_path, roo
     changed = [(old, new) for old, new in zip(before.splitlines(), after.splitlines(), strict=True) if old != new]
     assert changed == [("gateway: 10.0.0.31", "gateway: 10.0.0.1")]
     assert "Virtual service  SHOP 10.0.0.21:443/tcp layer 4 NAT" in result.stdout  # the summary shows what is kept
+
+
+def test_history_says_who_changed_what_from_where_and_why(root):
+    ok(root, "rs", "add", "VIP1", "192.168.2.51", "--message", "more capacity for the sale")
+    newest = json.loads(ok(root, "history", "--json").stdout)[-1]
+    assert newest["command"].startswith("lbctl ") and newest["command"].endswith("rs add VIP1 192.168.2.51 --message "
+                                                                                 "more capacity for the sale")  # fmt: skip
+    assert newest["message"] == "more capacity for the sale" and newest["by"] == "root"
+    assert newest["via"] == "no terminal (a script or a service)"  # as this test runs it; ssh and consoles say so
+    assert newest["saved"][:2] == "20"
+    env = {**os.environ, "SSH_CONNECTION": "10.0.0.31 50312 10.0.0.21 22"}
+    subprocess.run([*LBCTL, "--dry-run", "--root", str(root), "rs", "set", "VIP1", "RIP2", "--weight", "2"], env=env, check=True,
+                   capture_output=True)  # fmt: skip
+    text = ok(root, "history").stdout.splitlines()[-1]
+    assert "root, ssh from 10.0.0.31: lbctl" in text and "rs set VIP1 RIP2 --weight 2" in text
+
+
+def test_history_past_version_9999_and_bounded_at_a_thousand(root):
+    history = root / "etc/lbwizard/history"
+    first = (history / "0001.yaml").read_text()
+    for number in range(9001, 9001 + 999):  # with 0001, a thousand versions: the most kept
+        (history / f"{number:04d}.yaml").write_text(first)
+    ok(root, "rs", "add", "VIP1", "192.168.2.51")  # version 10000, past 9999
+    numbers = sorted(int(p.stem) for p in history.glob("*.yaml"))
+    assert numbers[-1] == 10000 and len(numbers) == 1000 and 1 not in numbers and 9001 in numbers
+    assert json.loads(ok(root, "history", "--json").stdout)[-1]["version"] == 10000
+    ok(root, "rs", "add", "VIP1", "192.168.2.52")
+    assert sorted(int(p.stem) for p in history.glob("*.yaml"))[-2:] == [10000, 10001]
+    assert len(list(history.glob("*.yaml"))) == 1000 and not (history / "9001.yaml").exists()
+    ok(root, "rollback")  # the one before the newest is always kept
+    assert [s.address for s in saved(root).virtual_services[0].real_servers] == ["192.168.2.50", "192.168.2.51"]

@@ -87,4 +87,3 @@ def test_a_change_waits_for_one_in_progress_and_then_goes_ahead(tmp_path, answer
     # the holder was killed mid-change: the kernel dropped its lock, so the next change goes ahead at once
     ok(root, "rs", "add", "VIP1", "192.168.2.52")
     assert "192.168.2.52" in {s.address for s in saved(root).virtual_services[0].real_servers}
-

@@ -33,7 +33,7 @@ def test_rollback_restores_the_state_before_the_apply(lab, tmp_path):
     result = rollback(lab, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert lab.dump() == before
-    assert files(tmp_path / "root") == {"etc/lbwizard/history/0001.yaml"}  # history is a log, kept
+    assert files(tmp_path / "root") == {"etc/lbwizard/history/0001.yaml", "etc/lbwizard/history/0001.json"}  # a log, kept
     again = rollback(lab, tmp_path)
     assert again.returncode == 2 and "nothing to roll back" in again.stdout
 

@@ -6,11 +6,13 @@ undo puts the tree back exactly as it was.
 
 from __future__ import annotations
 
+import json
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
-from ..config import model
-from ..config.files import atomic_write, next_history_path
+from ..config import history, model, provenance
+from ..config.files import atomic_write
 from ..config.model import ApplianceConfig
 from ..config.paths import Paths
 from .step import Step
@@ -47,14 +49,38 @@ def file_step(path: Path, text: str, description: str, mode: int = 0o644) -> Ste
 
 
 def prune_step(directory: Path, keep: set[str], description: str) -> Step:
-    """Remove files in directory that are no longer wanted; undo brings them back."""
+    """Remove the files in directory that are no longer wanted (found when it runs); undo brings them back."""
+
+    def unwanted() -> list[Path]:
+        return [p for p in directory.iterdir() if p.is_file() and p.name not in keep] if directory.is_dir() else []
+
+    return remove_step(unwanted, description)
+
+
+def config_steps(config: ApplianceConfig, paths: Paths) -> list[Step]:
+    """Save the config as the current version and as the next history entry, with who made it and how;
+    let the oldest versions go beyond history.KEEP."""
+    text = model.dumps(config)
+    number = history.next_number(paths)
+    version, record = history.path_of(paths, number), history.record_of(paths, number)
+    steps = [
+        file_step(paths.appliance_yaml, text, f"save the configuration to {paths.appliance_yaml}"),
+        file_step(version, text, f"keep this version as {version}"),
+        file_step(record, json.dumps(provenance.describe(), indent=1) + "\n", f"say who made version {number} and how"),
+    ]
+    if old := history.beyond_keep(paths):
+        going = [history.path_of(paths, n) for n in old] + [history.record_of(paths, n) for n in old]
+        steps.append(remove_step(lambda: going, f"let go of {len(old)} version(s) older than the newest {history.KEEP}"))
+    return steps
+
+
+def remove_step(files: Callable[[], list[Path]], description: str) -> Step:
+    """Remove the files files() names when the step runs; undo brings them back."""
     removed: dict[Path, tuple[bytes, int]] = {}
 
     def do() -> None:
-        if not directory.is_dir():
-            return
-        for path in directory.iterdir():
-            if path.is_file() and path.name not in keep:
+        for path in files():
+            if path.is_file():
                 removed[path] = (path.read_bytes(), path.stat().st_mode & 0o7777)
                 path.unlink()
 
@@ -63,16 +89,6 @@ def prune_step(directory: Path, keep: set[str], description: str) -> Step:
             atomic_write(path, content.decode(), mode)
 
     return Step(description, do, undo)
-
-
-def config_steps(config: ApplianceConfig, paths: Paths) -> list[Step]:
-    """Save the config as the current version and as the next history entry."""
-    text = model.dumps(config)
-    history = next_history_path(paths)
-    return [
-        file_step(paths.appliance_yaml, text, f"save the configuration to {paths.appliance_yaml}"),
-        file_step(history, text, f"keep this version as {history}"),
-    ]
 
 
 def _shadow_hash(user: str) -> str | None:

@@ -1,4 +1,4 @@
-"""Atomic file writes and the config's version history.
+"""Atomic file writes, and reading the saved config.
 
 A config file is never half written: the text goes to a temporary file in the same directory, is
 fsynced, then renamed over the target, and the directory is fsynced so the rename survives power loss.
@@ -41,9 +41,3 @@ def load_config(paths: Paths) -> ApplianceConfig | None:
     if not paths.appliance_yaml.exists():
         return None
     return model.loads(paths.appliance_yaml.read_text())
-
-
-def next_history_path(paths: Paths) -> Path:
-    """history/NNNN.yaml, one number past the highest kept."""
-    numbers = [int(p.stem) for p in paths.history_dir.glob("[0-9][0-9][0-9][0-9].yaml")]
-    return paths.history_dir / f"{max(numbers, default=0) + 1:04d}.yaml"

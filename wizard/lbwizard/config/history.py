@@ -1,19 +1,37 @@
-"""The config's applied versions (etc/lbwizard/history/NNNN.yaml): listing them and reading one back.
+"""The config's applied versions (etc/lbwizard/history/NNNN.yaml, each with NNNN.json saying who made it
+and how): listing them, reading one back, numbering the next, and keeping a bounded number.
 
-History only grows: a rollback applies an old version as the newest one, so it can be rolled back too.
+History only grows in number: a rollback applies an old version as the newest one, so it can be rolled
+back too. The newest KEEP versions are kept; older ones go when a new one is saved (a rollback to the
+one before the newest is always possible: it is among them). Numbers have at least four digits and
+sort as numbers, so 10000 comes after 9999.
 """
 
 from __future__ import annotations
 
-import datetime
+import json
+from pathlib import Path
 
 from . import model
 from .model import ApplianceConfig
 from .paths import Paths
 
+KEEP = 1000
+
+
+def path_of(paths: Paths, number: int) -> Path:
+    return paths.history_dir / f"{number:04d}.yaml"
+
+
+def record_of(paths: Paths, number: int) -> Path:
+    """Who saved this version, when, from where, with which command (config.provenance)."""
+    return paths.history_dir / f"{number:04d}.json"
+
 
 def versions(paths: Paths) -> list[int]:
-    return sorted(int(p.stem) for p in paths.history_dir.glob("[0-9][0-9][0-9][0-9].yaml"))
+    if not paths.history_dir.is_dir():
+        return []
+    return sorted(int(p.stem) for p in paths.history_dir.glob("*.yaml") if p.stem.isdigit())
 
 
 def newest(paths: Paths) -> int | None:
@@ -21,22 +39,44 @@ def newest(paths: Paths) -> int | None:
     return numbers[-1] if numbers else None
 
 
+def next_number(paths: Paths) -> int:
+    return (newest(paths) or 0) + 1
+
+
+def beyond_keep(paths: Paths, keep: int = KEEP) -> list[int]:
+    """The versions to let go once one more is saved: all but the newest keep - 1."""
+    numbers = versions(paths)
+    return numbers[: max(0, len(numbers) - (keep - 1))]
+
+
 def load(paths: Paths, number: int) -> ApplianceConfig:
-    return model.loads((paths.history_dir / f"{number:04d}.yaml").read_text())
+    return model.loads(path_of(paths, number).read_text())
+
+
+def _record(paths: Paths, number: int) -> dict:
+    try:
+        return json.loads(record_of(paths, number).read_text())
+    except (OSError, ValueError):
+        return {}
 
 
 def rows(paths: Paths) -> list[dict]:
-    """Each version: number, when it was saved, its size, and whether it is what runs now (the newest copy)."""
+    """Each version: number, when and how it was saved, its size, and whether it is what runs now."""
     current = paths.appliance_yaml.read_text() if paths.appliance_yaml.exists() else None
     result = []
     for number in versions(paths):
-        path = paths.history_dir / f"{number:04d}.yaml"
+        path = path_of(paths, number)
         text = path.read_text()
         config = model.loads(text)
+        record = _record(paths, number)
         result.append(
             {
                 "version": number,
-                "saved": datetime.datetime.fromtimestamp(path.stat().st_mtime).strftime("%Y-%m-%d %H:%M:%S"),
+                "saved": record.get("saved") or "",
+                "by": record.get("by", ""),
+                "via": record.get("via", ""),
+                "command": record.get("command", ""),
+                "message": record.get("message", ""),
                 "services": len(config.virtual_services),
                 "real_servers": sum(len(s.real_servers) for s in config.virtual_services),
                 "current": text == current,
@@ -48,9 +88,12 @@ def rows(paths: Paths) -> list[dict]:
 
 
 def row_text(row: dict) -> str:
-    return f"{row['version']:04d}  {row['saved']}  {row['services']} service(s), {row['real_servers']} real server(s)" + (
-        "  <- current" if row["current"] else ""
-    )
+    who = ", ".join(x for x in (row.get("by"), row.get("via")) if x)
+    line = f"{row['version']:04d}  {row['saved'] or '(time not recorded)'}  {who}: {row.get('command') or '?'}"
+    if row.get("message"):
+        line += f'  "{row["message"]}"'
+    line += f"  [{row['services']} service(s), {row['real_servers']} real server(s)]"
+    return line + ("  <- current" if row["current"] else "")
 
 
 def rollback_target(paths: Paths, wanted: int | None) -> tuple[int | None, str | None]:
@@ -59,5 +102,5 @@ def rollback_target(paths: Paths, wanted: int | None) -> tuple[int | None, str |
     if wanted is None:
         wanted = numbers[-2] if len(numbers) > 1 else None
     if wanted is None or wanted not in numbers:
-        return None, f"{wanted!r} is not a saved version; lbctl history lists them ({numbers})"
+        return None, f"{wanted!r} is not a saved version; lbctl history lists them ({numbers[-5:]}, ...)"
     return wanted, None

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from ..config import edit, history, model
+from ..config import edit, history, model, provenance
 from ..config.addressing import parse_yes_no
 from ..config.model import ApplianceConfig, ConfigFormatError
 from ..config.paths import Paths
@@ -100,6 +100,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     common.add_argument("--root", metavar="DIR", type=Path, default=argparse.SUPPRESS, help="files under DIR instead of /")
     common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output on stdout")
+    common.add_argument(
+        "--message", "-m", metavar="TEXT", default=argparse.SUPPRESS, help="why: kept with the version in lbctl history"
+    )
     common.add_argument(
         "--no-handover", action="store_true", default=argparse.SUPPRESS, help="do not hand over to keepalived/HAProxy"
     )
@@ -321,7 +324,8 @@ def main(argv: list[str] | None = None) -> int:
     ctl = Ctl(args)
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
-        return COMMANDS[args.command](ctl, args)
+        with provenance.saying(message=getattr(args, "message", None)):
+            return COMMANDS[args.command](ctl, args)
     except edit.EditError as exc:
         return ctl.problems([(exc.field, exc.message)])
     except ConfigFormatError as exc:

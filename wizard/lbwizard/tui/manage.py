@@ -17,7 +17,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
-from ..config import edit, history
+from ..config import edit, history, provenance
 from ..manage.lbctl import SERVER_OPTIONS, SERVICE_OPTIONS
 from ..manage.operations import Operations, convert
 from .console import use_ascii_scrollbars
@@ -95,12 +95,17 @@ class ListScreen(OperationsScreen):
             return None
         return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
 
+    def _change(self, title: str, make, echo):
+        """The change, recorded in history as made on this screen (provenance)."""
+        with provenance.saying(command=f"lbwizard management screens: {title}"):
+            return self.operations.change(make, echo)
+
     def run(self, title: str, make, problems: list[tuple[str, str]] | None = None) -> None:
         """Commit one edit on its own screen; form values of the wrong type stop it before anything runs."""
         if problems:
             self.app.push_screen(RunScreen(title, lambda echo: (2, problems)))
         else:
-            self.app.push_screen(RunScreen(title, lambda echo: self.operations.change(make, echo)))
+            self.app.push_screen(RunScreen(title, lambda echo: self._change(title, make, echo)))
 
     def columns(self) -> list[str]:
         raise NotImplementedError

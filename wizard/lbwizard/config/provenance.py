@@ -1,0 +1,66 @@
+"""Who changed what: each saved version says when, by whom, from where, with which command or screen,
+and why (an admin's --message), so `lbctl history` answers the first question after an incident.
+
+From where is read off the process: an SSH session (SSH_CONNECTION), a console (its tty), the answers
+disk, the boot apply or the commit-confirm timer (which say so themselves); the command is the
+command line, or the screen a management change came from.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+from .lock import command_line
+
+_said: ContextVar[dict | None] = ContextVar("lbwizard_provenance", default=None)
+
+
+@contextmanager
+def saying(**what: str | None) -> Iterator[None]:
+    """Within the block, changes are recorded with these: command (a screen's name), message, via."""
+    token = _said.set((_said.get() or {}) | {k: v for k, v in what.items() if v})
+    try:
+        yield
+    finally:
+        _said.reset(token)
+
+
+def _via() -> str:
+    if os.environ.get("LBWIZARD_VIA"):
+        return os.environ["LBWIZARD_VIA"]
+    if ssh := os.environ.get("SSH_CONNECTION"):
+        return f"ssh from {ssh.split()[0]}"
+    for stream in (sys.stdin, sys.stdout):
+        try:
+            if stream.isatty():
+                return f"console {os.ttyname(stream.fileno()).removeprefix('/dev/')}"
+        except (OSError, ValueError):
+            continue
+    return "no terminal (a script or a service)"
+
+
+def _user() -> str:
+    try:
+        return os.environ.get("SUDO_USER") or pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return str(os.getuid())
+
+
+def describe() -> dict[str, str]:
+    """This change's record: saved (local time), by, via, command, and the message when one was given."""
+    said = _said.get() or {}
+    record = {
+        "saved": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "by": _user(),
+        "via": said.get("via") or _via(),
+        "command": said.get("command") or command_line(),
+    }
+    if said.get("message"):
+        record["message"] = said["message"]
+    return record
