@@ -7,7 +7,7 @@ import time
 from lbwizard.config import model
 from tests.conftest import TWO_ARM_NAT
 from tests.netns.lab import lbwizard
-from tests.netns.test_apply_netns import OUTSIDE, apply, foreign_rules
+from tests.netns.test_apply_netns import OUTSIDE, apply, foreign_rules, write_config
 from tests.netns.test_haproxy_netns import client, servers  # noqa: F401 - servers is a fixture
 from tests.netns.test_lbctl_netns import configure, lbctl, start_haproxy
 
@@ -80,24 +80,91 @@ def test_confirmed_apply_stays(lab, tmp_path):
     assert lbwizard(lab, "confirm", "--root", str(tmp_path / "root")).returncode == 2
 
 
-def test_boot_apply_restores_the_saved_state_and_keeps_the_rollback_record(lab, tmp_path):
-    """What lbwizard-apply.service does at every boot: the interfaces come up bare, the saved config
-    makes them what they were, and `lbwizard rollback` still means "undo the last change"."""
-    assert apply(lab, tmp_path).returncode == 0
-    configured = lab.dump()
-    record = (tmp_path / "root/etc/lbwizard/rollback.json").read_bytes()
-    history = files(tmp_path / "root")
-    for interface in ("eth0", "eth1"):  # a reboot: addresses, routes and rules are gone
+def reboot(lab) -> None:
+    """What a reboot leaves of the namespace: links down, no addresses, routes or NAT rules."""
+    for interface in ("eth0", "eth1"):
         lab.run("lb", "ip", "addr", "flush", "dev", interface)
         lab.run("lb", "ip", "link", "set", interface, "down")
     lab.run("lb", "iptables-legacy", "-t", "nat", "-F")
+
+
+def boot(lab, tmp_path):
+    return lbwizard(lab, "apply", "--boot", "--root", str(tmp_path / "root"))
+
+
+def test_boot_apply_restores_the_saved_state_and_keeps_the_rollback_record(lab, tmp_path):
+    """What lbwizard-apply.service does at every boot: the interfaces come up bare, the saved config
+    makes them what they were, and `lbwizard rollback` still means "undo the last change"."""
+    assert apply(lab, tmp_path).returncode == 0  # without the hand-over: the daemons' files are missing
+    configured = lab.dump()
+    root = tmp_path / "root"
+    record = (root / "etc/lbwizard/rollback.json").read_bytes()
+    history = files(root)
+    reboot(lab)
     assert lab.dump() != configured
-    result = lbwizard(lab, "apply", "--boot", "--root", str(tmp_path / "root"))
+    result = boot(lab, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "hand" not in result.stdout.lower()  # the daemon files stay as the last apply rendered them
+    assert "Keepalived configuration is written" in result.stdout  # rendered: the files were not what the config makes
     assert lab.dump() == configured
-    assert (tmp_path / "root/etc/lbwizard/rollback.json").read_bytes() == record
-    assert files(tmp_path / "root") == history  # no new history version for the same config
+    assert (root / "etc/lbwizard/rollback.json").read_bytes() == record
+    rendered = {"etc/keepalived/keepalived.conf", "etc/haproxy/haproxy.cfg", "etc/lbwizard/handover.json"}
+    assert files(root) == history | rendered  # no new history version for the same config
+    reboot(lab)
+    again = boot(lab, tmp_path)
+    assert again.returncode == 0 and "nothing to validate or reload" in again.stdout, again.stdout
+    assert lab.dump() == configured
+    assert not (root / "run/lbwizard/engines-held").exists()
+
+
+def test_a_power_cut_between_the_hand_over_and_the_save_boots_into_the_old_configuration(lab, tmp_path):
+    """The daemon files of the new version and appliance.yaml of the old one (the change's hand-over had
+    run, its save had not): the boot renders the daemons' files of the saved config again."""
+    assert apply(lab, tmp_path).returncode == 0
+    root = tmp_path / "root"
+    assert boot(lab, tmp_path).returncode == 0
+    old = {name: (root / name).read_text() for name in ("etc/keepalived/keepalived.conf", "etc/haproxy/haproxy.cfg")}
+    newer = write_config(tmp_path, TWO_ARM_NAT | {"real_server": "192.168.2.60"})
+    rendered = lbwizard(lab, "apply", "--config", newer, "--dry-run", "--root", str(tmp_path / "newer"))
+    assert rendered.returncode == 0, rendered.stderr
+    (root / "etc/keepalived/keepalived.conf").write_text((tmp_path / "newer/etc/keepalived/keepalived.conf").read_text())
+    reboot(lab)
+    assert boot(lab, tmp_path).returncode == 0
+    assert {name: (root / name).read_text() for name in old} == old
+
+
+def test_a_missing_nic_boots_degraded_keeping_the_management_address_and_holding_the_engines(lab, tmp_path):
+    assert apply(lab, tmp_path).returncode == 0
+    root = tmp_path / "root"
+    reboot(lab)
+    lab.run("lb", "ip", "link", "set", "eth1", "name", "eth9")  # the NIC is gone (or was renamed by a new kernel)
+    result = boot(lab, tmp_path)
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "THIS UNIT BOOTED DEGRADED" in result.stdout and "eth1 named by the configuration not found" in result.stdout
+    assert "inet 10.0.0.21/24" in lab.run("lb", "ip", "-4", "addr", "show", "eth0").stdout  # still managed over eth0
+    assert "-A LBW-INPUT" in lab.run("lb", "iptables-legacy-save", "-t", "filter").stdout  # and filtered
+    assert lab.run("lb", "sysctl", "-n", "net.ipv4.ip_forward").stdout.strip() == "0"
+    assert (root / "run/lbwizard/engines-held").exists()
+    status = lbctl(lab, root, "status")
+    assert status.stdout.startswith("THIS UNIT BOOTED DEGRADED"), status.stdout
+    diagnose = lbctl(lab, root, "diagnose")
+    assert diagnose.returncode == 1 and "[PROBLEM] boot: the boot apply could not apply everything" in diagnose.stdout
+    lab.run("lb", "ip", "link", "set", "eth9", "name", "eth1")  # the NIC is back: the next apply lets the engines go
+    assert boot(lab, tmp_path).returncode == 0
+    assert not (root / "run/lbwizard/engines-held").exists() and not (root / "run/lbwizard/boot.json").exists()
+
+
+def test_a_saved_config_that_no_longer_verifies_boots_the_newest_history_version_that_does(lab, tmp_path):
+    assert apply(lab, tmp_path).returncode == 0
+    root = tmp_path / "root"
+    configured = lab.dump()
+    saved = root / "etc/lbwizard/appliance.yaml"
+    saved.write_text(saved.read_text().replace("gateway: 10.0.0.31", "gateway: 172.16.0.1"))  # verify refuses it
+    reboot(lab)
+    result = boot(lab, tmp_path)
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "cannot be applied (gateway:" in result.stdout and "booted version 1 of the history instead" in result.stdout
+    assert lab.dump()["links"] == configured["links"]  # the addresses of version 1, the same as before
+    assert (root / "run/lbwizard/engines-held").exists()
 
 
 def whole_picture(lab, root) -> dict:

@@ -25,6 +25,7 @@ from .config.model import ApplianceConfig, ConfigFormatError
 from .config.paths import Paths
 from .config.verify import verify
 from .engines.access import LiveEngines
+from .manage import boot as booting
 from .manage.changes import EXIT_ABORTED, EXIT_BAD_INPUT, EXIT_BUSY, EXIT_FAILED, EXIT_OK, run_steps
 from .manage.changes import apply_config as _apply
 from .setup.flow import AnswersError, Flow, summary_lines
@@ -55,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     apply_parser.add_argument(
         "--boot",
         action="store_true",
-        help="the boot-time apply: network, kernel and firewall only; keeps the rollback record and the daemon files",
+        help="the boot-time apply: converges on the NICs and config this machine has, holds the engines when not all applies",
     )
     apply_parser.add_argument(
         "--confirm-timeout", metavar="SECONDS", type=float, help="roll back unless `lbwizard confirm` comes in time"
@@ -160,17 +161,18 @@ def run_apply(
 ) -> int:
     # at boot nothing may be lost to a refusal: wait as long as a change can take
     with one_change(paths, wait=BOOT_LOCK_WAIT if boot else None):
+        if boot and live and config_file is None:
+            return booting.boot(paths)
         return _apply_saved(config_file, paths, live, handover, confirm_timeout, boot)
 
 
 def _apply_saved(
     config_file: Path | None, paths: Paths, live: bool, handover: bool, confirm_timeout: float | None, boot: bool
 ) -> int:
-    """lbwizard apply: a saved config made real (at every boot, and after lbctl changes).
+    """lbwizard apply: a saved config made real (after lbctl changes, or a config file of the admin's).
 
-    At boot (--boot) the daemon files rendered by the last apply are already in place and keepalived
-    and HAProxy start after this, so there is no hand-over; and the rollback record of the last
-    interactive change is kept, because a reboot is not a change anyone would want to roll back to.
+    The live boot apply is manage/boot.py's; a dry run with --boot renders no hand-over and keeps the
+    rollback record of the last change, as the boot does.
     """
     try:
         previous = files.load_config(paths)

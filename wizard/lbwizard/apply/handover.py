@@ -149,8 +149,13 @@ def fingerprints(variables: dict, paths: Paths) -> dict[str, str]:
     prints = {}
     for role, daemon_file in ROLES.items():
         digest = hashlib.sha256()
-        # lb_reload_haproxy says whether to reload, not what to write: a runtime change leaves it off
-        own = {k: v for k, v in variables.items() if k.startswith((f"{role}_", "lb_")) and k != "lb_reload_haproxy"}
+        # whether to reload is not what to write: a runtime change leaves lb_reload_haproxy off, and the
+        # boot renders with lb_manage_services off (the daemons start after it)
+        own = {
+            k: v
+            for k, v in variables.items()
+            if k.startswith((f"{role}_", "lb_")) and k not in ("lb_reload_haproxy", "lb_manage_services")
+        }
         digest.update(json.dumps(own, sort_keys=True).encode())
         for source in _role_sources(role):
             digest.update(str(source.relative_to(ANSIBLE_DIR)).encode() + b"\0" + source.read_bytes() + b"\0")

@@ -6,6 +6,7 @@ firewall steps, which act on the network namespace the process runs in.
 
 from __future__ import annotations
 
+from ..config.files import atomic_write
 from ..config.model import ApplianceConfig
 from ..config.paths import Paths
 from ..engines.access import Engines, LiveEngines
@@ -41,6 +42,32 @@ def system_files(config: ApplianceConfig, paths: Paths) -> list[Step]:
     ]
 
 
+def live_steps(config: ApplianceConfig, paths: Paths, previous: ApplianceConfig | None) -> list[Step]:
+    """The network (pyroute2), the host name (on the appliance), kernel settings and the firewall."""
+    steps = network.plan(config, previous)
+    if paths.is_live_root:
+        steps.append(network.hostname_step(config.hostname))
+    if values := sysctl.wanted(config):
+        steps.append(sysctl.live_step(values))
+    return steps + firewall.plan(config)
+
+
+def release_engines_step(paths: Paths) -> Step:
+    """A config that applied lets keepalived and HAProxy start again after a boot that held them
+    (their units' condition: no run/lbwizard/engines-held); undo holds them again."""
+    held = {"was": False}
+
+    def do() -> None:
+        held["was"] = paths.engines_held.exists()
+        paths.engines_held.unlink(missing_ok=True)
+
+    def undo() -> None:
+        if held["was"]:
+            atomic_write(paths.engines_held, "held until a configuration applies\n")
+
+    return Step("let keepalived and HAProxy run (no boot problem holds them)", do, undo)
+
+
 def plan(
     config: ApplianceConfig,
     paths: Paths,
@@ -67,17 +94,14 @@ def plan(
             # a live run's engines are the live ones, unless the caller chose them already
             steps.append(rollback.record_step(config, paths, engines or LiveEngines(paths.haproxy_socket)))
         steps += runtime.steps if runtime else []  # first: in effect at once; a later failure still undoes it
-        steps += network.plan(config, previous)
-        if paths.is_live_root:
-            steps.append(network.hostname_step(config.hostname))
-        if values := sysctl.wanted(config):
-            steps.append(sysctl.live_step(values))
-        steps += firewall.plan(config)
+        steps += live_steps(config, paths, previous)
     if admin_password_hash:
         steps.append(password_step(admin_password_hash, paths))
     steps += system_files(config, paths)
     if handover:
         reload_haproxy = runtime.haproxy_reload if runtime else True
+        if live and paths.is_live_root:
+            steps.append(release_engines_step(paths))
         steps.append(handover_step(config, paths, manage_services=live and paths.is_live_root, reload_haproxy=reload_haproxy))
     if config != previous:  # re-applying the saved config (at boot) makes no new history version
         steps += config_steps(config, paths)

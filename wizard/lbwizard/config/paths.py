@@ -47,6 +47,16 @@ class Paths:
         return self.config_dir / "handover.json"
 
     @property
+    def engines_held(self) -> Path:
+        """Present when the boot apply could not apply the config: keepalived's and HAProxy's units do not start."""
+        return self.root / "run/lbwizard/engines-held"
+
+    @property
+    def boot_report(self) -> Path:
+        """What the boot apply found wrong, for the consoles, lbctl status and diagnose (this boot only)."""
+        return self.root / "run/lbwizard/boot.json"
+
+    @property
     def confirm_timer_pid(self) -> Path:
         """The pending commit-confirm timer (a detached process) when there is no systemd."""
         return self.root / "run/lbwizard/confirm-timer.pid"

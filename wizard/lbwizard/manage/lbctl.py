@@ -25,6 +25,7 @@ from ..config.model import ApplianceConfig, ConfigFormatError
 from ..config.paths import Paths
 from ..engines import diagnose, status
 from ..render import realserver
+from . import boot
 from .changes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 from .operations import Operations
 
@@ -258,13 +259,13 @@ def cmd_rs(ctl: Ctl, args: argparse.Namespace) -> int:
 def cmd_status(ctl: Ctl, args: argparse.Namespace) -> int:
     config = ctl.config()
     statuses = status.collect(config, ctl.operations.engines)
-    ctl.out(status.as_text(statuses, config), status.as_json(statuses))
+    ctl.out(boot.banner(ctl.paths) + status.as_text(statuses, config), status.as_json(statuses))
     return EXIT_OK
 
 
 def cmd_diagnose(ctl: Ctl, args: argparse.Namespace) -> int:
     """Exit 1 when a problem was found, so a script can act on it."""
-    findings = diagnose.run(ctl.config(), ctl.operations.engines)
+    findings = boot.findings(ctl.paths) + diagnose.run(ctl.config(), ctl.operations.engines)
     ctl.out(diagnose.as_text(findings), diagnose.as_json(findings))
     return EXIT_FAILED if any(f.severity == "problem" for f in findings) else EXIT_OK
 

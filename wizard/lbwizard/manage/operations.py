@@ -16,6 +16,7 @@ from ..config.model import ApplianceConfig, ConfigFormatError
 from ..config.paths import Paths
 from ..engines import diagnose, status
 from ..engines.access import Engines, for_run
+from . import boot
 from .changes import EXIT_BAD_INPUT, EXIT_BUSY, EXIT_OK, commit
 
 Edit = Callable[[ApplianceConfig], ApplianceConfig]
@@ -109,7 +110,7 @@ class Operations:
 
     def status_text(self) -> str:
         config = self.config()
-        return status.as_text(status.collect(config, self.engines), config)
+        return boot.banner(self.paths) + status.as_text(status.collect(config, self.engines), config)
 
     def diagnose_text(self) -> str:
-        return diagnose.as_text(diagnose.run(self.config(), self.engines))
+        return diagnose.as_text(boot.findings(self.paths) + diagnose.run(self.config(), self.engines))

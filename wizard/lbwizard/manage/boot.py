@@ -1,0 +1,167 @@
+"""The boot apply (lbwizard-apply.service, ordered before keepalived and HAProxy): the saved config made
+live again, converging on whatever the machine came up with rather than giving up on it.
+
+- A valid config on the NICs it names: network, kernel settings and firewall as at any change (no new
+  version; the last change's rollback record is kept), and the daemons' files rendered again where a
+  power cut left them apart from the config (handover.json tells; rendering only, since the daemons
+  start after this, with those files). A power cut at any instant of a change thus boots into exactly
+  the old configuration (appliance.yaml was not saved yet) or the new one (it was).
+- Anything less is a degraded boot: what can be applied is (the NICs that exist; the newest history
+  version that verifies when the saved one does not), forwarding is turned off, keepalived and HAProxy
+  are held (run/lbwizard/engines-held is a condition of their units, so no engine starts on a config
+  that failed), and what is wrong goes to both consoles and to `lbctl status` and `diagnose`
+  (run/lbwizard/boot.json). The next change that applies lets the engines go.
+- When even that fails, the external interface and the firewall alone are tried, so the unit keeps
+  its management address and its input filter.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import socket
+from ipaddress import IPv4Address, IPv4Interface
+from pathlib import Path
+
+from ..apply import sysctl
+from ..apply.handover import handover_step
+from ..apply.plan import live_steps, system_files
+from ..config import files, history
+from ..config.files import atomic_write
+from ..config.model import ApplianceConfig, ConfigFormatError
+from ..config.paths import Paths
+from ..config.verify import verify
+from ..engines.diagnose import Finding
+from .changes import EXIT_OK, print_failure, print_step, run_steps
+
+EXIT_DEGRADED = 3  # some of the config could not be applied; the engines are held
+CONSOLES = (Path("/dev/tty1"), Path("/dev/ttyS0"))
+
+
+def existing_interfaces() -> set[str]:
+    return {name for _index, name in socket.if_nameindex()}
+
+
+def _config_to_boot(paths: Paths, problems: list[str]) -> ApplianceConfig | None:
+    """The saved config when it loads and verifies; else the newest history version that does."""
+    try:
+        saved = files.load_config(paths)
+        found = verify(saved) if saved is not None else []
+    except ConfigFormatError as exc:
+        saved, found = None, [f"{field}: {message}" for field, message in exc.problems]
+    if saved is not None and not found:
+        return saved
+    why = "; ".join(map(str, found[:3])) or "it is missing"
+    problems.append(f"the saved configuration {paths.appliance_yaml} cannot be applied ({why})")
+    for number in reversed(history.versions(paths)):
+        try:
+            older = history.load(paths, number)
+        except ConfigFormatError:
+            continue
+        if not verify(older):
+            problems.append(f"booted version {number} of the history instead, the newest that verifies")
+            return older
+    return None
+
+
+def on_these_nics(config: ApplianceConfig, present: set[str]) -> ApplianceConfig:
+    """The config with only the interfaces this machine has (and the gateway only if one reaches it)."""
+    reduced = copy.deepcopy(config)
+    reduced.interfaces = {name: iface for name, iface in config.interfaces.items() if name in present}
+    subnets = [IPv4Interface(iface.address).network for iface in reduced.interfaces.values()]
+    if config.gateway and not any(IPv4Address(config.gateway) in subnet for subnet in subnets):
+        reduced.gateway = None
+    return reduced
+
+
+def management_only(config: ApplianceConfig) -> ApplianceConfig:
+    """The external interface, its gateway and the firewall with no service: what keeps the unit reachable."""
+    external = config.external_interface()
+    interfaces = {external[0]: copy.deepcopy(external[1])} if external else {}
+    return on_these_nics(
+        ApplianceConfig(config.hostname, "one-arm", interfaces, config.gateway, list(config.nameservers), None, []),
+        set(interfaces),
+    )
+
+
+def _hold(paths: Paths, problems: list[str]) -> None:
+    atomic_write(paths.engines_held, "held until a configuration applies\n")
+    atomic_write(paths.boot_report, json.dumps({"problems": problems}, indent=1) + "\n", 0o644)
+    try:
+        sysctl.live_step({"net.ipv4.ip_forward": "0"}).do()  # sysctl.d turned it on; nothing is served to forward
+    except OSError as exc:
+        problems.append(f"forwarding could not be turned off: {exc}")
+    lines = ["", "lbwizard: THIS UNIT BOOTED DEGRADED; keepalived and HAProxy are held:"]
+    lines += [f"  - {problem}" for problem in problems]
+    lines += ["  Fix it, then `lbwizard apply` (or any lbctl change) lets them run. `lbctl diagnose` repeats this.", ""]
+    print("\n".join(lines), flush=True)
+    if paths.is_live_root:
+        for console in CONSOLES:
+            try:
+                with open(console, "w") as tty:
+                    tty.write("\r\n".join(lines) + "\r\n")
+            except OSError:
+                continue
+
+
+def _release(paths: Paths) -> None:
+    paths.engines_held.unlink(missing_ok=True)
+    paths.boot_report.unlink(missing_ok=True)
+
+
+def boot(paths: Paths) -> int:
+    """Apply the saved config at boot, as much of it as this machine allows; EXIT_DEGRADED when not all."""
+    problems: list[str] = []
+    config = _config_to_boot(paths, problems)
+    if config is None:
+        problems.append("no configuration that verifies was found: nothing applied but what the image holds")
+        _hold(paths, problems)
+        return EXIT_DEGRADED
+    present = existing_interfaces()
+    if missing := [name for name in config.interfaces if name not in present]:
+        problems.append(f"{', '.join(missing)} named by the configuration not found on this machine (a NIC gone?)")
+    booted = on_these_nics(config, present)
+    steps = live_steps(booted, paths, booted)
+    if not problems:  # whole: its files are what it makes; render the daemons' again if they drifted
+        steps += [*system_files(config, paths), handover_step(config, paths, manage_services=False)]
+    failures: list[str] = []
+    result = run_steps(steps, echo=print_step, failure=lambda line: (failures.append(line), print_failure(line)))
+    if result != EXIT_OK:
+        problems.append(f"the boot apply failed: {' '.join(failures)}")
+        run_steps(live_steps(management_only(config), paths, None), echo=print_step, failure=print_failure)
+    if problems:
+        _hold(paths, problems)
+        return EXIT_DEGRADED
+    _release(paths)
+    return EXIT_OK
+
+
+def report(paths: Paths) -> list[str]:
+    """What the boot apply found wrong on this boot, for lbctl status and diagnose; [] when all applied."""
+    try:
+        return json.loads(paths.boot_report.read_text()).get("problems", [])
+    except (OSError, ValueError):
+        return []
+
+
+def banner(paths: Paths) -> str:
+    """The first lines of `lbctl status` after a degraded boot; "" after a whole one."""
+    problems = report(paths)
+    if not problems:
+        return ""
+    lines = ["THIS UNIT BOOTED DEGRADED: keepalived and HAProxy are held until a configuration applies"]
+    return "\n".join([*lines, *(f"  - {problem}" for problem in problems)]) + "\n"
+
+
+def findings(paths: Paths) -> list[Finding]:
+    """The boot's problems as diagnose findings, each with its fix."""
+    return [
+        Finding(
+            "problem",
+            "boot",
+            f"the boot apply could not apply everything, so keepalived and HAProxy are held: {problem}",
+            fix="fix it (a NIC, the configuration), then `lbwizard apply`, or any lbctl change that applies",
+            proof="systemctl status lbwizard-apply; journalctl -b -u lbwizard-apply",
+        )
+        for problem in report(paths)
+    ]
