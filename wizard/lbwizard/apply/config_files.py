@@ -58,20 +58,20 @@ def prune_step(directory: Path, keep: set[str], description: str) -> Step:
 
 
 def config_steps(config: ApplianceConfig, paths: Paths) -> list[Step]:
-    """Save the config as the current version and as the next history entry, with who made it and how;
-    let the oldest versions go beyond history.KEEP."""
+    """The next history entry, with who made it and how; the oldest versions beyond history.KEEP let go;
+    and last, appliance.yaml: saving it is the change's commit point. A power cut before it leaves a
+    history version newer than appliance.yaml, which the next boot removes (history.unfinished)."""
     text = model.dumps(config)
     number = history.next_number(paths)
     version, record = history.path_of(paths, number), history.record_of(paths, number)
     steps = [
-        file_step(paths.appliance_yaml, text, f"save the configuration to {paths.appliance_yaml}"),
         file_step(version, text, f"keep this version as {version}"),
         file_step(record, json.dumps(provenance.describe(), indent=1) + "\n", f"say who made version {number} and how"),
     ]
     if old := history.beyond_keep(paths):
         going = [history.path_of(paths, n) for n in old] + [history.record_of(paths, n) for n in old]
         steps.append(remove_step(lambda: going, f"let go of {len(old)} version(s) older than the newest {history.KEEP}"))
-    return steps
+    return [*steps, file_step(paths.appliance_yaml, text, f"save the configuration to {paths.appliance_yaml}")]
 
 
 def remove_step(files: Callable[[], list[Path]], description: str) -> Step:

@@ -49,6 +49,20 @@ def beyond_keep(paths: Paths, keep: int = KEEP) -> list[int]:
     return numbers[: max(0, len(numbers) - (keep - 1))]
 
 
+def unfinished(paths: Paths) -> list[int]:
+    """Versions newer than the saved config: written by a change that a power cut stopped before its
+    commit point (saving appliance.yaml, the last step). A finished change's newest version is always
+    the saved config's text (a rollback saves an old text as a new version)."""
+    if not paths.appliance_yaml.exists():
+        return []
+    saved = paths.appliance_yaml.read_text()
+    numbers = versions(paths)
+    found = []
+    while numbers and path_of(paths, numbers[-1]).read_text() != saved:
+        found.append(numbers.pop())
+    return found if numbers else []  # none matches at all: not ours to judge, keep everything
+
+
 def load(paths: Paths, number: int) -> ApplianceConfig:
     return model.loads(path_of(paths, number).read_text())
 

@@ -19,13 +19,15 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import socket
 from ipaddress import IPv4Address, IPv4Interface
 from pathlib import Path
 
 from ..apply import sysctl
-from ..apply.handover import handover_step
+from ..apply.handover import DAEMON_FILES, handover_step
 from ..apply.plan import live_steps, system_files
+from ..apply.state import SYSTEM_FILES
 from ..config import files, history
 from ..config.files import atomic_write
 from ..config.model import ApplianceConfig, ConfigFormatError
@@ -109,9 +111,31 @@ def _release(paths: Paths) -> None:
     paths.boot_report.unlink(missing_ok=True)
 
 
+TEMPORARY = re.compile(r"^\..+\.[A-Za-z0-9_]{8}$")  # what atomic writes (ours and lb_template's) write first
+
+
+def leftovers(paths: Paths) -> list[Path]:
+    """Temporary files of writes a power cut stopped before their rename: never anyone's content."""
+    found: list[Path] = []
+    for name in (*SYSTEM_FILES, "etc/lbwizard/appliance.yaml"):  # beside files of other owners: ours by name
+        target = paths.root / name
+        found += [p for p in target.parent.glob(f".{target.name}.*") if TEMPORARY.match(p.name)]
+    for directory in (paths.config_dir, *(paths.root / Path(name).parent for name in DAEMON_FILES)):
+        if directory.is_dir():  # directories of ours alone: any temporary file
+            found += [p for p in directory.rglob(".*") if p.is_file() and TEMPORARY.match(p.name)]
+    return sorted(set(found))
+
+
 def boot(paths: Paths) -> int:
     """Apply the saved config at boot, as much of it as this machine allows; EXIT_DEGRADED when not all."""
     problems: list[str] = []
+    for temporary in leftovers(paths):
+        print(f"- remove {temporary}: a write the power cut stopped", flush=True)
+        temporary.unlink()
+    for number in history.unfinished(paths):  # a change cut off before its commit point: it never happened
+        print(f"- remove history version {number}: its change was cut off before it was saved", flush=True)
+        history.path_of(paths, number).unlink()
+        history.record_of(paths, number).unlink(missing_ok=True)
     config = _config_to_boot(paths, problems)
     if config is None:
         problems.append("no configuration that verifies was found: nothing applied but what the image holds")
