@@ -28,6 +28,8 @@ from lbwizard.config import model
 from lbwizard.apply import rollback, transaction
 from lbwizard.apply.plan import plan
 from lbwizard.engines.access import LiveEngines
+from lbwizard.apply import state
+from lbwizard.config.lock import one_change
 from lbwizard.config.model import RealServer, VirtualService
 from lbwizard.config.paths import Paths
 from lbwizard.config.verify import verify
@@ -40,19 +42,51 @@ for n in range(1, services):
     extra.name, extra.port = f"VS{n}", 1000 + n
     extra.real_servers = [RealServer(f"R{i}", f"192.168.2.{50 + i}", 1000 + n) for i in range(10)]
     config.virtual_services.append(extra)
-timings = {"verify": [], "apply": [], "rollback": []}
+timings = {"verify": [], "apply": [], "rollback": [], "picture": [], "lock": []}
 for run in range(runs):
     paths = Paths(Path(sys.argv[2]) / str(run))
+    engines = LiveEngines(paths.haproxy_socket)
     start = time.perf_counter(); problems = verify(config); timings["verify"].append(time.perf_counter() - start)
     assert not problems, problems[:3]
     start = time.perf_counter()
-    transaction.run(plan(config, paths, live=True))
+    with one_change(paths, "bench"):  # the lock, and the picture proving the undo, as a change has them
+        timings["lock"].append(time.perf_counter() - start)
+        picture = lambda: state.capture(config, paths, engines)
+        transaction.run(plan(config, paths, live=True), capture=picture, compare=state.settled_comparison(picture))
     timings["apply"].append(time.perf_counter() - start)
+    start = time.perf_counter(); state.capture(config, paths, engines); timings["picture"].append(time.perf_counter() - start)
     start = time.perf_counter()
-    transaction.run(rollback.plan(rollback.load(paths), paths, LiveEngines(paths.haproxy_socket)))
+    with one_change(paths, "bench"):
+        transaction.run(rollback.plan(rollback.load(paths), paths, engines))
     timings["rollback"].append(time.perf_counter() - start)
 print(json.dumps(timings))
 """
+
+
+def lock_wait() -> float:
+    """Seconds until a change refuses while another holds the lock (the wait is bounded)."""
+    from lbwizard.config.lock import Busy, one_change
+    from lbwizard.config.paths import Paths
+
+    root = Path(tempfile.mkdtemp(prefix="lbwizard-bench-lock-"))
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; from lbwizard.config.lock import one_change;"
+         "from lbwizard.config.paths import Paths\nwith one_change(Paths(Path(sys.argv[1])), 'holder'):\n"
+         "    print('held', flush=True); time.sleep(30)", str(root)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        start = time.perf_counter()
+        try:
+            with one_change(Paths(root), "waiter", wait=1.0):
+                pass
+        except Busy:
+            return time.perf_counter() - start
+        raise AssertionError("the lock was not held")
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 def main() -> None:
@@ -88,9 +122,12 @@ def main() -> None:
         )
         command = time.perf_counter() - start
         print(
-            f"two-arm example, median of 10: apply {example['apply']:.3f} s, rollback {example['rollback']:.3f} s, "
-            f"verify {example['verify'] * 1000:.2f} ms (goal <= 0.5 s each); whole `lbwizard apply` command {command:.3f} s"
+            f"two-arm example, median of 10, with the lock and the picture: apply {example['apply']:.3f} s, rollback "
+            f"{example['rollback']:.3f} s (goal <= 0.5 s each), the picture {example['picture'] * 1000:.1f} ms (goal <= 50), "
+            f"the lock {example['lock'] * 1000:.2f} ms, verify {example['verify'] * 1000:.2f} ms; whole `lbwizard apply` "
+            f"command {command:.3f} s"
         )
+        print(f"a change that meets another waits at most {lock_wait():.2f} s (LBWIZARD_LOCK_WAIT=1), then refuses")
         previous = None
         for services in (16, 64, 256):
             result = inner(services, 1)

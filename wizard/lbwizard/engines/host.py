@@ -9,14 +9,18 @@ import errno
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-from pyroute2 import IPRoute
+if TYPE_CHECKING:
+    from pyroute2 import IPRoute
 
 PROBE_TIMEOUT = 2.0
 
 
 @contextmanager
 def _netlink() -> Iterator[IPRoute]:
+    from pyroute2 import IPRoute  # here: a dry run never opens netlink, and pyroute2 is slow to import
+
     with IPRoute() as ipr:
         yield ipr
 
