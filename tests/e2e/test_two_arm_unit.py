@@ -30,7 +30,16 @@ from lbwizard.config import model
 from lbwizard.config.model import Persistence, RealServer, VirtualService
 from lbwizard.config.verify import verify
 from tests.conftest import TWO_ARM_NAT
-from tests.e2e.steps import BOOT, VIP_URL, answered_config, apply_from_answers_disk, wait_configured, wait_served, wait_until
+from tests.e2e.steps import (
+    APPLY_FROM_ANSWERS_DISK,
+    BOOT,
+    VIP_URL,
+    answered_config,
+    apply_from_answers_disk,
+    wait_configured,
+    wait_served,
+    wait_until,
+)
 
 CHECK_INTERVAL = 6  # the model's default health-check interval (keepalived delay_loop); connect_timeout 3
 
@@ -82,6 +91,13 @@ def layers_config() -> str:
     return model.dumps(config)
 
 
+def two_servers() -> str:
+    """The example with rs2 beside rs1."""
+    config = answered_config(TWO_ARM_NAT)
+    config.virtual_services[0].real_servers.append(RealServer("RIP2", "192.168.2.51", 80))
+    return model.dumps(config)
+
+
 @pytest.fixture(scope="module")
 def unit(shared_lab):
     """The two-arm unit every scenario runs on, booted once; the lab holds what all of them need."""
@@ -90,7 +106,7 @@ def unit(shared_lab):
         shared_lab.start_http(name, address, 443, name)  # plain HTTP on 443: IPVS does not care
     shared_lab.start_http("rs1", "192.168.2.50", 8081)  # answers with the caller's address
     shared_lab.run("client", "ip", "addr", "add", "10.0.0.32/24", "dev", "eth0")
-    files = {"base.yaml": model.dumps(answered_config(TWO_ARM_NAT)), "layers.yaml": layers_config()}
+    files = {"base.yaml": model.dumps(answered_config(TWO_ARM_NAT)), "layers.yaml": layers_config(), "two.yaml": two_servers()}
     disk = answers_disk(shared_lab.workdir / "answers.img", yaml.safe_dump(TWO_ARM_NAT), files)
     guest = shared_lab.boot(drives=[disk], disk_size="4G")
     wait_configured(guest)
@@ -198,6 +214,26 @@ def test_a_rollback_of_rs_add_leaves_the_kernel_table_and_the_daemon_files_as_be
     assert ipvs_rules(guest) == before
     assert guest.shell("sha256sum /etc/keepalived/keepalived.conf")[1] == keepalived
     assert answers_from(guest_lab, "10.0.0.31", 6) == ["rs1\n"] * 6
+
+
+def test_commit_confirm_through_systemd_tells_what_really_happened(unit):
+    """The systemd timer rolls back an unconfirmed change; confirm then says it is too late; the next
+    change arms the timer again (it unloaded itself) and a confirm in time keeps it."""
+    _, guest, _ = unit
+    apply_from_answers_disk(guest, "base.yaml")
+    before = ipvs_rules(guest)
+    guarded = APPLY_FROM_ANSWERS_DISK.format(name="two.yaml --confirm-timeout 10")
+    status, output = guest.shell(guarded, timeout=300)
+    assert status == 0 and "rolls back in 10 s unless `lbwizard confirm`" in output and "systemd timer" in output, output
+    assert any("192.168.2.51:80" in rule for rule in ipvs_rules(guest))
+    wait_until(lambda: ipvs_rules(guest) == before, 120, "the unconfirmed change rolled back by the timer", poll=2)
+    status, output = guest.shell("lbwizard confirm", timeout=120)
+    assert status == 1 and "too late: the timer ran out and the change was rolled back at" in output, output
+    status, output = guest.shell(guarded.replace("--confirm-timeout 10", "--confirm-timeout 300"), timeout=300)
+    assert status == 0 and "rolls back in 300 s" in output, output  # the unit can be armed again
+    status, output = guest.shell("lbwizard confirm", timeout=120)
+    assert status == 0 and "Confirmed: the last apply stays." in output, output
+    assert any("192.168.2.51:80" in rule for rule in ipvs_rules(guest))
 
 
 def test_after_a_reboot_the_unit_serves_what_it_served_before(unit):

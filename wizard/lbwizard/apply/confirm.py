@@ -69,6 +69,7 @@ def start(paths: Paths, seconds: float) -> str:
                 f"--on-active={seconds}",
                 "--timer-property=AccuracySec=100ms",
                 "--timer-property=RemainAfterElapse=no",  # unloaded once it ran: the next change can arm it again
+                "--collect",  # its service too, even if the rollback failed
                 *timer_command,
             ],
             capture_output=True,
