@@ -103,6 +103,7 @@ class Guest:
         self.raw = bytearray()
         self.log = open(log_path, "ab")  # noqa: SIM115 - closed by stop()
         self.started = time.monotonic()
+        self.command: list[str] = []  # how it was started, so the lab can switch it on again
 
     # reading -------------------------------------------------------------------------------------
     def pump(self, timeout: float = 0.5) -> bool:
@@ -314,8 +315,20 @@ class GuestLab:
                 "-device", f"virtio-net-pci,netdev=nic{index},mac=52:54:00:00:{number:02x}:0{index + 1}",
             ]  # fmt: skip
         guest = spawn(["ip", "netns", "exec", self.ns("sw"), *command], self.workdir / f"console{len(self.guests)}.log")
+        guest.command = ["ip", "netns", "exec", self.ns("sw"), *command]
         self.guests.append(guest)
         return guest
+
+    def power_cycle(self, guest: Guest) -> Guest:
+        """Pull the power (QEMU killed, nothing flushed by the guest) and switch the same machine on again:
+        the same disk overlay, drives and NICs. The new console replaces the old in the lab."""
+        guest.child.kill(9)
+        guest.stop()
+        number = self.guests.index(guest)
+        again = spawn(guest.command, self.workdir / f"console{number}-again.log")
+        again.command = guest.command
+        self.guests[number] = again
+        return again
 
     def close(self) -> None:
         try:
