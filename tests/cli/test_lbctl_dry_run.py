@@ -270,3 +270,49 @@ def test_history_past_version_9999_and_bounded_at_a_thousand(root):
     assert len(list(history.glob("*.yaml"))) == 1000 and not (history / "9001.yaml").exists()
     ok(root, "rollback")  # the one before the newest is always kept
     assert [s.address for s in saved(root).virtual_services[0].real_servers] == ["192.168.2.50", "192.168.2.51"]
+
+
+def test_access_networks_and_input_rules_are_versioned_and_reach_the_firewall_files(root):
+    ok(root, "access", "networks", "10.9.0.0/24", "2001:db8::/32")
+    ok(root, "access", "allow", "161", "--protocol", "udp", "--source", "10.9.0.5/32", "--comment", "SNMP NMS")
+    config = saved(root)
+    assert config.access.management_networks == ["10.9.0.0/24", "2001:db8::/32"]
+    assert config.access.input_rules == [model.InputRule("161", "udp", "10.9.0.5/32", "SNMP NMS")]
+    v4 = (root / "etc/lbwizard/rules.v4").read_text()
+    v6 = (root / "etc/lbwizard/rules.v6").read_text()
+    assert "-A LBW-INPUT -s 10.9.0.0/24 -p tcp -m tcp --dport 22 -j ACCEPT" in v4
+    assert '-A LBW-INPUT -s 10.9.0.5/32 -p udp -m comment --comment "SNMP NMS" -m udp --dport 161 -j ACCEPT' in v4
+    assert "-A LBW-INPUT -s 2001:db8::/32 -p tcp -m tcp --dport 22 -j ACCEPT" in v6
+    assert "--dport 161" not in v6  # an IPv4 source opens IPv4 only
+    assert v4.splitlines()[-2] == "-A LBW-FORWARD -j DROP" and "-A LBW-INPUT -j DROP" in v4 and "-A LBW-FORWARD -j DROP" in v6
+    shown = ok(root, "access", "show").stdout
+    assert "management networks (SSH): 10.9.0.0/24, 2001:db8::/32" in shown and "1  udp/161 from 10.9.0.5/32  # SNMP NMS" in shown
+    ok(root, "rs", "add", "VIP1", "192.168.2.51")  # any other change keeps them
+    assert saved(root).access == config.access
+    ok(root, "access", "remove", "1")
+    ok(root, "access", "networks", "default")
+    assert saved(root).access == model.Access()
+    assert "-A LBW-INPUT -s 10.0.0.0/24 -p tcp -m tcp --dport 22 -j ACCEPT" in (root / "etc/lbwizard/rules.v4").read_text()
+
+
+def test_access_refuses_bad_networks_rules_and_a_change_that_cuts_off_this_ssh_session(root):
+    before = snapshot(root)
+    cases = [
+        (("access", "networks", "10.9.0.1/24"), "networks: '10.9.0.1/24' has host bits set: the network is 10.9.0.0/24"),
+        (("access", "networks", "0.0.0.0/0"), "access.management_networks[0]: 0.0.0.0/0 is every address"),
+        (("access", "networks", "eth0"), "networks: 'eth0' is not a network"),
+        (("access", "allow", "99999"), "access.input_rules[0].port:"),
+        (("access", "allow", "161", "--source", "10.9.0.0/8"), "access.input_rules[0].source: '10.9.0.0/8' has host bits"),
+        (("access", "remove", "1"), "rule: there is no input rule 1"),
+    ]
+    for args, message in cases:
+        result = lbctl(root, *args)
+        assert result.returncode == 2, (args, result.stdout, result.stderr)
+        assert message in result.stdout, (args, result.stdout)
+    over_ssh = dict(os.environ, SSH_CONNECTION="10.0.0.99 50000 10.0.0.21 22")
+    command = [*LBCTL, "--dry-run", "--root", str(root), "access", "networks", "10.9.0.0/24"]
+    cut = subprocess.run(command, capture_output=True, text=True, timeout=60, env=over_ssh)
+    assert cut.returncode == 2 and "would cut off this SSH session from 10.0.0.99; add it, or --force" in cut.stdout
+    assert snapshot(root) == before
+    forced = subprocess.run([*command, "--force"], capture_output=True, text=True, timeout=60, env=over_ssh)
+    assert forced.returncode == 0, forced.stdout + forced.stderr

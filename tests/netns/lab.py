@@ -120,7 +120,7 @@ class Lab:
         return body
 
     def dump(self, name: str = "lb") -> dict[str, object]:
-        """Links, addresses, routes, policy rules, legacy iptables (no counters) and IPv4 sysctls of a namespace."""
+        """Links, addresses, routes, policy rules, legacy iptables and ip6tables (no counters) and IPv4 sysctls."""
         links = json.loads(self.run(name, "ip", "-j", "addr", "show").stdout)
         for link in links:
             # operstate follows the peer; the kernel attaches a qdisc at the first "up" and keeps it after
@@ -134,12 +134,14 @@ class Lab:
             for info in link["addr_info"]:
                 info.pop("valid_life_time", None), info.pop("preferred_life_time", None)
         rules = _netfilter_rules(self.run(name, "iptables-legacy-save").stdout)
+        rules6 = _netfilter_rules(self.run(name, "ip6tables-legacy-save").stdout)
         sysctls = self.run(name, "sh", "-c", "sysctl -a 2>/dev/null | grep -E '^net.ipv4.(ip_forward|conf.(all|eth.)\\.)'").stdout
         return {
             "links": links,
             "routes": self.run(name, "ip", "-4", "-j", "route", "show", "table", "all").stdout,
             "rules": self.run(name, "ip", "-4", "-j", "rule", "show").stdout,
             "iptables": rules,
+            "ip6tables": rules6,
             "sysctls": sysctls,
         }
 

@@ -194,15 +194,20 @@ def test_services_sharing_a_mark_get_their_packets_marked(lab, tmp_path):
 
 
 def test_real_server_with_its_own_public_address(lab, tmp_path):
-    """The reference's SNAT/DNAT per real server: reachable on 10.0.0.50, and seen from outside as it."""
+    """The reference's SNAT/DNAT per real server: reachable on 10.0.0.50 at its configured ports only, and
+    seen from outside as it."""
     config = Flow(LiveSystem()).run_answers(copy.deepcopy(TWO_ARM_NAT))
     config.virtual_services[0].real_servers[0].nat_address = "10.0.0.50"
+    config.virtual_services[0].real_servers[0].nat_ports = "2525, 4000-4010"
     path = tmp_path / "nat.yaml"
     path.write_text(model.dumps(config))
     lab.start_http("client", "10.0.0.31", 8080)
-    lab.start_http("rs1", "192.168.2.50", 2525)
+    for port in (2525, 4005, 2626):
+        lab.start_http("rs1", "192.168.2.50", port, answer=f"rs1:{port}")
     result = lbwizard(lab, "apply", "--config", str(path), "--root", str(tmp_path / "root"), "--no-handover")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert lab.fetch_until("client", "http://10.0.0.50:2525/", "10.0.0.31\n") == "10.0.0.31\n"  # DNAT in, client address kept
+    assert lab.fetch_until("client", "http://10.0.0.50:2525/", "rs1:2525\n") == "rs1:2525\n"  # DNAT in
+    assert lab.fetch("client", "http://10.0.0.50:4005/") == "rs1:4005\n"  # a port of the range
+    assert lab.fetch("client", "http://10.0.0.50:2626/", timeout=1) is None  # a port not forwarded
     assert lab.fetch_until("rs1", OUTSIDE, "10.0.0.50\n") == "10.0.0.50\n"  # SNAT out: its own address, not the masquerade
     assert "inet 10.0.0.50/32" in lab.run("lb", "ip", "-4", "addr", "show", "eth0").stdout

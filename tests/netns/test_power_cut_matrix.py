@@ -7,9 +7,13 @@ of the old configuration or of the new one: never a mix.
 
 The faults: the transaction's own pause hook holds the change after step k, where the signal lands; for
 "inside the hand-over" a copy of ansible/ whose keepalived validator is a stand-in script that records
-its PID and sleeps, so the signal lands while the playbook validates a new keepalived.conf. HAProxy's
-running state is not part of this picture (no daemon runs under the namespace's root); the guest tier
-checks the kernel's IPVS table after a power cut during a hand-over.
+its PID and sleeps, so the signal lands while the playbook validates a new keepalived.conf.
+
+A real HAProxy runs in the namespace on the root's haproxy.cfg (a layer-7 service WEB beside the layer-4
+VIP1), and its servers' admin states and weights, read from its runtime API, are part of the picture: a
+power cut kills it and the "boot" starts it again from the file, a SIGTERM'd change must leave the running
+one as it was. keepalived validates every keepalived.conf (`keepalived -t`), but cannot run here (the
+host kernel has no IPVS); the guest tier checks the kernel's IPVS table after a power cut during a hand-over.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ import pytest
 import yaml
 
 from lbwizard.apply.handover import ANSIBLE_DIR
+from lbwizard.config import model
+from lbwizard.engines.haproxy import server_settings
 from tests.conftest import TWO_ARM_NAT
 from tests.netns.lab import lbwizard
 from tests.netns.test_apply_netns import write_config
@@ -34,10 +40,20 @@ from tests.netns.test_rollback_netns import boot, reboot
 AGAIN = {k: v for k, v in TWO_ARM_NAT.items() if k != "admin_password"} | {"gateway": "10.0.0.1"}
 CHANGES = {
     "rs add": ["lbctl", "rs", "add", "VIP1", "192.168.2.51"],
-    "drain": ["lbctl", "rs", "drain", "VIP1", "RIP1"],
+    "drain": ["lbctl", "rs", "drain", "WEB", "RS1"],
     "vs add": ["lbctl", "vs", "add", "SHOP", "--address", "10.0.0.21", "--port", "443"],
     "setup again": ["lbwizard", "--answers", "{answers}"],
 }
+SOCKET = "run/haproxy/admin.sock"
+WEB = model.VirtualService(
+    "WEB",
+    "10.0.0.21",
+    8080,
+    layer=7,
+    forwarding="snat",
+    scheduler="roundrobin",
+    real_servers=[model.RealServer("RS1", "192.168.2.50", 8080), model.RealServer("RS2", "192.168.2.51", 8080, weight=2)],
+)
 SLOW_VALIDATOR = '#!/bin/sh\necho $$ > {pidfile}\nsleep 60\nexec /usr/sbin/keepalived "$@"\n'
 
 
@@ -49,17 +65,19 @@ def command(lab, tmp_path: Path, change: str, root: Path) -> list[str]:
 
 
 def picture(lab, root: Path) -> dict:
+    """Every file under the root with its mode, the namespace, and the running HAProxy's servers."""
     files = {}
     for path in sorted(root.rglob("*")):
         name = str(path.relative_to(root))
         if path.is_file() and not name.startswith("run/") and path.name != "rollback.json" and path.suffix != ".json":
             files[name] = (path.read_text(), path.stat().st_mode & 0o7777)
-    return {"namespace": lab.dump(), "files": files}
+    return {"namespace": lab.dump(), "files": files, "haproxy": server_settings(root / SOCKET)}
 
 
 def mismatch(now: dict, wanted: dict) -> list[str]:
     """What differs between two pictures, by file or namespace part, for an assertion's message."""
     keys = [f"namespace {k}" for k in wanted["namespace"] if now["namespace"].get(k) != wanted["namespace"][k]]
+    keys += [f"haproxy {s}" for s in sorted(wanted["haproxy"]) if now["haproxy"].get(s) != wanted["haproxy"][s]]
     names = set(now["files"]) | set(wanted["files"])
     return keys + [f"file {n}" for n in sorted(names) if now["files"].get(n) != wanted["files"].get(n)]
 
@@ -70,8 +88,12 @@ class Unit:
     def __init__(self, lab, tmp_path: Path) -> None:
         self.lab, self.tmp_path = lab, tmp_path
         self.root, self.template = tmp_path / "root", tmp_path / "old"
+        self.haproxy: subprocess.Popen | None = None
         (tmp_path / "again.yaml").write_text(yaml.safe_dump(AGAIN))
-        config = write_config(tmp_path, TWO_ARM_NAT)
+        config = Path(write_config(tmp_path, TWO_ARM_NAT))
+        with_web = model.loads(config.read_text())
+        with_web.virtual_services.append(WEB)
+        config.write_text(model.dumps(with_web))
         result = lbwizard(lab, "apply", "--config", config, "--root", str(self.root))  # with the hand-over's render
         assert result.returncode == 0, result.stdout + result.stderr
         shutil.copytree(self.root, self.template, symlinks=True)
@@ -79,11 +101,28 @@ class Unit:
 
     def reset(self) -> dict:
         """Back to the old configuration, booted: its picture."""
+        self.power_off_haproxy()
         shutil.rmtree(self.root)
         shutil.copytree(self.template, self.root, symlinks=True)
         reboot(self.lab)
         assert boot(self.lab, self.tmp_path).returncode == 0
+        self.start_haproxy()
         return picture(self.lab, self.root)
+
+    def start_haproxy(self) -> None:
+        """HAProxy as the unit's boot starts it: on the root's haproxy.cfg, its API where lbctl looks."""
+        running = self.tmp_path / "haproxy-running.cfg"
+        cfg = (self.root / "etc/haproxy/haproxy.cfg").read_text()
+        running.write_text(cfg.replace("/run/haproxy/admin.sock", str(self.root / SOCKET)))
+        (self.root / SOCKET).parent.mkdir(parents=True, exist_ok=True)
+        self.haproxy = self.lab.start_haproxy(running, self.root / SOCKET, port=WEB.port)
+
+    def power_off_haproxy(self) -> None:
+        if self.haproxy is not None:
+            self.haproxy.kill()
+            self.haproxy.wait(timeout=10)
+            (self.root / SOCKET).unlink(missing_ok=True)
+            self.haproxy = None
 
     def start(self, change: str, env: dict | None = None) -> subprocess.Popen:
         return subprocess.Popen(
@@ -95,9 +134,11 @@ class Unit:
         )
 
     def after_power_cut(self) -> dict:
+        self.power_off_haproxy()
         reboot(self.lab)
         result = boot(self.lab, self.tmp_path)
         assert result.returncode == 0, result.stdout + result.stderr
+        self.start_haproxy()
         return picture(self.lab, self.root)
 
 
@@ -116,6 +157,8 @@ def test_a_change_cut_off_at_any_step_is_exactly_the_old_or_the_new_configuratio
     steps = len([line for line in out.splitlines() if line.startswith("- ") and not line.startswith("- hand-over")])
     new = unit.after_power_cut()
     assert new != unit.old and steps >= 10
+    assert set(unit.old["haproxy"]) == {"WEB_servers/RS1", "WEB_servers/RS2"}  # the running HAProxy is pictured
+    assert (new["haproxy"] != unit.old["haproxy"]) == (change == "drain"), (unit.old["haproxy"], new["haproxy"])
     outcomes = []
     for step in range(1, steps + 1):
         for sig in (signal.SIGKILL, signal.SIGTERM):

@@ -205,3 +205,15 @@ def test_any_answers_verify_or_give_field_errors(data):
             assert problem.field and problem.message
         return
     assert model.loads(model.dumps(config)) == config
+
+
+def test_the_answers_file_may_name_the_management_networks(answers):
+    given = answers["two_arm_nat"] | {"management_networks": "10.9.0.0/24, 2001:DB8::/32"}
+    config = Flow(LiveSystem()).run_answers(given)
+    assert config.access.management_networks == ["10.9.0.0/24", "2001:db8::/32"]  # normalised
+    listed = Flow(LiveSystem()).run_answers(answers["two_arm_nat"] | {"management_networks": ["10.9.0.0/24"]})
+    assert listed.access.management_networks == ["10.9.0.0/24"]
+    assert Flow(LiveSystem()).run_answers(answers["two_arm_nat"]).access.management_networks == []  # own subnets
+    with pytest.raises(AnswersError) as bad:
+        Flow(LiveSystem()).run_answers(answers["two_arm_nat"] | {"management_networks": "10.9.0.1/24"})
+    assert [p.field for p in bad.value.problems] == ["management_networks"]

@@ -10,6 +10,7 @@ import copy
 
 import pytest
 
+from lbwizard.config import model
 from lbwizard.config.model import HealthCheck, Persistence, RealServer, VirtualService
 from lbwizard.config.verify import verify
 from lbwizard.setup.flow import Flow
@@ -573,3 +574,28 @@ def test_the_peers_port_is_free_on_a_single_unit_and_on_the_floating_vip(example
 def test_udp_22_is_not_ssh(example_config):
     add_service(example_config, port=22, protocol="udp", health_check=HealthCheck(type="none"))
     assert verify(example_config) == []
+
+
+def test_access_settings_are_checked_by_name(answers):
+    config = Flow(LiveSystem()).run_answers(answers["two_arm_nat"])
+    config.access.management_networks = ["10.9.0.0/24", "10.9.0.0/24", "fe80::1/10", " 10.1.0.0/16"]
+    config.access.input_rules = [model.InputRule("", "sctp", "any", 'a "quote"'), model.InputRule("161", "udp", "2001:db8::/32")]
+    problems = {p.field: p.message for p in verify(config)}
+    assert problems["access.management_networks[1]"] == "10.9.0.0/24 is listed twice"
+    assert "has host bits set: the network is fe80::/10" in problems["access.management_networks[2]"]
+    assert "is not a network" in problems["access.management_networks[3]"]
+    assert "name the port" in problems["access.input_rules[0].port"]
+    assert problems["access.input_rules[0].protocol"] == "'sctp' is not tcp or udp"
+    assert "quotes" in problems["access.input_rules[0].comment"]
+    assert not any(f.startswith("access.input_rules[1]") for f in problems)
+
+
+def test_nat_ports_need_a_nat_address_and_parse(answers):
+    config = Flow(LiveSystem()).run_answers(answers["two_arm_nat"])
+    config.virtual_services[0].real_servers[0].nat_ports = "25"
+    problems = {p.field: p.message for p in verify(config)}
+    assert "set nat_address too" in problems["virtual_services[0].real_servers[0].nat_ports"]
+    config.virtual_services[0].real_servers[0].nat_address = "10.0.0.50"
+    config.virtual_services[0].real_servers[0].nat_ports = "25, 70000"
+    problems = {p.field: p.message for p in verify(config)}
+    assert "70000" in problems["virtual_services[0].real_servers[0].nat_ports"]

@@ -13,18 +13,25 @@ never flushes a chain it did not create; it only adds one jump into each built-i
   ports as one service (port following, bundled ports); and, for transparent layer-7 services, mark
   the packets of HAProxy's transparent sockets (the servers' replies to the clients' addresses) so
   the policy route of network.transparency_route_step delivers them to HAProxy (TPROXY).
-- filter LBW-INPUT: what may reach the load balancer itself: loopback, replies, ICMP, SSH, the
-  virtual services' ports, VRRP and IPVS connection sync from the peer; everything else arriving on
-  the configured interfaces is dropped. Traffic forwarded to real servers is not affected.
+- filter LBW-INPUT (IPv4 and IPv6): default deny on every interface, configured or not (a third NIC, a
+  VLAN, tunl0): loopback, replies, the ICMP that networks need (echo, errors, path MTU; IPv6 neighbour
+  discovery), SSH from the management networks only, VRRP, IPVS connection sync and HAProxy's peers
+  from the peer only, the admin's own input rules (appliance.yaml `access.input_rules`), the virtual
+  services' ports; then DROP. lbwizard's jump is INPUT's first rule, so rules added to INPUT by hand
+  never match: input_rules are the admin's place, versioned, rolled back and kept by every apply.
+- filter LBW-FORWARD (IPv4 and IPv6): a two-arm unit is not an open router into the server network.
+  Forwarded are replies, the replies of layer-4 NAT real servers (IPVS rewrites them after this
+  filter), the internal subnet's outbound connections (the masquerade) and the configured ports of a
+  real server's own public address (nat_ports); then DROP. IPv6 forwards nothing.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from ipaddress import IPv4Interface
+from ipaddress import IPv4Interface, ip_network
 
 from ..config.addressing import parse_port_list
-from ..config.model import TRANSPARENT_MARK, ApplianceConfig, uses_transparency
+from ..config.model import HAPROXY_PEERS_PORT, TRANSPARENT_MARK, ApplianceConfig, management_networks, uses_transparency
 from .network import nat_addresses
 from .step import Step
 
@@ -41,6 +48,12 @@ class ChainRules:
     chain: str
     parent: str
     rules: list[Rule]
+    ipv6: bool = False
+
+    @property
+    def key(self) -> str:
+        """Its name in a picture: one chain name is used in several tables and in both families."""
+        return f"{'ip6 ' if self.ipv6 else ''}{self.table} {self.chain}"
 
 
 def _service_matches(service) -> list[Rule]:
@@ -77,6 +90,117 @@ def _mark_rules(config: ApplianceConfig) -> list[Rule]:
     ]
 
 
+# ICMP a network needs; echo replies and the errors of tracked connections come in as RELATED/ESTABLISHED.
+ICMP_TYPES = ("3", "8", "11", "12")  # unreachable (with fragmentation needed: path MTU), echo, time exceeded, parameter
+ICMP6_TYPES = ("1", "2", "3", "4", "128")  # the same in IPv6, packet too big (path MTU) among them
+NEIGHBOUR_DISCOVERY = ("135", "136")  # solicitation and advertisement, from on-link only (hop limit 255)
+VRRP_PROTOCOL = "112"  # by number: /etc/protocols may be absent on a minimal system
+ESTABLISHED: Rule = {"conntrack": {"ctstate": "RELATED,ESTABLISHED"}, "target": "ACCEPT"}
+
+
+def _ports(text: str) -> list[str]:
+    """A port list as iptables' --dport values ("80", "8000:8080")."""
+    return [str(first) if first == last else f"{first}:{last}" for first, last in parse_port_list(text)]
+
+
+def _family(network: str) -> int:
+    return 4 if network == "any" else ip_network(network, strict=False).version
+
+
+def _input_rules(config: ApplianceConfig, version: int) -> list[Rule]:
+    """What may reach this unit itself, in one family; everything else is dropped on every interface."""
+    if version == 4:
+        rules: list[Rule] = [{"in-interface": "lo", "target": "ACCEPT"}, ESTABLISHED]
+        rules += [{"protocol": "icmp", "icmp": {"icmp-type": kind}, "target": "ACCEPT"} for kind in ICMP_TYPES]
+    else:
+        rules = [{"in-interface": "lo", "target": "ACCEPT"}, ESTABLISHED]
+        rules += [{"protocol": "icmpv6", "icmp6": {"icmpv6-type": kind}, "target": "ACCEPT"} for kind in ICMP6_TYPES]
+        rules += [
+            {"protocol": "icmpv6", "icmp6": {"icmpv6-type": kind}, "hl": {"hl-eq": "255"}, "target": "ACCEPT"}
+            for kind in NEIGHBOUR_DISCOVERY
+        ]
+    rules += [
+        {"src": net, "protocol": "tcp", "tcp": {"dport": SSH_PORT}, "target": "ACCEPT"}
+        for net in management_networks(config)
+        if _family(net) == version
+    ]
+    if version == 4 and config.ha is not None and config.ha.peer:
+        peer = f"{config.ha.peer}/32"
+        rules += [
+            {"src": peer, "protocol": VRRP_PROTOCOL, "target": "ACCEPT"},
+            {"src": peer, "protocol": "udp", "udp": {"dport": LVS_SYNC_PORT}, "target": "ACCEPT"},
+            {"src": peer, "protocol": "tcp", "tcp": {"dport": str(HAPROXY_PEERS_PORT)}, "target": "ACCEPT"},
+        ]
+    for rule in config.access.input_rules:
+        if rule.source != "any" and _family(rule.source) != version:
+            continue
+        source = {} if rule.source == "any" else {"src": str(ip_network(rule.source, strict=False))}
+        comment = {"comment": {"comment": rule.comment}} if rule.comment else {}
+        rules += [
+            source | {"protocol": rule.protocol, rule.protocol: {"dport": port}} | comment | {"target": "ACCEPT"}
+            for port in _ports(str(rule.port))
+        ]
+    if version == 4:
+        rules += _service_rules(config)
+    return [*rules, {"target": "DROP"}]
+
+
+def _nat_reply_rules(config: ApplianceConfig) -> list[Rule]:
+    """The replies of layer-4 NAT real servers (and sorry servers) on their way back to the clients: IPVS
+    keeps no conntrack entry for them, and rewrites their source only after the filter has seen them."""
+    rules: list[Rule] = []
+    for service in config.virtual_services:
+        if service.layer != 4 or service.forwarding != "nat":
+            continue
+        ports = [(s.address, s.port) for s in service.real_servers]
+        if service.sorry_server:
+            address, _, port = service.sorry_server.partition(":")
+            ports.append((address, int(port or service.port)))
+        extra = _ports(service.extra_ports) if service.extra_ports else []
+        for address, port in dict.fromkeys(ports):
+            source = {"src": f"{address}/32", "protocol": service.protocol}
+            sports = dict.fromkeys([str(port), *extra])
+            rules += [source | {service.protocol: {"sport": sport}, "target": "ACCEPT"} for sport in sports]
+            rules += [
+                {"src": f"{address}/32", "protocol": "icmp", "icmp": {"icmp-type": kind}, "target": "ACCEPT"}
+                for kind in ICMP_TYPES
+                if kind != "8"
+            ]
+    return list({str(rule): rule for rule in rules}.values())
+
+
+def _forward_rules(config: ApplianceConfig) -> list[Rule]:
+    """What this unit routes (IPv4): nothing but what a service, the masquerade or a NAT address needs."""
+    rules: list[Rule] = [ESTABLISHED, *_nat_reply_rules(config)]
+    external, internal = config.external_interface(), config.internal_interface()
+    if config.topology == "two-arm" and external and internal:
+        subnet = str(IPv4Interface(internal[1].address).network)
+        rules.append({"in-interface": internal[0], "src": subnet, "out-interface": external[0], "target": "ACCEPT"})
+        for server, ports in _nat_ports(config).items():
+            rules += _inbound(server, external[0], ports, {"conntrack": {"ctstate": "DNAT"}, "target": "ACCEPT"})
+    return [*rules, {"target": "DROP"}]
+
+
+def _inbound(address: str, interface: str, ports: list[str], then: Rule) -> list[Rule]:
+    """One rule per port (or range) and protocol, tcp and udp, for packets from outside to address."""
+    return [
+        {"dst": f"{address}/32", "in-interface": interface, "protocol": protocol, protocol: {"dport": port}} | then
+        for port in ports
+        for protocol in ("tcp", "udp")
+    ]
+
+
+def _nat_ports(config: ApplianceConfig) -> dict[str, list[str]]:
+    """Real server address -> the ports forwarded to it from its own public address (every service's)."""
+    found: dict[str, list[str]] = {}
+    for service in config.virtual_services:
+        for server in service.real_servers:
+            if server.nat_address and server.nat_ports:
+                ports = found.setdefault(server.address, [])
+                ports += [p for p in _ports(server.nat_ports) if p not in ports]
+    return found
+
+
 def chains(config: ApplianceConfig) -> list[ChainRules]:
     """Everything lbwizard puts into netfilter for this config."""
     external = config.external_interface()
@@ -84,34 +208,24 @@ def chains(config: ApplianceConfig) -> list[ChainRules]:
     nat: list[Rule] = []
     dnat: list[Rule] = []
     if config.topology == "two-arm" and external and internal:
+        forwarded = _nat_ports(config)
         for server, public in nat_addresses(config).items():
-            dnat.append({"dst": f"{public}/32", "in-interface": external[0], "target": {"DNAT": {"to-destination": server}}})
+            dnat += _inbound(public, external[0], forwarded.get(server, []), {"target": {"DNAT": {"to-destination": server}}})
             nat.append({"src": f"{server}/32", "out-interface": external[0], "target": {"SNAT": {"to-source": public}}})
         subnet = str(IPv4Interface(internal[1].address).network)
         nat.append({"src": subnet, "out-interface": external[0], "target": "MASQUERADE"})
-    filter_rules: list[Rule] = [
-        {"in-interface": "lo", "target": "ACCEPT"},
-        {"conntrack": {"ctstate": "RELATED,ESTABLISHED"}, "target": "ACCEPT"},
-        {"protocol": "icmp", "target": "ACCEPT"},
-        {"protocol": "tcp", "tcp": {"dport": SSH_PORT}, "target": "ACCEPT"},
-    ]
-    if config.ha is not None and config.ha.peer:
-        # VRRP is IP protocol 112 (by number: /etc/protocols may be absent on a minimal system)
-        filter_rules.append({"src": f"{config.ha.peer}/32", "protocol": "112", "target": "ACCEPT"})
-        filter_rules.append(
-            {"src": f"{config.ha.peer}/32", "protocol": "udp", "udp": {"dport": LVS_SYNC_PORT}, "target": "ACCEPT"}
-        )
-    filter_rules += _service_rules(config)
-    filter_rules += [{"in-interface": name, "target": "DROP"} for name in config.interfaces]
     return [
         ChainRules("nat", "LBW-PREROUTING", "PREROUTING", dnat),
         ChainRules("nat", "LBW-POSTROUTING", "POSTROUTING", nat),
         ChainRules("mangle", "LBW-PREROUTING", "PREROUTING", _mark_rules(config)),
-        ChainRules("filter", "LBW-INPUT", "INPUT", filter_rules),
+        ChainRules("filter", "LBW-INPUT", "INPUT", _input_rules(config, 4)),
+        ChainRules("filter", "LBW-FORWARD", "FORWARD", _forward_rules(config)),
+        ChainRules("filter", "LBW-INPUT", "INPUT", _input_rules(config, 6), ipv6=True),
+        ChainRules("filter", "LBW-FORWARD", "FORWARD", [{"target": "DROP"}], ipv6=True),
     ]
 
 
-# -- rules.v4: the same rules as iptables-save text ------------------------------------------------
+# -- rules.v4 and rules.v6: the same rules as iptables-save text ------------------------------------------------
 
 _OPTIONS = (("src", "-s"), ("dst", "-d"), ("in-interface", "-i"), ("out-interface", "-o"), ("protocol", "-p"))
 
@@ -119,9 +233,9 @@ _OPTIONS = (("src", "-s"), ("dst", "-d"), ("in-interface", "-i"), ("out-interfac
 def rule_args(rule: Rule) -> str:
     """One rule as iptables arguments, in iptables-save's order."""
     parts = [f"{flag} {rule[key]}" for key, flag in _OPTIONS if key in rule]
-    for key, value in rule.items():
+    for key, value in sorted(rule.items()):  # matches in the order _fill gives them to the kernel
         if isinstance(value, dict) and key != "target":
-            parts.append(f"-m {key} " + " ".join(f"--{opt} {val}".strip() for opt, val in value.items()))
+            parts.append(f"-m {key} " + " ".join(f"--{opt} {_quoted(val)}".strip() for opt, val in value.items()))
     target = rule["target"]
     if isinstance(target, dict):  # a target with options: {"MARK": {"set-xmark": "0x1/0xffffffff"}}
         ((name, options),) = target.items()
@@ -131,9 +245,15 @@ def rule_args(rule: Rule) -> str:
     return " ".join(parts)
 
 
-def save_text(all_chains: list[ChainRules]) -> str:
-    """What lbwizard applies, in iptables-save format (only its own chains and jumps)."""
+def _quoted(value: object) -> str:
+    text = str(value)
+    return f'"{text}"' if " " in text else text
+
+
+def save_text(all_chains: list[ChainRules], ipv6: bool = False) -> str:
+    """What lbwizard applies in one family, in iptables-save format (only its own chains and jumps)."""
     lines = ["# managed by lbwizard: the rules it applies, in its own LBW-* chains"]
+    all_chains = [c for c in all_chains if c.ipv6 == ipv6]
     for table in dict.fromkeys(c.table for c in all_chains):
         lines.append(f"*{table}")
         mine = [c for c in all_chains if c.table == table]
@@ -147,14 +267,15 @@ def save_text(all_chains: list[ChainRules]) -> str:
 # -- applying --------------------------------------------------------------------------------------
 
 
-def chain_state(table: str, chain: str, parent: str) -> tuple[list[Rule] | None, bool]:
+def chain_state(table: str, chain: str, parent: str, ipv6: bool = False) -> tuple[list[Rule] | None, bool]:
     """A chain lbwizard owns as it is now: its rules (None: no chain; counters left out) and its jump."""
     import iptc.easy as easy
 
-    if not easy.has_chain(table, chain):
+    if not easy.has_chain(table, chain, ipv6=ipv6):
         return None, False
-    rules = [{key: value for key, value in rule.items() if key != "counters"} for rule in easy.dump_chain(table, chain)]
-    return rules, bool(easy.has_rule(table, parent, {"target": chain}))
+    dumped = easy.dump_chain(table, chain, ipv6=ipv6)
+    rules = [{key: value for key, value in rule.items() if key != "counters"} for rule in dumped]
+    return rules, bool(easy.has_rule(table, parent, {"target": chain}, ipv6=ipv6))
 
 
 def chain_step(spec: ChainRules) -> Step:
@@ -165,47 +286,50 @@ def chain_step(spec: ChainRules) -> Step:
     jump = {"target": spec.chain}
 
     def do() -> None:
-        rules, jumped = saved["found"] = chain_state(spec.table, spec.chain, spec.parent)
+        rules, jumped = saved["found"] = chain_state(spec.table, spec.chain, spec.parent, spec.ipv6)
         if rules is None:
-            easy.add_chain(spec.table, spec.chain)
-        _fill(easy, spec.table, spec.chain, spec.rules)
+            easy.add_chain(spec.table, spec.chain, ipv6=spec.ipv6)
+        _fill(easy, spec, spec.rules)
         if not jumped:
-            easy.insert_rule(spec.table, spec.parent, jump)
+            easy.insert_rule(spec.table, spec.parent, jump, ipv6=spec.ipv6)
 
     def undo() -> None:
         if "found" in saved:
             restore_chain(spec, *saved["found"])  # type: ignore[misc]
 
     count = len(spec.rules)
-    return Step(f"load {count} firewall rule{'s' * (count != 1)} into {spec.table} {spec.chain}", do, undo)
+    family = "IPv6" if spec.ipv6 else "IPv4"
+    return Step(f"load {count} {family} firewall rule{'s' * (count != 1)} into {spec.table} {spec.chain}", do, undo)
 
 
 def restore_chain(spec: ChainRules, rules: list[Rule] | None, jumped: bool) -> None:
     """Put a chain lbwizard owns back to a picture: its rules (None: no chain at all) and its jump."""
     import iptc.easy as easy
 
-    jump = {"target": spec.chain}
+    jump, table, chain, v6 = {"target": spec.chain}, spec.table, spec.chain, spec.ipv6
     if rules is None:
-        while easy.has_chain(spec.table, spec.chain) and easy.has_rule(spec.table, spec.parent, jump):
-            easy.delete_rule(spec.table, spec.parent, jump)
-        if easy.has_chain(spec.table, spec.chain):
-            easy.flush_chain(spec.table, spec.chain)
-            easy.delete_chain(spec.table, spec.chain)
+        while easy.has_chain(table, chain, ipv6=v6) and easy.has_rule(table, spec.parent, jump, ipv6=v6):
+            easy.delete_rule(table, spec.parent, jump, ipv6=v6)
+        if easy.has_chain(table, chain, ipv6=v6):
+            easy.flush_chain(table, chain, ipv6=v6)
+            easy.delete_chain(table, chain, ipv6=v6)
         return
-    if not easy.has_chain(spec.table, spec.chain):
-        easy.add_chain(spec.table, spec.chain)
-    _fill(easy, spec.table, spec.chain, rules)
-    has_jump = easy.has_rule(spec.table, spec.parent, jump)
+    if not easy.has_chain(table, chain, ipv6=v6):
+        easy.add_chain(table, chain, ipv6=v6)
+    _fill(easy, spec, rules)
+    has_jump = easy.has_rule(table, spec.parent, jump, ipv6=v6)
     if jumped and not has_jump:
-        easy.insert_rule(spec.table, spec.parent, jump)
+        easy.insert_rule(table, spec.parent, jump, ipv6=v6)
     elif has_jump and not jumped:
-        easy.delete_rule(spec.table, spec.parent, jump)
+        easy.delete_rule(table, spec.parent, jump, ipv6=v6)
 
 
-def _fill(easy, table: str, chain: str, rules: list[Rule]) -> None:
-    easy.flush_chain(table, chain)
+def _fill(easy, spec: ChainRules, rules: list[Rule]) -> None:
+    """The chain's rules, each with its matches in name order: the kernel keeps them in the order given, and
+    a picture that went through JSON (sorted keys) must fill the chain exactly as the apply did."""
+    easy.flush_chain(spec.table, spec.chain, ipv6=spec.ipv6)
     for rule in rules:
-        easy.add_rule(table, chain, rule)
+        easy.add_rule(spec.table, spec.chain, dict(sorted(rule.items())), ipv6=spec.ipv6)
 
 
 def plan(config: ApplianceConfig) -> list[Step]:

@@ -38,7 +38,10 @@ def system_files(config: ApplianceConfig, paths: Paths) -> list[Step]:
         file_step(
             paths.root / sysctl.SYSCTL_FILE, sysctl.file_text(sysctl.wanted(config)), "write the boot-time kernel settings"
         ),
-        file_step(paths.rules_v4, firewall.save_text(firewall.chains(config)), f"record the firewall rules in {paths.rules_v4}"),
+        *(
+            file_step(path, firewall.save_text(firewall.chains(config), ipv6=v6), f"record the firewall rules in {path}")
+            for path, v6 in ((paths.rules_v4, False), (paths.rules_v6, True))
+        ),
     ]
 
 

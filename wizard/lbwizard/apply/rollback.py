@@ -94,18 +94,18 @@ def _routes_step(routes: list) -> Step:
 
 def _chain_step(wanted: dict) -> Step:
     name = wanted["chain"]
-    spec = firewall.ChainRules(wanted["table"], name, wanted["parent"], [])
+    spec = firewall.ChainRules(wanted["table"], name, wanted["parent"], [], wanted.get("ipv6", False))
     saved: dict = {}
 
     def do() -> None:
-        saved["now"] = firewall.chain_state(spec.table, name, spec.parent)
+        saved["now"] = firewall.chain_state(spec.table, name, spec.parent, spec.ipv6)
         firewall.restore_chain(spec, wanted["rules"], wanted["jumped"])
 
     def undo() -> None:
         if "now" in saved:
             firewall.restore_chain(spec, *saved["now"])
 
-    return Step(f"restore firewall chain {spec.table} {name}", do, undo)
+    return Step(f"restore firewall chain {spec.key}", do, undo)
 
 
 def _file_restore_step(path: Path, wanted: dict | None) -> Step:

@@ -28,7 +28,7 @@ SETTLE_SECONDS = 10.0
 
 def capture(config: ApplianceConfig, paths: Paths, engines: Engines) -> dict:
     """The live state the config's apply touches, its files and the engines' state."""
-    specs = [(spec.chain, spec.table, spec.parent) for spec in firewall.chains(config)]
+    specs = [(spec.chain, spec.table, spec.parent, spec.ipv6) for spec in firewall.chains(config)]
     # the interface steps turn promote_secondaries on (see network.interface_step): picture it too
     promote = [f"net.ipv4.conf.{name}.promote_secondaries" for name in config.interfaces]
     picture = _capture(list(config.interfaces), specs, [*sysctl.wanted(config), *promote])
@@ -37,7 +37,7 @@ def capture(config: ApplianceConfig, paths: Paths, engines: Engines) -> dict:
 
 def capture_like(picture: dict, paths: Paths, engines: Engines) -> dict:
     """The same items as an earlier picture, as they are now (and any file written since)."""
-    specs = [(chain["chain"], chain["table"], chain["parent"]) for chain in picture["chains"].values()]
+    specs = [(c["chain"], c["table"], c["parent"], c.get("ipv6", False)) for c in picture["chains"].values()]
     now = _capture(list(picture["interfaces"]), specs, list(picture["sysctls"]))
     if "files" in picture:
         names = {paths.root / name for name in picture["files"]} | set(tracked_files(paths))
@@ -56,7 +56,7 @@ def engine_picture(engines: Engines) -> dict:
         return {}
 
 
-def _capture(interfaces: list[str], chains: list[tuple[str, str, str]], sysctls: list[str]) -> dict:
+def _capture(interfaces: list[str], chains: list[tuple[str, str, str, bool]], sysctls: list[str]) -> dict:
     picture: dict = {"interfaces": {}, "chains": {}, "sysctls": {}}
     with iproute() as ipr:
         for name in interfaces:
@@ -65,13 +65,14 @@ def _capture(interfaces: list[str], chains: list[tuple[str, str, str]], sysctls:
                 picture["interfaces"][name] = interface_state(ipr, found[0])
         picture["default_routes"] = sorted((list(r) for r in default_routes(ipr)), key=str)
         picture["transparency_route"] = transparency_route_state(ipr)
-    for chain, table, parent in chains:
-        rules, jumped = firewall.chain_state(table, chain, parent)
-        # keyed by table too: one chain name may be used in two tables
-        picture["chains"][f"{table} {chain}"] = {
+    for chain, table, parent, ipv6 in chains:
+        rules, jumped = firewall.chain_state(table, chain, parent, ipv6)
+        # keyed by family and table too: one chain name is used in several tables and in both families
+        picture["chains"][firewall.ChainRules(table, chain, parent, [], ipv6).key] = {
             "chain": chain,
             "table": table,
             "parent": parent,
+            "ipv6": ipv6,
             "rules": rules,
             "jumped": jumped,
         }

@@ -13,7 +13,7 @@ from typing import Any
 
 from . import addressing
 from .model import ApplianceConfig as Config
-from .model import HealthCheck, Persistence, RealServer, VirtualService
+from .model import HealthCheck, InputRule, Persistence, RealServer, VirtualService
 
 LAYER_SCHEDULERS = {4: "wlc", 7: "roundrobin"}
 
@@ -183,3 +183,29 @@ def remove_server(config: Config, vs: str, key: str) -> Config:
 def set_server_state(config: Config, vs: str, key: str, state: str) -> Config:
     """online, drain or offline: what the admin asks of the server, kept in the config across reboots."""
     return set_server(config, vs, key, {"state": state})
+
+
+# -- access: who may reach the unit itself -------------------------------------------------------------
+
+
+def set_management_networks(config: Config, networks: list[str]) -> Config:
+    """The networks SSH and management are allowed from; ["default"] (or none) means this unit's subnets."""
+    changed = copy.deepcopy(config)
+    changed.access.management_networks = [] if networks in ([], ["default"]) else list(networks)
+    return changed
+
+
+def add_input_rule(config: Config, rule: InputRule) -> Config:
+    changed = copy.deepcopy(config)
+    changed.access.input_rules.append(rule)
+    return changed
+
+
+def remove_input_rule(config: Config, number: int) -> Config:
+    """Remove input rule `number` as `lbctl access show` counts them (from 1)."""
+    rules = config.access.input_rules
+    if not 1 <= number <= len(rules):
+        raise EditError("rule", f"there is no input rule {number} (lbctl access show lists {len(rules)})")
+    changed = copy.deepcopy(config)
+    del changed.access.input_rules[number - 1]
+    return changed

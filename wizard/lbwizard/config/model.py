@@ -129,6 +129,9 @@ class RealServer:
     # Two-arm: a public address of the server's own for services that are not balanced (SMTP, say):
     # inbound traffic to it is DNATed to the server, the server's outbound traffic SNATed from it.
     nat_address: str | None = None
+    # The ports of that address forwarded to the server (tcp and udp), e.g. "25, 587"; empty: none, the
+    # address is then the server's outbound source only. The firewall forwards nothing else to it.
+    nat_ports: str = ""
     state: str = "online"
 
 
@@ -176,6 +179,28 @@ class VirtualService:
 
 
 @dataclass
+class InputRule:
+    """The admin's own opening in the unit's default-deny input filter (SNMP from the NMS, say)."""
+
+    port: str  # a port list: "161" or "8000-8080, 9002"
+    protocol: str = "tcp"  # tcp | udp
+    source: str = "any"  # a network ("10.9.0.0/24", "2001:db8::/32") or any
+    comment: str = ""
+
+
+@dataclass
+class Access:
+    """Who may reach the unit itself; everything else arriving on any interface, IPv4 or IPv6, is dropped.
+
+    Clients reach the virtual services' ports from anywhere; SSH (and every management service) only from
+    the management networks; the admin's input rules are consulted before the final drop."""
+
+    # empty: the subnets of this unit's own interfaces (the wizard's default)
+    management_networks: list[str] = field(default_factory=list)
+    input_rules: list[InputRule] = field(default_factory=list)
+
+
+@dataclass
 class ApplianceConfig:
     """Everything the appliance does, in one document."""
 
@@ -185,6 +210,7 @@ class ApplianceConfig:
     gateway: str | None = None
     nameservers: list[str] = field(default_factory=list)
     ha: HighAvailability | None = None
+    access: Access = field(default_factory=Access)
     virtual_services: list[VirtualService] = field(default_factory=list)
     version: int = SCHEMA_VERSION
 
@@ -215,6 +241,14 @@ class ApplianceConfig:
             if iface.role == "internal":
                 return name, iface
         return None
+
+
+def management_networks(config: ApplianceConfig) -> list[str]:
+    """Where SSH and the unit's other management services may be reached from: the admin's list, or
+    the subnets of this unit's own interfaces."""
+    if config.access.management_networks:
+        return list(config.access.management_networks)
+    return list(dict.fromkeys(str(IPv4Interface(i.address).network) for i in config.interfaces.values()))
 
 
 def uses_transparency(config: ApplianceConfig) -> bool:
@@ -283,6 +317,8 @@ def _convert(cls: type, key: str, value: Any, path: str, problems: list[tuple[st
 _NESTED: dict[tuple[type, str], tuple[str, type]] = {
     (ApplianceConfig, "interfaces"): ("map", Interface),
     (ApplianceConfig, "ha"): ("one", HighAvailability),
+    (ApplianceConfig, "access"): ("one", Access),
+    (Access, "input_rules"): ("list", InputRule),
     (ApplianceConfig, "virtual_services"): ("list", VirtualService),
     (HighAvailability, "floating"): ("one", Floating),
     (VirtualService, "persistence"): ("one", Persistence),

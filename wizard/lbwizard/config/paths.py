@@ -70,6 +70,10 @@ class Paths:
         return self.config_dir / "rules.v4"
 
     @property
+    def rules_v6(self) -> Path:
+        return self.config_dir / "rules.v6"
+
+    @property
     def resolv_conf(self) -> Path:
         return self.root / "etc/resolv.conf"
 

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from . import model
+from . import model, verify_access
 from .addressing import (
     IPv4Address,
     IPv4Interface,
@@ -90,6 +90,7 @@ def _verify(config: ApplianceConfig) -> Iterator[Problem]:
     yield from _check_virtual_services(config, subnets)
     yield from _check_duplicate_addresses(config)
     yield from _check_fwmark_groups(config)
+    yield from (Problem(field, message) for field, message in verify_access.check(config))
 
 
 def _check_fwmark_groups(config: ApplianceConfig) -> Iterator[Problem]:
@@ -633,6 +634,7 @@ def _check_real_servers(config: ApplianceConfig, service: VirtualService, field:
         yield from _check_reachability(config, service, rfield, rlabel, address, vip, subnets)
         if server.nat_address is not None:
             yield from _check_nat_address(config, server, rfield, rlabel, address, subnets)
+        yield from _check_nat_ports(server, rfield, rlabel)
 
 
 def _check_nat_address(config, server: RealServer, field: str, label: str, address: IPv4Address, subnets: _Subnets):
@@ -657,6 +659,19 @@ def _check_nat_address(config, server: RealServer, field: str, label: str, addre
             if other.address == server.address and other.nat_address not in (None, server.nat_address):
                 yield Problem(field, f"{label}: {address} already has NAT address {other.nat_address}; one per server")
                 return
+
+
+def _check_nat_ports(server: RealServer, field: str, label: str):
+    """The ports forwarded from a server's own public address: a port list, and only with that address."""
+    if not server.nat_ports:
+        return
+    try:
+        parse_port_list(str(server.nat_ports))
+    except (ValueError, AttributeError) as exc:
+        yield Problem(f"{field}.nat_ports", f"{label}: {exc}")
+        return
+    if server.nat_address is None:
+        yield Problem(f"{field}.nat_ports", f"{label}: ports are forwarded from a NAT address; set nat_address too")
 
 
 def _check_weights(service: VirtualService, server: RealServer, field: str):

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from ..config import edit, history, model, provenance
+from ..config import edit, history, model, provenance, verify_access
 from ..config.addressing import parse_yes_no
 from ..config.model import ApplianceConfig, ConfigFormatError
 from ..config.paths import Paths
@@ -143,6 +143,20 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("vs")
         sub.add_argument("rs", help="name, address or address:port")
 
+    access = commands.add_parser("access", help="who may reach this unit itself (the default-deny firewall)")
+    access_actions = access.add_subparsers(dest="action", metavar="ACTION", required=True)
+    access_actions.add_parser("show", parents=[common], help="the management networks and the admin's input rules")
+    networks = access_actions.add_parser("networks", parents=[common], help="where SSH and management may come from")
+    networks.add_argument("networks", nargs="+", metavar="NETWORK", help='e.g. 10.9.0.0/24 2001:db8::/32, or "default"')
+    networks.add_argument("--force", action="store_true", help="even if it cuts off this SSH session")
+    allow = access_actions.add_parser("allow", parents=[common], help="open a port of this unit (an input rule)")
+    allow.add_argument("port", help='a port or a list, e.g. 161 or "8000-8080, 9002"')
+    allow.add_argument("--protocol", default="tcp", choices=("tcp", "udp"))
+    allow.add_argument("--source", default="any", help="a network, or any (default)")
+    allow.add_argument("--comment", default="", help="why, shown by iptables -L")
+    remove = access_actions.add_parser("remove", parents=[common], help="remove input rule N (as access show numbers them)")
+    remove.add_argument("number", type=int)
+
     commands.add_parser("status", parents=[common], help="requested and actual state, weights, connections")
     commands.add_parser("diagnose", parents=[common], help="the reference's diagnosis steps, with fixes")
     script = commands.add_parser("realserver-script", parents=[common], help="print a real server's setup script")
@@ -256,6 +270,43 @@ def cmd_rs(ctl: Ctl, args: argparse.Namespace) -> int:
     return ctl.commit(lambda current: edit.set_server_state(current, vs, rs, args.action), what)
 
 
+def _ssh_client() -> str | None:
+    """The address this lbctl runs for over SSH (sshd's SSH_CONNECTION), if any."""
+    parts = os.environ.get("SSH_CONNECTION", "").split()
+    return parts[0] if parts else None
+
+
+def cmd_access(ctl: Ctl, args: argparse.Namespace) -> int:
+    if args.action == "show":
+        config = ctl.config()
+        own = "" if config.access.management_networks else " (this unit's own subnets)"
+        lines = [f"management networks (SSH): {', '.join(model.management_networks(config))}{own}"]
+        rules = config.access.input_rules
+        lines += [
+            f"{i:>3}  {r.protocol}/{r.port} from {r.source}" + (f"  # {r.comment}" if r.comment else "")
+            for i, r in enumerate(rules, 1)
+        ] or ["no input rules of the admin's: everything else but the services' ports is dropped"]
+        data = {"management_networks": model.management_networks(config), "input_rules": [dataclasses.asdict(r) for r in rules]}
+        return ctl.out("\n".join(lines), data) or EXIT_OK
+    if args.action == "networks":
+        client = _ssh_client()
+        wanted = [str(verify_access.parse_network(n)) if n != "default" else n for n in args.networks]
+
+        def change(current: ApplianceConfig) -> ApplianceConfig:
+            changed = edit.set_management_networks(current, wanted)
+            if client and not args.force and verify_access.cuts_off(changed, client):
+                networks = ", ".join(model.management_networks(changed))
+                raise edit.EditError("networks", f"{networks} would cut off this SSH session from {client}; add it, or --force")
+            return changed
+
+        return ctl.commit(change, f"management networks are now {' '.join(args.networks)}")
+    if args.action == "allow":
+        rule = model.InputRule(args.port, args.protocol, args.source, args.comment)
+        what = f"opened {args.protocol}/{args.port} from {args.source}"
+        return ctl.commit(lambda current: edit.add_input_rule(current, rule), what)
+    return ctl.commit(lambda current: edit.remove_input_rule(current, args.number), f"removed input rule {args.number}")
+
+
 def cmd_status(ctl: Ctl, args: argparse.Namespace) -> int:
     config = ctl.config()
     statuses = status.collect(config, ctl.operations.engines)
@@ -305,6 +356,7 @@ def cmd_rollback(ctl: Ctl, args: argparse.Namespace) -> int:
 
 
 COMMANDS = {
+    "access": cmd_access,
     "vs": cmd_vs,
     "rs": cmd_rs,
     "status": cmd_status,
@@ -329,6 +381,8 @@ def main(argv: list[str] | None = None) -> int:
             return COMMANDS[args.command](ctl, args)
     except edit.EditError as exc:
         return ctl.problems([(exc.field, exc.message)])
+    except verify_access.NetworkError as exc:
+        return ctl.problems([("networks", str(exc))])
     except ConfigFormatError as exc:
         return ctl.problems(exc.problems)
 

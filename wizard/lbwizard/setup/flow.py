@@ -19,6 +19,7 @@ from ..config.addressing import IPv4Interface, parse_address, parse_port, parse_
 from ..config.model import ApplianceConfig, Floating, HealthCheck, HighAvailability, Interface, RealServer, VirtualService
 from ..config.password import hash_password
 from ..config.verify import Problem, verify
+from ..config.verify_access import parse_network
 from .again import lay_over
 from .live import LiveSystem
 
@@ -78,6 +79,22 @@ def _choice(options: Iterable[str], what: str) -> Callable[[object], str]:
         return text
 
     return parse
+
+
+# Settings an answers file may carry that the console does not ask (lbctl changes them later).
+ANSWERS_ONLY = ("management_networks",)
+
+
+def management_networks_answer(value: object) -> list[str]:
+    """The networks SSH and management are allowed from: a list, or one comma-separated line; each
+    normalised (10.9.0.0/24, 2001:db8::/32); empty means this unit's own subnets."""
+    items = value if isinstance(value, list) else str(value or "").split(",")
+    networks = []
+    for item in items:
+        text = str(item).strip()
+        if text:
+            networks.append(str(parse_network(text)))
+    return networks
 
 
 def _text(value: object) -> str:
@@ -399,10 +416,17 @@ class Flow:
         if not isinstance(data, dict):
             raise AnswersError([Problem("answers", "expected a mapping of question ids to answers")])
         problems = []
+        settings, networks = {key: value for key, value in data.items() if key not in ANSWERS_ONLY}, None
+        if "management_networks" in data:
+            try:
+                networks = management_networks_answer(data["management_networks"])
+            except ValueError as exc:
+                problems.append(Problem("management_networks", str(exc)))
+        data = settings
         for key in data:
             question = QUESTION_BY_ID.get(str(key))
             if question is None or question.interactive_only:
-                known = ", ".join(q.id for q in QUESTIONS if not q.interactive_only)
+                known = ", ".join([*(q.id for q in QUESTIONS if not q.interactive_only), *ANSWERS_ONLY])
                 problems.append(Problem(str(key), f"unknown question id; the answers file takes: {known}"))
         answers: Answers = {}
         for question in QUESTIONS:
@@ -424,7 +448,10 @@ class Flow:
         if problems:
             raise AnswersError(problems)
         self.answers = answers
-        return self.build_config(answers)
+        config = self.build_config(answers)
+        if networks is not None:
+            config.access.management_networks = networks
+        return config
 
     # -- the result ------------------------------------------------------------------------------
 

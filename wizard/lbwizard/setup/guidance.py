@@ -6,7 +6,7 @@ test from two clients; saying it at the moment of success saves a trip to the ma
 
 from __future__ import annotations
 
-from ..config.model import ApplianceConfig, VirtualService
+from ..config.model import ApplianceConfig, VirtualService, management_networks
 from ..render import realserver
 
 
@@ -75,6 +75,14 @@ def next_steps(config: ApplianceConfig) -> list[str]:
     if config.ha:
         other = "backup" if config.ha.role == "master" else "master"
         steps.append(f"Set up the {other} unit (peer {config.ha.peer}) with the same floating addresses.")
+        steps.append(
+            "Keep the HA link trusted: VRRPv3 has no authentication, so anyone on that network could take the "
+            f"floating addresses. This unit accepts VRRP, connection sync and HAProxy's peers from {config.ha.peer} only."
+        )
+    steps.append(
+        f"SSH and management are open from {', '.join(management_networks(config))} only; everything but the "
+        "services' ports is dropped, IPv4 and IPv6. Change it with `lbctl access networks` and `lbctl access allow`."
+    )
     for service in config.virtual_services[:1]:
         steps.append(
             f"Test from two clients on the external network: connect to {service.address}:{service.port}; "

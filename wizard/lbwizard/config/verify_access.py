@@ -1,0 +1,91 @@
+"""The rules of `access`: who may reach the unit itself (verify.py's part for the default-deny firewall).
+
+Kept apart from verify.py because these are networks, IPv4 or IPv6, not the unit's own IPv4 addresses,
+and because lbctl asks one more question of them before a change over SSH: would it cut the admin off?
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
+
+from .addressing import parse_port_list
+from .model import Access, ApplianceConfig, InputRule, management_networks
+
+PROTOCOLS = ("tcp", "udp")
+
+
+class NetworkError(ValueError):
+    """Text that is not a network as the access settings take them."""
+
+
+def parse_network(text: object) -> IPv4Network | IPv6Network:
+    """A network in CIDR form, IPv4 or IPv6; a lone address is a /32 or /128. Host bits are refused, so
+    what is written is what is meant (10.9.0.5/24 is a typo for 10.9.0.0/24 or 10.9.0.5/32)."""
+    if not isinstance(text, str) or text != text.strip() or not text:
+        raise NetworkError(f"{text!r} is not a network; write it like 10.9.0.0/24 or 2001:db8::/32")
+    try:
+        return ip_network(text, strict=True)
+    except ValueError:
+        try:
+            ip_network(text, strict=False)
+        except ValueError:
+            raise NetworkError(f"{text!r} is not a network; write it like 10.9.0.0/24 or 2001:db8::/32") from None
+        network = ip_network(text, strict=False)
+        host = f"{text.split('/')[0]}/{network.max_prefixlen}"
+        raise NetworkError(f"{text!r} has host bits set: the network is {network}, one host is {host}") from None
+
+
+def check(config: ApplianceConfig) -> Iterator[tuple[str, str]]:
+    """(field, message) for each problem of config.access."""
+    access = config.access
+    if not isinstance(access, Access):
+        yield "access", "expected a mapping with management_networks and input_rules"
+        return
+    if not isinstance(access.management_networks, list):
+        yield "access.management_networks", "expected a list of networks (empty: this unit's own subnets)"
+    else:
+        seen: set[str] = set()
+        for i, text in enumerate(access.management_networks):
+            field = f"access.management_networks[{i}]"
+            try:
+                network = parse_network(text)
+            except ValueError as exc:
+                yield field, str(exc)
+                continue
+            if str(network) in seen:
+                yield field, f"{network} is listed twice"
+            seen.add(str(network))
+            if network.prefixlen == 0:
+                yield field, f"{network} is every address: SSH would be open to the whole network; name the management networks"
+    if not isinstance(access.input_rules, list):
+        yield "access.input_rules", "expected a list of rules (port, protocol, source, comment)"
+        return
+    for i, rule in enumerate(access.input_rules):
+        yield from _check_rule(rule, f"access.input_rules[{i}]")
+
+
+def _check_rule(rule: InputRule, field: str) -> Iterator[tuple[str, str]]:
+    if rule.protocol not in PROTOCOLS:
+        yield f"{field}.protocol", f"{rule.protocol!r} is not tcp or udp"
+    try:
+        if not parse_port_list(str(rule.port) if isinstance(rule.port, int) else rule.port):
+            yield f"{field}.port", "name the port or ports to open, e.g. 161 or 8000-8080"
+    except (ValueError, TypeError, AttributeError) as exc:
+        yield f"{field}.port", str(exc)
+    if rule.source != "any":
+        try:
+            parse_network(rule.source)
+        except ValueError as exc:
+            yield f"{field}.source", str(exc)
+    plain = isinstance(rule.comment, str) and all(c.isprintable() and c not in "\"'\\" for c in rule.comment)
+    if not plain or len(rule.comment) > 64:
+        yield f"{field}.comment", "use up to 64 printable characters, no quotes or backslashes"
+
+
+def cuts_off(config: ApplianceConfig, client: str) -> bool:
+    """Would this config's management networks refuse an admin connected from client (an address)?"""
+    address = ip_address(client.split("%")[0])
+    if address.version == 6 and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return not any(address in ip_network(net, strict=False) for net in management_networks(config))
