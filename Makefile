@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON_SYSTEM ?= /usr/bin/python3
 VENV := .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := python3-venv python3-dev gcc libcrypt1 iproute2 iputils-ping iptables procps util-linux tmux haproxy keepalived ipvsadm curl wrk \
+APT_PACKAGES := python3-venv python3-dev gcc libcrypt1 iproute2 iputils-ping iptables openssh-client procps util-linux tmux haproxy keepalived ipvsadm curl wrk \
 	mmdebstrap qemu-system-x86 qemu-utils grub-pc-bin grub-efi-amd64-bin ovmf xorriso mtools dosfstools e2fsprogs gdisk
 ROOT_DIR ?= build/root
 

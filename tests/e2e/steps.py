@@ -4,6 +4,7 @@ for an answers disk to configure the unit, and apply a config carried on that di
 from __future__ import annotations
 
 import copy
+import sys
 import time
 
 from lbwizard.config.model import ApplianceConfig
@@ -48,3 +49,31 @@ def apply_from_answers_disk(guest, name: str = "scenario.yaml") -> None:
 def answered_config(answers: dict) -> ApplianceConfig:
     """The config an answers file makes (the host computes the same one the guest's wizard does)."""
     return Flow(LiveSystem()).run_answers(copy.deepcopy(answers))
+
+
+SCANNER = r"""
+import asyncio, sys
+host, ports = sys.argv[1], [int(p) for p in sys.argv[2].split(",")]
+async def one(port, gate):
+    async with gate:
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 2)
+        except (OSError, asyncio.TimeoutError):
+            return None
+        writer.close()
+        return port
+async def main():
+    gate = asyncio.Semaphore(512)
+    found = await asyncio.gather(*(one(port, gate) for port in ports))
+    print(",".join(str(port) for port in found if port))
+asyncio.run(main())
+"""
+# every port below 1025, and the ones this appliance's daemons or a careless admin might open
+SCANNED_PORTS = [*range(1, 1025), 1936, 2222, 3306, 5000, 8000, 8080, 8081, 8443, 8848, 9000, 9100, 9101, 10000, 11211]
+
+
+def open_ports(lab, namespace: str, host: str) -> set[int]:
+    """A TCP connect scan from a namespace: the ports that accept a connection (dropped ones time out)."""
+    ports = ",".join(map(str, SCANNED_PORTS))
+    result = lab.run(namespace, sys.executable, "-c", SCANNER, host, ports, timeout=120)
+    return {int(port) for port in result.stdout.split(",") if port.strip()}

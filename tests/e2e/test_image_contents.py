@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import socket
 import subprocess
 from pathlib import Path
 
@@ -90,6 +91,25 @@ def test_each_unit_gets_its_own_identity(image_root):
     assert not (image_root / "etc/haproxy/certs/appliance.pem").exists()
     ssh = (image_root / "etc/ssh/sshd_config.d/lb-appliance.conf").read_text()
     assert "PermitRootLogin prohibit-password" in ssh
+
+
+def test_the_image_holds_no_trace_of_the_machine_that_built_it(image_root):
+    """mmdebstrap copies the build host's resolver and host name in; a fresh unit would offer that
+    nameserver as its default, and every unit would carry the build machine's name."""
+    build_host = socket.gethostname()
+    host_lines = Path("/etc/resolv.conf").read_text().splitlines()
+    host_resolvers = {line.split()[1] for line in host_lines if line.startswith("nameserver ")}
+    resolv = (image_root / "etc/resolv.conf").read_text()
+    assert not [line for line in resolv.splitlines() if line.startswith("nameserver")], resolv
+    assert not any(address in resolv for address in host_resolvers)
+    assert (image_root / "etc/hostname").read_text().strip() == "lb-appliance" != build_host
+    assert build_host not in {name for line in (image_root / "etc/hosts").read_text().splitlines() for name in line.split()[1:]}
+    assert (image_root / "etc/machine-id").read_text() == ""
+    apt_settings = "".join(p.read_text() for p in (image_root / "etc/apt").rglob("*") if p.is_file() and p.suffix != ".gpg")
+    assert "proxy" not in apt_settings.lower()
+    assert not [p for p in (image_root / "var/cache/apt").rglob("*") if p.is_file()]
+    assert not [p for p in (image_root / "var/lib/apt/lists").rglob("*") if p.is_file() and p.name != "lock"]
+    assert not (image_root / "root/.bash_history").exists()
 
 
 def test_the_image_says_what_it_is(image_root):

@@ -3,7 +3,9 @@ answers disk (the quick start's two-arm NAT example), then each scenario applies
 with `lbwizard apply --config`, as an administrator reconfiguring a running unit would.
 
 1. First boot from the answers disk: unattended, the password never printed, the client served
-   through IPVS NAT, the root grown to the disk, the unit's own TLS certificate made (issue 3).
+   through IPVS NAT, the root grown to the disk, the unit's own TLS certificate made (issue 3). A scan
+   from the external side, the internal side and over IPv6 link-local finds only the expected ports
+   open; the SSH key of the answers disk logs in as root, a password cannot (issue 15).
 2. Issue 6, scenario 3, and issue 7's day-2 commands: the second real server is added with `lbctl rs
    add` (in IPVS at once, by ipvsadm, before the hand-over makes it durable); `lbctl status` shows both
    with IPVS's connection counts; `lbctl rs drain` takes one out of new connections at once and
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
 import time
 
 import pytest
@@ -36,6 +39,7 @@ from tests.e2e.steps import (
     VIP_URL,
     answered_config,
     apply_from_answers_disk,
+    open_ports,
     wait_configured,
     wait_served,
     wait_until,
@@ -107,7 +111,10 @@ def unit(shared_lab):
     shared_lab.start_http("rs1", "192.168.2.50", 8081)  # answers with the caller's address
     shared_lab.run("client", "ip", "addr", "add", "10.0.0.32/24", "dev", "eth0")
     files = {"base.yaml": model.dumps(answered_config(TWO_ARM_NAT)), "layers.yaml": layers_config(), "two.yaml": two_servers()}
-    disk = answers_disk(shared_lab.workdir / "answers.img", yaml.safe_dump(TWO_ARM_NAT), files)
+    key = shared_lab.workdir / "admin_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "admin@e2e", "-f", str(key)], check=True)
+    answers = TWO_ARM_NAT | {"ssh_authorized_keys": [key.with_suffix(".pub").read_text().strip()]}
+    disk = answers_disk(shared_lab.workdir / "answers.img", yaml.safe_dump(answers), files)
     guest = shared_lab.boot(drives=[disk], disk_size="4G")
     wait_configured(guest)
     first_boot_output = bytes(guest.raw)
@@ -127,6 +134,28 @@ def test_the_answers_disk_configured_the_unit_unattended(unit):
     # first boot made this unit's own TLS certificate (the image has none), readable by root only
     status, made = guest.shell("cd /etc/haproxy/certs && stat -c %a appliance.pem && grep -c 'PRIVATE KEY' appliance.pem; cd")
     assert status == 0 and made.split()[-2:] == ["600", "2"], made
+
+
+def ssh(lab, *options: str) -> subprocess.CompletedProcess:
+    """ssh root@10.0.0.21 from the client namespace, batch mode (no prompt), with these options."""
+    command = ["ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]
+    command += ["-o", "ConnectTimeout=20", *options, "root@10.0.0.21", "echo logged-in-as-$(id -un)"]
+    return lab.run("client", *command, check=False, timeout=90)
+
+
+def test_only_the_expected_ports_are_open_and_ssh_takes_the_answers_disk_key_only(unit):
+    guest_lab, guest, _ = unit
+    wait_served(guest_lab)
+    assert open_ports(guest_lab, "client", "10.0.0.21") == {22, 80}  # SSH (a management network) and VIP1
+    assert open_ports(guest_lab, "rs1", "192.168.2.21") == {22}  # the internal side: management only
+    status, link = guest.shell("ip -6 -o addr show dev eth0 scope link | awk '{print $4}' | cut -d/ -f1")
+    assert status == 0 and link.strip().startswith("fe80:"), link
+    assert open_ports(guest_lab, "client", f"{link.strip().splitlines()[-1]}%eth0") == set()  # no IPv6 management
+    key = guest_lab.workdir / "admin_key"
+    with_key = ssh(guest_lab, "-i", str(key), "-o", "IdentitiesOnly=yes")
+    assert "logged-in-as-root" in with_key.stdout, with_key.stdout + with_key.stderr
+    password = ssh(guest_lab, "-o", "PubkeyAuthentication=no", "-o", "PreferredAuthentications=password,keyboard-interactive")
+    assert password.returncode != 0 and "Permission denied (publickey)" in password.stderr, password.stderr
 
 
 def test_second_real_server_added_by_lbctl_drained_then_a_pulled_cable(unit):

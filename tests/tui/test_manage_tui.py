@@ -165,7 +165,7 @@ async def test_every_management_screen_draws_only_ascii_on_the_vga_console(root,
     drawn: dict[str, str] = {}
     async with app_for(root).run_test(size=SIZE) as pilot:
         drawn["menu"] = pilot.app.export_screenshot()
-        for key in ("services", "servers", "status", "diagnose", "history"):
+        for key in ("services", "servers", "access", "status", "diagnose", "history"):
             await choose(pilot, key)
             await pilot.pause(0.3)
             drawn[key] = pilot.app.export_screenshot()
@@ -235,3 +235,31 @@ async def test_a_dry_run_s_diagnostics_and_status_say_what_they_would_check_and_
     assert "PROBLEM" not in diagnose
     assert "IPVS: not asked (dry run): would read the kernel's IPVS table (ipvsadm -Ln)" in texts["status"]
     assert "VIP not looked for (dry run)" in texts["status"]
+
+
+async def test_ssh_keys_and_management_networks_from_the_access_screen(root, tmp_path):
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "admin@nms", "-f", str(tmp_path / "k")], check=True)
+    key = (tmp_path / "k.pub").read_text().strip()
+    async with app_for(root).run_test(size=SIZE) as pilot:
+        await choose(pilot, "access")
+        await pilot.press("a")
+        await pilot.pause()
+        await fill(pilot, {"key": key.split()[0] + " " + key.split()[1][:48]})  # a line cut short: still base64
+        await finished(pilot)
+        assert "key: the ssh-ed25519 key data is incomplete" in screen_text(pilot.app.export_screenshot())
+        assert saved(root).access.ssh_authorized_keys == []
+        await pilot.press("escape", "a")
+        await pilot.pause()
+        await fill(pilot, {"key": key})
+        assert (await finished(pilot)).startswith("Applied")
+        await pilot.press("escape", "n")
+        await pilot.pause()
+        await fill(pilot, {"networks": "10.9.0.0/24, 2001:db8::/32"})
+        assert (await finished(pilot)).startswith("Applied")
+        await pilot.press("escape")
+        await pilot.pause()
+        shown = screen_text(pilot.app.export_screenshot())
+        assert "admin@nms" in shown and "SSH from 10.9.0.0/24, 2001:db8::/32" in shown
+    access = saved(root).access
+    assert access.ssh_authorized_keys == [key] and access.management_networks == ["10.9.0.0/24", "2001:db8::/32"]
+    assert key in (root / "etc/lbwizard/authorized_keys/root").read_text()

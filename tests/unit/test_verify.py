@@ -583,7 +583,7 @@ def test_access_settings_are_checked_by_name(answers):
     problems = {p.field: p.message for p in verify(config)}
     assert problems["access.management_networks[1]"] == "10.9.0.0/24 is listed twice"
     assert "has host bits set: the network is fe80::/10" in problems["access.management_networks[2]"]
-    assert "is not a network" in problems["access.management_networks[3]"]
+    assert "is not a network" in " ".join(p.message for p in verify(config) if p.field == "access.management_networks[3]")
     assert "name the port" in problems["access.input_rules[0].port"]
     assert problems["access.input_rules[0].protocol"] == "'sctp' is not tcp or udp"
     assert "quotes" in problems["access.input_rules[0].comment"]
@@ -599,3 +599,21 @@ def test_nat_ports_need_a_nat_address_and_parse(answers):
     config.virtual_services[0].real_servers[0].nat_ports = "25, 70000"
     problems = {p.field: p.message for p in verify(config)}
     assert "70000" in problems["virtual_services[0].real_servers[0].nat_ports"]
+
+
+def test_text_is_taken_only_as_it_will_be_written(answers):
+    """Patterns match whole values (a trailing newline is not a name), digits are ASCII, a health-check path
+    holds nothing keepalived or HAProxy would read as a comment or a quote, and no value has spaces around it."""
+    config = Flow(LiveSystem()).run_answers(answers["two_arm_nat"])
+    service = config.virtual_services[0]
+    service.name = "VIP1\n"
+    service.real_servers[0].address = " 192.168.2.50"
+    service.sorry_server = "192.168.2.99:\u0668\u0660"  # Arabic-Indic 80
+    service.health_check.type, service.health_check.path = "http", "/health!check"
+    problems = {p.field: p.message for p in verify(config)}
+    assert "virtual_services[0].name" in problems
+    assert "has spaces around it; write '192.168.2.50'" in problems["virtual_services[0].real_servers[0].address"]
+    assert "is not a port" in problems["virtual_services[0].sorry_server"]
+    assert "virtual_services[0].health_check.path" in problems
+    service.health_check.path = "/it's"
+    assert "virtual_services[0].health_check.path" in {p.field for p in verify(config)}

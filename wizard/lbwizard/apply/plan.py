@@ -6,6 +6,7 @@ firewall steps, which act on the network namespace the process runs in.
 
 from __future__ import annotations
 
+from ..config import sshkeys
 from ..config.files import atomic_write
 from ..config.model import ApplianceConfig
 from ..config.paths import Paths
@@ -33,6 +34,12 @@ def system_files(config: ApplianceConfig, paths: Paths) -> list[Step]:
     script_steps.append(prune_step(paths.realservers_dir, set(scripts), "remove scripts of real servers no longer used"))
     return [
         *script_steps,
+        file_step(
+            paths.authorized_keys,
+            sshkeys.authorized_keys_text(config.access.ssh_authorized_keys),
+            f"write root's SSH keys ({len(config.access.ssh_authorized_keys)})",
+            0o600,
+        ),
         file_step(paths.root / "etc/hostname", config.hostname + "\n", f"write the host name {config.hostname}"),
         file_step(paths.resolv_conf, resolv, f"write the nameservers {', '.join(config.nameservers) or '(none)'}"),
         file_step(

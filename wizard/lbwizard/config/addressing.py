@@ -13,7 +13,7 @@ IPv4Address = ipaddress.IPv4Address
 IPv4Interface = ipaddress.IPv4Interface
 IPv4Network = ipaddress.IPv4Network
 
-_DOTTED = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
+_DOTTED = re.compile(r"[0-9]{1,3}(\.[0-9]{1,3}){3}")
 
 
 def parse_address(text: object) -> IPv4Address:
@@ -21,7 +21,7 @@ def parse_address(text: object) -> IPv4Address:
     value = str(text).strip() if text is not None else ""
     if not value:
         raise ValueError("an IPv4 address is required, for example 10.0.0.21")
-    if not _DOTTED.match(value):
+    if not _DOTTED.fullmatch(value):
         raise ValueError(f"{value!r} is not an IPv4 address; write four numbers 0-255, like 10.0.0.21")
     try:
         return ipaddress.IPv4Address(value)
@@ -35,9 +35,9 @@ def parse_prefix(text: object) -> int:
     if not value:
         raise ValueError("a netmask is required, for example 255.255.255.0 or /24")
     bits = value.removeprefix("/")
-    if bits.isdigit():
+    if bits.isascii() and bits.isdigit():
         prefix = int(bits)
-    elif _DOTTED.match(value):
+    elif _DOTTED.fullmatch(value):
         try:
             prefix = ipaddress.IPv4Network(f"0.0.0.0/{value}").prefixlen
         except ValueError:
@@ -79,7 +79,7 @@ def host_address_problem(address: IPv4Address, network: IPv4Network) -> str | No
 def parse_port(text: object) -> int:
     """A TCP/UDP port, 1-65535."""
     value = str(text).strip() if text is not None else ""
-    if not value.isdigit() or not 1 <= int(value) <= 65535:
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= 65535:
         raise ValueError(f"{value!r} is not a port; use a number from 1 to 65535")
     return int(value)
 
@@ -90,7 +90,7 @@ def split_endpoint(text: str, default_port: int) -> tuple[str, int]:
     address, _, port = str(text).partition(":")
     if not port:
         return address, default_port
-    if not port.isdigit():
+    if not (port.isascii() and port.isdigit()):
         raise ValueError(f"{port!r} in {text!r} is not a port number")
     return address, int(port)
 

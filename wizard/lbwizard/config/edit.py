@@ -11,7 +11,7 @@ import copy
 from dataclasses import fields
 from typing import Any
 
-from . import addressing
+from . import addressing, sshkeys
 from .model import ApplianceConfig as Config
 from .model import HealthCheck, InputRule, Persistence, RealServer, VirtualService
 
@@ -208,4 +208,28 @@ def remove_input_rule(config: Config, number: int) -> Config:
         raise EditError("rule", f"there is no input rule {number} (lbctl access show lists {len(rules)})")
     changed = copy.deepcopy(config)
     del changed.access.input_rules[number - 1]
+    return changed
+
+
+def add_ssh_key(config: Config, key: str) -> Config:
+    """A key (normalised by sshkeys.parse_key) that may log in as root; the same key twice is refused."""
+    if any(k.split()[1] == key.split()[1] for k in config.access.ssh_authorized_keys):
+        raise EditError("key", f"this key is already there ({sshkeys.fingerprint(key)})")
+    changed = copy.deepcopy(config)
+    changed.access.ssh_authorized_keys.append(key)
+    return changed
+
+
+def remove_ssh_key(config: Config, which: str, force: bool = False) -> Config:
+    """Remove the key named by its number (as `lbctl access key list` counts), fingerprint or comment."""
+    keys = config.access.ssh_authorized_keys
+    found = [i for i, key in enumerate(keys) if which in (str(i + 1), sshkeys.fingerprint(key), " ".join(key.split()[2:]))]
+    if len(found) != 1:
+        known = ", ".join(f"{i}: {sshkeys.fingerprint(k)}" for i, k in enumerate(keys, 1)) or "none"
+        what = "names more than one key" if found else "is no key"
+        raise EditError("key", f"{which!r} {what} (there are: {known})")
+    if len(keys) == 1 and not force:
+        raise EditError("key", "it is the last key: root could then log in at the console only; add another first, or --force")
+    changed = copy.deepcopy(config)
+    del changed.access.ssh_authorized_keys[found[0]]
     return changed

@@ -198,6 +198,9 @@ class Access:
     # empty: the subnets of this unit's own interfaces (the wizard's default)
     management_networks: list[str] = field(default_factory=list)
     input_rules: list[InputRule] = field(default_factory=list)
+    # OpenSSH public keys ("ssh-ed25519 AAAA... comment") that may log in as root; root has no password
+    # login over SSH, so without a key the unit is managed at its console only.
+    ssh_authorized_keys: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -39,3 +39,12 @@ def password_matches(password: str, hashed: str) -> bool:
     """Whether password is the one hashed (crypt with the hash as setting gives the hash back)."""
     result = _libcrypt().crypt(password.encode(), hashed.encode())
     return result is not None and result.decode() == hashed
+
+
+def is_crypt_hash(text: str) -> bool:
+    """Whether text is a hash this system's crypt(3) can check a password against (yescrypt, SHA-512, ...):
+    an admin_password_hash that is not would lock the console for good."""
+    if not text.startswith("$") or any(c in text for c in ":\n\r \t"):
+        return False
+    result = _libcrypt().crypt(b"probe", text.encode())
+    return bool(result) and not result.startswith(b"*") and result.split(b"$")[1] == text.encode().split(b"$")[1]

@@ -70,6 +70,11 @@ class Paths:
         return self.config_dir / "rules.v4"
 
     @property
+    def authorized_keys(self) -> Path:
+        """root's SSH keys from appliance.yaml (sshd's AuthorizedKeysFile /etc/lbwizard/authorized_keys/%u)."""
+        return self.config_dir / "authorized_keys/root"
+
+    @property
     def rules_v6(self) -> Path:
         return self.config_dir / "rules.v6"
 

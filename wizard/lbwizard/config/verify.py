@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, is_dataclass
 
 from . import model, verify_access
 from .addressing import (
@@ -30,7 +30,8 @@ INTERFACE_NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,14}$")
 # Cookie, header and query-item names: the plain subset of HTTP token characters. '#' starts a comment
 # in haproxy.cfg, quotes and '$' are parsed there too; no real header or cookie needs them.
 TOKEN_PATTERN = re.compile(r"^[0-9A-Za-z_.-]{1,64}$")
-URL_PATH_PATTERN = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$")
+# no '!' or '#' (comments in keepalived.conf and haproxy.cfg), no quotes or '$' (HAProxy's own syntax)
+URL_PATH_PATTERN = re.compile(r"^/[A-Za-z0-9._~&()*+,;=:@%/?-]*$")
 SCRIPT_PATTERN = re.compile(r"^/[A-Za-z0-9._/-]+( [A-Za-z0-9._/=:-]+)*$")
 NAME_RULE = "use 1-32 letters, digits, '_', '.' or '-', starting with a letter or digit"
 LAYER7_WEIGHT_MAX = 256  # HAProxy's limit
@@ -80,7 +81,7 @@ def verify(config: ApplianceConfig) -> list[Problem]:
 def _verify(config: ApplianceConfig) -> Iterator[Problem]:
     if config.version != model.SCHEMA_VERSION:
         yield Problem("version", f"must be {model.SCHEMA_VERSION}")
-    if not isinstance(config.hostname, str) or not HOSTNAME_PATTERN.match(config.hostname):
+    if not isinstance(config.hostname, str) or not HOSTNAME_PATTERN.fullmatch(config.hostname):
         yield Problem("hostname", f"{config.hostname!r} is not a host name; use letters, digits and '-' (max 63)")
     subnets = _Subnets()
     yield from _check_interfaces(config, subnets)
@@ -91,6 +92,23 @@ def _verify(config: ApplianceConfig) -> Iterator[Problem]:
     yield from _check_duplicate_addresses(config)
     yield from _check_fwmark_groups(config)
     yield from (Problem(field, message) for field, message in verify_access.check(config))
+    yield from _check_spaces(config, "")
+
+
+def _check_spaces(value: object, field: str) -> Iterator[Problem]:
+    """Text with spaces around it: the checks read it stripped, the engines' files would get it as it is."""
+    if isinstance(value, str):
+        if value != value.strip() and field.rpartition(".")[2] not in ("comment",):
+            yield Problem(field, f"{value!r} has spaces around it; write {value.strip()!r}")
+    elif is_dataclass(value):
+        for item in fields(value):
+            yield from _check_spaces(getattr(value, item.name), f"{field}.{item.name}".lstrip("."))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _check_spaces(item, f"{field}[{i}]")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _check_spaces(item, f"{field}.{key}")
 
 
 def _check_fwmark_groups(config: ApplianceConfig) -> Iterator[Problem]:
@@ -131,7 +149,7 @@ def _check_interfaces(config: ApplianceConfig, subnets: _Subnets) -> Iterator[Pr
         return
     for name, iface in config.interfaces.items():
         field = f"interfaces.{name}"
-        if not INTERFACE_NAME_PATTERN.match(name):
+        if not INTERFACE_NAME_PATTERN.fullmatch(name):
             yield Problem(field, f"{name!r} is not an interface name like eth0")
             continue
         if iface.role not in model.INTERFACE_ROLES:
@@ -257,7 +275,7 @@ def _is_int_in(value: object, low: int, high: int) -> bool:
 
 def _check_name(name: object, field: str, duplicate: str, seen: set[str]) -> Iterator[Problem]:
     """Names go into daemon configs and file names: safe characters only, and unique in their list."""
-    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
         yield Problem(f"{field}.name", f"{name!r} is not a usable name; {NAME_RULE}")
     elif name in seen:
         yield Problem(f"{field}.name", duplicate)
@@ -304,7 +322,7 @@ def _check_service_extras(service: VirtualService, field: str, label: str):
             parse_address(address)
         except ValueError as exc:
             yield Problem(f"{field}.sorry_server", str(exc))
-        if port and not (port.isdigit() and 1 <= int(port) <= 65535):
+        if port and not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
             yield Problem(f"{field}.sorry_server", f"{port!r} is not a port; use ADDRESS or ADDRESS:PORT with 1-65535")
     if service.quorum is not None:
         if service.layer != 4:
@@ -384,7 +402,7 @@ def _check_tls(service: VirtualService, field: str, label: str):
         return
     if service.tls_certificate is not None and (
         not isinstance(service.tls_certificate, str)
-        or not CERTIFICATE_PATH.match(service.tls_certificate)
+        or not CERTIFICATE_PATH.fullmatch(service.tls_certificate)
         or ".." in service.tls_certificate
     ):
         yield Problem(f"{field}.tls_certificate", f"{service.tls_certificate!r} is not an absolute path of plain characters")
@@ -515,7 +533,7 @@ def _check_method(config: ApplianceConfig, service: VirtualService, field: str, 
             f"{service.scheduler!r} is not a layer {service.layer} scheduler; choose one of {', '.join(schedulers)}",
         )
     elif service.scheduler in model.SCHEDULERS_NEEDING_PARAM:
-        if not isinstance(service.scheduler_param, str) or not TOKEN_PATTERN.match(service.scheduler_param):
+        if not isinstance(service.scheduler_param, str) or not TOKEN_PATTERN.fullmatch(service.scheduler_param):
             yield Problem(
                 f"{field}.scheduler_param",
                 f"{service.scheduler} balancing needs a header or parameter name (letters, digits, '-', '_')",
@@ -562,14 +580,14 @@ def _check_persistence(service: VirtualService, field: str, label: str):
             except ValueError as exc:
                 yield Problem(f"{field}.netmask", str(exc))
     if persistence.mode in model.PERSISTENCE_MODES_NEEDING_NAME:
-        if not isinstance(persistence.name, str) or not TOKEN_PATTERN.match(persistence.name):
+        if not isinstance(persistence.name, str) or not TOKEN_PATTERN.fullmatch(persistence.name):
             yield Problem(
                 f"{field}.name",
                 f"{persistence.mode} needs the cookie, header or query item name (letters, digits, '-', '_')",
             )
     elif persistence.name is not None and persistence.mode not in ("active-cookie", "active-cookie-or-source-ip"):
         yield Problem(f"{field}.name", f"{persistence.mode} takes no name; remove it")
-    elif persistence.name is not None and not TOKEN_PATTERN.match(str(persistence.name)):
+    elif persistence.name is not None and not TOKEN_PATTERN.fullmatch(str(persistence.name)):
         yield Problem(f"{field}.name", "a cookie name uses letters, digits, '-' and '_' only")
 
 
@@ -585,14 +603,14 @@ def _check_health(service: VirtualService, field: str, label: str):
     if check.type in ("http", "https"):
         if service.protocol == "udp":
             yield Problem(f"{field}.type", f"{label} is UDP; an {check.type} check cannot reach it, use misc or none")
-        if check.path is not None and (not isinstance(check.path, str) or not URL_PATH_PATTERN.match(check.path)):
+        if check.path is not None and (not isinstance(check.path, str) or not URL_PATH_PATTERN.fullmatch(check.path)):
             yield Problem(f"{field}.path", f"{check.path!r} is not a URL path; start with / and use no spaces or quotes")
         if check.expect is not None and not _is_int_in(check.expect, 100, 599):
             yield Problem(f"{field}.expect", f"{check.expect!r} is not an HTTP status; use 100-599")
     elif check.path is not None or check.expect is not None:
         yield Problem(f"{field}.path", f"path and expect belong to http/https checks, not {check.type}")
     if check.type == "misc":
-        if not isinstance(check.script, str) or not SCRIPT_PATTERN.match(check.script):
+        if not isinstance(check.script, str) or not SCRIPT_PATTERN.fullmatch(check.script):
             yield Problem(f"{field}.script", "a misc check needs an absolute script path (letters, digits, . _ / - only)")
     elif check.script is not None:
         yield Problem(f"{field}.script", f"script belongs to misc checks, not {check.type}")

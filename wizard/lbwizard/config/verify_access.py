@@ -11,6 +11,7 @@ from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 
 from .addressing import parse_port_list
 from .model import Access, ApplianceConfig, InputRule, management_networks
+from .sshkeys import SSHKeyError, parse_key
 
 PROTOCOLS = ("tcp", "udp")
 
@@ -58,11 +59,30 @@ def check(config: ApplianceConfig) -> Iterator[tuple[str, str]]:
             seen.add(str(network))
             if network.prefixlen == 0:
                 yield field, f"{network} is every address: SSH would be open to the whole network; name the management networks"
+    yield from _check_keys(access.ssh_authorized_keys)
     if not isinstance(access.input_rules, list):
         yield "access.input_rules", "expected a list of rules (port, protocol, source, comment)"
         return
     for i, rule in enumerate(access.input_rules):
         yield from _check_rule(rule, f"access.input_rules[{i}]")
+
+
+def _check_keys(keys: object) -> Iterator[tuple[str, str]]:
+    if not isinstance(keys, list):
+        yield "access.ssh_authorized_keys", "expected a list of public keys (the lines of .pub files)"
+        return
+    seen: set[str] = set()
+    for i, key in enumerate(keys):
+        try:
+            normal = parse_key(key)
+        except SSHKeyError as exc:
+            yield f"access.ssh_authorized_keys[{i}]", str(exc)
+            continue
+        if normal != key:
+            yield f"access.ssh_authorized_keys[{i}]", "write the key as type, data and comment separated by single spaces"
+        if normal.split()[1] in seen:
+            yield f"access.ssh_authorized_keys[{i}]", "this key is listed twice"
+        seen.add(normal.split()[1])
 
 
 def _check_rule(rule: InputRule, field: str) -> Iterator[tuple[str, str]]:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from ..config import edit, history, model, provenance, verify_access
+from ..config import edit, history, model, provenance, sshkeys, verify_access
 from ..config.addressing import parse_yes_no
 from ..config.model import ApplianceConfig, ConfigFormatError
 from ..config.paths import Paths
@@ -81,6 +81,7 @@ SERVER_OPTIONS = [
     ("--min-conns", "min_conns", int, "connections below which an overloaded server is used again"),
     ("--max-conns", "max_conns", int, "connection limit (0: none)"),
     ("--nat-address", "nat_address", _none_or(str), "two-arm: the server's own public address (or none)"),
+    ("--nat-ports", "nat_ports", str, 'ports of that address forwarded to the server, e.g. "25, 587" ("": none)'),
 ]
 
 
@@ -156,6 +157,15 @@ def _parser() -> argparse.ArgumentParser:
     allow.add_argument("--comment", default="", help="why, shown by iptables -L")
     remove = access_actions.add_parser("remove", parents=[common], help="remove input rule N (as access show numbers them)")
     remove.add_argument("number", type=int)
+    key = access_actions.add_parser("key", help="root's SSH keys").add_subparsers(
+        dest="key_action", metavar="ACTION", required=True
+    )
+    key.add_parser("list", parents=[common], help="the keys that may log in as root, with their fingerprints")
+    key_add = key.add_parser("add", parents=[common], help="a key that may log in as root")
+    key_add.add_argument("key", help='the line of a .pub file, or "-" to read it from standard input')
+    key_remove = key.add_parser("remove", parents=[common], help="a key, by its number, fingerprint or comment")
+    key_remove.add_argument("key")
+    key_remove.add_argument("--force", action="store_true", help="even if it is the last key (SSH is then closed to root)")
 
     commands.add_parser("status", parents=[common], help="requested and actual state, weights, connections")
     commands.add_parser("diagnose", parents=[common], help="the reference's diagnosis steps, with fixes")
@@ -300,11 +310,32 @@ def cmd_access(ctl: Ctl, args: argparse.Namespace) -> int:
             return changed
 
         return ctl.commit(change, f"management networks are now {' '.join(args.networks)}")
+    if args.action == "key":
+        return _cmd_key(ctl, args)
     if args.action == "allow":
         rule = model.InputRule(args.port, args.protocol, args.source, args.comment)
         what = f"opened {args.protocol}/{args.port} from {args.source}"
         return ctl.commit(lambda current: edit.add_input_rule(current, rule), what)
     return ctl.commit(lambda current: edit.remove_input_rule(current, args.number), f"removed input rule {args.number}")
+
+
+def _cmd_key(ctl: Ctl, args: argparse.Namespace) -> int:
+    if args.key_action == "list":
+        keys = ctl.config().access.ssh_authorized_keys
+        rows = [
+            {"number": i, "fingerprint": sshkeys.fingerprint(k), "type": k.split()[0], "comment": " ".join(k.split()[2:])}
+            for i, k in enumerate(keys, 1)
+        ]
+        lines = [f"{r['number']:>3}  {r['fingerprint']}  {r['type']}  {r['comment']}" for r in rows]
+        return ctl.out("\n".join(lines) or "no SSH key: root logs in at the console only (lbctl access key add)", rows) or EXIT_OK
+    if args.key_action == "add":
+        text = sys.stdin.read() if args.key == "-" else args.key
+        try:
+            key = sshkeys.parse_key(text.strip())
+        except sshkeys.SSHKeyError as exc:
+            return ctl.problems([("key", str(exc))])
+        return ctl.commit(lambda current: edit.add_ssh_key(current, key), f"added SSH key {sshkeys.fingerprint(key)}")
+    return ctl.commit(lambda current: edit.remove_ssh_key(current, args.key, args.force), f"removed SSH key {args.key}")
 
 
 def cmd_status(ctl: Ctl, args: argparse.Namespace) -> int:

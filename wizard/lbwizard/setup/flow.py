@@ -17,7 +17,8 @@ from typing import Any
 from ..config import model
 from ..config.addressing import IPv4Interface, parse_address, parse_port, parse_prefix, parse_yes_no
 from ..config.model import ApplianceConfig, Floating, HealthCheck, HighAvailability, Interface, RealServer, VirtualService
-from ..config.password import hash_password
+from ..config.password import hash_password, is_crypt_hash
+from ..config.sshkeys import SSHKeyError, parse_key
 from ..config.verify import Problem, verify
 from ..config.verify_access import parse_network
 from .again import lay_over
@@ -82,7 +83,7 @@ def _choice(options: Iterable[str], what: str) -> Callable[[object], str]:
 
 
 # Settings an answers file may carry that the console does not ask (lbctl changes them later).
-ANSWERS_ONLY = ("management_networks",)
+ANSWERS_ONLY = ("management_networks", "ssh_authorized_keys", "admin_password_hash")
 
 
 def management_networks_answer(value: object) -> list[str]:
@@ -287,6 +288,7 @@ class Flow:
     previous: ApplianceConfig | None = None
     first_boot: bool = True
     answers: Answers = field(default_factory=dict)
+    given_hash: str | None = None  # an answers file's admin_password_hash
 
     # -- which questions -------------------------------------------------------------------------
 
@@ -422,6 +424,17 @@ class Flow:
                 networks = management_networks_answer(data["management_networks"])
             except ValueError as exc:
                 problems.append(Problem("management_networks", str(exc)))
+        keys = data.get("ssh_authorized_keys")
+        keys = [keys] if isinstance(keys, str) else keys
+        if keys is not None and not isinstance(keys, list):
+            problems.append(Problem("ssh_authorized_keys", "expected a list of public keys (the lines of .pub files)"))
+            keys = None
+        for i, key in enumerate(keys or []):
+            try:
+                parse_key(key)
+            except SSHKeyError as exc:
+                problems.append(Problem(f"ssh_authorized_keys[{i}]", str(exc)))
+        problems += self._given_hash_problems(data)
         data = settings
         for key in data:
             question = QUESTION_BY_ID.get(str(key))
@@ -436,6 +449,8 @@ class Flow:
                     problems.append(Problem(question.id, f"is not asked {why}; remove it"))
                 continue
             raw = data.get(question.id)
+            if question.id == "admin_password" and self.given_hash:
+                continue
             if question.secret and raw is None:
                 problems.append(Problem(question.id, "is required on first boot (the appliance has no default password)"))
                 continue
@@ -451,7 +466,24 @@ class Flow:
         config = self.build_config(answers)
         if networks is not None:
             config.access.management_networks = networks
+        if keys is not None:
+            config.access.ssh_authorized_keys = [parse_key(k) for k in keys]
         return config
+
+    def _given_hash_problems(self, data: Mapping) -> list[Problem]:
+        """admin_password_hash: a crypt hash instead of the password, so an answers disk holds no clear text."""
+        self.given_hash = None
+        if "admin_password_hash" not in data:
+            return []
+        given = data["admin_password_hash"]
+        if not self.first_boot:
+            return [Problem("admin_password_hash", "is not asked on a unit that is already set up; remove it")]
+        if "admin_password" in data:
+            return [Problem("admin_password_hash", "give the password or its hash, not both")]
+        if not isinstance(given, str) or not is_crypt_hash(given):
+            return [Problem("admin_password_hash", "is not a crypt hash; make one with `openssl passwd -6`")]
+        self.given_hash = given
+        return []
 
     # -- the result ------------------------------------------------------------------------------
 
@@ -511,6 +543,8 @@ class Flow:
 
     def admin_password_hash(self) -> str | None:
         """The crypt hash of the admin password answered on first boot (the text itself is never kept)."""
+        if self.given_hash:
+            return self.given_hash
         password = self.answers.get("admin_password")
         return hash_password(password) if password else None
 

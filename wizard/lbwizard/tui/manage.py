@@ -14,18 +14,20 @@ from pathlib import Path
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, OptionList, Static
+from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
-from ..config import edit, history, provenance
+from ..config import edit, history
 from ..manage.lbctl import SERVER_OPTIONS, SERVICE_OPTIONS
 from ..manage.operations import Operations, convert
 from .console import use_ascii_scrollbars
-from .manage_screens import Field, FormScreen, RunScreen, TextScreen
+from .manage_access import AccessScreen
+from .manage_screens import Field, FormScreen, ListScreen, OperationsScreen, RunScreen, TextScreen
 
 MENU = [
     ("services", "Virtual services"),
     ("servers", "Real servers: add, edit, drain, offline, online"),
+    ("access", "Access: root's SSH keys, management networks"),
     ("status", "Status (refreshes every 3 s)"),
     ("diagnose", "Diagnostics"),
     ("history", "History and rollback"),
@@ -45,73 +47,6 @@ class MenuScreen(Screen):
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.app.open(str(event.option.id))  # type: ignore[attr-defined]
-
-
-class OperationsScreen(Screen):
-    """A screen over the saved config: shown afresh whenever it comes back into view."""
-
-    BINDINGS = [Binding("escape", "back", "Back")]
-
-    def __init__(self, operations: Operations) -> None:
-        super().__init__()
-        self.operations = operations
-
-    def on_screen_resume(self) -> None:
-        """Textual resumes a screen when it is first shown too, so this is the one place that reads the config."""
-        self.reload()
-
-    def reload(self) -> None:
-        raise NotImplementedError
-
-    def action_back(self) -> None:
-        self.dismiss()
-
-
-class ListScreen(OperationsScreen):
-    """A table of the saved config's items; subclasses say what a row is and what the keys do."""
-
-    BINDINGS = [*OperationsScreen.BINDINGS, Binding("a", "add", "Add"), Binding("x", "remove", "Remove")]
-    heading = ""
-
-    def compose(self) -> ComposeResult:
-        yield Static(self.heading, classes="title")
-        yield DataTable(cursor_type="row", zebra_stripes=False, id="table")
-        yield Static("", markup=False, id="empty", classes="hint")
-        yield Footer()
-
-    def reload(self) -> None:
-        table = self.query_one(DataTable)
-        table.clear(columns=True)
-        table.add_columns(*self.columns())
-        rows = self.rows()
-        for key, row in rows:
-            table.add_row(*row, key=key)
-        self.query_one("#empty", Static).update("" if rows else "Nothing yet: press a to add one.")
-        table.focus()
-
-    def selected(self) -> str | None:
-        table = self.query_one(DataTable)
-        if table.row_count == 0:
-            return None
-        return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
-
-    def _change(self, title: str, make, echo):
-        """The change, recorded in history as made on this screen (provenance)."""
-        with provenance.saying(command=f"lbwizard management screens: {title}"):
-            return self.operations.change(make, echo)
-
-    def run(self, title: str, make, problems: list[tuple[str, str]] | None = None) -> None:
-        """Commit one edit on its own screen; form values of the wrong type stop it before anything runs."""
-        if problems:
-            self.app.push_screen(RunScreen(title, lambda echo: (2, problems)))
-        else:
-            self.app.push_screen(RunScreen(title, lambda echo: self._change(title, make, echo)))
-
-    def columns(self) -> list[str]:
-        raise NotImplementedError
-
-    def rows(self) -> list[tuple[str, list[str]]]:
-        raise NotImplementedError
 
 
 def _option_fields(table, values: dict[str, object]) -> list[Field]:
@@ -305,6 +240,8 @@ class ManageApp(App[str]):
             self.push_screen(ServicesScreen(self.operations))
         elif key == "servers":
             self.push_screen(ServersScreen(self.operations))
+        elif key == "access":
+            self.push_screen(AccessScreen(self.operations))
         elif key == "status":
             self.push_screen(TextScreen("Status", self.operations.status_text, every=STATUS_REFRESH))
         elif key == "diagnose":

@@ -1,4 +1,5 @@
-"""Building blocks of the management screens: a form, a run of one change, and a page of text.
+"""Building blocks of the management screens: a form, a run of one change, a page of text, and the
+screens over the saved config (a list of its items whose keys make changes).
 
 The form returns raw text per field (the caller converts and verify() judges, as lbctl does); the run
 screen shows each step of the transaction as it happens and then either the outcome or the problems,
@@ -14,7 +15,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, Footer, Input, Static
+from textual.widgets import Button, DataTable, Footer, Input, Static
+
+from ..config import provenance
+from ..manage.operations import Operations
 
 Field = tuple[str, str, str]  # (model path, label, current value)
 Change = Callable[[Callable[[str], None]], tuple[int, list[tuple[str, str]]]]
@@ -140,3 +144,70 @@ class TextScreen(Screen):
 
     def action_back(self) -> None:
         self.dismiss()
+
+
+class OperationsScreen(Screen):
+    """A screen over the saved config: shown afresh whenever it comes back into view."""
+
+    BINDINGS = [Binding("escape", "back", "Back")]
+
+    def __init__(self, operations: Operations) -> None:
+        super().__init__()
+        self.operations = operations
+
+    def on_screen_resume(self) -> None:
+        """Textual resumes a screen when it is first shown too, so this is the one place that reads the config."""
+        self.reload()
+
+    def reload(self) -> None:
+        raise NotImplementedError
+
+    def action_back(self) -> None:
+        self.dismiss()
+
+
+class ListScreen(OperationsScreen):
+    """A table of the saved config's items; subclasses say what a row is and what the keys do."""
+
+    BINDINGS = [*OperationsScreen.BINDINGS, Binding("a", "add", "Add"), Binding("x", "remove", "Remove")]
+    heading = ""
+
+    def compose(self) -> ComposeResult:
+        yield Static(self.heading, classes="title")
+        yield DataTable(cursor_type="row", zebra_stripes=False, id="table")
+        yield Static("", markup=False, id="empty", classes="hint")
+        yield Footer()
+
+    def reload(self) -> None:
+        table = self.query_one(DataTable)
+        table.clear(columns=True)
+        table.add_columns(*self.columns())
+        rows = self.rows()
+        for key, row in rows:
+            table.add_row(*row, key=key)
+        self.query_one("#empty", Static).update("" if rows else "Nothing yet: press a to add one.")
+        table.focus()
+
+    def selected(self) -> str | None:
+        table = self.query_one(DataTable)
+        if table.row_count == 0:
+            return None
+        return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+
+    def _change(self, title: str, make, echo):
+        """The change, recorded in history as made on this screen (provenance)."""
+        with provenance.saying(command=f"lbwizard management screens: {title}"):
+            return self.operations.change(make, echo)
+
+    def run(self, title: str, make, problems: list[tuple[str, str]] | None = None) -> None:
+        """Commit one edit on its own screen; form values of the wrong type stop it before anything runs."""
+        if problems:
+            self.app.push_screen(RunScreen(title, lambda echo: (2, problems)))
+        else:
+            self.app.push_screen(RunScreen(title, lambda echo: self._change(title, make, echo)))
+
+    def columns(self) -> list[str]:
+        raise NotImplementedError
+
+    def rows(self) -> list[tuple[str, list[str]]]:
+        raise NotImplementedError
