@@ -3,7 +3,8 @@ answers disk (the quick start's two-arm NAT example), then each scenario applies
 with `lbwizard apply --config`, as an administrator reconfiguring a running unit would.
 
 1. First boot from the answers disk: unattended, the password never printed, the client served
-   through IPVS NAT, the root grown to the disk, the unit's own TLS certificate made (issue 3). A scan
+   through IPVS NAT, the root grown to the disk, the unit's own TLS certificate made (issue 3), readable
+   by HAProxy's group (HAProxy runs as haproxy, with CAP_NET_ADMIN for the transparent service). A scan
    from the external side, the internal side and over IPv6 link-local finds only the expected ports
    open; the SSH key of the answers disk logs in as root, a password cannot (issue 15).
 2. Issue 6, scenario 3, and issue 7's day-2 commands: the second real server is added with `lbctl rs
@@ -131,9 +132,9 @@ def test_the_answers_disk_configured_the_unit_unattended(unit):
     assert "TCP  10.0.0.21:80 wlc" in table and "192.168.2.50:80" in table and "Masq" in table
     status, size = guest.shell("df --output=size -B1 / | tail -1")  # the root grew to fill the 4 GB disk
     assert status == 0 and int(size.split()[-1]) > 3.5e9
-    # first boot made this unit's own TLS certificate (the image has none), readable by root only
-    status, made = guest.shell("cd /etc/haproxy/certs && stat -c %a appliance.pem && grep -c 'PRIVATE KEY' appliance.pem; cd")
-    assert status == 0 and made.split()[-2:] == ["600", "2"], made
+    # first boot made this unit's own TLS certificate (the image has none), readable by root and HAProxy
+    status, made = guest.shell("cd /etc/haproxy/certs && stat -c %a:%G appliance.pem && grep -c 'PRIVATE KEY' appliance.pem; cd")
+    assert status == 0 and made.split()[-2:] == ["640:haproxy", "2"], made  # root and HAProxy's group only
 
 
 def ssh(lab, *options: str) -> subprocess.CompletedProcess:
@@ -222,6 +223,12 @@ def test_persistence_port_following_and_a_layer7_service_beside_layer4(unit):
     assert "8080" in guest.shell("ss -ltnH")[1]  # layer 7 is HAProxy's listener, not IPVS
     for client in ("10.0.0.31", "10.0.0.32"):  # transparent: the server sees each client, not the appliance
         assert guest_lab.fetch("client", "http://10.0.0.21:8081/", source=client) == f"{client}\n"
+    # and HAProxy does it as the haproxy user, master and workers, with CAP_NET_BIND_SERVICE and
+    # CAP_NET_ADMIN only (bits 10 and 12), not as root (haproxy.service.d/unprivileged.conf)
+    status, users = guest.shell("ps -o user= -C haproxy | sort -u")
+    assert status == 0 and users.split() == ["haproxy"], users
+    status, caps = guest.shell("for p in $(pidof haproxy); do grep CapEff /proc/$p/status; done | sort -u")
+    assert status == 0 and caps.split() == ["CapEff:", "0000000000001400"], caps
 
 
 def ipvs_rules(guest) -> list[str]:

@@ -4,8 +4,11 @@ templates and accepted by the real `keepalived -t` and `haproxy -c`; the meaning
 from __future__ import annotations
 
 import copy
+import grp
 import shutil
 import subprocess
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -241,14 +244,30 @@ def test_tos_sorry_server_and_server_initiating_are_accepted_by_haproxy(tmp_path
         assert "http-request set-tos 184" in text
 
 
-def test_tls_termination_with_the_units_own_certificate_is_accepted_by_haproxy(tmp_path):
+@pytest.fixture
+def open_dir():
+    """A directory the haproxy user may enter (pytest's own tmp_path is root's alone)."""
+    path = Path(tempfile.mkdtemp(prefix="lbw-roles-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path)
+
+
+def test_tls_termination_with_the_units_own_certificate_is_accepted_by_haproxy(open_dir):
+    tmp_path = open_dir
     certificate = tmp_path / "certs/appliance.pem"
     made = subprocess.run([str(ROLES / "haproxy/files/make-appliance-certificate"), str(certificate), "lbtest"], check=False)
-    assert made.returncode == 0 and oct(certificate.stat().st_mode & 0o777) == "0o600"
+    assert made.returncode == 0 and oct(certificate.stat().st_mode & 0o777) == "0o640"
+    assert grp.getgrgid(certificate.stat().st_gid).gr_name == "haproxy"  # HAProxy runs as haproxy, not root
     config = build(TWO_ARM_NAT | {"method": "snat"}, tls=True, tls_certificate=str(certificate), port=443)
     assert verify(config) == []
     text = accepted_by_haproxy(tmp_path, config)
     assert f"bind 10.0.0.21:443 ssl crt {certificate}\n" in text
+    as_haproxy = ["setpriv", "--reuid=haproxy", "--regid=haproxy", "--clear-groups", "haproxy", "-c", "-q"]
+    checked = subprocess.run([*as_haproxy, "-f", str(tmp_path / "haproxy.cfg")], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr  # the haproxy user can read the key; others cannot
+    other = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "cat", str(certificate)])
+    assert other.returncode != 0
 
 
 def test_transparency_connects_from_the_client_and_nats_clients_beside_the_servers(tmp_path):
@@ -258,14 +277,14 @@ def test_transparency_connects_from_the_client_and_nats_clients_beside_the_serve
     assert "    source 0.0.0.0 usesrc clientip\n" in text
     # the real server 192.168.2.50 would answer a client of its own subnet directly: that one is NATed
     assert "tcp-request connection set-src ipv4(192.168.2.21) if { src 192.168.2.0/24 }" in text
-    assert "user haproxy" not in text  # HAProxy 2.6 needs root's CAP_NET_ADMIN for usesrc
+    assert "\n    user " not in text  # systemd starts HAProxy as haproxy with CAP_NET_ADMIN (unprivileged.conf)
 
 
 @pytest.mark.parametrize(("subnet_originating", "line"), [(True, None), (False, "    source 10.0.0.21\n")])
 def test_subnet_originating_requests_choose_the_units_address_or_the_vip(tmp_path, subnet_originating, line):
     config = build(TWO_ARM_NAT | {"method": "snat"}, subnet_originating=subnet_originating)
     text = accepted_by_haproxy(tmp_path, config)
-    assert "user haproxy" in text and "usesrc" not in text and "set-src" not in text
+    assert "\n    user " not in text and "usesrc" not in text and "set-src" not in text
     if line:
         assert line in text
     else:
