@@ -3,6 +3,7 @@ command leaves the config, its history and the rendered keepalived/HAProxy files
 
 from __future__ import annotations
 
+import grp
 import json
 import os
 import subprocess
@@ -186,7 +187,8 @@ def test_sorry_server_quorum_tos_and_server_initiating_options(root):
 def test_a_tls_service_gets_the_units_own_certificate_made_under_the_root(root):
     ok(root, "vs", "add", "HTTPS", "--address", "10.0.0.21", "--port", "443", "--layer", "7", "--tls", "yes")
     certificate = root / "etc/haproxy/certs/appliance.pem"
-    assert oct(certificate.stat().st_mode & 0o777) == "0o600" and "PRIVATE KEY" in certificate.read_text()
+    assert oct(certificate.stat().st_mode & 0o777) == "0o640" and "PRIVATE KEY" in certificate.read_text()
+    assert grp.getgrgid(certificate.stat().st_gid).gr_name == "haproxy"  # root and HAProxy's group, no one else
     assert f"bind 10.0.0.21:443 ssl crt {certificate}\n" in haproxy(root)
     made = certificate.read_bytes()
     ok(root, "rs", "add", "HTTPS", "192.168.2.50:80")

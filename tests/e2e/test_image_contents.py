@@ -11,6 +11,7 @@ import os
 import re
 import socket
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -110,6 +111,22 @@ def test_the_image_holds_no_trace_of_the_machine_that_built_it(image_root):
     assert not [p for p in (image_root / "var/cache/apt").rglob("*") if p.is_file()]
     assert not [p for p in (image_root / "var/lib/apt/lists").rglob("*") if p.is_file() and p.name != "lock"]
     assert not (image_root / "root/.bash_history").exists()
+
+
+def test_haproxy_starts_as_its_own_user_on_the_images_file(image_root):
+    """Until the unit is set up HAProxy runs on the image's file; Debian's chroots, which the haproxy user
+    (haproxy.service.d/unprivileged.conf) cannot do, so the image ships its own: checked as that user."""
+    dropin = (image_root / "etc/systemd/system/haproxy.service.d/unprivileged.conf").read_text()
+    assert "User=haproxy" in dropin and "CapabilityBoundingSet=CAP_NET_BIND_SERVICE CAP_NET_ADMIN" in dropin
+    cfg = (image_root / "etc/haproxy/haproxy.cfg").read_text()
+    assert "\n    chroot" not in cfg and "\n    user " not in cfg
+    with tempfile.NamedTemporaryFile("w", suffix=".cfg") as copy:  # in /tmp: a place the haproxy user may read
+        copy.write(cfg)
+        copy.flush()
+        os.chmod(copy.name, 0o644)
+        as_haproxy = ["setpriv", "--reuid=haproxy", "--regid=haproxy", "--clear-groups", "haproxy", "-c", "-f", copy.name]
+        checked = subprocess.run(as_haproxy, capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
 def test_the_image_says_what_it_is(image_root):

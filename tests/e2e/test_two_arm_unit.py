@@ -223,6 +223,25 @@ def test_persistence_port_following_and_a_layer7_service_beside_layer4(unit):
     assert "8080" in guest.shell("ss -ltnH")[1]  # layer 7 is HAProxy's listener, not IPVS
     for client in ("10.0.0.31", "10.0.0.32"):  # transparent: the server sees each client, not the appliance
         assert guest_lab.fetch("client", "http://10.0.0.21:8081/", source=client) == f"{client}\n"
+    # a dead server keeps no persistent client: its check fails (weight 0, inhibit_on_failure), and the
+    # client's template expires at its next connection (net.ipv4.vs.expire_quiescent_template)
+    status, settings = guest.shell("sysctl -n net.ipv4.vs.expire_quiescent_template net.ipv4.vs.expire_nodest_conn")
+    assert status == 0 and settings.split()[-2:] == ["1", "1"], settings
+    client = "10.0.0.31"
+    stuck = guest_lab.fetch("client", "http://10.0.0.21/", source=client)
+    dead = next(address for address, name in SERVERS.items() if name == stuck)
+    other = next(name for name in SERVERS.values() if name != stuck)
+    cable = {"192.168.2.50": "rs1-port", "192.168.2.51": "rs2-port"}[dead]
+    guest_lab.run("sw", "ip", "link", "set", cable, "down")
+    try:
+        wait_until(lambda: weight(guest, f"{dead}:80") == 0, 3 * CHECK_INTERVAL + 30, f"{dead} out of service")
+        moved = wait_until(lambda: guest_lab.fetch("client", "http://10.0.0.21/", timeout=2, source=client) == other, 20, "moved")
+        assert guest_lab.fetch("client", "http://10.0.0.21:443/", source=client) == other  # its 443 went along
+        print(f"a persistent client left its dead server {moved:.1f} s after the server's weight went to 0")
+    finally:
+        guest_lab.run("sw", "ip", "link", "set", cable, "up")
+    wait_until(lambda: weight(guest, f"{dead}:80") == 1, 3 * CHECK_INTERVAL + 30, f"{dead} back in service")
+
     # and HAProxy does it as the haproxy user, master and workers, with CAP_NET_BIND_SERVICE and
     # CAP_NET_ADMIN only (bits 10 and 12), not as root (haproxy.service.d/unprivileged.conf)
     status, users = guest.shell("ps -o user= -C haproxy | sort -u")

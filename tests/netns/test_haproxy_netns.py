@@ -94,6 +94,43 @@ def test_a_server_killed_under_load_costs_no_request(lab, tmp_path, servers):
     assert seen["answers"].get("RS2", 0) > seen["answers"].get("RS1", 0)
 
 
+STICKY_CLIENT = r"""
+import http.cookiejar, sys, time, urllib.request
+url, seconds = sys.argv[1], float(sys.argv[2])
+opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+start = time.monotonic()
+while time.monotonic() - start < seconds:
+    try:
+        print(opener.open(url, timeout=5).read().decode().strip(), flush=True)
+    except Exception as exc:
+        print(f"failed: {exc}", flush=True)
+    time.sleep(0.02)
+"""
+
+
+@pytest.mark.parametrize("mode", ["active-cookie", "source-ip"])
+def test_a_dead_server_keeps_no_persistent_client(lab, tmp_path, servers, mode):
+    """Reference 002: a client sticks to its server "as long as it is available (passing health checks)".
+    One client (one cookie jar, one source address) sticks to a server; that server dies; every request
+    after it goes to the other one, none fails, and none goes back."""
+    start_haproxy(lab, tmp_path, Persistence(mode, 600, name="LBSRV" if mode == "active-cookie" else None))
+    load = subprocess.Popen(
+        ["ip", "netns", "exec", lab.ns("client"), sys.executable, "-c", STICKY_CLIENT, URL, "6"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    before = [load.stdout.readline().strip() for _ in range(20)]
+    stuck = before[0]
+    assert before == [stuck] * 20 and stuck in servers, before  # persistent
+    os.kill(servers[stuck].pid, signal.SIGKILL)
+    after = [line.strip() for line in load.communicate(timeout=60)[0].splitlines() if line.strip()]
+    other = ({"RS1", "RS2"} - {stuck}).pop()
+    assert after and not [a for a in after if a.startswith("failed")], after  # retries + redispatch: no request lost
+    moved = after.index(other)
+    assert set(after[:moved]) <= {stuck} and set(after[moved:]) == {other}, after  # moved once, for good
+    assert len(after) - moved > 50, after
+
+
 BANNER_SERVER = r"""
 import socket, sys
 listener = socket.create_server((sys.argv[1], int(sys.argv[2])))

@@ -51,10 +51,12 @@ def systemctl(tmp_path, monkeypatch):
     ("state", "active", "expected"),
     [
         ("reloaded", True, ["reload"]),
-        ("reloaded", False, ["start"]),  # the module's meaning: reloaded starts a service that is not running
+        # the module's meaning: reloaded starts a service that is not running; a unit that failed before
+        # (at boot, with no config yet) may be at its start limit, so it is reset first
+        ("reloaded", False, ["reset-failed", "start"]),
         ("restarted", True, ["restart"]),
         ("started", True, []),
-        ("started", False, ["start"]),
+        ("started", False, ["reset-failed", "start"]),
     ],
 )
 def test_each_state_asks_systemctl_what_the_module_would(systemctl, state, active, expected):

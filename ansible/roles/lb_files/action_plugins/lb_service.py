@@ -73,6 +73,8 @@ def converge(
         verb = "start"
     if state != "started" or not running:
         before = serving_pid(took) if took and running else None
+        if not running:  # a unit that failed before (at boot, say) may be at its start limit: start afresh
+            systemctl("reset-failed", name)
         result = systemctl(verb, name)
         if result.returncode != 0:
             raise AnsibleActionFail(f"systemctl {verb} {name} failed: {result.stderr.strip() or result.returncode}")
