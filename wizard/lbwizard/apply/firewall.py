@@ -147,7 +147,10 @@ def _input_rules(config: ApplianceConfig, version: int) -> list[Rule]:
 
 def _nat_reply_rules(config: ApplianceConfig) -> list[Rule]:
     """The replies of layer-4 NAT real servers (and sorry servers) on their way back to the clients: IPVS
-    keeps no conntrack entry for them, and rewrites their source only after the filter has seen them."""
+    keeps no conntrack entry for them, and rewrites their source only after the filter has seen them.
+    A two-arm unit's servers on its internal subnet need none: the masquerade's rule forwards all they send."""
+    internal = config.internal_interface()
+    covered = IPv4Interface(internal[1].address).network if config.topology == "two-arm" and internal else None
     rules: list[Rule] = []
     for service in config.virtual_services:
         if service.layer != 4 or service.forwarding != "nat":
@@ -158,14 +161,12 @@ def _nat_reply_rules(config: ApplianceConfig) -> list[Rule]:
             ports.append((address, int(port or service.port)))
         extra = _ports(service.extra_ports) if service.extra_ports else []
         for address, port in dict.fromkeys(ports):
+            if covered is not None and IPv4Interface(address).ip in covered:
+                continue
             source = {"src": f"{address}/32", "protocol": service.protocol}
             sports = dict.fromkeys([str(port), *extra])
             rules += [source | {service.protocol: {"sport": sport}, "target": "ACCEPT"} for sport in sports]
-            rules += [
-                {"src": f"{address}/32", "protocol": "icmp", "icmp": {"icmp-type": kind}, "target": "ACCEPT"}
-                for kind in ICMP_TYPES
-                if kind != "8"
-            ]
+            rules.append({"src": f"{address}/32", "protocol": "icmp", "target": "ACCEPT"})  # its errors (path MTU)
     return list({str(rule): rule for rule in rules}.values())
 
 
