@@ -142,6 +142,21 @@ class Unit:
         return picture(self.lab, self.root)
 
 
+def finish(process: subprocess.Popen, what: str) -> None:
+    """Wait for a signalled change to end; if it does not within a minute, say what it was doing."""
+    try:
+        process.communicate(timeout=60)
+    except subprocess.TimeoutExpired as exc:
+        proc = Path(f"/proc/{process.pid}")
+        state = next((line for line in (proc / "status").read_text().splitlines() if line.startswith("State")), "?")
+        wchan = (proc / "wchan").read_text() if (proc / "wchan").exists() else "?"
+        children = subprocess.run(["ps", "--ppid", str(process.pid), "-o", "pid,args"], capture_output=True, text=True).stdout
+        process.kill()
+        out, err = process.communicate(timeout=30)
+        doing = f"{state}, in {wchan}; children: {children}"
+        raise AssertionError(f"{what}: still running after 60 s ({doing})\n{out}\n{err}") from exc
+
+
 def paused(process: subprocess.Popen, step: int) -> None:
     deadline = time.monotonic() + 60
     while f"paused after step {step}" not in (line := process.stderr.readline()):
@@ -166,7 +181,7 @@ def test_a_change_cut_off_at_any_step_is_exactly_the_old_or_the_new_configuratio
             process = unit.start(change, {"LBWIZARD_TEST_PAUSE_AFTER_STEP": str(step)})
             paused(process, step)
             process.send_signal(sig)
-            process.communicate(timeout=60)
+            finish(process, f"{change}: {sig.name} after step {step}")
             if sig == signal.SIGTERM:  # the change undoes itself: the old configuration, live, no reboot needed
                 assert process.returncode == 130, f"{change}: SIGTERM after step {step}: exit {process.returncode}"
                 left = picture(lab, unit.root)
