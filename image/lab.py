@@ -47,6 +47,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
 Server((sys.argv[1], int(sys.argv[2])), Handler).serve_forever()
 """
 
+# A UDP real server (SIP, say): answers every datagram with its name (argv[3]).
+UDP_SERVER = r"""
+import socket, sys
+server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+server.bind((sys.argv[1], int(sys.argv[2])))
+while True:
+    data, peer = server.recvfrom(65535)
+    server.sendto(f"{sys.argv[3]}\n".encode(), peer)
+"""
+
 ROOT = Path(__file__).resolve().parent.parent
 IMAGE = ROOT / "build" / "lb-appliance.qcow2"
 _END = re.compile(rb"__LB_END_(\d+)__")
@@ -56,19 +66,29 @@ def sh(*args: str, check: bool = True, timeout: float = 60) -> subprocess.Comple
     return subprocess.run(args, check=check, capture_output=True, text=True, timeout=timeout)
 
 
-def start_http_server(namespace: str, address: str, port: int, answer: str | None = None) -> subprocess.Popen:
-    """HTTP_SERVER in a namespace; returns once it listens (the caller stops it by PID)."""
-    extra = [answer] if answer else []
-    command = ["ip", "netns", "exec", namespace, sys.executable, "-c", HTTP_SERVER, address, str(port), *extra]
+def _start_server(namespace: str, script: str, args: list[str], port: int, listing: str, what: str) -> subprocess.Popen:
+    """A server script in a namespace; returns once `ss` (with `listing`: -ltnH, -lunH) shows its port."""
+    command = ["ip", "netns", "exec", namespace, sys.executable, "-c", script, *args]
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(200):
-        if f":{port} " in sh("ip", "netns", "exec", namespace, "ss", "-ltnH").stdout:
+        if f":{port} " in sh("ip", "netns", "exec", namespace, "ss", listing).stdout:
             return proc
         if proc.poll() is not None:
             break
         time.sleep(0.05)
     proc.kill()
-    raise RuntimeError(f"the HTTP server in {namespace} did not start on {address}:{port}")
+    raise RuntimeError(f"the {what} server in {namespace} did not start on {args[0]}:{port}")
+
+
+def start_http_server(namespace: str, address: str, port: int, answer: str | None = None) -> subprocess.Popen:
+    """HTTP_SERVER in a namespace; returns once it listens (the caller stops it by PID)."""
+    extra = [answer] if answer else []
+    return _start_server(namespace, HTTP_SERVER, [address, str(port), *extra], port, "-ltnH", "HTTP")
+
+
+def start_udp_server(namespace: str, address: str, port: int, answer: str) -> subprocess.Popen:
+    """UDP_SERVER in a namespace; returns once it is bound (the caller stops it by PID)."""
+    return _start_server(namespace, UDP_SERVER, [address, str(port), answer], port, "-lunH", "UDP")
 
 
 def stop_processes(processes: list[subprocess.Popen]) -> None:
@@ -273,6 +293,12 @@ class GuestLab:
     def start_http(self, name: str, address: str, port: int, answer: str | None = None) -> subprocess.Popen:
         """An HTTP server answering with `answer`, or without one with the caller's address (stopped with the lab)."""
         proc = start_http_server(self.ns(name), address, port, answer)
+        self.processes.append(proc)
+        return proc
+
+    def start_udp(self, name: str, address: str, port: int, answer: str) -> subprocess.Popen:
+        """A UDP server answering every datagram with `answer` (stopped with the lab)."""
+        proc = start_udp_server(self.ns(name), address, port, answer)
         self.processes.append(proc)
         return proc
 

@@ -109,12 +109,18 @@ def test_port_following_and_extra_ports_from_the_command_line(root):
     disagreeing = lbctl(root, "vs", "add", "VIP1-TLS", "--address", "10.0.0.21", "--port", "443", "--fwmark", "7")
     assert disagreeing.returncode == 2 and "shares mark 7 with 'VIP1' but not its persistence" in disagreeing.stdout
     ok(root, "vs", "add", "VIP1-TLS", "--address", "10.0.0.21", "--port", "443", "--fwmark", "7", *persistence)
-    ok(root, "rs", "add", "VIP1-TLS", "192.168.2.50:443")
+    servers = json.loads(ok(root, "vs", "show", "VIP1-TLS", "--json").stdout)["real_servers"]
+    assert [(s["name"], s["address"], s["port"]) for s in servers] == [("RIP1", "192.168.2.50", 443)]  # the mark's own
+    ok(root, "rs", "add", "VIP1", "192.168.2.51", "--weight", "3")  # a server of the mark is in each of its services
     text = keepalived(root)
     assert "virtual_server fwmark 7 {" in text and text.count("virtual_server ") == 1
+    assert text.count("real_server 192.168.2.51 0 {") == 1 and text.count("connect_port 443") == 2
+    ok(root, "rs", "drain", "VIP1-TLS", "192.168.2.51")
+    states = {vs["name"]: [s["state"] for s in vs["real_servers"]] for vs in json.loads(ok(root, "vs", "list", "--json").stdout)}
+    assert states == {"VIP1": ["online", "drain"], "VIP1-TLS": ["online", "drain"]}
     ok(root, "vs", "set", "VIP1-TLS", "--fwmark", "none", "--extra-ports", "8443-8444")
-    text = keepalived(root)
-    assert "virtual_server 10.0.0.21 8443 {" in text and "virtual_server 10.0.0.21 8444 {" in text
+    text = keepalived(root)  # extra ports: one IPVS service under the appliance's own mark
+    assert text.count("virtual_server fwmark ") == 2 and "virtual_server 10.0.0.21 8443" not in text
 
 
 def test_bad_input_names_the_field_exits_2_and_changes_nothing(root):
@@ -165,6 +171,11 @@ def test_realserver_script_prints_the_setup_and_its_undo(root):
     assert 'set -- --undo "$@"' in ok(root, "realserver-script", "192.168.2.50", "--undo").stdout
     windows = ok(root, "realserver-script", "RIP1", "--os", "windows", "--undo").stdout
     assert "param([switch]$Undo" in windows and "$Undo = $true" in windows
+    legacy = ok(root, "realserver-script", "RIP1", "--os", "windows-2003").stdout
+    saved_file = root / "etc/lbwizard/realservers/RIP1-2003.cmd"
+    assert legacy == saved_file.read_text() and b"\r\nsetlocal\r\n" in saved_file.read_bytes()  # cmd.exe's CRLF
+    undo = ok(root, "realserver-script", "RIP1", "--os", "windows-2003", "--undo").stdout
+    assert "\ngoto undo\n" in undo and 'if "%1"=="undo" goto undo' not in undo
     assert lbctl(root, "realserver-script", "RIP9").returncode == 2
 
 

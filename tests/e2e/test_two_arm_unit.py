@@ -14,9 +14,11 @@ with `lbwizard apply --config`, as an administrator reconfiguring a running unit
    the health check notices, `lbctl diagnose` names it, and when it comes back both serve again.
 3. Issue 6, scenarios 4 and 6: source-IP persistence keeps a client on one real server across 20 new
    connections; ports 80 and 443 share firewall mark 1 (one IPVS service), so a client's 443
-   connections go to the server its 80 connections went to; beside them a layer-7 service (HAProxy,
-   SNAT) on port 8080 balances over both servers, and a transparent one on port 8081 shows the server
-   the client's own address (TPROXY on the appliance).
+   connections go to the server its 80 connections went to, on port 443 (issue 14.1: every server
+   answers with its name and port); a service with extra ports is one IPVS service too (14.9); when a
+   server fails on 443 only, its port-80 clients move as well (001); beside them a layer-7 service
+   (HAProxy, SNAT) on port 8080 balances over both servers, and a transparent one on port 8081 shows
+   the server the client's own address (TPROXY on the appliance).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from __future__ import annotations
 import copy
 import json
 import subprocess
+import sys
 import time
 
 import pytest
@@ -31,7 +34,7 @@ import yaml
 
 from image.lab import answers_disk
 from lbwizard.config import model
-from lbwizard.config.model import Persistence, RealServer, VirtualService
+from lbwizard.config.model import HealthCheck, Persistence, RealServer, VirtualService
 from lbwizard.config.verify import verify
 from tests.conftest import TWO_ARM_NAT
 from tests.e2e.steps import (
@@ -53,12 +56,16 @@ def answers_from(lab, client_address: str, requests: int) -> list[str | None]:
     return [lab.fetch("client", VIP_URL, timeout=3, source=client_address) for _ in range(requests)]
 
 
-def weight(guest, real_server: str) -> int | None:
-    """The IPVS weight of a real server: keepalived sets 0 when its check fails (inhibit_on_failure, so
-    connections already open can finish), None when it is not in the table at all."""
+def weight(guest, real_server: str, service: str = "") -> int | None:
+    """The IPVS weight of a real server (in the IPVS service whose line starts with `service`, "FWM  1"
+    say): keepalived sets 0 when its check fails (inhibit_on_failure, so connections already open can
+    finish), None when it is not in the table at all."""
+    inside = not service
     for line in guest.shell("ipvsadm -Ln")[1].splitlines():
         fields = line.split()
-        if len(fields) >= 4 and fields[1] == real_server:
+        if fields and fields[0] in ("TCP", "UDP", "FWM"):
+            inside = not service or " ".join(fields).startswith(" ".join(service.split()))
+        elif inside and len(fields) >= 4 and fields[1] == real_server:
             return int(fields[3])
     return None
 
@@ -72,6 +79,7 @@ def lbctl_json(guest, command: str, timeout: float = 60):
 
 
 SERVERS = {"192.168.2.50": "rs1\n", "192.168.2.51": "rs2\n"}
+PORT_SERVERS: dict[tuple[str, int], subprocess.Popen] = {}  # the HTTP servers a scenario stops and starts again
 
 
 def layers_config() -> str:
@@ -91,7 +99,15 @@ def layers_config() -> str:
         "SEEN8081", web.address, 8081, layer=7, forwarding="snat", scheduler="roundrobin", transparent=True,
         real_servers=[RealServer("RIP1", "192.168.2.50", 8081)],
     )  # fmt: skip
-    config.virtual_services = [web, tls, layer7, transparent]
+    ports = copy.deepcopy(web)  # 002's extra ports: one IPVS service (the appliance's own mark)
+    ports.name, ports.port, ports.fwmark, ports.extra_ports = "PORTS", 8000, None, "8001-8002"
+    for server in ports.real_servers:
+        server.port = 8000
+    sip = VirtualService(
+        "SIP", web.address, 5060, protocol="udp", scheduler="rr", persistence=Persistence("sip", 120),
+        health_check=HealthCheck("none"), real_servers=[RealServer(f"RIP{n}", a, 5060) for n, a in enumerate(SERVERS, 1)],
+    )  # fmt: skip
+    config.virtual_services = [web, tls, layer7, transparent, ports, sip]
     assert verify(config) == []
     return model.dumps(config)
 
@@ -108,9 +124,14 @@ def unit(shared_lab):
     """The two-arm unit every scenario runs on, booted once; the lab holds what all of them need."""
     shared_lab.add_real_server("rs2", "192.168.2.51")
     for name, address in (("rs1", "192.168.2.50"), ("rs2", "192.168.2.51")):
-        shared_lab.start_http(name, address, 443, name)  # plain HTTP on 443: IPVS does not care
+        # plain HTTP on 443 (IPVS does not care); every port answers with the server and the port
+        PORT_SERVERS[(address, 443)] = shared_lab.start_http(name, address, 443, f"{name}:443")
+        for port in (8000, 8001, 8002):
+            shared_lab.start_http(name, address, port, f"{name}:{port}")
+        shared_lab.start_udp(name, address, 5060, f"{name}:sip")
     shared_lab.start_http("rs1", "192.168.2.50", 8081)  # answers with the caller's address
-    shared_lab.run("client", "ip", "addr", "add", "10.0.0.32/24", "dev", "eth0")
+    for client in ("10.0.0.32", "10.0.0.33"):
+        shared_lab.run("client", "ip", "addr", "add", f"{client}/24", "dev", "eth0")
     files = {"base.yaml": model.dumps(answered_config(TWO_ARM_NAT)), "layers.yaml": layers_config(), "two.yaml": two_servers()}
     key = shared_lab.workdir / "admin_key"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "admin@e2e", "-f", str(key)], check=True)
@@ -210,10 +231,22 @@ def test_persistence_port_following_and_a_layer7_service_beside_layer4(unit):
     for client in ("10.0.0.31", "10.0.0.32"):
         answers = [guest_lab.fetch("client", "http://10.0.0.21/", source=client) for _ in range(20)]
         assert len(set(answers)) == 1 and answers[0] in SERVERS.values(), answers  # 20 new connections, one server
-        following = [
-            guest_lab.fetch("client", "https://10.0.0.21:443/".replace("https", "http"), source=client) for _ in range(5)
-        ]
-        assert following == [answers[0]] * 5  # port 443 follows port 80
+        following = [guest_lab.fetch("client", "http://10.0.0.21:443/", source=client) for _ in range(5)]
+        assert following == [answers[0].replace("\n", ":443\n")] * 5  # port 443 follows port 80, to port 443
+
+    # extra ports (002): one service on all its ports, so a client that starts on an extra port stays on
+    # that server on the others, and each connection reaches the port it asked for
+    homes = set()
+    for client in ("10.0.0.31", "10.0.0.32", "10.0.0.33"):
+        first = guest_lab.fetch("client", "http://10.0.0.21:8002/", source=client)
+        assert first in ("rs1:8002\n", "rs2:8002\n"), first
+        home = first.split(":")[0]
+        homes.add(home)
+        for port in (8000, 8001, 8000, 8001):
+            assert guest_lab.fetch("client", f"http://10.0.0.21:{port}/", source=client) == f"{home}:{port}\n", (client, port)
+    assert homes == {"rs1", "rs2"}, homes  # balanced over both servers
+    status, table = guest.shell("ipvsadm -Ln")
+    assert status == 0 and table.count("FWM ") == 2 and "10.0.0.21:800" not in table, table  # no IPVS service per port
 
     wait_until(
         lambda: {guest_lab.fetch("client", "http://10.0.0.21:8080/") for _ in range(6)} == set(SERVERS.values()),
@@ -224,23 +257,26 @@ def test_persistence_port_following_and_a_layer7_service_beside_layer4(unit):
     for client in ("10.0.0.31", "10.0.0.32"):  # transparent: the server sees each client, not the appliance
         assert guest_lab.fetch("client", "http://10.0.0.21:8081/", source=client) == f"{client}\n"
     # a dead server keeps no persistent client: its check fails (weight 0, inhibit_on_failure), and the
-    # client's template expires at its next connection (net.ipv4.vs.expire_quiescent_template)
+    # client's template expires at its next connection (net.ipv4.vs.expire_quiescent_template). 001: when
+    # the server fails on one port of the mark, the persistence records of the other port are cleared too:
+    # only the stuck server's port-443 HTTP server is stopped, its port 80 still answers.
     status, settings = guest.shell("sysctl -n net.ipv4.vs.expire_quiescent_template net.ipv4.vs.expire_nodest_conn")
     assert status == 0 and settings.split()[-2:] == ["1", "1"], settings
     client = "10.0.0.31"
     stuck = guest_lab.fetch("client", "http://10.0.0.21/", source=client)
     dead = next(address for address, name in SERVERS.items() if name == stuck)
     other = next(name for name in SERVERS.values() if name != stuck)
-    cable = {"192.168.2.50": "rs1-port", "192.168.2.51": "rs2-port"}[dead]
-    guest_lab.run("sw", "ip", "link", "set", cable, "down")
+    PORT_SERVERS[(dead, 443)].kill()  # `ip netns exec` became the server: this is its PID
+    PORT_SERVERS[(dead, 443)].wait()
     try:
-        wait_until(lambda: weight(guest, f"{dead}:80") == 0, 3 * CHECK_INTERVAL + 30, f"{dead} out of service")
+        wait_until(lambda: weight(guest, f"{dead}:0", "FWM 1") == 0, 3 * CHECK_INTERVAL + 30, f"{dead} out of service")
         moved = wait_until(lambda: guest_lab.fetch("client", "http://10.0.0.21/", timeout=2, source=client) == other, 20, "moved")
-        assert guest_lab.fetch("client", "http://10.0.0.21:443/", source=client) == other  # its 443 went along
-        print(f"a persistent client left its dead server {moved:.1f} s after the server's weight went to 0")
+        assert guest_lab.fetch("client", "http://10.0.0.21:443/", source=client) == other.replace("\n", ":443\n")
+        print(f"a persistent client left its server {moved:.1f} s after the server's weight went to 0 (its 443 failed)")
     finally:
-        guest_lab.run("sw", "ip", "link", "set", cable, "up")
-    wait_until(lambda: weight(guest, f"{dead}:80") == 1, 3 * CHECK_INTERVAL + 30, f"{dead} back in service")
+        name = SERVERS[dead].strip()
+        PORT_SERVERS[(dead, 443)] = guest_lab.start_http(name, dead, 443, f"{name}:443")
+    wait_until(lambda: weight(guest, f"{dead}:0", "FWM 1") == 1, 3 * CHECK_INTERVAL + 30, f"{dead} back in service")
 
     # and HAProxy does it as the haproxy user, master and workers, with CAP_NET_BIND_SERVICE and
     # CAP_NET_ADMIN only (bits 10 and 12), not as root (haproxy.service.d/unprivileged.conf)
@@ -248,6 +284,44 @@ def test_persistence_port_following_and_a_layer7_service_beside_layer4(unit):
     assert status == 0 and users.split() == ["haproxy"], users
     status, caps = guest.shell("for p in $(pidof haproxy); do grep CapEff /proc/$p/status; done | sort -u")
     assert status == 0 and caps.split() == ["CapEff:", "0000000000001400"], caps
+
+
+SIP_CLIENT = r"""
+import json, socket, sys
+answers = []
+for source, call in json.loads(sys.argv[1]):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((source, 0))  # a new source port each time: a new IPVS connection, found again by its Call-ID
+    s.settimeout(3)
+    invite = (f"INVITE sip:bob@10.0.0.21 SIP/2.0\r\nVia: SIP/2.0/UDP {source};branch=z9hG4bK{call}\r\n"
+              f"From: <sip:alice@{source}>;tag=1\r\nTo: <sip:bob@10.0.0.21>\r\nCall-ID: {call}\r\n"
+              "CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n")
+    s.sendto(invite.encode(), ("10.0.0.21", 5060))
+    try:
+        answers.append(s.recv(100).decode().strip())
+    except OSError:
+        answers.append(None)
+print(json.dumps(answers))
+"""
+
+
+def test_sip_persistence_keeps_each_call_on_one_server_whoever_sends_it(unit):
+    """Issue 14.6: IPVS's SIP engine keys persistence on the Call-ID, not the client: one call from three
+    addresses (each datagram from a new source port) reaches one server, and one client's calls are
+    spread over both servers (source-IP persistence would put them all on one)."""
+    guest_lab, guest, _ = unit
+    apply_from_answers_disk(guest, "layers.yaml")
+    status, table = guest.shell("ipvsadm -Ln")
+    assert status == 0 and "UDP  10.0.0.21:5060 rr persistent 120" in table and " pe sip" in table, table
+    clients = ("10.0.0.31", "10.0.0.32", "10.0.0.33")
+    sends = [(client, f"call-{n}@lab") for n in range(6) for client in clients for _ in range(2)]
+    result = guest_lab.run("client", sys.executable, "-c", SIP_CLIENT, json.dumps(sends), timeout=120)
+    answers = json.loads(result.stdout)
+    by_call: dict[str, set] = {}
+    for (_, call), answer in zip(sends, answers, strict=True):
+        by_call.setdefault(call, set()).add(answer)
+    assert all(len(seen) == 1 and None not in seen for seen in by_call.values()), by_call  # one server per call
+    assert {next(iter(seen)) for seen in by_call.values()} == {"rs1:sip", "rs2:sip"}, by_call  # calls spread
 
 
 def ipvs_rules(guest) -> list[str]:

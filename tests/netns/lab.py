@@ -105,8 +105,12 @@ class Lab:
             time.sleep(0.05)
         raise RuntimeError(f"HAProxy did not start on {cfg}")
 
-    def fetch(self, name: str, url: str, timeout: float = 3) -> str | None:
-        """GET url from inside a namespace; the body, or None when it cannot connect."""
+    def fetch(self, name: str, url: str, timeout: float = 3, source: str | None = None) -> str | None:
+        """GET url from inside a namespace (from its address `source`, if given); the body, or None when it
+        cannot connect."""
+        if source:
+            result = self.run(name, "curl", "-sS", "--max-time", str(timeout), "--interface", source, url, check=False)
+            return result.stdout if result.returncode == 0 else None
         code = f"import urllib.request;print(urllib.request.urlopen({url!r}, timeout={timeout}).read().decode(), end='')"
         result = self.run(name, sys.executable, "-c", code, check=False)
         return result.stdout if result.returncode == 0 else None

@@ -14,6 +14,7 @@ import yaml
 
 from lbwizard.apply.plan import plan
 from lbwizard.config import model
+from lbwizard.config.model import Persistence
 from lbwizard.config.paths import Paths
 from lbwizard.setup.flow import Flow
 from lbwizard.setup.live import LiveSystem
@@ -169,14 +170,18 @@ def test_live_answers_run_configures_the_namespace(lab, tmp_path):
 
 
 def test_services_sharing_a_mark_get_their_packets_marked(lab, tmp_path):
-    """Port following: 80 and 443 of the VIP carry mark 1 into IPVS (counted on real traffic)."""
+    """Port following: 80 and 443 of the VIP carry mark 1 into IPVS (counted on real traffic); a service
+    with extra ports carries the appliance's own mark on all of them (one IPVS service)."""
     config = Flow(LiveSystem()).run_answers(copy.deepcopy(TWO_ARM_NAT))
     web = config.virtual_services[0]
-    web.fwmark = 1
+    web.fwmark, web.persistence = 1, Persistence("source-ip", 300)
     tls = copy.deepcopy(web)
     tls.name, tls.port = "VIP1-TLS", 443
     tls.real_servers[0].port = 443
-    config.virtual_services.append(tls)
+    extra = copy.deepcopy(tls)
+    extra.name, extra.port, extra.fwmark, extra.extra_ports = "PORTS", 8000, None, "8001-8003, 9000"
+    extra.real_servers[0].port = 8000
+    config.virtual_services += [tls, extra]
     path = tmp_path / "marked.yaml"
     path.write_text(model.dumps(config))
     result = lbwizard(lab, "apply", "--config", str(path), "--root", str(tmp_path / "root"), "--no-handover")
@@ -186,11 +191,15 @@ def test_services_sharing_a_mark_get_their_packets_marked(lab, tmp_path):
         rule = f"-A LBW-PREROUTING -d 10.0.0.21/32 -p tcp -m tcp --dport {port} -j MARK --set-xmark 0x1/0xffffffff"
         assert rule in mangle
         assert rule in (tmp_path / "root/etc/lbwizard/rules.v4").read_text()
-    for port in (80, 443):  # a connection attempt from the client: nothing listens, but the packet passes
+    own = hex(model.ipvs_marks(config)["PORTS"])
+    for ports in ("8000:8003", "9000"):  # the fewest rules: the base port joins its neighbours
+        assert f"-A LBW-PREROUTING -d 10.0.0.21/32 -p tcp -m tcp --dport {ports} -j MARK --set-xmark {own}/0xffffffff" in mangle
+    for port in (80, 443, 8002):  # a connection attempt from the client: nothing listens, but the packet passes
         lab.fetch("client", f"http://10.0.0.21:{port}/", timeout=1)
     counters = lab.run("lb", "iptables-legacy", "-t", "mangle", "-L", "LBW-PREROUTING", "-v", "-n", "-x").stdout
-    packets = [int(line.split()[0]) for line in counters.splitlines() if "MARK" in line]
-    assert len(packets) == 2 and all(count >= 1 for count in packets), counters
+    packets = {line.split()[-4]: int(line.split()[0]) for line in counters.splitlines() if "MARK set" in line}
+    assert set(packets) == {"dpt:80", "dpt:443", "dpts:8000:8003", "dpt:9000"}, counters
+    assert min(packets["dpt:80"], packets["dpt:443"], packets["dpts:8000:8003"]) >= 1 and packets["dpt:9000"] == 0, counters
 
 
 def test_real_server_with_its_own_public_address(lab, tmp_path):

@@ -94,6 +94,29 @@ def test_a_server_killed_under_load_costs_no_request(lab, tmp_path, servers):
     assert seen["answers"].get("RS2", 0) > seen["answers"].get("RS1", 0)
 
 
+def test_extra_ports_go_to_the_port_asked_for_and_share_persistence(lab, tmp_path, servers):
+    """002: a service with extra ports is one service on all of them. VIP:80 goes to the servers' 8080,
+    so VIP:81 goes to their 8081 and VIP:82 to 8082 (each server answers with its name and port), and a
+    source-IP persistent client stays on one server across all three ports; clients from three addresses."""
+    for name, address in (("RS1", "192.168.2.50"), ("RS2", "192.168.2.51")):
+        for port in (8081, 8082):
+            lab.start_http(name.lower(), address, port, f"{name}:{port}")
+    start_haproxy(lab, tmp_path, Persistence("source-ip", 600), extra_ports="81-82")
+    clients = ("10.0.0.31", "10.0.0.32", "10.0.0.33")
+    for address in clients[1:]:
+        lab.run("client", "ip", "addr", "add", f"{address}/24", "dev", "ext")
+    homes = set()
+    for address in clients:
+        first = lab.fetch("client", "http://10.0.0.21:82/", source=address)  # a new client starts on an extra port
+        assert first in ("RS1:8082\n", "RS2:8082\n"), first
+        home = first.split(":")[0]
+        homes.add(home)
+        for _ in range(3):
+            assert lab.fetch("client", "http://10.0.0.21:81/", source=address) == f"{home}:8081\n"
+            assert lab.fetch("client", URL, source=address) == f"{home}\n"
+    assert homes == {"RS1", "RS2"}  # the clients were balanced, not all sent to one server
+
+
 STICKY_CLIENT = r"""
 import http.cookiejar, sys, time, urllib.request
 url, seconds = sys.argv[1], float(sys.argv[2])

@@ -47,7 +47,11 @@ def test_rollback_after_a_second_apply_returns_to_the_first(lab, tmp_path):
     assert rollback(lab, tmp_path).returncode == 0
     assert lab.dump() == after_first
     assert (tmp_path / "root/etc/lbwizard/appliance.yaml").read_text() == first_config
-    assert sorted(p.name for p in (tmp_path / "root/etc/lbwizard/realservers").iterdir()) == ["RIP1.ps1", "RIP1.sh"]
+    assert sorted(p.name for p in (tmp_path / "root/etc/lbwizard/realservers").iterdir()) == [
+        "RIP1-2003.cmd",
+        "RIP1.ps1",
+        "RIP1.sh",
+    ]
 
 
 def wait_until(condition, timeout: float) -> bool:

@@ -1,5 +1,6 @@
 """An HA pair in namespaces: two load balancers applied by lbwizard, keepalived (VRRP only: this host
-kernel has no IPVS) from the role's template; the VIP and the floating gateway move together."""
+kernel has no IPVS) from the role's template; the VIP, the floating gateway and a real server's own
+public address (nat_address, issue 14.3: never on both units) move together."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from tests.netns.lab import sh
 from tests.roles.render import render
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("keepalived"), reason="needs root and keepalived")
-VIP, GATEWAY = "10.0.0.20", "192.168.2.20"
+VIP, GATEWAY, NAT_PUBLIC = "10.0.0.20", "192.168.2.20", "10.0.0.50"
 UNITS = {"a": ("master", "10.0.0.21", "10.0.0.22", "192.168.2.21"), "b": ("backup", "10.0.0.22", "10.0.0.21", "192.168.2.22")}
 
 
@@ -58,6 +59,7 @@ class Pair:
         answers = HA_MASTER_TWO_ARM | {"ha_role": role, "eth0_address": own, "peer_address": peer, "eth1_address": internal}
         config = Flow(LiveSystem()).run_answers(copy.deepcopy(answers))
         config.ha.preempt = self.preempt
+        config.virtual_services[0].real_servers[0].nat_address = NAT_PUBLIC
         return config
 
     def apply(self, unit: str) -> None:
@@ -99,7 +101,7 @@ class Pair:
 
     def holders(self) -> dict[str, set[str]]:
         """Which units hold the VIP and the floating gateway now."""
-        found: dict[str, set[str]] = {VIP: set(), GATEWAY: set()}
+        found: dict[str, set[str]] = {VIP: set(), GATEWAY: set(), NAT_PUBLIC: set()}
         for unit in UNITS:
             addresses = self.run(unit, "ip", "-4", "-o", "addr").stdout
             for address in found:
@@ -140,6 +142,7 @@ def pair(tmp_path, request):
 
 
 def test_master_crash_moves_both_addresses_to_the_backup_and_back(pair):
+    assert pair.holders() == {VIP: set(), GATEWAY: set(), NAT_PUBLIC: set()}  # lbwizard's apply leaves them to VRRP
     pair.start("b")
     pair.start("a")
     pair.wait_for_holder("a")
@@ -174,6 +177,7 @@ def test_without_preemption_a_returning_master_leaves_the_addresses_where_they_a
     # what the crashed keepalived left on a, a rebooted unit would not have
     pair.run("a", "ip", "addr", "del", f"{VIP}/24", "dev", "eth0", check=False)
     pair.run("a", "ip", "addr", "del", f"{GATEWAY}/24", "dev", "eth1", check=False)
+    pair.run("a", "ip", "addr", "del", f"{NAT_PUBLIC}/32", "dev", "eth0", check=False)
     log = pair.tmp / "a-keepalived.log"
     earlier = log.read_text().count("Entering BACKUP STATE")
     pair.start("a")
@@ -182,4 +186,4 @@ def test_without_preemption_a_returning_master_leaves_the_addresses_where_they_a
         assert time.monotonic() < deadline, log.read_text()
         time.sleep(0.1)
     time.sleep(2)  # ten adverts: a preempting master would have taken both addresses back by now
-    assert pair.holders() == {VIP: {"b"}, GATEWAY: {"b"}}
+    assert pair.holders() == {VIP: {"b"}, GATEWAY: {"b"}, NAT_PUBLIC: {"b"}}

@@ -12,11 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from lbwizard.config import model
 from lbwizard.config.model import (
     LAYER4_SCHEDULERS,
     LAYER7_SCHEDULERS,
     PERSISTENCE_MODES,
     PERSISTENCE_MODES_NEEDING_NAME,
+    HealthCheck,
     Persistence,
     RealServer,
 )
@@ -117,9 +119,12 @@ def test_health_checks_render(tmp_path, check):
 
 
 def test_port_following_is_one_fwmark_service(tmp_path):
+    """One IPVS service, one destination per server with port 0 (the port the client asked for), checked
+    on each service's port with that service's own check."""
     config = build(TWO_ARM_NAT, fwmark=5)
+    config.virtual_services[0].persistence = Persistence("source-ip", 600)
     tls = copy.deepcopy(config.virtual_services[0])
-    tls.name, tls.port = "VIP1-TLS", 443
+    tls.name, tls.port, tls.health_check = "VIP1-TLS", 443, HealthCheck("https", path="/up", interval=9)
     for server in tls.real_servers:
         server.port = 443
     config.virtual_services.append(tls)
@@ -129,7 +134,35 @@ def test_port_following_is_one_fwmark_service(tmp_path):
     path.write_text(text)
     assert keepalived_check(path, ["eth0", "eth1"]).returncode == 0, text
     assert text.count("virtual_server ") == 1 and "virtual_server fwmark 5" in text
-    assert text.count("real_server ") == 4  # both ports of both servers
+    servers = [f"real_server {s.address} 0 {{" for s in tls.real_servers]
+    assert [line.strip() for line in text.splitlines() if line.strip().startswith("real_server")] == servers, text
+    assert text.count("connect_port 80\n") == len(servers) and text.count("connect_port 443\n") == len(servers)
+    assert text.count("SSL_GET") == len(servers) and text.count("delay_loop 9") == len(servers), text
+
+
+def test_extra_ports_at_layer_4_are_one_ipvs_service_marked_by_the_appliance(tmp_path):
+    """002: a service with extra ports is one service: all its ports carry one mark of the appliance's."""
+    config = build(TWO_ARM_NAT)
+    config.virtual_services[0].extra_ports = "8000-8002, 9000"
+    assert verify(config) == []
+    mark = model.ipvs_marks(config)["VIP1"]
+    assert model.APPLIANCE_MARKS <= mark <= model.FWMARK_MAX
+    text = render("keepalived", config)
+    path = tmp_path / "keepalived.conf"
+    path.write_text(text)
+    assert keepalived_check(path, ["eth0", "eth1"]).returncode == 0, text
+    assert text.count("virtual_server ") == 1 and f"virtual_server fwmark {mark}" in text
+    servers = config.virtual_services[0].real_servers
+    assert text.count(" 0 {") == len(servers) and text.count("connect_port 80\n") == len(servers), text
+
+
+def test_extra_ports_at_layer_7_go_to_the_port_the_client_asked_for(tmp_path):
+    config = build(TWO_ARM_NAT, layer=7, forwarding="snat", scheduler="roundrobin")
+    config.virtual_services[0].extra_ports = "8000-8002"
+    config.virtual_services[0].real_servers[0].port = 8080  # the base port is translated: 80 -> 8080
+    assert verify(config) == []
+    text = accepted_by_haproxy(tmp_path, config)
+    assert "server RIP1 192.168.2.50:+8000 weight 1 check port 8080" in text, text
 
 
 STICKY_WORDS = {
@@ -151,7 +184,19 @@ STICKY_WORDS = {
 
 
 def test_every_persistence_mode_but_sip_is_covered():
-    assert set(STICKY_WORDS) == set(PERSISTENCE_MODES) - {"sip"}
+    assert set(STICKY_WORDS) == set(PERSISTENCE_MODES) - {"sip"}  # sip is IPVS's: below
+
+
+@pytest.mark.parametrize("name", [None, "Call-ID", "call-id"])
+def test_sip_persistence_is_ipvs_sip_engine_on_a_udp_service(tmp_path, name):
+    udp = {"protocol": "udp", "port": 5060, "health_check": HealthCheck("udp")}
+    config = build(TWO_ARM_NAT, **udp, persistence=Persistence("sip", 120, name=name))
+    text = render("keepalived", config)
+    path = tmp_path / "keepalived.conf"
+    path.write_text(text)
+    assert keepalived_check(path, ["eth0", "eth1"]).returncode == 0, text
+    assert "persistence_timeout 120\n    persistence_engine sip\n" in text and "protocol UDP" in text
+    assert text.count("UDP_CHECK {\n            connect_port 80\n") == 2  # keepalived's datagram check
 
 
 @pytest.mark.parametrize("ha", [False, True], ids=["single", "ha"])
@@ -289,3 +334,18 @@ def test_subnet_originating_requests_choose_the_units_address_or_the_vip(tmp_pat
         assert line in text
     else:
         assert "\n    source " not in text
+
+
+@pytest.mark.parametrize(("mode", "timeout"), [("source-ip", 2147483), ("active-cookie", 28 * 24 * 3600)])
+def test_the_longest_layer7_persistence_verify_allows_is_accepted_by_haproxy(tmp_path, mode, timeout):
+    """The edge verify draws (24.8 days in a stick table, 28 days in a cookie) is one `haproxy -c` takes."""
+    config = build(TWO_ARM_NAT, layer=7, forwarding="snat", scheduler="roundrobin")
+    config.virtual_services[0].persistence = Persistence(mode, timeout, name="LB" if mode == "active-cookie" else None)
+    assert verify(config) == []
+    accepted_by_haproxy(tmp_path, config)
+
+
+def test_a_layer7_https_check_speaks_tls_to_the_server(tmp_path):
+    config = build(TWO_ARM_NAT, layer=7, forwarding="snat", scheduler="roundrobin", health_check=HealthCheck("https", path="/up"))
+    text = accepted_by_haproxy(tmp_path, config)
+    assert "option httpchk GET /up" in text and text.count(" check check-ssl verify none") == 2, text

@@ -47,8 +47,31 @@ def test_one_host_serving_two_vips_gets_one_script_with_both():
     assert (host.dr_vips, host.dr_own_vips) == (["10.0.0.22"], ["10.0.0.21"])
     assert 'DR_VIPS="10.0.0.22"' in realserver.linux_script(host)
     assert 'DR_OWN_VIPS="10.0.0.21"' in realserver.linux_script(host)  # the unit's own address: REDIRECT
-    assert '$DrVips = @("10.0.0.22", "10.0.0.21")' in realserver.windows_script(host)
-    assert "weakhostreceive=enabled weakhostsend=enabled" in realserver.windows_script(host)
+    windows = realserver.windows_script(host)
+    assert '$DrVips = @("10.0.0.22")' in windows and '$DrOwnVips = @("10.0.0.21")' in windows
+    assert "weakhostreceive=enabled weakhostsend=enabled" in windows
+    # Windows has no REDIRECT: a VIP that is the unit's own address (the source of the checks) is refused
+    assert "is the load balancer's own address" in windows and "set OWN_VIPS=10.0.0.21" in realserver.windows_2003_script(host)
+
+
+def test_windows_scripts_open_the_firewall_and_the_2003_one_sets_metric_254():
+    """003: the Windows firewall blocks the loopback adapter; Windows 2000/2003 stop ARP by metric 254."""
+    pair = ONE_ARM_DR | {"ha_pair": True, "ha_role": "master", "peer_address": "10.0.0.22", "floating_external": "10.0.0.20"}
+    config = config_for(pair)
+    config.virtual_services[0].extra_ports = "8000-8002, 9000"
+    (host,) = realserver.hosts(config)
+    assert host.dr_ports == [("10.0.0.20", "tcp", "80,8000-8002,9000")]
+    windows = realserver.windows_script(host)
+    assert '$DrVips = @("10.0.0.20")' in windows and '$DrPorts = @("10.0.0.20|TCP|80,8000-8002,9000")' in windows
+    assert "New-NetFirewallRule -Name $id" in windows and '-Group "lbwizard"' in windows
+    assert 'Get-NetFirewallRule -Group "lbwizard" -ErrorAction SilentlyContinue | Remove-NetFirewallRule' in windows
+    legacy = realserver.windows_2003_script(host)
+    assert legacy.count("\r\n") == legacy.count("\n")  # cmd.exe line ends
+    assert "call SetIPConnectionMetric 254" in legacy and "call EnableStatic (%VIPS%), (%MASKS%)" in legacy
+    assert 'set VIPS="10.0.0.20"' in legacy and "set OWN_VIPS=\r\n" in legacy
+    for first, last in (("80", "80"), ("8000", "8002"), ("9000", "9000")):
+        assert f"for /L %%p in ({first},1,{last}) do netsh firewall add portopening protocol=TCP port=%%p" in legacy
+        assert f"for /L %%p in ({first},1,{last}) do netsh firewall delete portopening protocol=TCP port=%%p" in legacy
 
 
 def test_layer7_servers_need_no_script():
@@ -61,8 +84,10 @@ def test_same_name_on_two_hosts_gets_distinct_files():
         VirtualService("VIP2", "10.0.0.21", 8080, real_servers=[RealServer("RIP1", "192.168.2.51", 8080)])
     )
     assert sorted(realserver.scripts(config)) == [
+        "RIP1-192.168.2.50-2003.cmd",
         "RIP1-192.168.2.50.ps1",
         "RIP1-192.168.2.50.sh",
+        "RIP1-192.168.2.51-2003.cmd",
         "RIP1-192.168.2.51.ps1",
         "RIP1-192.168.2.51.sh",
     ]

@@ -45,7 +45,7 @@ def test_requested_and_actual_state_side_by_side():
     config = edit.set_server_state(config, "VIP1", "RIP2", "drain")
     config = edit.set_server_state(config, "VIP1", "RIP4", "offline")
     engine, servers = status._layer4(
-        keepalived_virtual_servers(config), config.virtual_services[0], ipvs.parse_ipvsadm(IPVSADM_LN)
+        keepalived_virtual_servers(config), config.virtual_services[0], None, ipvs.parse_ipvsadm(IPVSADM_LN)
     )
     assert engine == "IPVS: loaded"
     seen = {s.name: (s.requested, s.actual, s.weight, s.active, s.inactive) for s in servers}
@@ -63,5 +63,5 @@ def test_requested_and_actual_state_side_by_side():
 
 def test_without_ipvs_nothing_is_invented():
     config = Flow(LiveSystem()).run_answers(dict(TWO_ARM_NAT))
-    engine, servers = status._layer4(keepalived_virtual_servers(config), config.virtual_services[0], None)
+    engine, servers = status._layer4(keepalived_virtual_servers(config), config.virtual_services[0], None, None)
     assert engine == "IPVS: not available here" and servers[0].actual == "unknown" and servers[0].active is None

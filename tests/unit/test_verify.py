@@ -10,7 +10,8 @@ import copy
 
 import pytest
 
-from lbwizard.config import model
+from lbwizard.config import edit, model
+from lbwizard.config.addressing import port_ranges, service_ports
 from lbwizard.config.model import HealthCheck, Persistence, RealServer, VirtualService
 from lbwizard.config.verify import verify
 from lbwizard.setup.flow import Flow
@@ -252,18 +253,11 @@ CASES = [
         "510",
     ),
     (
-        "extra_ports_overlap_base",
+        "extra_ports_nat_translated",
         "two_arm",
-        lambda c: setattr(vs(c), "extra_ports", "70-90"),
-        "virtual_services[0].extra_ports",
-        "twice",
-    ),
-    (
-        "extra_ports_overlap_each_other",
-        "two_arm",
-        lambda c: setattr(vs(c), "extra_ports", "8000-8080, 8050"),
-        "virtual_services[0].extra_ports",
-        "twice",
+        lambda c: (setattr(vs(c), "extra_ports", "8000-8080"), setattr(rs(c), "port", 8080)),
+        "virtual_services[0].real_servers[0].port",
+        "to the port the client asked for",
     ),
     (
         "extra_ports_backwards",
@@ -309,11 +303,18 @@ CASES = [
         "layer 7",
     ),
     (
-        "sip_persistence_refused",
+        "sip_persistence_on_tcp",
         "two_arm",
         lambda c: setattr(vs(c), "persistence", Persistence("sip")),
         "virtual_services[0].persistence.mode",
-        "SIP",
+        "SIP over UDP",
+    ),
+    (
+        "sip_persistence_on_another_header",
+        "two_arm",
+        lambda c: (setattr(vs(c), "protocol", "udp"), setattr(vs(c), "persistence", Persistence("sip", name="From"))),
+        "virtual_services[0].persistence.name",
+        "keys on the Call-ID header only, not 'From'",
     ),
     (
         "persistence_timeout_too_short",
@@ -481,11 +482,95 @@ def test_verify_does_not_edit_the_config():
     assert config == before
 
 
+def port_following(config, **changes):
+    """VIP1 (80) and VIP2 (443) with the same servers and persistence under mark 7."""
+    vs(config).fwmark, vs(config).persistence = 7, Persistence("source-ip", 600)
+    add_service(config, port=443, fwmark=7, **changes)
+    for server in config.virtual_services[1].real_servers:
+        server.port = 443
+
+
+@pytest.mark.parametrize(
+    ("mode", "refused"), [("source-ip", True), ("active-cookie-or-source-ip", True), ("active-cookie", False)]
+)
+def test_a_layer7_persistence_timeout_fits_haproxy(mode, refused):
+    """HAProxy refuses timers above 2147483647 ms ("timer overflow"): 28 days only where a cookie holds it."""
+    config = build(TWO_ARM_NAT)
+    l7(config, persistence=Persistence(mode, timeout=28 * 24 * 3600, name="LB" if "cookie" in mode else None))
+    problems = {p.field: p.message for p in verify(config)}
+    assert ("24.8 days" in problems.get("virtual_services[0].persistence.timeout", "")) is refused, problems
+    l7(config, persistence=Persistence(mode, timeout=2147483, name="LB" if "cookie" in mode else None))
+    assert verify(config) == []
+
+
+def test_source_hashing_refuses_weights_that_starve_servers():
+    """IPVS sh: each server takes `weight` of 256 buckets in turn; 300 + 1 leaves the second with none."""
+    config = build(TWO_ARM_NAT)
+    vs(config).scheduler = "sh"
+    vs(config).real_servers = [RealServer("A", "192.168.2.50", 80, weight=255), RealServer("B", "192.168.2.51", 80)]
+    assert verify(config) == []
+    vs(config).real_servers[0].weight = 300
+    problems = {p.field: p.message for p in verify(config)}
+    assert (
+        "adding up to 301" in problems["virtual_services[0].scheduler"] and "use mh" in problems["virtual_services[0].scheduler"]
+    )
+    vs(config).scheduler = "mh"
+    assert verify(config) == []
+
+
 def test_port_following_group_is_fine():
     config = build(TWO_ARM_NAT)
-    vs(config).fwmark = 7
-    add_service(config, port=443, fwmark=7)
+    port_following(config)
     assert verify(config) == []
+
+
+def test_extra_ports_are_one_list_of_ports_as_002_writes_them():
+    """002: '8000-8080, 9002, 80, 8050, 9000' adds 80, 8000 to 8080, 9000 and 9002 (no port twice)."""
+    config = build(TWO_ARM_NAT)
+    vs(config).port, vs(config).extra_ports = 443, "8000-8080, 9002, 80, 8050, 9000"
+    for server in vs(config).real_servers:
+        server.port = 443
+    assert verify(config) == []
+    assert service_ports(443, vs(config).extra_ports) == [443, 80, *range(8000, 8081), 9000, 9002]
+    ranges = port_ranges(service_ports(443, vs(config).extra_ports))
+    assert ranges == [(80, 80), (443, 443), (8000, 8080), (9000, 9000), (9002, 9002)]
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "words"),
+    [
+        (lambda c: setattr(c.virtual_services[1], "persistence", None), "virtual_services[1].persistence", "has no persistence"),
+        (
+            lambda c: setattr(c.virtual_services[1], "persistence", Persistence("source-ip", 900)),
+            "virtual_services[1].fwmark",
+            "but not its persistence",
+        ),
+        (lambda c: c.virtual_services[1].real_servers.pop(), "virtual_services[1].real_servers", "in 'VIP1' but not in 'VIP2'"),
+        (
+            lambda c: setattr(c.virtual_services[1].real_servers[0], "weight", 5),
+            "virtual_services[1].real_servers[0].weight",
+            "one IPVS destination",
+        ),
+        (
+            lambda c: setattr(c.virtual_services[1].real_servers[0], "state", "drain"),
+            "virtual_services[1].real_servers[0].state",
+            "in 'VIP1' but 'drain' in 'VIP2'",
+        ),
+        (
+            lambda c: setattr(c.virtual_services[1].real_servers[0], "port", 8443),
+            "virtual_services[1].real_servers[0].port",
+            "cannot be reached on 8443",
+        ),
+        (lambda c: setattr(vs(c), "fwmark", 2**29), "virtual_services[0].fwmark", "the appliance's own"),
+    ],
+)
+def test_port_following_needs_what_001_asks(change, field, words):
+    """001: the same real servers, the same persistence options, persistence on; one destination per server."""
+    config = build(TWO_ARM_NAT)
+    port_following(config)
+    change(config)
+    problems = {p.field: p.message for p in verify(config)}
+    assert field in problems and words in problems[field], problems
 
 
 def test_layer7_snat_with_cookie_is_fine():
@@ -617,3 +702,27 @@ def test_text_is_taken_only_as_it_will_be_written(answers):
     assert "virtual_services[0].health_check.path" in problems
     service.health_check.path = "/it's"
     assert "virtual_services[0].health_check.path" in {p.field for p in verify(config)}
+
+
+@pytest.mark.parametrize(
+    ("layer", "protocol", "check", "words"),
+    [
+        (4, "udp", "tcp", "proves nothing about it: use udp"),
+        (4, "tcp", "udp", "a udp check is for layer 4 UDP services"),
+        (7, "tcp", "misc", "HAProxy checks layer 7 services itself"),
+    ],
+)
+def test_a_health_check_checks_what_the_service_is(layer, protocol, check, words):
+    config = build(TWO_ARM_NAT)
+    if layer == 7:
+        l7(config)
+    vs(config).protocol, vs(config).health_check = protocol, HealthCheck(check, script="/bin/true" if check == "misc" else None)
+    problems = {p.field: p.message for p in verify(config)}
+    assert words in problems.get("virtual_services[0].health_check.type", ""), problems
+
+
+def test_lbctl_edits_check_a_udp_service_over_udp():
+    config = edit.add_service(build(TWO_ARM_NAT), "DNS", {"address": "10.0.0.21", "port": 53, "protocol": "udp"})
+    assert config.virtual_services[-1].health_check.type == "udp"
+    config = edit.set_service(config, "DNS", {"protocol": "tcp"})
+    assert config.virtual_services[-1].health_check.type == "tcp"

@@ -30,9 +30,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from ipaddress import IPv4Interface, ip_network
 
-from ..config.addressing import parse_port_list
-from ..config.model import HAPROXY_PEERS_PORT, TRANSPARENT_MARK, ApplianceConfig, management_networks, uses_transparency
-from .network import nat_addresses
+from ..config.addressing import parse_port_list, port_ranges, service_ports
+from ..config.model import (
+    HAPROXY_PEERS_PORT,
+    TRANSPARENT_MARK,
+    ApplianceConfig,
+    ipvs_marks,
+    management_networks,
+    nat_addresses,
+    uses_transparency,
+)
 from .step import Step
 
 Rule = dict  # iptc.easy's rule dictionaries
@@ -58,9 +65,7 @@ class ChainRules:
 
 def _service_matches(service) -> list[Rule]:
     """One match per port or port range of a service: its address, protocol and destination port."""
-    ranges = [(service.port, service.port)]
-    if service.extra_ports:
-        ranges += parse_port_list(service.extra_ports)
+    ranges = port_ranges(service_ports(service.port, service.extra_ports))
     return [
         {
             "dst": f"{service.address}/32",
@@ -82,10 +87,11 @@ def _mark_rules(config: ApplianceConfig) -> list[Rule]:
     if uses_transparency(config):
         mark = hex(TRANSPARENT_MARK)
         divert.append({"protocol": "tcp", "socket": {"transparent": ""}, "target": {"MARK": {"set-xmark": f"{mark}/{mark}"}}})
+    marks = ipvs_marks(config)
     return divert + [
-        match | {"target": {"MARK": {"set-xmark": f"{hex(service.fwmark)}/0xffffffff"}}}
+        match | {"target": {"MARK": {"set-xmark": f"{hex(marks[service.name])}/0xffffffff"}}}
         for service in config.virtual_services
-        if service.fwmark
+        if service.name in marks
         for match in _service_matches(service)
     ]
 

@@ -14,7 +14,7 @@ from ipaddress import IPv4Interface
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..config.model import TRANSPARENT_MARK, ApplianceConfig, extra_vips, uses_transparency
+from ..config.model import TRANSPARENT_MARK, ApplianceConfig, extra_vips, nat_addresses, uses_transparency
 from .step import Step
 
 if TYPE_CHECKING:
@@ -210,26 +210,18 @@ def transparency_route_step(wanted: list[bool], description: str) -> Step:
 
 def owned_addresses(config: ApplianceConfig, name: str) -> list[str]:
     """The addresses the config puts on an interface: its own, then (external) the servers' NAT addresses,
-    then (single unit) the VIPs on its subnet that are not its own address."""
+    then (single unit) the VIPs on its subnet that are not its own address. In a pair keepalived holds
+    both on the master only, with the external floating address: they move with it."""
     iface = config.interfaces.get(name)
     if iface is None:
         return []
     addresses = [iface.address]
+    if config.ha is not None:
+        return addresses
     if iface.role == "external":
         addresses += [f"{address}/32" for address in nat_addresses(config).values()]
-    if config.ha is None:  # in a pair keepalived holds them, on the master only
-        addresses += [f"{vip}/32" for vip in extra_vips(config, iface) if f"{vip}/32" not in addresses]
+    addresses += [f"{vip}/32" for vip in extra_vips(config, iface) if f"{vip}/32" not in addresses]
     return addresses
-
-
-def nat_addresses(config: ApplianceConfig) -> dict[str, str]:
-    """Real server address -> its own public address ("use address for server NAT")."""
-    return {
-        server.address: server.nat_address
-        for service in config.virtual_services
-        for server in service.real_servers
-        if server.nat_address
-    }
 
 
 def plan(config: ApplianceConfig, previous: ApplianceConfig | None) -> list[Step]:

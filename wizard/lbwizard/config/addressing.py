@@ -110,6 +110,24 @@ def parse_port_list(text: str) -> list[tuple[int, int]]:
     return ranges
 
 
+def service_ports(base: int, extra: str) -> list[int]:
+    """The base port first, then every extra port once, ascending: 002's list '8000-8080, 9002, 80, 8050,
+    9000' on base port 80 adds 8000 to 8080, 9000 and 9002 (80 and 8050 are there already)."""
+    ports = {port for first, last in parse_port_list(extra) for port in range(first, last + 1)} if extra else set()
+    return [base, *sorted(ports - {base})]
+
+
+def port_ranges(ports: list[int]) -> list[tuple[int, int]]:
+    """Ports as the fewest ranges of consecutive ports (one netfilter rule each)."""
+    ranges: list[tuple[int, int]] = []
+    for port in sorted(set(ports)):
+        if ranges and ranges[-1][1] == port - 1:
+            ranges[-1] = (ranges[-1][0], port)
+        else:
+            ranges.append((port, port))
+    return ranges
+
+
 def parse_yes_no(text: object) -> bool:
     """y/n as the reference asks it; YAML booleans too."""
     if isinstance(text, bool):

@@ -8,7 +8,7 @@ of the result to verify(). A name that is not there is an EditError naming the f
 from __future__ import annotations
 
 import copy
-from dataclasses import fields
+from dataclasses import fields, replace
 from typing import Any
 
 from . import addressing, sshkeys
@@ -102,6 +102,15 @@ def _layer_defaults(config: Config, service: VirtualService, options: dict[str, 
         service.scheduler = LAYER_SCHEDULERS.get(service.layer, service.scheduler)
 
 
+def _protocol_defaults(service: VirtualService, options: dict[str, Any]) -> None:
+    """A UDP service is checked over UDP, a TCP one over TCP, unless the admin named the check."""
+    if "protocol" in options and "health_check.type" not in options:
+        if service.protocol == "udp" and service.health_check.type == "tcp":
+            service.health_check.type = "udp"
+        elif service.protocol == "tcp" and service.health_check.type == "udp":
+            service.health_check.type = "tcp"
+
+
 def add_service(config: Config, name: str, options: dict[str, Any]) -> Config:
     """A new virtual service with the topology's forwarding and the layer's scheduler unless given."""
     new = copy.deepcopy(config)
@@ -114,8 +123,18 @@ def add_service(config: Config, name: str, options: dict[str, Any]) -> Config:
     service = VirtualService(name=name, address=options["address"], port=options["port"])
     _set_options(service, options)
     _layer_defaults(new, service, options)
+    _protocol_defaults(service, options)
+    _join_group(new, service)
     new.virtual_services.append(service)
     return new
+
+
+def _join_group(config: Config, service: VirtualService) -> None:
+    """A new service in a firewall mark gets the mark's real servers, at its own port (001: port following
+    needs the same real servers on every service of the mark)."""
+    group = [s for s in config.virtual_services if service.fwmark and s.fwmark == service.fwmark and s.layer == service.layer]
+    if group and not service.real_servers:
+        service.real_servers = [replace(server, port=service.port) for server in group[0].real_servers]
 
 
 def set_service(config: Config, name: str, options: dict[str, Any]) -> Config:
@@ -127,6 +146,7 @@ def set_service(config: Config, name: str, options: dict[str, Any]) -> Config:
     _set_options(service, options)
     if "layer" in options:
         _layer_defaults(new, service, options)
+    _protocol_defaults(service, options)
     return new
 
 
@@ -157,6 +177,7 @@ def add_server(config: Config, vs: str, endpoint: str, options: dict[str, Any]) 
     server = RealServer(name=name, address=address, port=port)
     _set_options(server, options)
     service.real_servers.append(server)
+    _mirror_in_group(new, service, None, server)
     return new
 
 
@@ -164,20 +185,47 @@ def set_server(config: Config, vs: str, key: str, options: dict[str, Any]) -> Co
     new = copy.deepcopy(config)
     service = find_service(new, vs)
     server = find_server(service, key)
+    was = server.address
     options = dict(options)  # the caller's options stay as given
     if "endpoint" in options:
         server.address, server.port = split_endpoint(options.pop("endpoint"), server.port)
     elif not options:
         raise EditError("rs", f"nothing to change in {server.name}; give at least one option (see lbctl rs set --help)")
     _set_options(server, options)
+    _mirror_in_group(new, service, was, server)
     return new
 
 
 def remove_server(config: Config, vs: str, key: str) -> Config:
     new = copy.deepcopy(config)
     service = find_service(new, vs)
-    del service.real_servers[server_index(service, key)]
+    index = server_index(service, key)
+    was = service.real_servers[index].address
+    del service.real_servers[index]
+    _mirror_in_group(new, service, was, None)
     return new
+
+
+def _mirror_in_group(config: Config, service: VirtualService, was: str | None, server: RealServer | None) -> None:
+    """The services of one firewall mark share their real servers (one IPVS destination each, 001's
+    port following): a server added, changed or removed in one is so in all, each at its own port."""
+    if not service.fwmark:
+        return
+    for other in config.virtual_services:
+        if other is service or other.fwmark != service.fwmark or other.layer != service.layer:
+            continue
+        twins = [s for s in other.real_servers if was is not None and s.address == was]
+        if server is None:
+            other.real_servers = [s for s in other.real_servers if s not in twins]
+        elif twins:
+            for twin in twins:
+                twin.address = server.address
+                for name in ("weight", "min_conns", "max_conns", "state", "nat_address", "nat_ports"):
+                    setattr(twin, name, getattr(server, name))
+        elif not any(s.address == server.address for s in other.real_servers):
+            taken = {s.name for s in other.real_servers}
+            name = server.name if server.name not in taken else _next_server_name(config)
+            other.real_servers.append(replace(server, name=name, port=other.port))
 
 
 def set_server_state(config: Config, vs: str, key: str, state: str) -> Config:

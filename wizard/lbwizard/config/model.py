@@ -8,6 +8,7 @@ yet a config that may be applied.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from ipaddress import IPv4Address, IPv4Interface
 from typing import Any
@@ -46,10 +47,13 @@ PERSISTENCE_MODES = (
     "ssl-session-id",
     "sip",
 )
-LAYER4_PERSISTENCE_MODES = ("source-ip",)
+LAYER4_PERSISTENCE_MODES = ("source-ip", "sip")
+# IPVS's SIP persistence engine (ip_vs_pe_sip) keys on this header only (002's "header field name")
+SIP_KEY_HEADER = "Call-ID"
 # Modes whose key is a name the admin chooses: the cookie, query item or header.
 PERSISTENCE_MODES_NEEDING_NAME = ("server-cookie", "server-cookie-or-source-ip", "query-item", "selected-header")
-HEALTH_CHECK_TYPES = ("tcp", "http", "https", "misc", "none")
+# udp: keepalived's UDP_CHECK, a datagram to the port that fails on ICMP port unreachable (layer 4 UDP only)
+HEALTH_CHECK_TYPES = ("tcp", "udp", "http", "https", "misc", "none")
 # What the admin asked of a real server (lbctl rs drain|offline|online): online serves; drain takes no
 # new connections and lets current ones finish; offline is out of service, its connections cut.
 REAL_SERVER_STATES = ("online", "drain", "offline")
@@ -60,6 +64,10 @@ WEIGHT_MIN, WEIGHT_MAX = 0, 65535  # IPVS's range; HAProxy's 0-256 is checked fo
 MAX_EXTRA_PORTS = 510
 APPLIANCE_CERTIFICATE = "etc/haproxy/certs/appliance.pem"  # under the root  # the reference's limit
 FWMARK_MAX = 2**30 - 1  # the bit above is the TPROXY mark of transparent layer-7 services
+# Marks from here to FWMARK_MAX are the appliance's own: each layer-4 service with extra ports gets one, so
+# all its ports are one IPVS service. The admin's port-following marks are below.
+APPLIANCE_MARKS = 2**29
+ADMIN_FWMARK_MAX = APPLIANCE_MARKS - 1
 TRANSPARENT_MARK = 2**30
 HAPROXY_PEERS_PORT = 10000  # where the two units' HAProxies share their stick tables (the role's haproxy_peers_port)
 
@@ -268,6 +276,40 @@ def extra_vips(config: ApplianceConfig, interface: Interface) -> list[str]:
         if IPv4Address(service.address) in own.network and service.address != str(own.ip) and service.address not in found:
             found.append(service.address)
     return found
+
+
+def nat_addresses(config: ApplianceConfig) -> dict[str, str]:
+    """Real server address -> its own public address (nat_address: the reference's SNAT and DNAT per server)."""
+    return {
+        server.address: server.nat_address
+        for service in config.virtual_services
+        for server in service.real_servers
+        if server.nat_address
+    }
+
+
+def ipvs_marks(config: ApplianceConfig) -> dict[str, int]:
+    """The firewall mark each layer-4 service enters IPVS with, by service name, where it has one.
+
+    The admin's port-following mark, or, for a service with extra ports, one of the appliance's own: its
+    ports are then one IPVS service, so a client's persistence holds on all of them and each connection
+    goes to the port it asked for (002: a service with extra ports is one service). The appliance's mark
+    comes from the service's address, protocol and port, so it stays the same as other services come
+    and go (IPVS keeps the service and its persistence records across a reload).
+    """
+    marks: dict[str, int] = {}
+    for service in config.virtual_services:
+        if service.layer == 4 and service.fwmark:
+            marks[service.name] = service.fwmark
+    used = set(marks.values())
+    unmarked = [s for s in config.virtual_services if s.layer == 4 and not s.fwmark and s.extra_ports]
+    for service in sorted(unmarked, key=lambda s: (str(s.address), str(s.protocol), str(s.port))):
+        offset = zlib.crc32(f"{service.protocol}/{service.address}:{service.port}".encode()) % APPLIANCE_MARKS
+        while APPLIANCE_MARKS + offset in used:
+            offset = (offset + 1) % APPLIANCE_MARKS
+        marks[service.name] = APPLIANCE_MARKS + offset
+        used.add(APPLIANCE_MARKS + offset)
+    return marks
 
 
 class ConfigFormatError(ValueError):

@@ -20,6 +20,7 @@ from .addressing import (
     parse_cidr,
     parse_port_list,
     parse_prefix,
+    service_ports,
 )
 from .model import ApplianceConfig, HighAvailability, RealServer, VirtualService
 
@@ -35,6 +36,8 @@ URL_PATH_PATTERN = re.compile(r"^/[A-Za-z0-9._~&()*+,;=:@%/?-]*$")
 SCRIPT_PATTERN = re.compile(r"^/[A-Za-z0-9._/-]+( [A-Za-z0-9._/=:-]+)*$")
 NAME_RULE = "use 1-32 letters, digits, '_', '.' or '-', starting with a letter or digit"
 LAYER7_WEIGHT_MAX = 256  # HAProxy's limit
+IPVS_SH_BUCKETS = 256  # ip_vs_sh's table: one bucket per weight unit of each server, in turn
+HAPROXY_TIMER_MAX = 2147483  # seconds: HAProxy's timers are milliseconds in a signed 32-bit int
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,7 @@ def _verify(config: ApplianceConfig) -> Iterator[Problem]:
     yield from _check_virtual_services(config, subnets)
     yield from _check_duplicate_addresses(config)
     yield from _check_fwmark_groups(config)
+    yield from _check_asked_port(config)
     yield from (Problem(field, message) for field, message in verify_access.check(config))
     yield from _check_spaces(config, "")
 
@@ -112,32 +116,104 @@ def _check_spaces(value: object, field: str) -> Iterator[Problem]:
 
 
 def _check_fwmark_groups(config: ApplianceConfig) -> Iterator[Problem]:
-    """Services sharing a mark become one IPVS service, so they must agree on what IPVS needs to know."""
-    first_of: dict[int, tuple[int, VirtualService]] = {}
+    """Services sharing a mark become one IPVS service with one destination per real server, which takes
+    each connection to the port the client asked for. Port following (001) needs the same real servers,
+    the same persistence, and persistence on: without it the mark shares nothing between the ports."""
+    groups: dict[int, list[tuple[int, VirtualService]]] = {}
     for index, service in enumerate(config.virtual_services or []):
         mark = service.fwmark
         if mark is None:
             continue
         field = f"virtual_services[{index}].fwmark"
-        if not _is_int_in(mark, 1, model.FWMARK_MAX):
-            yield Problem(field, f"{mark!r} is not a firewall mark; use 1-{model.FWMARK_MAX}")
+        if not _is_int_in(mark, 1, model.ADMIN_FWMARK_MAX):
+            yield Problem(
+                field,
+                f"{mark!r} is not a firewall mark; use 1-{model.ADMIN_FWMARK_MAX} (the marks above are the appliance's own)",
+            )
             continue
         if service.layer != 4:
             yield Problem(field, f"virtual service {service.name!r}: firewall marks group layer 4 (IPVS) services only")
             continue
-        if mark not in first_of:
-            first_of[mark] = (index, service)
+        groups.setdefault(mark, []).append((index, service))
+    for mark, members in groups.items():
+        if len(members) > 1:
+            yield from _check_fwmark_group(mark, members)
+
+
+def _check_fwmark_group(mark: int, members: list[tuple[int, VirtualService]]) -> Iterator[Problem]:
+    first_index, first = members[0]
+    for index, service in members:
+        if service.persistence is None:
+            yield Problem(
+                f"virtual_services[{index}].persistence",
+                f"virtual service {service.name!r} shares mark {mark} with "
+                f"{', '.join(repr(s.name) for _, s in members if s is not service)} but has no persistence; only "
+                "persistence keeps a client's connections to the ports of one mark on one real server (001, 004): "
+                "set the same persistence on each service of the mark, or remove the mark",
+            )
+    for index, service in members[1:]:
+        field = f"virtual_services[{index}].fwmark"
+        shared = ("address", "forwarding", "scheduler", "persistence")
+        differs = [name for name in shared if getattr(service, name) != getattr(first, name)]
+        if differs:
+            yield Problem(
+                field,
+                f"virtual service {service.name!r} shares mark {mark} with {first.name!r} but not its {differs[0]}; "
+                "services of one mark are one IPVS service and must agree on address, forwarding, scheduler "
+                "and persistence",
+            )
             continue
-        other = first_of[mark][1]
-        for name in ("address", "forwarding", "scheduler", "persistence"):
-            if getattr(service, name) != getattr(other, name):
+        yield from _check_same_servers(mark, (first_index, first), (index, service))
+
+
+SHARED_SERVER_SETTINGS = ("weight", "min_conns", "max_conns", "state")
+
+
+def _check_same_servers(mark: int, first: tuple[int, VirtualService], other: tuple[int, VirtualService]) -> Iterator[Problem]:
+    """001: port following needs the same real servers; in IPVS they are one destination each."""
+    (_, one), (index, service) = first, other
+    mine = {str(s.address): s for s in one.real_servers if isinstance(s, RealServer)}
+    theirs = {str(s.address): s for s in service.real_servers if isinstance(s, RealServer)}
+    field = f"virtual_services[{index}].real_servers"
+    for address in [a for a in mine if a not in theirs] + [a for a in theirs if a not in mine]:
+        has, lacks = (one, service) if address in mine else (service, one)
+        yield Problem(
+            field,
+            f"real server {address} is in {has.name!r} but not in {lacks.name!r}, which shares mark {mark}; "
+            "the services of one mark need the same real servers (001), or a client following its server "
+            "from one port to the other finds nothing there: add it to both or remove it from both",
+        )
+    for rindex, server in enumerate(service.real_servers):
+        twin = mine.get(str(server.address))
+        if twin is None:
+            continue
+        for name in SHARED_SERVER_SETTINGS:
+            if getattr(server, name) != getattr(twin, name):
                 yield Problem(
-                    field,
-                    f"virtual service {service.name!r} shares mark {mark} with {other.name!r} but not its {name}; "
-                    "services of one mark are one IPVS service and must agree on address, forwarding, scheduler "
-                    "and persistence",
+                    f"{field}[{rindex}].{name}",
+                    f"real server {server.address} has {name} {getattr(twin, name)!r} in {one.name!r} but "
+                    f"{getattr(server, name)!r} in {service.name!r}; in mark {mark} it is one IPVS destination, "
+                    "so both must say the same (lbctl changes it in every service of the mark)",
                 )
                 break
+
+
+def _check_asked_port(config: ApplianceConfig) -> Iterator[Problem]:
+    """A marked layer-4 service (port following, or extra ports) forwards each connection to the port the
+    client asked for: IPVS destinations of a mark have port 0, so no port can be translated."""
+    marks = model.ipvs_marks(config)
+    for index, service in enumerate(config.virtual_services or []):
+        if service.name not in marks or service.forwarding not in ("nat",) or not isinstance(service.real_servers, list):
+            continue
+        why = f"shares mark {service.fwmark} (one IPVS service)" if service.fwmark else "has extra ports (one IPVS service)"
+        for rindex, server in enumerate(service.real_servers):
+            if _is_int_in(server.port, 1, 65535) and server.port != service.port:
+                yield Problem(
+                    f"virtual_services[{index}].real_servers[{rindex}].port",
+                    f"virtual service {service.name!r} {why}, which takes each connection to the port the client "
+                    f"asked for, so real server {server.name!r} cannot be reached on {server.port}: "
+                    f"use port {service.port}, or give the service no extra ports and no mark",
+                )
 
 
 def _check_interfaces(config: ApplianceConfig, subnets: _Subnets) -> Iterator[Problem]:
@@ -475,33 +551,19 @@ def _check_ports(service: VirtualService, field: str, label: str):
     if not _is_int_in(service.port, 1, 65535):
         yield Problem(f"{field}.port", f"{service.port!r} is not a port; use 1-65535")
         return []
-    ports = [service.port]
-    if service.extra_ports:
-        try:
-            ranges = parse_port_list(str(service.extra_ports))
-        except ValueError as exc:
-            yield Problem(f"{field}.extra_ports", str(exc))
-            return ports
-        taken = {service.port}
-        count = 0
-        for first, last in ranges:
-            span = set(range(first, last + 1))
-            if span & taken:
-                clash = min(span & taken)
-                yield Problem(
-                    f"{field}.extra_ports",
-                    f"port {clash} is listed twice (with the base port or another range); list each port once",
-                )
-                return ports
-            taken |= span
-            count += len(span)
-        if count > model.MAX_EXTRA_PORTS:
-            yield Problem(
-                f"{field}.extra_ports",
-                f"{count} extra ports; at most {model.MAX_EXTRA_PORTS} are allowed, use fewer or another service",
-            )
-            return ports
-        ports = sorted(taken)
+    if not service.extra_ports:
+        return [service.port]
+    try:
+        ports = service_ports(service.port, str(service.extra_ports))
+    except ValueError as exc:
+        yield Problem(f"{field}.extra_ports", str(exc))
+        return [service.port]
+    if len(ports) - 1 > model.MAX_EXTRA_PORTS:
+        yield Problem(
+            f"{field}.extra_ports",
+            f"{len(ports) - 1} extra ports; at most {model.MAX_EXTRA_PORTS} are allowed, use fewer or another service",
+        )
+        return [service.port]
     return ports
 
 
@@ -540,6 +602,15 @@ def _check_method(config: ApplianceConfig, service: VirtualService, field: str, 
             )
     elif service.scheduler_param is not None:
         yield Problem(f"{field}.scheduler_param", f"{service.scheduler} takes no parameter; remove it")
+    if service.layer == 4 and service.scheduler == "sh" and isinstance(service.real_servers, list):
+        weights = [s.weight for s in service.real_servers if _is_int_in(s.weight, 0, model.WEIGHT_MAX)]
+        if sum(weights) > IPVS_SH_BUCKETS:
+            yield Problem(
+                f"{field}.scheduler",
+                f"{label}: sh gives each real server as many of IPVS's {IPVS_SH_BUCKETS} hash buckets as its weight, in "
+                f"turn, so weights adding up to {sum(weights)} leave the last servers without any (002's slot problem); "
+                f"keep the weights' sum at {IPVS_SH_BUCKETS} or less, or use mh, which hashes by weight over 65521 slots",
+            )
 
 
 def _check_persistence(service: VirtualService, field: str, label: str):
@@ -554,10 +625,18 @@ def _check_persistence(service: VirtualService, field: str, label: str):
         )
         return
     if persistence.mode == "sip":
-        yield Problem(
-            f"{field}.mode",
-            f"{label}: SIP persistence needs a SIP-aware UDP engine, which neither IPVS nor HAProxy is; use source-ip",
-        )
+        if service.layer != 4 or service.protocol != "udp":
+            yield Problem(
+                f"{field}.mode",
+                f"{label}: SIP persistence is IPVS's SIP engine, which reads SIP over UDP at layer 4; "
+                "set layer 4 and protocol udp, or use source-ip",
+            )
+        if persistence.name is not None and str(persistence.name).lower() != model.SIP_KEY_HEADER.lower():
+            yield Problem(
+                f"{field}.name",
+                f"{label}: IPVS's SIP engine keys on the {model.SIP_KEY_HEADER} header only, not {persistence.name!r}; "
+                f"leave the name empty or write {model.SIP_KEY_HEADER}",
+            )
     elif service.layer == 4 and persistence.mode not in model.LAYER4_PERSISTENCE_MODES:
         yield Problem(
             f"{field}.mode",
@@ -570,6 +649,12 @@ def _check_persistence(service: VirtualService, field: str, label: str):
         yield Problem(
             f"{field}.timeout",
             f"{timeout!r} is not a persistence timeout; use 60 s (one minute) to 2419200 s (28 days)",
+        )
+    elif service.layer == 7 and timeout > HAPROXY_TIMER_MAX and persistence.mode != "active-cookie":
+        yield Problem(
+            f"{field}.timeout",
+            f"{label}: HAProxy's stick tables keep an entry at most 24.8 days ({HAPROXY_TIMER_MAX} s); use a shorter "
+            "timeout, or active-cookie persistence, whose cookie may live 28 days",
         )
     if persistence.netmask is not None:
         if persistence.mode not in ("source-ip",) or service.layer != 4:
@@ -585,9 +670,9 @@ def _check_persistence(service: VirtualService, field: str, label: str):
                 f"{field}.name",
                 f"{persistence.mode} needs the cookie, header or query item name (letters, digits, '-', '_')",
             )
-    elif persistence.name is not None and persistence.mode not in ("active-cookie", "active-cookie-or-source-ip"):
+    elif persistence.name is not None and persistence.mode not in ("active-cookie", "active-cookie-or-source-ip", "sip"):
         yield Problem(f"{field}.name", f"{persistence.mode} takes no name; remove it")
-    elif persistence.name is not None and not TOKEN_PATTERN.fullmatch(str(persistence.name)):
+    elif persistence.name is not None and persistence.mode != "sip" and not TOKEN_PATTERN.fullmatch(str(persistence.name)):
         yield Problem(f"{field}.name", "a cookie name uses letters, digits, '-' and '_' only")
 
 
@@ -609,6 +694,19 @@ def _check_health(service: VirtualService, field: str, label: str):
             yield Problem(f"{field}.expect", f"{check.expect!r} is not an HTTP status; use 100-599")
     elif check.path is not None or check.expect is not None:
         yield Problem(f"{field}.path", f"path and expect belong to http/https checks, not {check.type}")
+    if check.type == "tcp" and service.protocol == "udp":
+        yield Problem(
+            f"{field}.type",
+            f"{label} is UDP; a tcp check connects over TCP, which proves nothing about it: use udp, misc or none",
+        )
+    elif check.type == "udp" and (service.protocol != "udp" or service.layer != 4):
+        yield Problem(f"{field}.type", f"{label}: a udp check is for layer 4 UDP services; use tcp, http or https")
+    if check.type == "misc" and service.layer == 7:
+        yield Problem(
+            f"{field}.type",
+            f"{label}: a misc check runs a script from keepalived, at layer 4; HAProxy checks layer 7 services "
+            "itself: use tcp, http or https",
+        )
     if check.type == "misc":
         if not isinstance(check.script, str) or not SCRIPT_PATTERN.fullmatch(check.script):
             yield Problem(f"{field}.script", "a misc check needs an absolute script path (letters, digits, . _ / - only)")

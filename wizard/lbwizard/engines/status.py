@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from ..config.model import ApplianceConfig, RealServer, VirtualService
+from ..config.model import ApplianceConfig, RealServer, VirtualService, ipvs_marks
 from ..render.rolevars import keepalived_virtual_servers
 from .access import Engines
 from .errors import NotAsked
@@ -55,13 +55,16 @@ def _unit(config: ApplianceConfig, addresses: set[str] | None) -> str:
     return "master" if floating and floating in addresses else "backup"
 
 
-def _layer4(entries: list[dict], service: VirtualService, table, not_asked: str = "") -> tuple[str, list[ServerStatus]]:
-    """entries: rolevars.keepalived_virtual_servers of the whole config (one IPVS service each).
+def _layer4(
+    entries: list[dict], service: VirtualService, mark: int | None, table, not_asked: str = ""
+) -> tuple[str, list[ServerStatus]]:
+    """entries: rolevars.keepalived_virtual_servers of the whole config (one IPVS service each); mark:
+    the service's IPVS firewall mark (model.ipvs_marks), if it has one.
 
     table None: no IPVS here, or (with not_asked, a dry run) nobody asked it.
     """
-    if service.fwmark:
-        entries = [e for e in entries if e["fwmark"] == service.fwmark]
+    if mark:
+        entries = [e for e in entries if e["fwmark"] == mark]
     else:
         entries = [e for e in entries if e["address"] == service.address and e["port"] == service.port]
     kernel = table.get(ipvs_key(entries[0])) if table is not None and entries else None
@@ -70,11 +73,9 @@ def _layer4(entries: list[dict], service: VirtualService, table, not_asked: str 
     else:
         engine = "IPVS: no such service" if kernel is None else "IPVS: loaded"
     destinations = {(d.address, d.port): d for d in kernel.destinations} if kernel else {}
-    # the port IPVS knows the server by: 0 in a port-following fwmark service
-    ports = {(s["address"], s["check_port"]): s["port"] for s in (entries[0]["real_servers"] if entries else [])}
     servers = []
     for server in service.real_servers:
-        found = destinations.get((server.address, ports.get((server.address, server.port), server.port)))
+        found = destinations.get((server.address, 0 if mark else server.port))  # 0: a marked service's destination
         if table is None:
             actual = "unknown"
         elif found is None:
@@ -130,10 +131,11 @@ def collect(config: ApplianceConfig, engines: Engines) -> list[ServiceStatus]:
     table, ipvs_not_asked = _ask(engines.ipvs_services, None) if 4 in layers else (None, "")
     stats, haproxy_not_asked = _ask(engines.haproxy_stats, {}) if 7 in layers else ({}, "")
     entries = keepalived_virtual_servers(config)
+    marks = ipvs_marks(config)
     result = []
     for service in config.virtual_services:
         if service.layer == 4:
-            engine, servers = _layer4(entries, service, table, ipvs_not_asked)
+            engine, servers = _layer4(entries, service, marks.get(service.name), table, ipvs_not_asked)
         else:
             engine, servers = _layer7(service, stats, haproxy_not_asked)
         endpoint = (

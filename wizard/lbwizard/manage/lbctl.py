@@ -62,7 +62,7 @@ SERVICE_OPTIONS = [
     ("--persistence-timeout", "persistence.timeout", int, "seconds"),
     ("--persistence-netmask", "persistence.netmask", str, "source-ip granularity, e.g. 24"),
     ("--persistence-name", "persistence.name", str, "cookie, query item or header name"),
-    ("--check", "health_check.type", str, "tcp | http | https | misc | none"),
+    ("--check", "health_check.type", str, "tcp | udp | http | https | misc | none"),
     ("--check-path", "health_check.path", str, "http(s) check path"),
     ("--check-expect", "health_check.expect", int, "http(s) status expected"),
     ("--check-script", "health_check.script", str, "misc check program"),
@@ -171,7 +171,9 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("diagnose", parents=[common], help="the reference's diagnosis steps, with fixes")
     script = commands.add_parser("realserver-script", parents=[common], help="print a real server's setup script")
     script.add_argument("rs", help="the real server's name (or address)")
-    script.add_argument("--os", choices=("linux", "windows"), default="linux")
+    script.add_argument(
+        "--os", choices=("linux", "windows", "windows-2003"), default="linux", help="windows: Server 2012 and later"
+    )
     script.add_argument("--undo", action="store_true", help="the script that takes the setup back")
     commands.add_parser("history", parents=[common], help="the applied versions of the configuration")
     back = commands.add_parser("rollback", parents=[common], help="apply an earlier version again (default: the one before)")
@@ -363,6 +365,10 @@ def cmd_realserver_script(ctl: Ctl, args: argparse.Namespace) -> int:
         text = realserver.linux_script(host)
         if args.undo:
             text = text.replace("set -eu\n", 'set -eu\nset -- --undo "$@"  # lbctl realserver-script --undo\n', 1)
+    elif args.os == "windows-2003":
+        text = realserver.windows_2003_script(host)
+        if args.undo:
+            text = text.replace('if "%1"=="undo" goto undo\r\n', "goto undo\r\nrem lbctl realserver-script --undo\r\n", 1)
     else:
         text = realserver.windows_script(host)
         if args.undo:

@@ -11,7 +11,13 @@ the first run saves what it changes under /var/lib/lbwizard-realserver (Linux) o
   REDIRECT of the VIP to the server itself (the VIP is then never configured, so never announced).
   A VIP that is also the load balancer's own address (a single unit's VIP) is always REDIRECTed: it
   is the source of the health checks, which a server holding it would drop as martians.
-  Windows: the VIP on the Microsoft loopback adapter with weak host receive/send.
+  Windows: the VIP on the Microsoft loopback adapter with weak host receive/send (NAME.ps1, Windows
+  Server 2012 and later: the NetTCPIP and NetSecurity cmdlets), or with interface metric 254, which
+  keeps the adapter from answering ARP (NAME-2003.cmd, Windows Server 2003 and XP: 003's steps, by
+  wmic and netsh). Both open the Windows firewall for the VIPs' ports, which it blocks on the loopback
+  adapter (003). Windows 2008 and 2008 R2 are covered by neither (no NetTCPIP cmdlets; 003's manual
+  steps). A VIP that is the load balancer's own address is refused on Windows: it has no REDIRECT,
+  and a server holding it would drop the health checks that come from it.
 - TUN: the VIP on tunl0 (ipip), rp_filter off so the decapsulated packets are accepted. A VIP that is
   also the load balancer's own address (a single unit's VIP) is never held by the server: the
   tunnelled packets and the health checks come from that address, and Linux drops packets whose
@@ -27,6 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from ipaddress import IPv4Interface
 
+from ..config.addressing import port_ranges, service_ports
 from ..config.model import ApplianceConfig
 
 SCRIPT_DIR = "/etc/lbwizard/realservers"
@@ -44,6 +51,8 @@ class HostSetup:
     tun_own_vips: list[str] = field(default_factory=list)  # the load balancer's own address: DNAT, not held
     nat_gateway: str | None = None
     services: list[str] = field(default_factory=list)
+    # (VIP, protocol, ports) of the DR services: what the server's own firewall must let in
+    dr_ports: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 def nat_gateway(config: ApplianceConfig) -> str | None:
@@ -84,6 +93,11 @@ def hosts(config: ApplianceConfig) -> list[HostSetup]:
                 vips = host.dr_own_vips if service.address in own else host.dr_vips
                 if service.address not in vips:
                     vips.append(service.address)
+                ports = ",".join(
+                    f"{a}-{b}" if a != b else str(a) for a, b in port_ranges(service_ports(service.port, service.extra_ports))
+                )
+                if (service.address, service.protocol, ports) not in host.dr_ports:
+                    host.dr_ports.append((service.address, service.protocol, ports))
             elif service.forwarding == "tun":
                 vips = host.tun_own_vips if service.address in own else host.tun_vips
                 if service.address not in vips:
@@ -213,17 +227,29 @@ esac
 
 WINDOWS_TEMPLATE = """# managed by lbwizard: setup of real server {name} ({address}) for
 #   {services}
+# Windows Server 2012 and later (Windows 8 and later): the NetTCPIP and NetSecurity cmdlets. For
+# Windows Server 2003 and XP use {name}-2003.cmd; 2008 and 2008 R2 need reference 003's manual steps.
 # Run in an elevated PowerShell on the real server. Running it twice changes nothing; -Undo takes it back.
 # DR needs the Microsoft KM-TEST Loopback Adapter (hdwwiz.exe: Network adapters > Microsoft).
 param([switch]$Undo, [string]$Nic = "")
 $ErrorActionPreference = "Stop"
 $DrVips = @({dr_vips_ps})
+# DR VIPs that are the load balancer's own address, the source of its health checks (see below)
+$DrOwnVips = @({dr_own_vips_ps})
+# "VIP|PROTOCOL|PORTS" of each DR service: the Windows firewall blocks them on the loopback adapter
+$DrPorts = @({dr_ports_ps})
 $TunVips = @({tun_vips_ps})
 $NatGateway = "{nat_gateway}"
 $State = Join-Path $env:ProgramData "lbwizard"
 
 if ($TunVips.Count -gt 0) {{
     Write-Error "Windows cannot decapsulate IP-in-IP: use dr or nat for this server instead of tun."
+    exit 1
+}}
+if ($DrOwnVips.Count -gt 0 -and -not $Undo) {{
+    Write-Error ("VIP $DrOwnVips is the load balancer's own address, the source of its health checks: Windows, " +
+        "holding it, would drop them, and it has no REDIRECT. Give the service an address of its own " +
+        "(lbctl vs set NAME --address ADDRESS, or a pair's floating address).")
     exit 1
 }}
 if (-not $Nic) {{
@@ -236,6 +262,7 @@ if ($DrVips.Count -gt 0 -and -not $Loopback) {{
 }}
 
 if ($Undo) {{
+    Get-NetFirewallRule -Group "lbwizard" -ErrorAction SilentlyContinue | Remove-NetFirewallRule
     foreach ($vip in $DrVips) {{
         Remove-NetIPAddress -InterfaceAlias $Loopback -IPAddress $vip -Confirm:$false -ErrorAction SilentlyContinue
     }}
@@ -264,6 +291,14 @@ if ($DrVips.Count -gt 0) {{
     netsh interface ipv4 set interface "$Nic" weakhostreceive=enabled | Out-Null
     netsh interface ipv4 set interface "$Loopback" weakhostreceive=enabled weakhostsend=enabled | Out-Null
 }}
+foreach ($rule in $DrPorts) {{
+    $vip, $protocol, $ports = $rule -split "[|]"
+    $id = "lbwizard-$vip-$protocol"
+    if (-not (Get-NetFirewallRule -Name $id -ErrorAction SilentlyContinue)) {{
+        New-NetFirewallRule -Name $id -DisplayName "lbwizard: $vip $protocol $ports" -Group "lbwizard" -Direction Inbound `
+            -Action Allow -LocalAddress $vip -Protocol $protocol -LocalPort ($ports -split ",") | Out-Null
+    }}
+}}
 if ($NatGateway) {{
     New-Item -ItemType Directory -Force -Path $State | Out-Null
     $saved = Join-Path $State "default-gateway.txt"
@@ -278,6 +313,75 @@ Write-Output "real server {name}: set up"
 """
 
 
+WINDOWS_2003_TEMPLATE = """@echo off
+rem managed by lbwizard: setup of real server {name} ({address}) for
+rem   {services_cmd}
+rem Windows Server 2003 and XP (003's "Resolving ARP issues for Windows server 2000 & 2003"); later
+rem Windows: {name}.ps1. Windows 2000 has no wmic: follow 003's steps by hand there.
+rem Run as Administrator. Running it twice changes nothing; "{name}-2003.cmd undo" takes it back.
+rem Needs the Microsoft Loopback Adapter (Add Hardware wizard: Network adapters > Microsoft).
+setlocal
+set VIPS={dr_vips_cmd}
+set MASKS={dr_masks_cmd}
+set OWN_VIPS={dr_own_vips}
+set TUN_VIPS={tun_vips_cmd}
+set NAT_GATEWAY={nat_gateway}
+if not "%TUN_VIPS%"=="" goto no_tun
+if "%1"=="undo" goto undo
+if not "%OWN_VIPS%"=="" goto own_vip
+if "%VIPS%"=="" goto firewall
+rem the VIPs on the loopback adapter with interface metric 254: it then answers no ARP for them (003)
+wmic nicconfig where "Description like '%%Loopback%%'" call EnableStatic (%VIPS%), (%MASKS%) || exit /b 1
+wmic nicconfig where "Description like '%%Loopback%%'" call SetIPConnectionMetric 254 || exit /b 1
+:firewall
+rem the Windows firewall blocks the loopback adapter's addresses (003): open the VIPs' ports
+{firewall_open}if not "%NAT_GATEWAY%"=="" echo NAT: make %NAT_GATEWAY% this server's default gateway (its NIC's TCP/IP)
+echo real server {name}: set up
+exit /b 0
+
+:undo
+{firewall_close}if not "%VIPS%"=="" wmic nicconfig where "Description like '%%Loopback%%'" call EnableDHCP
+echo real server {name}: undone
+exit /b 0
+
+:no_tun
+echo Windows cannot decapsulate IP-in-IP: use dr or nat for this server instead of tun. 1>&2
+exit /b 1
+
+:own_vip
+echo VIP %OWN_VIPS% is the load balancer's own address, the source of its health checks: Windows 1>&2
+echo would drop them. Give the service an address of its own: lbctl vs set NAME --address ADDRESS 1>&2
+exit /b 1
+"""
+
+
+def _cmd_firewall(host: HostSetup, command: str) -> str:
+    """netsh firewall lines (Windows 2003 SP1 and XP SP2: one port per line, on every address)."""
+    lines = []
+    for vip, protocol, ports in host.dr_ports:
+        for item in ports.split(","):
+            first, _, last = item.partition("-")
+            name = f"lbwizard {vip} {protocol}"
+            if command == "add":
+                body = f'netsh firewall add portopening protocol={protocol.upper()} port=%%p name="{name} %%p" mode=ENABLE'
+            else:
+                body = f"netsh firewall delete portopening protocol={protocol.upper()} port=%%p"
+            lines.append(f"for /L %%p in ({first},1,{last or first}) do {body} >nul")
+    return "".join(f"{line}\n" for line in lines)
+
+
+def windows_2003_script(host: HostSetup) -> str:
+    values = _values(host) | {
+        "services_cmd": "\nrem   ".join(host.services),
+        "dr_vips_cmd": ", ".join(f'"{v}"' for v in host.dr_vips),
+        "dr_masks_cmd": ", ".join('"255.255.255.255"' for _ in host.dr_vips),
+        "tun_vips_cmd": " ".join(host.tun_vips + host.tun_own_vips),
+        "firewall_open": _cmd_firewall(host, "add"),
+        "firewall_close": _cmd_firewall(host, "delete"),
+    }
+    return WINDOWS_2003_TEMPLATE.format(**values).replace("\n", "\r\n")
+
+
 def _values(host: HostSetup) -> dict[str, str]:
     return {
         "name": host.name,
@@ -288,7 +392,9 @@ def _values(host: HostSetup) -> dict[str, str]:
         "tun_vips": " ".join(host.tun_vips),
         "tun_own_vips": " ".join(host.tun_own_vips),
         "nat_gateway": host.nat_gateway or "",
-        "dr_vips_ps": ", ".join(f'"{v}"' for v in host.dr_vips + host.dr_own_vips),
+        "dr_vips_ps": ", ".join(f'"{v}"' for v in host.dr_vips),
+        "dr_own_vips_ps": ", ".join(f'"{v}"' for v in host.dr_own_vips),
+        "dr_ports_ps": ", ".join(f'"{v}|{p.upper()}|{ports}"' for v, p, ports in host.dr_ports),
         "tun_vips_ps": ", ".join(f'"{v}"' for v in host.tun_vips + host.tun_own_vips),
     }
 
@@ -307,4 +413,5 @@ def scripts(config: ApplianceConfig) -> dict[str, str]:
     for host in hosts(config):
         files[f"{host.name}.sh"] = linux_script(host)
         files[f"{host.name}.ps1"] = windows_script(host)
+        files[f"{host.name}-2003.cmd"] = windows_2003_script(host)
     return files

@@ -10,8 +10,16 @@ from __future__ import annotations
 from ipaddress import IPv4Interface
 from pathlib import Path
 
-from ..config.addressing import parse_port_list, split_endpoint
-from ..config.model import APPLIANCE_CERTIFICATE, HAPROXY_PEERS_PORT, ApplianceConfig, VirtualService, extra_vips
+from ..config.addressing import service_ports, split_endpoint
+from ..config.model import (
+    APPLIANCE_CERTIFICATE,
+    HAPROXY_PEERS_PORT,
+    ApplianceConfig,
+    VirtualService,
+    extra_vips,
+    ipvs_marks,
+    nat_addresses,
+)
 
 PRIORITY = {"master": 150, "backup": 100}
 # keepalived lb_algo for our scheduler names (mh with fallback: source hashing that spreads evenly).
@@ -34,7 +42,7 @@ def _endpoint(text: str | None, default_port: int) -> dict | None:
     return {"address": address, "port": port}
 
 
-def _check(service: VirtualService) -> dict:
+def _check(service: VirtualService, port: int | None = None) -> dict:
     check = service.health_check
     return {
         "type": check.type,
@@ -42,10 +50,11 @@ def _check(service: VirtualService) -> dict:
         "expect": check.expect or 200,
         "script": check.script,
         "interval": check.interval,
+        "port": port,
     }
 
 
-def _servers(service: VirtualService, fwmark: bool, keep_offline: bool = False) -> list[dict]:
+def _servers(service: VirtualService, keep_offline: bool = False) -> list[dict]:
     """The engine's view of the real servers: a drained one weighs 0, an offline one is left out.
 
     keep_offline: HAProxy keeps an offline server in the file as `disabled` (maintenance), so the
@@ -55,9 +64,8 @@ def _servers(service: VirtualService, fwmark: bool, keep_offline: bool = False) 
         {
             "name": server.name,
             "address": server.address,
-            # a fwmark service forwards to the port the client asked for (port following): port 0 in IPVS
-            "port": 0 if fwmark and service.forwarding != "nat" else server.port,
-            "check_port": server.port,
+            "port": server.port,
+            "checks": [_check(service, server.port)],
             "weight": 0 if server.state == "drain" else server.weight,
             "min_conns": server.min_conns,
             "max_conns": server.max_conns,
@@ -69,43 +77,51 @@ def _servers(service: VirtualService, fwmark: bool, keep_offline: bool = False) 
 
 
 def keepalived_virtual_servers(config: ApplianceConfig) -> list[dict]:
-    """One entry per IPVS service: per address:port (and extra port), or one per firewall mark."""
+    """One entry per IPVS service: one per address and port, or one per firewall mark.
+
+    A marked service (the admin's port following, or the appliance's own mark of a service with extra
+    ports) has one destination per real server with port 0, which IPVS forwards to the port the client
+    asked for; the server is checked on each service's port and counts as down when any check fails,
+    so a failure clears the persistence records of every port of the mark (001).
+    """
     result: list[dict] = []
     marked: dict[int, dict] = {}
+    marks = ipvs_marks(config)
     for service in config.virtual_services:
         if service.layer != 4:
             continue
         persistence = service.persistence
-        common = {
+        entry = {
             "name": service.name,
             "protocol": service.protocol.upper(),
             "lb_kind": service.forwarding.upper(),
             "lb_algo": service.scheduler,
             "persistence_timeout": persistence.timeout if persistence else None,
             "persistence_granularity": _netmask(persistence.netmask) if persistence else None,
+            # IPVS's SIP engine: persistence keyed on the Call-ID of SIP over UDP instead of the client
+            "persistence_engine": "sip" if persistence and persistence.mode == "sip" else None,
             "check": _check(service),
             "quorum": service.quorum,
             "sorry_server": _endpoint(service.sorry_server, service.port),
             "fwmark": None,
             "address": service.address,
             "port": service.port,
+            "real_servers": _servers(service),
         }
-        if service.fwmark:
-            group = marked.get(service.fwmark)
-            if group is None:
-                group = marked[service.fwmark] = common | {"fwmark": service.fwmark, "real_servers": []}
-                result.append(group)
-            known = {(s["address"], s["port"]) for s in group["real_servers"]}
-            group["real_servers"] += [s for s in _servers(service, True) if (s["address"], s["port"]) not in known]
+        mark = marks.get(service.name)
+        if mark is None:
+            result.append(entry)
             continue
-        ports = [service.port]
-        if service.extra_ports:
-            ports += [p for first, last in parse_port_list(service.extra_ports) for p in range(first, last + 1)]
-        for port in ports:
-            servers = _servers(service, False)
-            if port != service.port:  # extra ports go to the same port on the real server
-                servers = [s | {"port": port, "check_port": s["check_port"]} for s in servers]
-            result.append(common | {"address": service.address, "port": port, "real_servers": servers})
+        group = marked.get(mark)
+        if group is None:
+            group = marked[mark] = entry | {"fwmark": mark, "real_servers": []}
+            result.append(group)
+        by_address = {server["address"]: server for server in group["real_servers"]}
+        for server in entry["real_servers"]:
+            if server["address"] in by_address:
+                by_address[server["address"]]["checks"] += server["checks"]
+            else:
+                group["real_servers"].append(server | {"port": 0})
     return result
 
 
@@ -132,6 +148,8 @@ def keepalived_vrrp(config: ApplianceConfig) -> dict | None:
         if side and floating:
             prefix = IPv4Interface(side[1].address).network.prefixlen
             more = [f"{vip}/32" for vip in extra_vips(config, side[1]) if vip != floating]
+            if name == "VI_EXTERNAL":  # the servers' own public addresses: held by the master only
+                more += [f"{public}/32" for public in nat_addresses(config).values() if f"{public}/32" not in more]
             instances.append({"name": name, "device": side[0], "addresses": [f"{floating}/{prefix}", *more]})
     return {
         "role": ha.role,
@@ -169,6 +187,21 @@ def _source(config: ApplianceConfig, service: VirtualService) -> dict:
     }
 
 
+def _haproxy_servers(service: VirtualService) -> list[dict]:
+    """Servers as HAProxy's `server` lines take them. With extra ports a connection goes to the port the
+    client asked for, shifted as the base port is (VIP:80 to server:8080 sends 9002 to 17002), written as
+    HAProxy's relative port; the health check then needs the server's own base port."""
+    servers = _servers(service, keep_offline=True)
+    for server in servers:
+        server["target"] = f"{server['address']}:{server['port']}"
+        server["check_port"] = None
+        if service.extra_ports:
+            offset = server["port"] - service.port
+            server["target"] = server["address"] + (f":{offset:+d}" if offset else "")
+            server["check_port"] = server["port"]
+    return servers
+
+
 def haproxy_services(config: ApplianceConfig, root: str = "/") -> list[dict]:
     """One frontend/backend pair per layer-7 service; TLS with the given PEM or the unit's own (under root)."""
     own_certificate = str(Path(root) / APPLIANCE_CERTIFICATE)
@@ -177,9 +210,7 @@ def haproxy_services(config: ApplianceConfig, root: str = "/") -> list[dict]:
         if service.layer != 7:
             continue
         persistence = service.persistence
-        ports = [service.port]
-        if service.extra_ports:
-            ports += [p for first, last in parse_port_list(service.extra_ports) for p in range(first, last + 1)]
+        ports = service_ports(service.port, service.extra_ports)
         result.append(
             {
                 "name": service.name,
@@ -195,7 +226,7 @@ def haproxy_services(config: ApplianceConfig, root: str = "/") -> list[dict]:
                 if persistence is None
                 else {"mode": persistence.mode, "timeout": persistence.timeout, "name": persistence.name or "SERVERID"},
                 "check": _check(service),
-                "servers": _servers(service, False, keep_offline=True),
+                "servers": _haproxy_servers(service),
                 "source": _source(config, service),
             }
         )
