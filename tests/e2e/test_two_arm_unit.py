@@ -18,7 +18,10 @@ with `lbwizard apply --config`, as an administrator reconfiguring a running unit
    answers with its name and port); a service with extra ports is one IPVS service too (14.9); when a
    server fails on 443 only, its port-80 clients move as well (001); beside them a layer-7 service
    (HAProxy, SNAT) on port 8080 balances over both servers, and a transparent one on port 8081 shows
-   the server the client's own address (TPROXY on the appliance).
+   the server the client's own address (TPROXY on the appliance). IPVS's idle timeout comes from the
+   config (one per protocol, the kernel's); a SIP service keeps each Call-ID on one server (14.6).
+4. Diagnose (14.11): a NAT server whose default gateway is not the unit leaves connections in SYN_RECV,
+   and `lbctl diagnose` says which server and which gateway to set.
 """
 
 from __future__ import annotations
@@ -85,7 +88,7 @@ PORT_SERVERS: dict[tuple[str, int], subprocess.Popen] = {}  # the HTTP servers a
 def layers_config() -> str:
     config = answered_config(TWO_ARM_NAT)
     web = config.virtual_services[0]
-    web.fwmark, web.persistence = 1, Persistence("source-ip", 300)
+    web.fwmark, web.persistence, web.idle_timeout = 1, Persistence("source-ip", 300), 1200
     web.real_servers = [RealServer(f"RIP{n}", address, 80) for n, address in enumerate(SERVERS, 1)]
     tls = copy.deepcopy(web)
     tls.name, tls.port = "VIP1-443", 443
@@ -100,7 +103,7 @@ def layers_config() -> str:
         real_servers=[RealServer("RIP1", "192.168.2.50", 8081)],
     )  # fmt: skip
     ports = copy.deepcopy(web)  # 002's extra ports: one IPVS service (the appliance's own mark)
-    ports.name, ports.port, ports.fwmark, ports.extra_ports = "PORTS", 8000, None, "8001-8002"
+    ports.name, ports.port, ports.fwmark, ports.extra_ports, ports.idle_timeout = "PORTS", 8000, None, "8001-8002", 0
     for server in ports.real_servers:
         server.port = 8000
     sip = VirtualService(
@@ -247,6 +250,8 @@ def test_persistence_port_following_and_a_layer7_service_beside_layer4(unit):
     assert homes == {"rs1", "rs2"}, homes  # balanced over both servers
     status, table = guest.shell("ipvsadm -Ln")
     assert status == 0 and table.count("FWM ") == 2 and "10.0.0.21:800" not in table, table  # no IPVS service per port
+    status, timeouts = guest.shell("ipvsadm -L --timeout")  # the idle timeout of the layer-4 TCP services: the kernel's
+    assert status == 0 and "Timeout (tcp tcpfin udp): 1200 " in timeouts, timeouts
 
     wait_until(
         lambda: {guest_lab.fetch("client", "http://10.0.0.21:8080/") for _ in range(6)} == set(SERVERS.values()),
@@ -322,6 +327,24 @@ def test_sip_persistence_keeps_each_call_on_one_server_whoever_sends_it(unit):
         by_call.setdefault(call, set()).add(answer)
     assert all(len(seen) == 1 and None not in seen for seen in by_call.values()), by_call  # one server per call
     assert {next(iter(seen)) for seen in by_call.values()} == {"rs1:sip", "rs2:sip"}, by_call  # calls spread
+
+
+def test_diagnose_names_a_server_whose_replies_bypass_the_unit(unit):
+    """003's connection error diagnosis (issue 14.11): a NAT server whose default gateway is not the load
+    balancer never completes a handshake (its SYN-ACK goes elsewhere), so IPVS holds the connection in
+    SYN_RECV; `lbctl diagnose` names the server and the gateway to set. Its health check still passes."""
+    guest_lab, guest, _ = unit
+    apply_from_answers_disk(guest, "base.yaml")
+    wait_served(guest_lab)
+    guest_lab.run("rs1", "ip", "route", "replace", "default", "via", "192.168.2.99")  # a gateway that is not us
+    try:
+        assert guest_lab.fetch("client", VIP_URL, timeout=2) is None
+        findings = [f for f in lbctl_json(guest, "diagnose") if f["severity"] == "problem"]
+        stuck = [f for f in findings if "SYN_RECV" in f["what"]]
+        assert stuck and "192.168.2.50" in stuck[0]["what"] and "192.168.2.21" in stuck[0]["fix"], findings
+    finally:
+        guest_lab.run("rs1", "ip", "route", "replace", "default", "via", "192.168.2.21")
+    wait_served(guest_lab)
 
 
 def ipvs_rules(guest) -> list[str]:

@@ -202,6 +202,24 @@ def test_services_sharing_a_mark_get_their_packets_marked(lab, tmp_path):
     assert min(packets["dpt:80"], packets["dpt:443"], packets["dpts:8000:8003"]) >= 1 and packets["dpt:9000"] == 0, counters
 
 
+def test_use_address_for_server_nat(lab, tmp_path):
+    """002: with server NAT the real servers' own connections to the service's port leave with the VIP
+    (10.0.0.25) as their source; to other ports they leave masqueraded, as this unit (10.0.0.21)."""
+    config = Flow(LiveSystem()).run_answers(copy.deepcopy(TWO_ARM_NAT))
+    mail = copy.deepcopy(config.virtual_services[0])
+    mail.name, mail.address, mail.port, mail.server_nat = "MAIL", "10.0.0.25", 8080, True
+    mail.real_servers[0].port = 8080
+    config.virtual_services.append(mail)
+    path = tmp_path / "server-nat.yaml"
+    path.write_text(model.dumps(config))
+    lab.start_http("client", "10.0.0.31", 8080)
+    lab.start_http("client", "10.0.0.31", 9090)
+    result = lbwizard(lab, "apply", "--config", str(path), "--root", str(tmp_path / "root"), "--no-handover")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert lab.fetch_until("rs1", OUTSIDE, "10.0.0.25\n") == "10.0.0.25\n"  # the service's port: from the VIP
+    assert lab.fetch_until("rs1", "http://10.0.0.31:9090/", "10.0.0.21\n") == "10.0.0.21\n"  # any other: masqueraded
+
+
 def test_real_server_with_its_own_public_address(lab, tmp_path):
     """The reference's SNAT/DNAT per real server: reachable on 10.0.0.50 at its configured ports only, and
     seen from outside as it."""

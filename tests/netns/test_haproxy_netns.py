@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -115,6 +116,62 @@ def test_extra_ports_go_to_the_port_asked_for_and_share_persistence(lab, tmp_pat
             assert lab.fetch("client", "http://10.0.0.21:81/", source=address) == f"{home}:8081\n"
             assert lab.fetch("client", URL, source=address) == f"{home}\n"
     assert homes == {"RS1", "RS2"}  # the clients were balanced, not all sent to one server
+
+
+def runtime(tmp_path, command: str) -> str:
+    """One command on HAProxy's runtime API (the admin socket under tmp_path)."""
+    with socket.socket(socket.AF_UNIX) as api:
+        api.connect(str(tmp_path / "admin.sock"))
+        api.sendall(f"{command}\n".encode())
+        return b"".join(iter(lambda: api.recv(65536), b"")).decode()
+
+
+KEYED = {  # how a request carries the key of each mode (curl options)
+    "url-hash": lambda key: [f"http://10.0.0.21/{key}"],
+    "host-header": lambda key: ["-H", f"Host: {key}.example", URL],
+    "query-item": lambda key: [f"http://10.0.0.21/?cart={key}"],
+    "selected-header": lambda key: ["-H", f"X-Cart: {key}", URL],
+}
+
+
+@pytest.mark.parametrize("mode", sorted(KEYED))
+def test_hashing_modes_are_persistence_under_the_admins_scheduler(lab, tmp_path, servers, mode):
+    """002's url-hash, host-header, query-item and selected-header are persistence, with its timeout: each
+    new key is placed by the admin's scheduler (roundrobin: the keys alternate between the servers), then
+    stays on its server whoever sends it, until the timeout (HAProxy's stick table shows it)."""
+    name = "X-Cart" if mode == "selected-header" else "cart" if mode == "query-item" else None
+    start_haproxy(lab, tmp_path, Persistence(mode, 600, name=name))
+    for address in ("10.0.0.32", "10.0.0.33"):
+        lab.run("client", "ip", "addr", "add", f"{address}/24", "dev", "ext")
+
+    def get(key: str, source: str) -> str:
+        result = lab.run("client", "curl", "-sS", "--max-time", "3", "--interface", source, *KEYED[mode](key), check=False)
+        return result.stdout.strip()
+
+    keys = [f"k{n}" for n in range(6)]
+    placed = [get(key, "10.0.0.31") for key in keys]
+    assert placed in (["RS1", "RS2"] * 3, ["RS2", "RS1"] * 3), placed  # roundrobin, not a hash of the key
+    for key, home in zip(keys, placed, strict=True):
+        assert {get(key, source) for source in ("10.0.0.32", "10.0.0.33", "10.0.0.31")} == {home}, key
+    entries = [line for line in runtime(tmp_path, "show table VIP1_servers").splitlines() if "key=" in line]
+    assert len(entries) == len(keys), entries
+    assert all(0 < int(line.split(" exp=")[1].split()[0]) <= 600_000 for line in entries), entries  # the timeout
+
+
+def test_a_layer7_persistence_timeout_expires(lab, tmp_path, servers):
+    """Source-IP persistence of 60 s (the shortest): A is placed on one server, B on the other; after 61 idle
+    seconds A's record is gone, so A is placed again by roundrobin, where C's placement says it must go."""
+    start_haproxy(lab, tmp_path, Persistence("source-ip", 60))
+    for address in ("10.0.0.32", "10.0.0.33"):
+        lab.run("client", "ip", "addr", "add", f"{address}/24", "dev", "ext")
+    first = lab.fetch("client", URL, source="10.0.0.31")
+    second = lab.fetch("client", URL, source="10.0.0.32")
+    assert {first, second} == {"RS1\n", "RS2\n"}, (first, second)
+    assert lab.fetch("client", URL, source="10.0.0.31") == first  # persistent
+    time.sleep(61)
+    assert "key=10.0.0.31" not in runtime(tmp_path, "show table VIP1_servers")
+    assert lab.fetch("client", URL, source="10.0.0.33") == first  # roundrobin's turn: first's server, then ...
+    assert lab.fetch("client", URL, source="10.0.0.31") == second  # ... A, placed anew, goes to the other
 
 
 STICKY_CLIENT = r"""

@@ -21,6 +21,7 @@ from lbwizard.config.model import (
     HealthCheck,
     Persistence,
     RealServer,
+    VirtualService,
 )
 from lbwizard.config.verify import verify
 from lbwizard.setup.flow import Flow
@@ -167,7 +168,7 @@ def test_extra_ports_at_layer_7_go_to_the_port_the_client_asked_for(tmp_path):
 
 STICKY_WORDS = {
     "source-ip": ["stick on src"],
-    "super-http": ["stick on req.fhdr(user-agent),sha1", "MSRPC"],
+    "super-http": ["stick on req.fhdr(user-agent),sha1", "MSRPC", "stick on str(msrpc-without-authorization),sha1"],
     "super-http-and-source-ip": ["concat(@,txn.lb_src)"],
     "server-cookie": ["stick store-response res.cook(APPSESSION)", "stick match req.cook(APPSESSION)"],
     "server-cookie-or-source-ip": ["stick match req.cook(APPSESSION)", "stick on src table VIP1_by_source"],
@@ -175,10 +176,10 @@ STICKY_WORDS = {
     "active-cookie-or-source-ip": ["cookie APPSESSION insert", "stick on src table VIP1_by_source"],
     "hash-all-cookies": ["stick on req.fhdr(cookie),sha1"],
     "hash-all-cookies-or-source-ip": ["stick on req.fhdr(cookie),sha1", "stick on src table VIP1_by_source"],
-    "url-hash": ["balance uri"],
-    "host-header": ["balance hdr(host)"],
-    "query-item": ["balance url_param APPSESSION"],
-    "selected-header": ["balance hdr(APPSESSION)"],
+    "url-hash": ["stick on url,sha1", "balance roundrobin", "expire 1800s"],
+    "host-header": ["stick on req.hdr(host),lower,sha1", "balance roundrobin"],
+    "query-item": ["stick on url_param(APPSESSION),sha1", "balance roundrobin"],
+    "selected-header": ["stick on req.hdr(APPSESSION),sha1", "balance roundrobin"],
     "ssl-session-id": ["mode tcp", "stick on req.payload_lv(43,1)"],
 }
 
@@ -349,3 +350,30 @@ def test_a_layer7_https_check_speaks_tls_to_the_server(tmp_path):
     config = build(TWO_ARM_NAT, layer=7, forwarding="snat", scheduler="roundrobin", health_check=HealthCheck("https", path="/up"))
     text = accepted_by_haproxy(tmp_path, config)
     assert "option httpchk GET /up" in text and text.count(" check check-ssl verify none") == 2, text
+
+
+def test_qos_classes_idle_timeouts_and_ipvs_timeouts(tmp_path):
+    """002's QoS classes as ToS bytes, the idle timeout per layer-7 service (660 by default), and IPVS's
+    idle timeouts, global in the kernel, from the layer-4 services (keepalived lvs_timeouts)."""
+    config = build(TWO_ARM_NAT, idle_timeout=120)
+    web = VirtualService(
+        "WEB", "10.0.0.21", 8080, layer=7, forwarding="snat", scheduler="roundrobin", tos="minimize-delay", idle_timeout=30,
+        real_servers=[RealServer("A", "192.168.2.50", 8080)],
+    )  # fmt: skip
+    plain = VirtualService(
+        "PLAIN", "10.0.0.21", 8081, layer=7, forwarding="snat", scheduler="roundrobin", tos="pass-through",
+        real_servers=[RealServer("A", "192.168.2.50", 8081)],
+    )  # fmt: skip
+    config.virtual_services += [web, plain]
+    assert verify(config) == []
+    haproxy = accepted_by_haproxy(tmp_path, config)
+    assert "http-request set-tos 16" in haproxy and haproxy.count("set-tos") == 1  # pass-through sets none
+    assert "timeout client 30s" in haproxy and "timeout server 30s" in haproxy and "timeout client 660s" in haproxy
+    text = render("keepalived", config)
+    path = tmp_path / "keepalived.conf"
+    path.write_text(text)
+    assert keepalived_check(path, ["eth0", "eth1"]).returncode == 0, text
+    assert "    lvs_timeouts tcp 120\n" in text, text
+    other = VirtualService("OTHER", "10.0.0.21", 25, idle_timeout=300, real_servers=[RealServer("A", "192.168.2.50", 25)])
+    config.virtual_services.append(other)
+    assert [p.field for p in verify(config)] == ["virtual_services[3].idle_timeout"]  # one TCP timeout per kernel

@@ -597,7 +597,9 @@ def test_layer7_snat_with_cookie_is_fine():
         (7, {"quorum": 2}, "quorum", "layer 4 (keepalived) setting"),
         (4, {"quorum": 0}, "quorum", "is not a quorum"),
         (4, {"tos": 46}, "tos", "set layer 7"),
-        (7, {"tos": 300}, "tos", "is not a ToS byte"),
+        (7, {"tos": 300}, "tos", "is not a QoS class or ToS byte"),
+        (7, {"tos": "fastest"}, "tos", "minimize-delay"),
+        (7, {"idle_timeout": -1}, "idle_timeout", "is not an idle timeout"),
         (4, {"server_initiating": True}, "server_initiating", "layer 7 setting"),
         (7, {"server_initiating": True, "health_check": HealthCheck("http")}, "server_initiating", "needs HTTP"),
         (7, {"sorry_server": "192.168.2.300"}, "sorry_server", "192.168.2.300"),
@@ -726,3 +728,17 @@ def test_lbctl_edits_check_a_udp_service_over_udp():
     assert config.virtual_services[-1].health_check.type == "udp"
     config = edit.set_service(config, "DNS", {"protocol": "tcp"})
     assert config.virtual_services[-1].health_check.type == "tcp"
+
+
+def test_server_nat_needs_the_servers_behind_this_unit():
+    """002's Use Address for Server NAT: only where the servers' connections pass this unit (two-arm)."""
+    one_arm = build(ONE_ARM_DR)
+    vs(one_arm).server_nat = True
+    assert "only in two-arm" in {p.field: p.message for p in verify(one_arm)}["virtual_services[0].server_nat"]
+    two_arm = build(TWO_ARM_NAT)
+    vs(two_arm).server_nat = True
+    assert verify(two_arm) == []
+    l7(two_arm)
+    rs(two_arm).address = "10.0.0.60"  # a layer-7 server on the external side: its traffic does not pass the NAT
+    problems = {p.field: p.message for p in verify(two_arm)}
+    assert "on the internal subnet 192.168.2.0/24" in problems["virtual_services[0].real_servers[0].address"], problems

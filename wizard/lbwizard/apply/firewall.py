@@ -208,6 +208,23 @@ def _nat_ports(config: ApplianceConfig) -> dict[str, list[str]]:
     return found
 
 
+def _server_nat_rules(config: ApplianceConfig, interface: str) -> list[Rule]:
+    """002's "Use Address for Server NAT": a service's real servers' own connections to its port(s) leave
+    with the VIP as source (before the masquerade, and before a server's own public address)."""
+    rules: list[Rule] = []
+    for service in config.virtual_services:
+        if not service.server_nat:
+            continue
+        for server in dict.fromkeys(s.address for s in service.real_servers):
+            rules += [
+                {"src": f"{server}/32", "out-interface": interface, "protocol": service.protocol}
+                | {service.protocol: {"dport": str(first) if first == last else f"{first}:{last}"}}
+                | {"target": {"SNAT": {"to-source": service.address}}}
+                for first, last in port_ranges(service_ports(service.port, service.extra_ports))
+            ]
+    return rules
+
+
 def chains(config: ApplianceConfig) -> list[ChainRules]:
     """Everything lbwizard puts into netfilter for this config."""
     external = config.external_interface()
@@ -216,6 +233,7 @@ def chains(config: ApplianceConfig) -> list[ChainRules]:
     dnat: list[Rule] = []
     if config.topology == "two-arm" and external and internal:
         forwarded = _nat_ports(config)
+        nat += _server_nat_rules(config, external[0])
         for server, public in nat_addresses(config).items():
             dnat += _inbound(public, external[0], forwarded.get(server, []), {"target": {"DNAT": {"to-destination": server}}})
             nat.append({"src": f"{server}/32", "out-interface": external[0], "target": {"SNAT": {"to-source": public}}})

@@ -58,6 +58,17 @@ HEALTH_CHECK_TYPES = ("tcp", "udp", "http", "https", "misc", "none")
 # new connections and lets current ones finish; offline is out of service, its connections cut.
 REAL_SERVER_STATES = ("online", "drain", "offline")
 
+# 002's Quality of Service classes, as the ToS byte HAProxy sets (its 8/4/2/1 are the 4-bit ToS field,
+# one bit above the byte's lowest); pass-through sets none, so packets keep the ToS they have.
+QOS_CLASSES = {
+    "normal-service": 0,
+    "minimize-cost": 2,
+    "maximize-reliability": 4,
+    "maximize-throughput": 8,
+    "minimize-delay": 16,
+    "pass-through": None,
+}
+IDLE_TIMEOUT_DEFAULT = 660  # 002: seconds an idle connection is kept at layer 7 (0 in the config: this)
 PERSISTENCE_TIMEOUT_MIN = 60  # one minute ...
 PERSISTENCE_TIMEOUT_MAX = 28 * 24 * 3600  # ... to 28 days, as the reference allows
 WEIGHT_MIN, WEIGHT_MAX = 0, 65535  # IPVS's range; HAProxy's 0-256 is checked for layer 7 in verify
@@ -166,8 +177,12 @@ class VirtualService:
     sorry_server: str | None = None
     # Layer 4: the total weight of healthy servers below which the service counts as down (keepalived).
     quorum: int | None = None
-    # Layer 7: the ToS byte of the replies to clients (QoS): DSCP times 4, e.g. 184 (0xb8) for EF.
-    tos: int | None = None
+    # Layer 7: the ToS byte of the replies to clients (QoS): a QOS_CLASSES name, or the byte itself (DSCP
+    # times 4, e.g. 184 (0xb8) for EF).
+    tos: int | str | None = None
+    # Seconds an idle connection is kept (002: 0 = the default, 660 at layer 7; at layer 4 the kernel's,
+    # and IPVS's timeouts are global: every layer-4 service of a protocol must say the same).
+    idle_timeout: int = 0
     # Layer 7: plain TCP proxying that connects to the server at once, so protocols where the server
     # speaks first (SMTP, FTP, POP3 banners) work; HTTP features are then unavailable.
     server_initiating: bool = False
@@ -184,6 +199,9 @@ class VirtualService:
     # from this unit's own address on the way to them (true), or from the VIP (false: one address for
     # the servers' logs and firewalls, whichever unit of a pair is master).
     subnet_originating: bool = True
+    # 002's "Use Address for Server NAT": the real servers' own outbound connections to this service's
+    # port(s) leave with the VIP as their source, not this unit's address (two-arm; the masquerade's exception).
+    server_nat: bool = False
 
 
 @dataclass

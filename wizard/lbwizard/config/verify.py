@@ -95,6 +95,7 @@ def _verify(config: ApplianceConfig) -> Iterator[Problem]:
     yield from _check_duplicate_addresses(config)
     yield from _check_fwmark_groups(config)
     yield from _check_asked_port(config)
+    yield from _check_ipvs_timeouts(config)
     yield from (Problem(field, message) for field, message in verify_access.check(config))
     yield from _check_spaces(config, "")
 
@@ -196,6 +197,22 @@ def _check_same_servers(mark: int, first: tuple[int, VirtualService], other: tup
                     "so both must say the same (lbctl changes it in every service of the mark)",
                 )
                 break
+
+
+def _check_ipvs_timeouts(config: ApplianceConfig) -> Iterator[Problem]:
+    """IPVS has one idle timeout for TCP and one for UDP, for the whole kernel: layer-4 services agree."""
+    first: dict[str, VirtualService] = {}
+    for index, service in enumerate(config.virtual_services or []):
+        if service.layer != 4 or not _is_int_in(service.idle_timeout, 1, HAPROXY_TIMER_MAX):
+            continue
+        other = first.setdefault(str(service.protocol), service)
+        if other.idle_timeout != service.idle_timeout:
+            yield Problem(
+                f"virtual_services[{index}].idle_timeout",
+                f"virtual service {service.name!r} has idle timeout {service.idle_timeout} s but {other.name!r} "
+                f"{other.idle_timeout} s; IPVS's idle timeout is one for all {service.protocol.upper()} services of "
+                "the kernel: give them the same, or 0 (the kernel's default)",
+            )
 
 
 def _check_asked_port(config: ApplianceConfig) -> Iterator[Problem]:
@@ -383,14 +400,14 @@ def _check_virtual_services(config: ApplianceConfig, subnets: _Subnets) -> Itera
         yield from _check_persistence(service, field, label)
         yield from _check_health(service, field, label)
         yield from _check_real_servers(config, service, field, label, vip, subnets)
-        yield from _check_service_extras(service, field, label)
+        yield from _check_service_extras(config, service, field, label)
         yield from _check_source_address(service, field, label, subnets)
 
 
 HTTP_PERSISTENCE = tuple(m for m in model.PERSISTENCE_MODES if m not in ("source-ip", "ssl-session-id", "sip"))
 
 
-def _check_service_extras(service: VirtualService, field: str, label: str):
+def _check_service_extras(config: ApplianceConfig, service: VirtualService, field: str, label: str):
     """Sorry server, quorum, ToS and server-initiating protocols: each only where its engine has it."""
     if service.sorry_server is not None:
         address, _, port = str(service.sorry_server).partition(":")
@@ -414,9 +431,19 @@ def _check_service_extras(service: VirtualService, field: str, label: str):
     if service.tos is not None:
         if service.layer != 7:
             yield Problem(f"{field}.tos", f"{label}: ToS marking is done by HAProxy; set layer 7 or remove it")
-        elif not _is_int_in(service.tos, 0, 255):
-            yield Problem(f"{field}.tos", f"{service.tos!r} is not a ToS byte; use 0-255 (DSCP times 4: 184 = EF)")
+        elif service.tos not in model.QOS_CLASSES and not _is_int_in(service.tos, 0, 255):
+            yield Problem(
+                f"{field}.tos",
+                f"{service.tos!r} is not a QoS class or ToS byte; use one of {', '.join(model.QOS_CLASSES)}, or 0-255 "
+                "(DSCP times 4: 184 = EF)",
+            )
+    if not _is_int_in(service.idle_timeout, 0, HAPROXY_TIMER_MAX):
+        yield Problem(
+            f"{field}.idle_timeout",
+            f"{service.idle_timeout!r} is not an idle timeout; use 0 (the default) to {HAPROXY_TIMER_MAX} s",
+        )
     yield from _check_tls(service, field, label)
+    yield from _check_server_nat(config, service, field, label)
     if service.server_initiating not in (True, False):
         yield Problem(f"{field}.server_initiating", f"{service.server_initiating!r} is not yes or no")
     elif service.server_initiating:
@@ -430,6 +457,33 @@ def _check_service_extras(service: VirtualService, field: str, label: str):
             )
         elif service.health_check.type in ("http", "https"):
             yield Problem(f"{field}.server_initiating", f"{label}: an HTTP health check needs HTTP; use a tcp check")
+
+
+def _check_server_nat(config: ApplianceConfig, service: VirtualService, field: str, label: str):
+    """The VIP as the servers' outbound source: their connections must pass this unit's masquerade."""
+    if service.server_nat not in (True, False):
+        yield Problem(f"{field}.server_nat", f"{service.server_nat!r} is not yes or no")
+        return
+    if not service.server_nat:
+        return
+    external, internal = config.external_interface(), config.internal_interface()
+    if config.topology != "two-arm" or external is None or internal is None:
+        yield Problem(f"{field}.server_nat", f"{label}: the servers' outbound traffic passes this unit only in two-arm")
+        return
+    if not all(_parses_as_interface(text) for text in (external[1].address, internal[1].address, service.address)):
+        return  # reported where the address is
+    outside, inside = IPv4Interface(external[1].address).network, IPv4Interface(internal[1].address).network
+    if IPv4Interface(service.address).ip not in outside:
+        yield Problem(
+            f"{field}.server_nat",
+            f"{label}: its VIP must be on the external subnet {outside}, where the servers' connections leave",
+        )
+    for index, server in enumerate(service.real_servers):
+        if _parses_as_interface(server.address) and IPv4Interface(server.address).ip not in inside:
+            yield Problem(
+                f"{field}.real_servers[{index}].address",
+                f"{label} real server {server.name!r}: server NAT needs it on the internal subnet {inside}, behind this unit",
+            )
 
 
 def _check_source_address(service: VirtualService, field: str, label: str, subnets: _Subnets):

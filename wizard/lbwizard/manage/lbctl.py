@@ -40,6 +40,11 @@ def _none_or(kind: type) -> Callable[[str], object]:
     return convert
 
 
+def _int_or_text(text: str) -> int | str:
+    """A number where one is given (a ToS byte), else the text (a QoS class name)."""
+    return int(text) if text.isascii() and text.isdigit() else text
+
+
 def yes_no(text: str) -> bool:
     """The wizard's y/yes/true and n/no/false, and on/off, 1/0 for the switches of a service."""
     return parse_yes_no({"on": "yes", "1": "yes", "off": "no", "0": "no"}.get(text.lower(), text))
@@ -69,12 +74,14 @@ SERVICE_OPTIONS = [
     ("--check-interval", "health_check.interval", int, "seconds between checks"),
     ("--sorry-server", "sorry_server", _none_or(str), "ADDRESS[:PORT] that serves while no real server is up (or none)"),
     ("--quorum", "quorum", _none_or(int), "layer 4: healthy weight below which the service is down (or none)"),
-    ("--tos", "tos", _none_or(int), "layer 7: ToS byte of replies to clients, e.g. 184 = DSCP EF (or none)"),
+    ("--tos", "tos", _none_or(_int_or_text), "layer 7: QoS class (minimize-delay, ...) or ToS byte, 184 = EF (or none)"),
+    ("--idle-timeout", "idle_timeout", int, "seconds an idle connection is kept (0: the default; layer 4: for all)"),
     ("--server-initiating", "server_initiating", yes_no, "layer 7: yes for protocols where the server speaks first"),
     ("--tls", "tls", yes_no, "layer 7: yes to terminate TLS here (HTTPS to clients, HTTP to the servers)"),
     ("--tls-certificate", "tls_certificate", _none_or(str), "PEM with certificate and key (none: the unit's own)"),
     ("--transparent", "transparent", yes_no, "layer 7: yes for servers to see clients' own addresses (gateway: this unit)"),
     ("--subnet-originating", "subnet_originating", yes_no, "layer 7: no to connect to the servers from the VIP"),
+    ("--server-nat", "server_nat", yes_no, "yes: the servers' own connections to this port leave from the VIP"),
 ]
 SERVER_OPTIONS = [
     ("--weight", "weight", int, "relative share of new connections (0: none)"),

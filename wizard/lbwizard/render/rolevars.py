@@ -14,6 +14,8 @@ from ..config.addressing import service_ports, split_endpoint
 from ..config.model import (
     APPLIANCE_CERTIFICATE,
     HAPROXY_PEERS_PORT,
+    IDLE_TIMEOUT_DEFAULT,
+    QOS_CLASSES,
     ApplianceConfig,
     VirtualService,
     extra_vips,
@@ -217,7 +219,8 @@ def haproxy_services(config: ApplianceConfig, root: str = "/") -> list[dict]:
                 "address": service.address,
                 "ports": ports,
                 "mode": "tcp" if service.server_initiating or (persistence and persistence.mode == "ssl-session-id") else "http",
-                "tos": service.tos,
+                "tos": QOS_CLASSES.get(service.tos) if isinstance(service.tos, str) else service.tos,
+                "idle_timeout": service.idle_timeout or IDLE_TIMEOUT_DEFAULT,
                 "tls": {"certificate": service.tls_certificate or own_certificate} if service.tls else None,
                 "sorry_server": _endpoint(service.sorry_server, service.port),
                 "balance": service.scheduler,
@@ -244,11 +247,22 @@ def role_vars(config: ApplianceConfig, root: str = "/", services: bool = True, r
         "keepalived_nopreempt": config.ha is not None and config.ha.preempt is False,
         "keepalived_router_id": config.hostname,
         "keepalived_interfaces": list(config.interfaces),
+        "keepalived_lvs_timeouts": lvs_timeouts(config),
         "haproxy_services": haproxy_services(config, root),
         "haproxy_appliance_certificate": str(Path(root) / APPLIANCE_CERTIFICATE),
         "haproxy_peers": haproxy_peers(config),
         "haproxy_peers_port": HAPROXY_PEERS_PORT,
     }
+
+
+def lvs_timeouts(config: ApplianceConfig) -> dict[str, int]:
+    """IPVS's idle timeouts (global in the kernel) from the layer-4 services that set one (verify makes
+    them agree), by keepalived's lvs_timeouts names; the kernel's own defaults for the rest."""
+    found = {}
+    for service in config.virtual_services:
+        if service.layer == 4 and service.idle_timeout:
+            found.setdefault(service.protocol, service.idle_timeout)
+    return found
 
 
 def haproxy_peers(config: ApplianceConfig) -> dict | None:

@@ -33,9 +33,13 @@ def _service_steps(config: ApplianceConfig, service: VirtualService) -> list[str
                 f"add {service.address}/32 to the loopback interface and set net.ipv4.conf.all.arp_ignore=1, "
                 "arp_announce=2 (Linux)"
             )
+        windows = (
+            "Windows cannot hold or redirect it: give the service an address of its own for Windows servers"
+            if service.address in realserver.own_addresses(config)
+            else "or, on Windows, the VIP on a loopback adapter with weak host send/receive and the firewall open"
+        )
         return [
-            f"On each real server ({servers}) solve the ARP problem: {arp}, or add a loopback adapter with weak host "
-            "send/receive (Windows).",
+            f"On each real server ({servers}) solve the ARP problem: {arp}; {windows}.",
             f"Each server's application must answer on {service.address}:{service.port} as well as its own address.",
         ]
     if service.forwarding == "tun":
@@ -58,7 +62,14 @@ def _service_steps(config: ApplianceConfig, service: VirtualService) -> list[str
             f"Each real server ({servers}) must route {service.address}, the source of the proxied connections, "
             "through this unit."
         ]
-    return [f"Nothing to change on the real servers ({servers}): the load balancer proxies the connections."]
+    steps = [f"Nothing to change on the real servers ({servers}): the load balancer proxies the connections."]
+    if service.persistence and service.persistence.mode == "ssl-session-id":
+        steps.append(
+            f"{service.name}'s ssl-session-id persistence keys on the TLS session ID, which TLS 1.3 clients make new "
+            "on every connection (they resume with tickets): those clients rarely stick. Prefer source-ip, or "
+            "terminate TLS here (tls: yes) with active-cookie."
+        )
+    return steps
 
 
 def next_steps(config: ApplianceConfig) -> list[str]:
@@ -69,8 +80,9 @@ def next_steps(config: ApplianceConfig) -> list[str]:
     names = [host.name for host in realserver.hosts(config)]
     if names:
         steps.append(
-            f"Scripts that do this are in {realserver.SCRIPT_DIR}: copy NAME.sh (Linux) or NAME.ps1 (Windows) to each "
-            f"server and run it as root/administrator; --undo (-Undo) reverts. NAME: {', '.join(names)}."
+            f"Scripts that do this are in {realserver.SCRIPT_DIR}: copy NAME.sh (Linux), NAME.ps1 (Windows Server 2012 "
+            "and later) or NAME-2003.cmd (Windows Server 2003) to each server and run it as root/administrator; "
+            f"--undo (-Undo, undo) reverts. NAME: {', '.join(names)}."
         )
     if config.ha:
         other = "backup" if config.ha.role == "master" else "master"
