@@ -259,10 +259,12 @@ def test_the_sorry_server_answers_while_no_real_server_is_up(lab, tmp_path):
     assert [lab.fetch("client", URL) for _ in range(5)] == ["RS1\n"] * 5
 
 
-def test_replies_to_clients_carry_the_tos_byte(lab, tmp_path, servers):
-    lab.run("client", "iptables-legacy", "-A", "INPUT", "-p", "tcp", "--sport", "80", "-m", "tos", "--tos", "0xb8")
+@pytest.mark.parametrize(("tos", "byte"), [(184, "0xb8"), ("minimize-delay", "0x10")], ids=["dscp-ef", "qos-class"])
+def test_replies_to_clients_carry_the_tos_byte(lab, tmp_path, servers, tos, byte):
+    """A ToS byte (184: DSCP EF) or one of 002's QoS classes (Minimize-Delay: ToS field 8, the byte 0x10)."""
+    lab.run("client", "iptables-legacy", "-A", "INPUT", "-p", "tcp", "--sport", "80", "-m", "tos", "--tos", byte)
     lab.run("client", "iptables-legacy", "-A", "INPUT", "-p", "tcp", "--sport", "80")
-    start_haproxy(lab, tmp_path, tos=184)  # DSCP EF
+    start_haproxy(lab, tmp_path, tos=tos)
     assert client(lab, count=10)["failures"] == 0
     counts = [
         int(line.split()[0])
