@@ -197,6 +197,7 @@ def test_sip_persistence_is_ipvs_sip_engine_on_a_udp_service(tmp_path, name):
     path.write_text(text)
     assert keepalived_check(path, ["eth0", "eth1"]).returncode == 0, text
     assert "persistence_timeout 120\n    persistence_engine sip\n" in text and "protocol UDP" in text
+    assert "persistence_granularity 0.0.0.0\n" in text  # the Call-ID alone, whichever client sends it
     assert text.count("UDP_CHECK {\n            connect_port 80\n") == 2  # keepalived's datagram check
 
 

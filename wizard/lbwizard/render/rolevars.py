@@ -17,6 +17,7 @@ from ..config.model import (
     IDLE_TIMEOUT_DEFAULT,
     QOS_CLASSES,
     ApplianceConfig,
+    Persistence,
     VirtualService,
     extra_vips,
     ipvs_marks,
@@ -34,6 +35,14 @@ def _netmask(prefix_or_mask: str | None) -> str | None:
         return None
     text = str(prefix_or_mask).removeprefix("/")
     return str(IPv4Interface(f"0.0.0.0/{text}").netmask)
+
+
+def _granularity(persistence: Persistence | None) -> str | None:
+    """The client netmask of IPVS's persistence templates. SIP's engine matches a template on the masked
+    client address as well as the Call-ID, so SIP masks it all away: a call is one call, whoever sends it."""
+    if persistence is None:
+        return None
+    return "0.0.0.0" if persistence.mode == "sip" else _netmask(persistence.netmask)
 
 
 def _endpoint(text: str | None, default_port: int) -> dict | None:
@@ -99,7 +108,7 @@ def keepalived_virtual_servers(config: ApplianceConfig) -> list[dict]:
             "lb_kind": service.forwarding.upper(),
             "lb_algo": service.scheduler,
             "persistence_timeout": persistence.timeout if persistence else None,
-            "persistence_granularity": _netmask(persistence.netmask) if persistence else None,
+            "persistence_granularity": _granularity(persistence),
             # IPVS's SIP engine: persistence keyed on the Call-ID of SIP over UDP instead of the client
             "persistence_engine": "sip" if persistence and persistence.mode == "sip" else None,
             "check": _check(service),
