@@ -152,7 +152,8 @@ def finish(process: subprocess.Popen, what: str) -> None:
         wchan = (proc / "wchan").read_text() if (proc / "wchan").exists() else "?"
         children = subprocess.run(["ps", "--ppid", str(process.pid), "-o", "pid,args"], capture_output=True, text=True).stdout
         spy = Path(sys.executable).with_name("py-spy")  # the Python stack of the stuck change (make test installs it)
-        stack = subprocess.run([str(spy), "dump", "--pid", str(process.pid)], capture_output=True, text=True, timeout=30)
+        dump = [str(spy), "dump", "--native", "--pid", str(process.pid)]
+        stack = subprocess.run(dump, capture_output=True, text=True, timeout=30)
         process.kill()
         out, err = process.communicate(timeout=30)
         doing = f"{state}, in {wchan}; children: {children}; stack:\n{stack.stdout}{stack.stderr}"
