@@ -57,6 +57,17 @@ while True:
     server.sendto(f"{sys.argv[3]}\n".encode(), peer)
 """
 
+# A TCP server that answers each connection with one line (argv[3]) and closes it: a real server's
+# load agent, as HAProxy's agent-check and keepalived's misc_dynamic ask it ("75%", "down").
+TEXT_SERVER = r"""
+import socket, sys
+listener = socket.create_server((sys.argv[1], int(sys.argv[2])))
+while True:
+    conn, _ = listener.accept()
+    with conn:
+        conn.sendall(f"{sys.argv[3]}\n".encode())
+"""
+
 ROOT = Path(__file__).resolve().parent.parent
 IMAGE = ROOT / "build" / "lb-appliance.qcow2"
 _END = re.compile(rb"__LB_END_(\d+)__")
@@ -89,6 +100,11 @@ def start_http_server(namespace: str, address: str, port: int, answer: str | Non
 def start_udp_server(namespace: str, address: str, port: int, answer: str) -> subprocess.Popen:
     """UDP_SERVER in a namespace; returns once it is bound (the caller stops it by PID)."""
     return _start_server(namespace, UDP_SERVER, [address, str(port), answer], port, "-lunH", "UDP")
+
+
+def start_text_server(namespace: str, address: str, port: int, answer: str) -> subprocess.Popen:
+    """TEXT_SERVER in a namespace; returns once it listens (the caller stops it by PID)."""
+    return _start_server(namespace, TEXT_SERVER, [address, str(port), answer], port, "-ltnH", "text")
 
 
 def stop_processes(processes: list[subprocess.Popen]) -> None:
@@ -293,6 +309,12 @@ class GuestLab:
     def start_http(self, name: str, address: str, port: int, answer: str | None = None) -> subprocess.Popen:
         """An HTTP server answering with `answer`, or without one with the caller's address (stopped with the lab)."""
         proc = start_http_server(self.ns(name), address, port, answer)
+        self.processes.append(proc)
+        return proc
+
+    def start_text(self, name: str, address: str, port: int, answer: str) -> subprocess.Popen:
+        """A TCP server answering every connection with one line (a load agent, say; stopped with the lab)."""
+        proc = start_text_server(self.ns(name), address, port, answer)
         self.processes.append(proc)
         return proc
 

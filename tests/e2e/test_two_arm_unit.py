@@ -19,7 +19,8 @@ with `lbwizard apply --config`, as an administrator reconfiguring a running unit
    server fails on 443 only, its port-80 clients move as well (001); beside them a layer-7 service
    (HAProxy, SNAT) on port 8080 balances over both servers, and a transparent one on port 8081 shows
    the server the client's own address (TPROXY on the appliance). IPVS's idle timeout comes from the
-   config (one per protocol, the kernel's); a SIP service keeps each Call-ID on one server (14.6).
+   config (one per protocol, the kernel's); a SIP service keeps each Call-ID on one server (14.6); the
+   servers' load agents set their IPVS weights (002's adaptive scheduling, 14.7).
 4. Diagnose (14.11): a NAT server whose default gateway is not the unit leaves connections in SYN_RECV,
    and `lbctl diagnose` says which server and which gateway to set.
 """
@@ -110,7 +111,11 @@ def layers_config() -> str:
         "SIP", web.address, 5060, protocol="udp", scheduler="rr", persistence=Persistence("sip", 120),
         health_check=HealthCheck("none"), real_servers=[RealServer(f"RIP{n}", a, 5060) for n, a in enumerate(SERVERS, 1)],
     )  # fmt: skip
-    config.virtual_services = [web, tls, layer7, transparent, ports, sip]
+    adaptive = VirtualService(
+        "ADAPT", web.address, 9000, scheduler="wrr", agent_port=3333,
+        real_servers=[RealServer(f"RIP{n}", a, 9000, weight=100) for n, a in enumerate(SERVERS, 1)],
+    )  # fmt: skip
+    config.virtual_services = [web, tls, layer7, transparent, ports, sip, adaptive]
     assert verify(config) == []
     return model.dumps(config)
 
@@ -132,6 +137,8 @@ def unit(shared_lab):
         for port in (8000, 8001, 8002):
             shared_lab.start_http(name, address, port, f"{name}:{port}")
         shared_lab.start_udp(name, address, 5060, f"{name}:sip")
+        shared_lab.start_http(name, address, 9000, f"{name}:9000")
+        shared_lab.start_text(name, address, 3333, {"rs1": "25%", "rs2": "100%"}[name])  # its load agent
     shared_lab.start_http("rs1", "192.168.2.50", 8081)  # answers with the caller's address
     for client in ("10.0.0.32", "10.0.0.33"):
         shared_lab.run("client", "ip", "addr", "add", f"{client}/24", "dev", "eth0")
@@ -327,6 +334,18 @@ def test_sip_persistence_keeps_each_call_on_one_server_whoever_sends_it(unit):
         by_call.setdefault(call, set()).add(answer)
     assert all(len(seen) == 1 and None not in seen for seen in by_call.values()), by_call  # one server per call
     assert {next(iter(seen)) for seen in by_call.values()} == {"rs1:sip", "rs2:sip"}, by_call  # calls spread
+
+
+def test_adaptive_scheduling_takes_the_weights_the_servers_agents_report(unit):
+    """002's Resource Based (Adaptive) at layer 4: keepalived asks each server's agent (misc_dynamic); rs1's
+    says 25% of its weight of 100, rs2's 100%, so IPVS holds weights 25 and 100, and wrr follows them."""
+    guest_lab, guest, _ = unit
+    apply_from_answers_disk(guest, "layers.yaml")
+    service = "TCP  10.0.0.21:9000"
+    wanted = {"192.168.2.50:9000": 25, "192.168.2.51:9000": 100}
+    wait_until(lambda: {s: weight(guest, s, service) for s in wanted} == wanted, 3 * CHECK_INTERVAL + 30, "the agents' weights")
+    answers = [guest_lab.fetch("client", "http://10.0.0.21:9000/", source="10.0.0.31") for _ in range(50)]
+    assert answers.count("rs1:9000\n") <= 17 and answers.count("rs2:9000\n") >= 33, answers  # 1 : 4
 
 
 def test_diagnose_names_a_server_whose_replies_bypass_the_unit(unit):

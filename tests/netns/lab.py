@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from image.lab import start_http_server, stop_processes
+from image.lab import start_http_server, start_text_server, stop_processes
 
 
 def sh(*args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -90,6 +90,12 @@ class Lab:
     def start_http(self, name: str, address: str, port: int, answer: str | None = None) -> subprocess.Popen:
         """An HTTP server that answers with `answer` (default: the caller's address); waits until it listens."""
         proc = start_http_server(self.ns(name), address, port, answer)
+        self.processes.append(proc)
+        return proc
+
+    def start_text(self, name: str, address: str, port: int, answer: str) -> subprocess.Popen:
+        """A TCP server answering every connection with one line (a load agent); waits until it listens."""
+        proc = start_text_server(self.ns(name), address, port, answer)
         self.processes.append(proc)
         return proc
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from lbwizard.config.model import Persistence, RealServer
+from lbwizard.config.model import HealthCheck, Persistence, RealServer
 from lbwizard.config.verify import verify
 from lbwizard.setup.flow import Flow
 from lbwizard.setup.live import LiveSystem
@@ -43,10 +43,10 @@ print(json.dumps({"answers": answers, "failures": failures, "requests": done}))
 """
 
 
-def start_haproxy(lab, tmp_path, persistence=None, **settings) -> subprocess.Popen:
+def start_haproxy(lab, tmp_path, persistence=None, weight: int = 1, **settings) -> subprocess.Popen:
     config = Flow(LiveSystem()).run_answers(copy.deepcopy(TWO_ARM_NAT | {"method": "snat"}))
     service = config.virtual_services[0]
-    service.real_servers = [RealServer("RS1", "192.168.2.50", 8080), RealServer("RS2", "192.168.2.51", 8080)]
+    service.real_servers = [RealServer(f"RS{n}", f"192.168.2.{49 + n}", 8080, weight=weight) for n in (1, 2)]
     service.persistence = persistence
     for key, value in settings.items():
         setattr(service, key, value)
@@ -172,6 +172,35 @@ def test_a_layer7_persistence_timeout_expires(lab, tmp_path, servers):
     assert "key=10.0.0.31" not in runtime(tmp_path, "show table VIP1_servers")
     assert lab.fetch("client", URL, source="10.0.0.33") == first  # roundrobin's turn: first's server, then ...
     assert lab.fetch("client", URL, source="10.0.0.31") == second  # ... A, placed anew, goes to the other
+
+
+def test_adaptive_scheduling_follows_the_servers_agents(lab, tmp_path, servers):
+    """002's Resource Based (Adaptive): RS1's agent says it can take 10% of its weight, RS2's 100%; HAProxy's
+    agent-check sets their weights (10 and 100 of 100) and new requests follow them. Then RS1's agent says
+    100% too, and the two share alike: the weights follow the agents while HAProxy runs."""
+    agent = lab.start_text("rs1", "192.168.2.50", 3333, "10%")
+    lab.start_text("rs2", "192.168.2.51", 3333, "100%")
+    start_haproxy(lab, tmp_path, weight=100, agent_port=3333, health_check=HealthCheck("tcp", interval=1))
+
+    def weights_become(wanted: dict[str, str]) -> None:
+        deadline = time.monotonic() + 15
+        while True:
+            rows = [row.split() for row in runtime(tmp_path, "show servers state VIP1_servers").splitlines()[2:]]
+            found = {row[3]: row[7] for row in rows if len(row) > 7}
+            if found == wanted:
+                return
+            assert time.monotonic() < deadline, found
+            time.sleep(0.2)
+
+    weights_become({"RS1": "10", "RS2": "100"})
+    seen = client(lab, count=110)
+    assert seen["failures"] == 0 and seen["answers"].get("RS1", 0) <= 20 and seen["answers"]["RS2"] >= 80, seen
+    agent.kill()
+    agent.wait()
+    lab.start_text("rs1", "192.168.2.50", 3333, "100%")
+    weights_become({"RS1": "100", "RS2": "100"})
+    seen = client(lab, count=100)
+    assert seen["failures"] == 0 and min(seen["answers"].values()) >= 40, seen
 
 
 STICKY_CLIENT = r"""

@@ -378,3 +378,21 @@ def test_qos_classes_idle_timeouts_and_ipvs_timeouts(tmp_path):
     other = VirtualService("OTHER", "10.0.0.21", 25, idle_timeout=300, real_servers=[RealServer("A", "192.168.2.50", 25)])
     config.virtual_services.append(other)
     assert [p.field for p in verify(config)] == ["virtual_services[3].idle_timeout"]  # one TCP timeout per kernel
+
+
+@pytest.mark.parametrize("layer", [4, 7])
+def test_adaptive_scheduling_asks_the_servers_agents(tmp_path, layer):
+    """002's Resource Based (Adaptive): HAProxy's agent-check at layer 7, keepalived's misc_dynamic at 4."""
+    service = {"scheduler": "wrr"} if layer == 4 else {"layer": 7, "forwarding": "snat", "scheduler": "roundrobin"}
+    config = build(TWO_ARM_NAT, **service, agent_port=3333)
+    if layer == 7:
+        text = accepted_by_haproxy(tmp_path, config)
+        assert text.count(" agent-check agent-port 3333 agent-inter 6s") == 2, text
+        return
+    text = render("keepalived", config)
+    path = tmp_path / "keepalived.conf"
+    path.write_text(text)
+    assert keepalived_check(path, ["eth0", "eth1"]).returncode == 0, text
+    assert 'misc_path "/usr/local/bin/lbwizard-agent-weight 192.168.2.51 3333 3"' in text and text.count("misc_dynamic") == 2
+    config.virtual_services[0].scheduler = "rr"
+    assert [p.field for p in verify(config)] == ["virtual_services[0].scheduler"]  # rr ignores weights

@@ -69,6 +69,8 @@ QOS_CLASSES = {
     "pass-through": None,
 }
 IDLE_TIMEOUT_DEFAULT = 660  # 002: seconds an idle connection is kept at layer 7 (0 in the config: this)
+# schedulers whose weights may change while they run (agent feedback): IPVS's weighted ones, HAProxy's dynamic
+ADAPTIVE_SCHEDULERS = {4: ("wrr", "wlc", "sed", "mh"), 7: ("roundrobin", "leastconn")}
 PERSISTENCE_TIMEOUT_MIN = 60  # one minute ...
 PERSISTENCE_TIMEOUT_MAX = 28 * 24 * 3600  # ... to 28 days, as the reference allows
 WEIGHT_MIN, WEIGHT_MAX = 0, 65535  # IPVS's range; HAProxy's 0-256 is checked for layer 7 in verify
@@ -202,6 +204,10 @@ class VirtualService:
     # 002's "Use Address for Server NAT": the real servers' own outbound connections to this service's
     # port(s) leave with the VIP as their source, not this unit's address (two-arm; the masquerade's exception).
     server_nat: bool = False
+    # 002's Resource Based (Adaptive) scheduling: each real server's agent on this port says how much load it
+    # can take ("75%" of its weight, "drain", "down"; HAProxy's agent-check protocol), and its weight follows
+    # (HAProxy agent-check; keepalived MISC_CHECK with misc_dynamic). None: fixed weights.
+    agent_port: int | None = None
 
 
 @dataclass

@@ -154,7 +154,7 @@ def _check_fwmark_group(mark: int, members: list[tuple[int, VirtualService]]) ->
             )
     for index, service in members[1:]:
         field = f"virtual_services[{index}].fwmark"
-        shared = ("address", "forwarding", "scheduler", "persistence")
+        shared = ("address", "forwarding", "scheduler", "persistence", "agent_port")
         differs = [name for name in shared if getattr(service, name) != getattr(first, name)]
         if differs:
             yield Problem(
@@ -444,6 +444,7 @@ def _check_service_extras(config: ApplianceConfig, service: VirtualService, fiel
         )
     yield from _check_tls(service, field, label)
     yield from _check_server_nat(config, service, field, label)
+    yield from _check_agent(service, field, label)
     if service.server_initiating not in (True, False):
         yield Problem(f"{field}.server_initiating", f"{service.server_initiating!r} is not yes or no")
     elif service.server_initiating:
@@ -457,6 +458,22 @@ def _check_service_extras(config: ApplianceConfig, service: VirtualService, fiel
             )
         elif service.health_check.type in ("http", "https"):
             yield Problem(f"{field}.server_initiating", f"{label}: an HTTP health check needs HTTP; use a tcp check")
+
+
+def _check_agent(service: VirtualService, field: str, label: str):
+    """002's adaptive scheduling: the servers' agents set their weights, which the scheduler must use live."""
+    if service.agent_port is None:
+        return
+    if not _is_int_in(service.agent_port, 1, 65535):
+        yield Problem(f"{field}.agent_port", f"{service.agent_port!r} is not a port; use 1-65535, or none for fixed weights")
+        return
+    allowed = model.ADAPTIVE_SCHEDULERS.get(service.layer, ())
+    if service.scheduler not in allowed:
+        yield Problem(
+            f"{field}.scheduler",
+            f"{label}: with an agent the servers' weights change while it runs, which {service.scheduler} does not "
+            f"follow; use {' or '.join(allowed)}",
+        )
 
 
 def _check_server_nat(config: ApplianceConfig, service: VirtualService, field: str, label: str):

@@ -82,6 +82,7 @@ SERVICE_OPTIONS = [
     ("--transparent", "transparent", yes_no, "layer 7: yes for servers to see clients' own addresses (gateway: this unit)"),
     ("--subnet-originating", "subnet_originating", yes_no, "layer 7: no to connect to the servers from the VIP"),
     ("--server-nat", "server_nat", yes_no, "yes: the servers' own connections to this port leave from the VIP"),
+    ("--agent-port", "agent_port", _none_or(int), "adaptive: the servers' agents on this port set their weights (or none)"),
 ]
 SERVER_OPTIONS = [
     ("--weight", "weight", int, "relative share of new connections (0: none)"),

@@ -65,6 +65,17 @@ def _check(service: VirtualService, port: int | None = None) -> dict:
     }
 
 
+AGENT_WEIGHT = "/usr/local/bin/lbwizard-agent-weight"  # keepalived's side of the agent (engines/agent_weight.py)
+
+
+def _agent_check(service: VirtualService, server) -> list[dict]:
+    """Adaptive scheduling at layer 4: keepalived asks the server's agent (misc_dynamic sets the weight)."""
+    if service.agent_port is None or service.layer != 4:
+        return []
+    script = f"{AGENT_WEIGHT} {server.address} {service.agent_port} {server.weight}"
+    return [{"type": "agent", "script": script, "interval": service.health_check.interval, "port": service.agent_port}]
+
+
 def _servers(service: VirtualService, keep_offline: bool = False) -> list[dict]:
     """The engine's view of the real servers: a drained one weighs 0, an offline one is left out.
 
@@ -76,7 +87,7 @@ def _servers(service: VirtualService, keep_offline: bool = False) -> list[dict]:
             "name": server.name,
             "address": server.address,
             "port": server.port,
-            "checks": [_check(service, server.port)],
+            "checks": [_check(service, server.port), *_agent_check(service, server)],
             "weight": 0 if server.state == "drain" else server.weight,
             "min_conns": server.min_conns,
             "max_conns": server.max_conns,
@@ -129,8 +140,8 @@ def keepalived_virtual_servers(config: ApplianceConfig) -> list[dict]:
             result.append(group)
         by_address = {server["address"]: server for server in group["real_servers"]}
         for server in entry["real_servers"]:
-            if server["address"] in by_address:
-                by_address[server["address"]]["checks"] += server["checks"]
+            if server["address"] in by_address:  # one agent per server: the group agrees on its port
+                by_address[server["address"]]["checks"] += [c for c in server["checks"] if c["type"] != "agent"]
             else:
                 group["real_servers"].append(server | {"port": 0})
     return result
@@ -206,6 +217,7 @@ def _haproxy_servers(service: VirtualService) -> list[dict]:
     for server in servers:
         server["target"] = f"{server['address']}:{server['port']}"
         server["check_port"] = None
+        server["agent_port"] = service.agent_port
         if service.extra_ports:
             offset = server["port"] - service.port
             server["target"] = server["address"] + (f":{offset:+d}" if offset else "")
