@@ -195,6 +195,9 @@ def main() -> None:
         lab.processes.remove(first)
         rendered = (work / "haproxy.cfg").read_text()
         lab.run("client", "ip", "route", "add", "192.168.2.0/24", "via", "10.0.0.21")  # for direct only
+        # ... which the unit's default-deny FORWARD would drop: the bench's own opening, for rs1:8080 only
+        direct = ["-s", "10.0.0.31", "-d", SERVERS["rs1"], "-p", "tcp", "--dport", "8080", "-j", "ACCEPT"]
+        lab.run("lb", "iptables-legacy", "-I", "FORWARD", "1", *direct)
         log_socket = work / "log.sock"
         configs = {"rendered": rendered, "hand-tuned": HAND_TUNED.format(socket=work / "admin.sock")}
         # the rendered config's two deliberate costs: client address to the servers, no request lost to a dying server
