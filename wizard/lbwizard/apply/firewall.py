@@ -63,6 +63,11 @@ class ChainRules:
         return f"{'ip6 ' if self.ipv6 else ''}{self.table} {self.chain}"
 
 
+def _dport(first: int, last: int) -> str:
+    """A port or a range as iptables' --dport/--sport value: "80", "8000:8080"."""
+    return str(first) if first == last else f"{first}:{last}"
+
+
 def _service_matches(service) -> list[Rule]:
     """One match per port or port range of a service: its address, protocol and destination port."""
     ranges = port_ranges(service_ports(service.port, service.extra_ports))
@@ -70,7 +75,7 @@ def _service_matches(service) -> list[Rule]:
         {
             "dst": f"{service.address}/32",
             "protocol": service.protocol,
-            service.protocol: {"dport": str(first) if first == last else f"{first}:{last}"},
+            service.protocol: {"dport": _dport(first, last)},
         }
         for first, last in ranges
     ]
@@ -106,7 +111,7 @@ ESTABLISHED: Rule = {"conntrack": {"ctstate": "RELATED,ESTABLISHED"}, "target": 
 
 def _ports(text: str) -> list[str]:
     """A port list as iptables' --dport values ("80", "8000:8080")."""
-    return [str(first) if first == last else f"{first}:{last}" for first, last in parse_port_list(text)]
+    return [_dport(first, last) for first, last in parse_port_list(text)]
 
 
 def _family(network: str) -> int:
@@ -218,7 +223,7 @@ def _server_nat_rules(config: ApplianceConfig, interface: str) -> list[Rule]:
         for server in dict.fromkeys(s.address for s in service.real_servers):
             rules += [
                 {"src": f"{server}/32", "out-interface": interface, "protocol": service.protocol}
-                | {service.protocol: {"dport": str(first) if first == last else f"{first}:{last}"}}
+                | {service.protocol: {"dport": _dport(first, last)}}
                 | {"target": {"SNAT": {"to-source": service.address}}}
                 for first, last in port_ranges(service_ports(service.port, service.extra_ports))
             ]

@@ -160,8 +160,8 @@ def _check_fwmark_group(mark: int, members: list[tuple[int, VirtualService]]) ->
             yield Problem(
                 field,
                 f"virtual service {service.name!r} shares mark {mark} with {first.name!r} but not its {differs[0]}; "
-                "services of one mark are one IPVS service and must agree on address, forwarding, scheduler "
-                "and persistence",
+                "services of one mark are one IPVS service and must agree on address, forwarding, scheduler, "
+                "persistence and agent port",
             )
             continue
         yield from _check_same_servers(mark, (first_index, first), (index, service))
@@ -220,7 +220,7 @@ def _check_asked_port(config: ApplianceConfig) -> Iterator[Problem]:
     client asked for: IPVS destinations of a mark have port 0, so no port can be translated."""
     marks = model.ipvs_marks(config)
     for index, service in enumerate(config.virtual_services or []):
-        if service.name not in marks or service.forwarding not in ("nat",) or not isinstance(service.real_servers, list):
+        if service.name not in marks or service.forwarding != "nat" or not isinstance(service.real_servers, list):
             continue
         why = f"shares mark {service.fwmark} (one IPVS service)" if service.fwmark else "has extra ports (one IPVS service)"
         for rindex, server in enumerate(service.real_servers):

@@ -73,7 +73,7 @@ def _agent_check(service: VirtualService, server) -> list[dict]:
     if service.agent_port is None or service.layer != 4:
         return []
     script = f"{AGENT_WEIGHT} {server.address} {service.agent_port} {server.weight}"
-    return [{"type": "agent", "script": script, "interval": service.health_check.interval, "port": service.agent_port}]
+    return [{"type": "agent", "script": script, "interval": service.health_check.interval}]
 
 
 def _servers(service: VirtualService, keep_offline: bool = False) -> list[dict]:
