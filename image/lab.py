@@ -26,7 +26,8 @@ from pathlib import Path
 import pexpect
 import pyte
 
-# A real server: answers GET with its name (argv[3]) or, without one, with the caller's address.
+# A real server: answers GET with its name (argv[3]) or, without one, with the caller's address; after
+# argv[4] seconds, if given (a slow server, for check timeouts).
 HTTP_SERVER = r"""
 import http.server, socketserver, sys, time
 class Server(http.server.ThreadingHTTPServer):
@@ -35,6 +36,7 @@ class Server(http.server.ThreadingHTTPServer):
         self.server_name, self.server_port = self.server_address[:2]
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
+        time.sleep(float(sys.argv[4]) if len(sys.argv) > 4 else 0)
         body = f"{sys.argv[3] if len(sys.argv) > 3 else self.client_address[0]}\n".encode()
         # /slow/S: ten copies of the answer spread over S seconds, a connection that stays busy that long
         slow = float(self.path.split("/")[2]) if self.path.startswith("/slow/") else 0
@@ -91,9 +93,10 @@ def _start_server(namespace: str, script: str, args: list[str], port: int, listi
     raise RuntimeError(f"the {what} server in {namespace} did not start on {args[0]}:{port}")
 
 
-def start_http_server(namespace: str, address: str, port: int, answer: str | None = None) -> subprocess.Popen:
-    """HTTP_SERVER in a namespace; returns once it listens (the caller stops it by PID)."""
-    extra = [answer] if answer else []
+def start_http_server(namespace: str, address: str, port: int, answer: str | None = None, delay: float = 0) -> subprocess.Popen:
+    """HTTP_SERVER in a namespace (answering after `delay` seconds); returns once it listens (the caller
+    stops it by PID)."""
+    extra = ([answer] if answer else []) + ([str(delay)] if delay else [])
     return _start_server(namespace, HTTP_SERVER, [address, str(port), *extra], port, "-ltnH", "HTTP")
 
 

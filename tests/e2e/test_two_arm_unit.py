@@ -166,6 +166,12 @@ def test_the_answers_disk_configured_the_unit_unattended(unit):
     # first boot made this unit's own TLS certificate (the image has none), readable by root and HAProxy
     status, made = guest.shell("cd /etc/haproxy/certs && stat -c %a:%G appliance.pem && grep -c 'PRIVATE KEY' appliance.pem; cd")
     assert status == 0 and made.split()[-2:] == ["640:haproxy", "2"], made  # root and HAProxy's group only
+    # 002's Refresh Persist at layer 7 runs hourly; with no service asking for it, it renews nothing
+    status, timer = guest.shell(
+        "systemctl is-enabled lbwizard-refresh-persist.timer && systemctl start lbwizard-refresh-persist.service"
+        " && journalctl -u lbwizard-refresh-persist -o cat | tail -n 2"
+    )
+    assert status == 0 and timer.split()[0] == "enabled" and "No live client to renew." in timer, timer
 
 
 def ssh(lab, *options: str) -> subprocess.CompletedProcess:

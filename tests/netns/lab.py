@@ -87,9 +87,10 @@ class Lab:
     def run(self, name: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         return sh("ip", "netns", "exec", self.ns(name), *args, check=check)
 
-    def start_http(self, name: str, address: str, port: int, answer: str | None = None) -> subprocess.Popen:
-        """An HTTP server that answers with `answer` (default: the caller's address); waits until it listens."""
-        proc = start_http_server(self.ns(name), address, port, answer)
+    def start_http(self, name: str, address: str, port: int, answer: str | None = None, delay: float = 0) -> subprocess.Popen:
+        """An HTTP server that answers with `answer` (default: the caller's address), after `delay` seconds;
+        waits until it listens."""
+        proc = start_http_server(self.ns(name), address, port, answer, delay)
         self.processes.append(proc)
         return proc
 

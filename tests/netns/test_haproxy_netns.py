@@ -203,6 +203,92 @@ def test_adaptive_scheduling_follows_the_servers_agents(lab, tmp_path, servers):
     assert seen["failures"] == 0 and min(seen["answers"].values()) >= 40, seen
 
 
+def server_states(tmp_path) -> dict[str, str]:
+    """Each server's operational state from HAProxy's runtime API: 2 running, 0 stopped."""
+    rows = [row.split() for row in runtime(tmp_path, "show servers state VIP1_servers").splitlines()[2:]]
+    return {row[3]: row[5] for row in rows if len(row) > 5}
+
+
+def states_become(tmp_path, wanted: dict[str, str], timeout: float) -> float:
+    """Wait until the servers' states are wanted; the seconds it took."""
+    start = time.monotonic()
+    while (found := server_states(tmp_path)) != wanted:
+        assert time.monotonic() - start < timeout, found
+        time.sleep(0.1)
+    return time.monotonic() - start
+
+
+def test_the_check_interval_and_timeout_are_the_services_own(lab, tmp_path):
+    """003: a slow server fails its check until the check timeout is raised. RS2 answers every request
+    after 2 s: with a 1 s check timeout it is taken out and the clients all reach RS1; with 3 s it stays in
+    and they reach both. The interval is the service's too: with 4 s, a killed server needs two failed
+    checks 4 s apart (fall 2) before it is out; the old fixed 500 ms took it out within a second."""
+    lab.add_real_server("rs2", "192.168.2.51")
+    lab.start_http("rs2", "192.168.2.51", 8080, "RS2", delay=2)
+    rs1 = lab.start_http("rs1", "192.168.2.50", 8080, "RS1")
+    haproxy = start_haproxy(lab, tmp_path, health_check=HealthCheck("http", path="/", interval=1, timeout=1))
+    states_become(tmp_path, {"RS1": "2", "RS2": "0"}, timeout=20)
+    seen = client(lab, count=10)
+    assert seen == {"answers": {"RS1": 10}, "failures": 0, "requests": 10}, seen
+    haproxy.terminate()
+    haproxy.wait(timeout=10)
+    start_haproxy(lab, tmp_path, health_check=HealthCheck("http", path="/", interval=4, timeout=3))
+    time.sleep(9)  # two checks of each server have answered (or failed) by now
+    assert server_states(tmp_path) == {"RS1": "2", "RS2": "2"}
+    seen = client(lab, count=6)
+    assert seen["failures"] == 0 and seen["answers"] == {"RS1": 3, "RS2": 3}, seen
+    os.kill(rs1.pid, signal.SIGKILL)  # `ip netns exec` became the server: this is its PID
+    took = states_become(tmp_path, {"RS1": "0", "RS2": "2"}, timeout=30)
+    print(f"a killed server was out after {took:.1f} s with a 4 s check interval")
+    assert took >= 3.5, took
+
+
+def stick_entries(tmp_path, table: str = "VIP1_servers") -> dict[str, tuple[int, str]]:
+    """Each key of a stick table: (milliseconds until it expires, its server id)."""
+    entries = {}
+    for line in runtime(tmp_path, f"show table {table}").splitlines():
+        fields = dict(word.split("=", 1) for word in line.split()[1:] if "=" in word)
+        if "key" in fields:
+            entries[fields["key"]] = (int(fields["exp"]), fields.get("server_id", "-"))
+    return entries
+
+
+def test_refresh_persist_renews_only_clients_with_a_live_connection(lab, tmp_path, servers):
+    """002's Refresh Persist (a 4-day timeout): client .31 holds one long connection, .32 made one request
+    and left. `lbctl refresh-persist` (the hourly timer's command) renews .31's entry, its server kept,
+    and leaves .32's aging; once .31's connection has ended there is nothing to renew."""
+    timeout = 4 * 86400
+    start_haproxy(lab, tmp_path, Persistence("source-ip", timeout, refresh=True))
+    root = tmp_path / "root"
+    (root / "run/haproxy").mkdir(parents=True, exist_ok=True)
+    (root / "run/haproxy/admin.sock").symlink_to(tmp_path / "admin.sock")
+    lab.run("client", "ip", "addr", "add", "10.0.0.32/24", "dev", "ext")  # beside the client's own .31
+    assert lab.fetch("client", URL, source="10.0.0.32") in ("RS1\n", "RS2\n")
+    curl = ["curl", "-sS", "--max-time", "60", "--interface", "10.0.0.31", f"{URL}slow/20"]
+    long_lived = subprocess.Popen(["ip", "netns", "exec", lab.ns("client"), *curl], stdout=subprocess.DEVNULL)
+    lab.processes.append(long_lived)
+    deadline = time.monotonic() + 10
+    while "10.0.0.31" not in stick_entries(tmp_path):
+        assert time.monotonic() < deadline, stick_entries(tmp_path)
+        time.sleep(0.1)
+    time.sleep(3)
+    before = stick_entries(tmp_path)
+    lbctl = [sys.executable, "-m", "lbwizard.manage.lbctl", "refresh-persist", "--root", str(root), "--json"]
+    renewed = lab.run("lb", *lbctl)
+    assert json.loads(renewed.stdout) == [{"service": "VIP1", "client": "10.0.0.31"}], renewed.stdout
+    after = stick_entries(tmp_path)
+    assert after["10.0.0.31"][1] == before["10.0.0.31"][1]  # the same server
+    assert after["10.0.0.31"][0] >= timeout * 1000 - 1500 > before["10.0.0.31"][0], (before, after)
+    assert after["10.0.0.32"][0] <= before["10.0.0.32"][0] <= timeout * 1000 - 3000, (before, after)
+    long_lived.terminate()
+    long_lived.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while "src=10.0.0.31" in runtime(tmp_path, "show sess"):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert json.loads(lab.run("lb", *lbctl).stdout) == []
+
+
 STICKY_CLIENT = r"""
 import http.cookiejar, sys, time, urllib.request
 url, seconds = sys.argv[1], float(sys.argv[2])

@@ -47,7 +47,8 @@ def test_a_rejected_file_never_replaces_the_good_one(tmp_path):
     config = example()
     run_playbook(config, Paths(tmp_path), False, lambda line: None)
     good = (tmp_path / "etc/haproxy/haproxy.cfg").read_text()
-    variables = role_vars(config, root=str(tmp_path), services=False) | {"haproxy_check_interval": "often"}
+    bad_peer = {"local": "a", "members": [{"name": "a", "address": "300.0.0.1"}]}  # haproxy -c refuses it
+    variables = role_vars(config, root=str(tmp_path), services=False) | {"haproxy_peers": bad_peer}
     vars_file = tmp_path / "vars.json"
     vars_file.write_text(json.dumps(variables))
     result = subprocess.run(playbook_command(vars_file), capture_output=True, text=True, env=playbook_env(), cwd=ANSIBLE_DIR)

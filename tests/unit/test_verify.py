@@ -244,6 +244,13 @@ CASES = [
     ("ha_bad_role", "ha", lambda c: setattr(c.ha, "role", "primary"), "ha.role", "master or backup"),
     ("ha_vrrp_id_out_of_range", "ha", lambda c: setattr(c.ha, "vrrp_id", 300), "ha.vrrp_id", "1-255"),
     ("ha_advert_interval_zero", "ha", lambda c: setattr(c.ha, "advert_interval", 0), "ha.advert_interval", "0.01-40"),
+    (
+        "check_timeout_zero",
+        "two_arm",
+        lambda c: setattr(vs(c).health_check, "timeout", 0),
+        "virtual_services[0].health_check.timeout",
+        "1-300 seconds",
+    ),
     ("ha_preempt_not_a_switch", "ha", lambda c: setattr(c.ha, "preempt", "later"), "ha.preempt", "is not yes or no"),
     (
         "extra_ports_over_510",
@@ -329,6 +336,20 @@ CASES = [
         lambda c: setattr(vs(c), "persistence", Persistence("source-ip", timeout=2419201)),
         "virtual_services[0].persistence.timeout",
         "28 days",
+    ),
+    (
+        "refresh_persist_under_4_days",
+        "two_arm",
+        lambda c: setattr(vs(c), "persistence", Persistence("source-ip", timeout=86400, refresh=True)),
+        "virtual_services[0].persistence.refresh",
+        "4 days",
+    ),
+    (
+        "refresh_persist_of_a_cookie_at_layer_7",
+        "two_arm",
+        lambda c: l7(c, persistence=Persistence("server-cookie", timeout=400000, name="JSESSIONID", refresh=True)),
+        "virtual_services[0].persistence.refresh",
+        "source-ip",
     ),
     (
         "server_cookie_without_name",

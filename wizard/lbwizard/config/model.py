@@ -116,6 +116,10 @@ class HighAvailability:
     preempt: bool = True
 
 
+REFRESH_PERSIST_MIN = 4 * 86400  # 002: Refresh Persist is offered for timeouts of 4 days or more
+REFRESH_PERSIST_LAYER7_MODES = ("source-ip",)  # where a live session's client address is the entry's key
+
+
 @dataclass
 class Persistence:
     """How one client keeps going to the same real server, and for how long."""
@@ -124,6 +128,9 @@ class Persistence:
     timeout: int = 300
     netmask: str | None = None  # source-ip granularity: clients in one subnet stick together
     name: str | None = None  # cookie, query item or header name, for the modes that need one
+    # 002's Refresh Persist (timeouts of 4 days or more): a client's entry is kept alive while it has a
+    # live connection. IPVS always does so; HAProxy's entries are refreshed hourly (lbctl refresh-persist).
+    refresh: bool = False
 
 
 @dataclass
@@ -135,6 +142,7 @@ class HealthCheck:
     expect: int | None = None  # expected HTTP status (http/https)
     script: str | None = None  # misc
     interval: int = 6  # seconds between checks
+    timeout: int = 3  # seconds a check may take before it counts as failed (003: raise it for slow servers)
 
 
 @dataclass

@@ -727,6 +727,7 @@ def _check_persistence(service: VirtualService, field: str, label: str):
             f"{label}: HAProxy's stick tables keep an entry at most 24.8 days ({HAPROXY_TIMER_MAX} s); use a shorter "
             "timeout, or active-cookie persistence, whose cookie may live 28 days",
         )
+    yield from _check_refresh(service, persistence, field, label)
     if persistence.netmask is not None:
         if persistence.mode not in ("source-ip",) or service.layer != 4:
             yield Problem(f"{field}.netmask", "subnet granularity applies to layer 4 source-ip persistence only; remove it")
@@ -745,6 +746,26 @@ def _check_persistence(service: VirtualService, field: str, label: str):
         yield Problem(f"{field}.name", f"{persistence.mode} takes no name; remove it")
     elif persistence.name is not None and persistence.mode != "sip" and not TOKEN_PATTERN.fullmatch(str(persistence.name)):
         yield Problem(f"{field}.name", "a cookie name uses letters, digits, '-' and '_' only")
+
+
+def _check_refresh(service: VirtualService, persistence: model.Persistence, field: str, label: str):
+    """Refresh Persist: 002 offers it from 4 days on; at layer 7 only where the key is the client's address."""
+    if persistence.refresh in (False, None):
+        return
+    if persistence.refresh is not True:
+        yield Problem(f"{field}.refresh", f"{persistence.refresh!r} is not yes or no")
+    elif isinstance(persistence.timeout, int) and persistence.timeout < model.REFRESH_PERSIST_MIN:
+        yield Problem(
+            f"{field}.refresh",
+            f"{label}: refresh persist is for timeouts of 4 days ({model.REFRESH_PERSIST_MIN} s) or more (002); "
+            "a shorter timeout is renewed by every new connection anyway",
+        )
+    elif service.layer == 7 and persistence.mode not in model.REFRESH_PERSIST_LAYER7_MODES:
+        yield Problem(
+            f"{field}.refresh",
+            f"{label}: at layer 7 refresh persist keeps the entries of clients with a live connection, found by "
+            f"their address: use source-ip persistence, or no refresh with {persistence.mode}",
+        )
 
 
 def _check_health(service: VirtualService, field: str, label: str):
@@ -785,6 +806,8 @@ def _check_health(service: VirtualService, field: str, label: str):
         yield Problem(f"{field}.script", f"script belongs to misc checks, not {check.type}")
     if not _is_int_in(check.interval, 1, 3600):
         yield Problem(f"{field}.interval", f"{check.interval!r} is not a check interval; use 1-3600 seconds")
+    if not _is_int_in(check.timeout, 1, 300):
+        yield Problem(f"{field}.timeout", f"{check.timeout!r} is not a check timeout; use 1-300 seconds")
 
 
 def _check_real_servers(config: ApplianceConfig, service: VirtualService, field: str, label: str, vip, subnets: _Subnets):

@@ -23,7 +23,8 @@ from ..config import edit, history, model, provenance, sshkeys, verify_access
 from ..config.addressing import parse_yes_no
 from ..config.model import ApplianceConfig, ConfigFormatError
 from ..config.paths import Paths
-from ..engines import diagnose, status
+from ..engines import diagnose, persist_refresh, status
+from ..engines.errors import EngineError
 from ..render import realserver
 from . import boot
 from .changes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
@@ -67,11 +68,13 @@ SERVICE_OPTIONS = [
     ("--persistence-timeout", "persistence.timeout", int, "seconds"),
     ("--persistence-netmask", "persistence.netmask", str, "source-ip granularity, e.g. 24"),
     ("--persistence-name", "persistence.name", str, "cookie, query item or header name"),
+    ("--persistence-refresh", "persistence.refresh", yes_no, "yes: clients with a live connection keep it (4 days+)"),
     ("--check", "health_check.type", str, "tcp | udp | http | https | misc | none"),
     ("--check-path", "health_check.path", str, "http(s) check path"),
     ("--check-expect", "health_check.expect", int, "http(s) status expected"),
     ("--check-script", "health_check.script", str, "misc check program"),
     ("--check-interval", "health_check.interval", int, "seconds between checks"),
+    ("--check-timeout", "health_check.timeout", int, "seconds a check may take before it fails"),
     ("--sorry-server", "sorry_server", _none_or(str), "ADDRESS[:PORT] that serves while no real server is up (or none)"),
     ("--quorum", "quorum", _none_or(int), "layer 4: healthy weight below which the service is down (or none)"),
     ("--tos", "tos", _none_or(_int_or_text), "layer 7: QoS class (minimize-delay, ...) or ToS byte, 184 = EF (or none)"),
@@ -183,6 +186,9 @@ def _parser() -> argparse.ArgumentParser:
         "--os", choices=("linux", "windows", "windows-2003"), default="linux", help="windows: Server 2012 and later"
     )
     script.add_argument("--undo", action="store_true", help="the script that takes the setup back")
+    commands.add_parser(
+        "refresh-persist", parents=[common], help="renew the layer-7 persistence of clients with a live connection (hourly timer)"
+    )
     commands.add_parser("history", parents=[common], help="the applied versions of the configuration")
     back = commands.add_parser("rollback", parents=[common], help="apply an earlier version again (default: the one before)")
     back.add_argument("version", nargs="?", type=int)
@@ -362,6 +368,19 @@ def cmd_diagnose(ctl: Ctl, args: argparse.Namespace) -> int:
     return EXIT_FAILED if any(f.severity == "problem" for f in findings) else EXIT_OK
 
 
+def cmd_refresh_persist(ctl: Ctl, args: argparse.Namespace) -> int:
+    """002's Refresh Persist at layer 7 (engines/persist_refresh.py); nothing to do where no service asks for it."""
+    config = ctl.config()
+    try:
+        renewed = persist_refresh.refresh(config, ctl.paths.haproxy_socket)
+    except (OSError, EngineError) as exc:
+        print(f"lbctl: refresh-persist: HAProxy's runtime API: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    lines = [f"{service}: renewed the entry of {client}" for service, client in renewed]
+    ctl.out("\n".join(lines) or "No live client to renew.", [{"service": s, "client": c} for s, c in renewed])
+    return EXIT_OK
+
+
 def cmd_realserver_script(ctl: Ctl, args: argparse.Namespace) -> int:
     config = ctl.config()
     hosts = [h for h in realserver.hosts(config) if args.rs in (h.name, h.address)]
@@ -408,6 +427,7 @@ COMMANDS = {
     "diagnose": cmd_diagnose,
     "realserver-script": cmd_realserver_script,
     "history": cmd_history,
+    "refresh-persist": cmd_refresh_persist,
     "rollback": cmd_rollback,
 }
 

@@ -61,6 +61,7 @@ def _check(service: VirtualService, port: int | None = None) -> dict:
         "expect": check.expect or 200,
         "script": check.script,
         "interval": check.interval,
+        "timeout": check.timeout,
         "port": port,
     }
 
@@ -73,7 +74,8 @@ def _agent_check(service: VirtualService, server) -> list[dict]:
     if service.agent_port is None or service.layer != 4:
         return []
     script = f"{AGENT_WEIGHT} {server.address} {service.agent_port} {server.weight}"
-    return [{"type": "agent", "script": script, "interval": service.health_check.interval}]
+    check = service.health_check
+    return [{"type": "agent", "script": script, "interval": check.interval, "timeout": check.timeout}]
 
 
 def _servers(service: VirtualService, keep_offline: bool = False) -> list[dict]:
