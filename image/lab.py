@@ -309,9 +309,10 @@ class GuestLab:
         self.add_host(name, "br-int", f"{address}/24", gateway=gateway)
         self.start_http(name, address, port, name)
 
-    def start_http(self, name: str, address: str, port: int, answer: str | None = None) -> subprocess.Popen:
-        """An HTTP server answering with `answer`, or without one with the caller's address (stopped with the lab)."""
-        proc = start_http_server(self.ns(name), address, port, answer)
+    def start_http(self, name: str, address: str, port: int, answer: str | None = None, delay: float = 0) -> subprocess.Popen:
+        """An HTTP server answering with `answer`, or without one with the caller's address, after `delay`
+        seconds (stopped with the lab)."""
+        proc = start_http_server(self.ns(name), address, port, answer, delay)
         self.processes.append(proc)
         return proc
 

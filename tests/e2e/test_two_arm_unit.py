@@ -120,6 +120,19 @@ def layers_config() -> str:
     return model.dumps(config)
 
 
+def timed_config() -> str:
+    """The example beside TIMED (9100): weights from the checks' response times (002); rs2 answers in 0.3 s."""
+    config = answered_config(TWO_ARM_NAT)
+    timed = VirtualService(
+        "TIMED", config.virtual_services[0].address, 9100, scheduler="wrr", response_weights=True,
+        health_check=HealthCheck("http", path="/", interval=5, timeout=3),
+        real_servers=[RealServer(f"RIP{n}", a, 9100) for n, a in enumerate(SERVERS, 1)],
+    )  # fmt: skip
+    config.virtual_services.append(timed)
+    assert verify(config) == []
+    return model.dumps(config)
+
+
 def two_servers() -> str:
     """The example with rs2 beside rs1."""
     config = answered_config(TWO_ARM_NAT)
@@ -139,10 +152,12 @@ def unit(shared_lab):
         shared_lab.start_udp(name, address, 5060, f"{name}:sip")
         shared_lab.start_http(name, address, 9000, f"{name}:9000")
         shared_lab.start_text(name, address, 3333, {"rs1": "25%", "rs2": "100%"}[name])  # its load agent
+        shared_lab.start_http(name, address, 9100, f"{name}:9100", delay={"rs1": 0, "rs2": 0.3}[name])
     shared_lab.start_http("rs1", "192.168.2.50", 8081)  # answers with the caller's address
     for client in ("10.0.0.32", "10.0.0.33"):
         shared_lab.run("client", "ip", "addr", "add", f"{client}/24", "dev", "eth0")
     files = {"base.yaml": model.dumps(answered_config(TWO_ARM_NAT)), "layers.yaml": layers_config(), "two.yaml": two_servers()}
+    files["timed.yaml"] = timed_config()
     key = shared_lab.workdir / "admin_key"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "admin@e2e", "-f", str(key)], check=True)
     answers = TWO_ARM_NAT | {"ssh_authorized_keys": [key.with_suffix(".pub").read_text().strip()]}
@@ -352,6 +367,25 @@ def test_adaptive_scheduling_takes_the_weights_the_servers_agents_report(unit):
     wait_until(lambda: {s: weight(guest, s, service) for s in wanted} == wanted, 3 * CHECK_INTERVAL + 30, "the agents' weights")
     answers = [guest_lab.fetch("client", "http://10.0.0.21:9000/", source="10.0.0.31") for _ in range(50)]
     assert answers.count("rs1:9000\n") <= 17 and answers.count("rs2:9000\n") >= 33, answers  # 1 : 4
+
+
+def test_weighted_response_time_gives_the_slow_server_its_share(unit):
+    """002's Weighted Response Time at layer 4: keepalived's MISC_CHECK (misc_dynamic) times each server's
+    HTTP check; rs2 answers in 0.3 s, rs1 at once, so rs1 gets the top weight (253) and rs2 its time's share
+    of it, and wrr sends rs1 nearly all of the new connections (wrr serves the heavier weight first)."""
+    guest_lab, guest, _ = unit
+    apply_from_answers_disk(guest, "timed.yaml")
+    service = "TCP  10.0.0.21:9100"
+    servers = ("192.168.2.50:9100", "192.168.2.51:9100")
+
+    def weighed() -> bool:
+        fast, slow = (weight(guest, s, service) for s in servers)
+        return fast == 253 and slow is not None and 1 <= slow <= 253 // 4
+
+    wait_until(weighed, 4 * 5 + 60, "the response-time weights")
+    print("response-time weights:", [weight(guest, s, service) for s in servers])
+    answers = [guest_lab.fetch("client", "http://10.0.0.21:9100/", source="10.0.0.31") for _ in range(40)]
+    assert None not in answers and answers.count("rs1:9100\n") >= 32, answers  # 1:1 would be 20
 
 
 def test_diagnose_names_a_server_whose_replies_bypass_the_unit(unit):

@@ -289,6 +289,28 @@ def test_refresh_persist_renews_only_clients_with_a_live_connection(lab, tmp_pat
     assert json.loads(lab.run("lb", *lbctl).stdout) == []
 
 
+def test_weighted_response_time_follows_how_fast_each_server_answers_its_check(lab, tmp_path):
+    """002's Weighted Response Time at layer 7: HAProxy times its own checks; RS2 answers in 0.2 s, RS1 at
+    once. `lbctl response-weights` (the 15 s timer's command) gives RS1 the top weight (256) and RS2 its
+    time's share of it, on the running HAProxy, and the requests follow (1:1 would be 25 each)."""
+    lab.add_real_server("rs2", "192.168.2.51")
+    lab.start_http("rs1", "192.168.2.50", 8080, "RS1")
+    lab.start_http("rs2", "192.168.2.51", 8080, "RS2", delay=0.2)
+    check = HealthCheck("http", path="/", interval=1, timeout=2)
+    start_haproxy(lab, tmp_path, response_weights=True, health_check=check)
+    root = tmp_path / "root"
+    (root / "run/haproxy").mkdir(parents=True, exist_ok=True)
+    (root / "run/haproxy/admin.sock").symlink_to(tmp_path / "admin.sock")
+    time.sleep(3)  # both servers checked at least twice
+    lbctl = [sys.executable, "-m", "lbwizard.manage.lbctl", "response-weights", "--root", str(root), "--json"]
+    weights = {row["server"]: row["weight"] for row in json.loads(lab.run("lb", *lbctl).stdout)}
+    assert weights["RS1"] == 256 and 1 <= weights["RS2"] <= 256 // 4, weights
+    rows = [row.split() for row in runtime(tmp_path, "show servers state VIP1_servers").splitlines()[2:]]
+    assert {row[3]: int(row[7]) for row in rows if len(row) > 7} == weights  # the running HAProxy took them
+    seen = client(lab, count=50)
+    assert seen["failures"] == 0 and seen["answers"]["RS1"] >= 40, seen
+
+
 STICKY_CLIENT = r"""
 import http.cookiejar, sys, time, urllib.request
 url, seconds = sys.argv[1], float(sys.argv[2])

@@ -396,3 +396,25 @@ def test_adaptive_scheduling_asks_the_servers_agents(tmp_path, layer):
     assert 'misc_path "/usr/local/bin/lbwizard-agent-weight 192.168.2.51 3333 3"' in text and text.count("misc_dynamic") == 2
     config.virtual_services[0].scheduler = "rr"
     assert [p.field for p in verify(config)] == ["virtual_services[0].scheduler"]  # rr ignores weights
+
+
+def test_check_timing_and_response_time_weights_are_accepted_by_both_daemons(tmp_path):
+    """The check's interval and timeout reach both engines; Weighted Response Time at layer 4 is a
+    misc_dynamic MISC_CHECK beside the health check, timing that check (keepalived -t accepts it)."""
+    check = HealthCheck("http", path="/up", interval=7, timeout=4)
+    config = build(TWO_ARM_NAT, scheduler="wrr", response_weights=True, health_check=check)
+    web = VirtualService(
+        "WEB", "10.0.0.21", 8080, layer=7, forwarding="snat", scheduler="roundrobin", response_weights=True,
+        health_check=HealthCheck("tcp", interval=9, timeout=2), real_servers=[RealServer("A", "192.168.2.50", 8080)],
+    )  # fmt: skip
+    config.virtual_services.append(web)
+    assert verify(config) == []
+    text = render("keepalived", config)
+    path = tmp_path / "keepalived.conf"
+    path.write_text(text)
+    assert keepalived_check(path, ["eth0", "eth1"]).returncode == 0, text
+    assert "connect_timeout 4" in text and "delay_loop 7" in text and "misc_timeout 5" in text, text
+    script = "/usr/local/bin/lbwizard-response-weight /run/lbwizard/response-times/VIP1 7 4 192.168.2.50 80 1 http /up"
+    assert f'misc_path "{script}"' in text and "misc_dynamic" in text, text
+    haproxy = accepted_by_haproxy(tmp_path, config)
+    assert "default-server inter 9s fall 2 rise 2" in haproxy and "timeout check 2s" in haproxy, haproxy

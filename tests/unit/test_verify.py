@@ -338,6 +338,27 @@ CASES = [
         "28 days",
     ),
     (
+        "response_weights_with_an_agent",
+        "two_arm",
+        lambda c: l7(c, response_weights=True, agent_port=3333),
+        "virtual_services[0].response_weights",
+        "agent",
+    ),
+    (
+        "response_weights_without_a_check",
+        "two_arm",
+        lambda c: l7(c, response_weights=True, health_check=HealthCheck("none")),
+        "virtual_services[0].response_weights",
+        "health check",
+    ),
+    (
+        "response_weights_under_a_static_scheduler",
+        "two_arm",
+        lambda c: setattr(vs(c), "response_weights", True) or setattr(vs(c), "scheduler", "rr"),
+        "virtual_services[0].scheduler",
+        "wrr",
+    ),
+    (
         "refresh_persist_under_4_days",
         "two_arm",
         lambda c: setattr(vs(c), "persistence", Persistence("source-ip", timeout=86400, refresh=True)),

@@ -71,6 +71,7 @@ QOS_CLASSES = {
 IDLE_TIMEOUT_DEFAULT = 660  # 002: seconds an idle connection is kept at layer 7 (0 in the config: this)
 # schedulers whose weights may change while they run (agent feedback): IPVS's weighted ones, HAProxy's dynamic
 ADAPTIVE_SCHEDULERS = {4: ("wrr", "wlc", "sed", "mh"), 7: ("roundrobin", "leastconn")}
+RESPONSE_WEIGHT_CEILING = {4: 253, 7: 256}  # keepalived's misc_dynamic weights (255 - 2); HAProxy's weights
 PERSISTENCE_TIMEOUT_MIN = 60  # one minute ...
 PERSISTENCE_TIMEOUT_MAX = 28 * 24 * 3600  # ... to 28 days, as the reference allows
 WEIGHT_MIN, WEIGHT_MAX = 0, 65535  # IPVS's range; HAProxy's 0-256 is checked for layer 7 in verify
@@ -216,6 +217,10 @@ class VirtualService:
     # can take ("75%" of its weight, "drain", "down"; HAProxy's agent-check protocol), and its weight follows
     # (HAProxy agent-check; keepalived MISC_CHECK with misc_dynamic). None: fixed weights.
     agent_port: int | None = None
+    # 002's Weighted Response Time: each server's weight follows how fast it answers its health check,
+    # relative to the fastest (HAProxy's own check_duration, read every 15 s; at layer 4 keepalived's
+    # MISC_CHECK with misc_dynamic runs lbwizard-response-weight, which times the check itself).
+    response_weights: bool = False
 
 
 @dataclass

@@ -445,6 +445,7 @@ def _check_service_extras(config: ApplianceConfig, service: VirtualService, fiel
     yield from _check_tls(service, field, label)
     yield from _check_server_nat(config, service, field, label)
     yield from _check_agent(service, field, label)
+    yield from _check_response_weights(service, field, label)
     if service.server_initiating not in (True, False):
         yield Problem(f"{field}.server_initiating", f"{service.server_initiating!r} is not yes or no")
     elif service.server_initiating:
@@ -473,6 +474,33 @@ def _check_agent(service: VirtualService, field: str, label: str):
             f"{field}.scheduler",
             f"{label}: with an agent the servers' weights change while it runs, which {service.scheduler} does not "
             f"follow; use {' or '.join(allowed)}",
+        )
+
+
+def _check_response_weights(service: VirtualService, field: str, label: str):
+    """002's Weighted Response Time: weights from the checks' response times, so a check must run and the
+    scheduler must follow live weights; an agent would set the same weights another way."""
+    if service.response_weights not in (True, False):
+        yield Problem(f"{field}.response_weights", f"{service.response_weights!r} is not yes or no")
+        return
+    if not service.response_weights:
+        return
+    allowed = model.ADAPTIVE_SCHEDULERS.get(service.layer, ())
+    if service.agent_port is not None:
+        yield Problem(
+            f"{field}.response_weights",
+            f"{label}: the servers' agents already set their weights (agent_port); choose one of the two",
+        )
+    elif service.health_check.type not in ("tcp", "http", "https"):
+        yield Problem(
+            f"{field}.response_weights",
+            f"{label}: response times are measured on the health check; use a tcp, http or https check",
+        )
+    elif service.scheduler not in allowed:
+        yield Problem(
+            f"{field}.scheduler",
+            f"{label}: with weighted response time the servers' weights change while it runs, which "
+            f"{service.scheduler} does not follow; use {' or '.join(allowed)}",
         )
 
 

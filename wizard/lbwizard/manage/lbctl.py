@@ -19,11 +19,11 @@ from pathlib import Path
 
 import yaml
 
-from ..config import edit, history, model, provenance, sshkeys, verify_access
+from ..config import edit, history, lock, model, provenance, sshkeys, verify_access
 from ..config.addressing import parse_yes_no
 from ..config.model import ApplianceConfig, ConfigFormatError
 from ..config.paths import Paths
-from ..engines import diagnose, persist_refresh, status
+from ..engines import diagnose, persist_refresh, response_weights, status
 from ..engines.errors import EngineError
 from ..render import realserver
 from . import boot
@@ -86,6 +86,7 @@ SERVICE_OPTIONS = [
     ("--subnet-originating", "subnet_originating", yes_no, "layer 7: no to connect to the servers from the VIP"),
     ("--server-nat", "server_nat", yes_no, "yes: the servers' own connections to this port leave from the VIP"),
     ("--agent-port", "agent_port", _none_or(int), "adaptive: the servers' agents on this port set their weights (or none)"),
+    ("--response-weights", "response_weights", yes_no, "yes: weights follow the checks' response times (002)"),
 ]
 SERVER_OPTIONS = [
     ("--weight", "weight", int, "relative share of new connections (0: none)"),
@@ -188,6 +189,9 @@ def _parser() -> argparse.ArgumentParser:
     script.add_argument("--undo", action="store_true", help="the script that takes the setup back")
     commands.add_parser(
         "refresh-persist", parents=[common], help="renew the layer-7 persistence of clients with a live connection (hourly timer)"
+    )
+    commands.add_parser(
+        "response-weights", parents=[common], help="layer 7: weights from the checks' response times (15 s timer)"
     )
     commands.add_parser("history", parents=[common], help="the applied versions of the configuration")
     back = commands.add_parser("rollback", parents=[common], help="apply an earlier version again (default: the one before)")
@@ -381,6 +385,27 @@ def cmd_refresh_persist(ctl: Ctl, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_response_weights(ctl: Ctl, args: argparse.Namespace) -> int:
+    """002's Weighted Response Time at layer 7 (engines/response_weights.py). It holds the change lock, so a
+    change's picture never sees weights move under it; while a change runs, this round is skipped."""
+    config = ctl.config()
+    try:
+        with lock.one_change(ctl.paths, wait=1):
+            weights = response_weights.layer7(config, ctl.paths.haproxy_socket)
+    except lock.Busy as exc:
+        print(f"lbctl: response-weights: skipped this round: {exc}", file=sys.stderr)
+        return EXIT_OK
+    except (OSError, EngineError) as exc:
+        print(f"lbctl: response-weights: HAProxy's runtime API: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    lines = [f"{service}/{server}: weight {weight}" for service, server, weight in weights]
+    ctl.out(
+        "\n".join(lines) or "No service weighs by response time.",
+        [{"service": s, "server": r, "weight": w} for s, r, w in weights],
+    )
+    return EXIT_OK
+
+
 def cmd_realserver_script(ctl: Ctl, args: argparse.Namespace) -> int:
     config = ctl.config()
     hosts = [h for h in realserver.hosts(config) if args.rs in (h.name, h.address)]
@@ -428,6 +453,7 @@ COMMANDS = {
     "realserver-script": cmd_realserver_script,
     "history": cmd_history,
     "refresh-persist": cmd_refresh_persist,
+    "response-weights": cmd_response_weights,
     "rollback": cmd_rollback,
 }
 

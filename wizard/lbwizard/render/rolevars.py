@@ -78,6 +78,22 @@ def _agent_check(service: VirtualService, server) -> list[dict]:
     return [{"type": "agent", "script": script, "interval": check.interval, "timeout": check.timeout}]
 
 
+RESPONSE_WEIGHT = "/usr/local/bin/lbwizard-response-weight"  # engines/response_weights.py
+RESPONSE_TIMES = "/run/lbwizard/response-times"
+
+
+def _response_check(service: VirtualService, server, weight: int) -> list[dict]:
+    """Weighted Response Time at layer 4: keepalived times each server's check through the script, which
+    answers the weight (misc_dynamic); the service's servers share their times in one directory."""
+    if not service.response_weights or service.layer != 4:
+        return []
+    check = service.health_check
+    where = f"{RESPONSE_TIMES}/{service.name}"
+    timing = f"{check.interval} {check.timeout}"
+    script = f"{RESPONSE_WEIGHT} {where} {timing} {server.address} {server.port} {weight} {check.type} {check.path or '/'}"
+    return [{"type": "agent", "script": script, "interval": check.interval, "timeout": check.timeout + 1}]
+
+
 def _servers(service: VirtualService, keep_offline: bool = False) -> list[dict]:
     """The engine's view of the real servers: a drained one weighs 0, an offline one is left out.
 
@@ -89,14 +105,15 @@ def _servers(service: VirtualService, keep_offline: bool = False) -> list[dict]:
             "name": server.name,
             "address": server.address,
             "port": server.port,
-            "checks": [_check(service, server.port), *_agent_check(service, server)],
-            "weight": 0 if server.state == "drain" else server.weight,
+            "checks": [_check(service, server.port), *_agent_check(service, server), *_response_check(service, server, weight)],
+            "weight": weight,
             "min_conns": server.min_conns,
             "max_conns": server.max_conns,
             "disabled": server.state == "offline",
         }
         for server in service.real_servers
         if keep_offline or server.state != "offline"
+        for weight in [0 if server.state == "drain" else server.weight]
     ]
 
 
