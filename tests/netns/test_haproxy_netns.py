@@ -430,3 +430,89 @@ def test_tls_is_terminated_with_the_units_own_certificate(lab, tmp_path, servers
     assert "CN = lbtest" in subject.stdout
     plain = lab.fetch("client", "http://10.0.0.21:443/")
     assert plain is None  # no cleartext on the TLS port
+
+
+def curl(lab, path: str = "", source: str = "10.0.0.31", header: str | None = None) -> str:
+    """One GET through the VIP from a client address (and with a header); the answering server's name."""
+    extra = ["-H", header] if header else []
+    result = lab.run("client", "curl", "-sS", "--max-time", "5", "--interface", source, *extra, f"{URL}{path}")
+    return result.stdout.strip()
+
+
+def busy_server(tmp_path) -> str:
+    """The one server with a connection open now (HAProxy's current sessions)."""
+    deadline = time.monotonic() + 10
+    while True:
+        rows = [line.split(",") for line in runtime(tmp_path, "show stat").splitlines() if line.startswith("VIP1_servers,RS")]
+        busy = [row[1] for row in rows if row[4] != "0"]  # scur
+        if len(busy) == 1:
+            return busy[0]
+        assert time.monotonic() < deadline, rows
+        time.sleep(0.05)
+
+
+def hold_a_connection(lab, seconds: int = 8) -> subprocess.Popen:
+    """A client request that keeps its server busy for `seconds` (HTTP_SERVER's /slow/S)."""
+    command = ["ip", "netns", "exec", lab.ns("client"), "curl", "-sS", "--max-time", "30", f"{URL}slow/{seconds}"]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    lab.processes.append(proc)
+    return proc
+
+
+def start_scheduler(lab, tmp_path, scheduler: str, param: str | None = None, weights=(1, 1), max_conns=(0, 0)):
+    config = Flow(LiveSystem()).run_answers(copy.deepcopy(TWO_ARM_NAT | {"method": "snat"}))
+    service = config.virtual_services[0]
+    service.scheduler, service.scheduler_param = scheduler, param
+    service.real_servers = [
+        RealServer(f"RS{n}", f"192.168.2.{49 + n}", 8080, weight=weights[n - 1], max_conns=max_conns[n - 1]) for n in (1, 2)
+    ]
+    assert verify(config) == [], verify(config)
+    apply_and_start_haproxy(lab, tmp_path, config)
+
+
+def _keyed(lab, keys: list[str], ask) -> dict[str, set[str]]:
+    """Each key asked three times; the servers that answered it."""
+    return {key: {ask(key) for _ in range(3)} for key in keys}
+
+
+SCHEDULER_KEYS = [f"t{n}" for n in range(1, 9)]
+
+
+@pytest.mark.parametrize("scheduler", ["static-rr", "leastconn", "source", "uri", "hdr", "url_param", "first"])
+def test_each_layer7_scheduler_places_requests_as_its_name_says(lab, tmp_path, servers, scheduler):
+    """The behaviour matrix's layer-7 schedulers (HAProxy's balance algorithms), each told from the
+    others by traffic: static-rr keeps the weights' ratio, leastconn avoids the busy server, source/uri/
+    hdr/url_param keep one key on one server and spread the keys, first fills the first server up to its
+    connection limit before it uses the next."""
+    if scheduler == "static-rr":
+        start_scheduler(lab, tmp_path, scheduler, weights=(1, 3))
+        answers = [curl(lab) for _ in range(40)]
+        assert (answers.count("RS1"), answers.count("RS2")) == (10, 30), answers
+    elif scheduler == "leastconn":
+        start_scheduler(lab, tmp_path, scheduler)
+        hold_a_connection(lab)
+        busy = busy_server(tmp_path)
+        answers = {curl(lab) for _ in range(10)}
+        assert answers == {"RS1", "RS2"} - {busy}, (busy, answers)
+    elif scheduler == "source":
+        start_scheduler(lab, tmp_path, scheduler)
+        addresses = [f"10.0.0.{n}" for n in range(32, 40)]
+        for address in addresses:
+            lab.run("client", "ip", "addr", "add", f"{address}/24", "dev", "ext")
+        seen = _keyed(lab, addresses, lambda address: curl(lab, source=address))
+        assert all(len(servers) == 1 for servers in seen.values()) and set.union(*seen.values()) == {"RS1", "RS2"}, seen
+    elif scheduler in ("uri", "hdr", "url_param"):
+        start_scheduler(lab, tmp_path, scheduler, param={"uri": None, "hdr": "X-Tenant", "url_param": "tenant"}[scheduler])
+        ask = {
+            "uri": lambda key: curl(lab, path=key),
+            "hdr": lambda key: curl(lab, header=f"X-Tenant: {key}"),
+            "url_param": lambda key: curl(lab, path=f"?tenant={key}"),
+        }[scheduler]
+        seen = _keyed(lab, SCHEDULER_KEYS, ask)
+        assert all(len(servers) == 1 for servers in seen.values()) and set.union(*seen.values()) == {"RS1", "RS2"}, seen
+    else:
+        start_scheduler(lab, tmp_path, scheduler, max_conns=(1, 0))
+        assert {curl(lab) for _ in range(6)} == {"RS1"}  # roundrobin would alternate
+        hold_a_connection(lab)
+        assert busy_server(tmp_path) == "RS1"
+        assert {curl(lab) for _ in range(4)} == {"RS2"}  # RS1 is at its limit
