@@ -133,6 +133,23 @@ def timed_config() -> str:
     return model.dumps(config)
 
 
+SCHEDULED = {"lc": (9201, 1), "sed": (9202, 3), "nq": (9203, 3), "fo": (9204, 3)}  # port, rs2's weight (rs1: 1)
+
+
+def schedulers_config() -> str:
+    """The example beside one service per IPVS scheduler the other scenarios do not use."""
+    config = answered_config(TWO_ARM_NAT)
+    for scheduler, (port, heavier) in SCHEDULED.items():
+        config.virtual_services.append(
+            VirtualService(
+                scheduler.upper(), config.virtual_services[0].address, port, scheduler=scheduler,
+                real_servers=[RealServer("RIP1", "192.168.2.50", port), RealServer("RIP2", "192.168.2.51", port, weight=heavier)],
+            )
+        )  # fmt: skip
+    assert verify(config) == []
+    return model.dumps(config)
+
+
 def two_servers() -> str:
     """The example with rs2 beside rs1."""
     config = answered_config(TWO_ARM_NAT)
@@ -153,11 +170,13 @@ def unit(shared_lab):
         shared_lab.start_http(name, address, 9000, f"{name}:9000")
         shared_lab.start_text(name, address, 3333, {"rs1": "25%", "rs2": "100%"}[name])  # its load agent
         shared_lab.start_http(name, address, 9100, f"{name}:9100", delay={"rs1": 0, "rs2": 0.3}[name])
+        for port, _ in SCHEDULED.values():
+            shared_lab.start_http(name, address, port, f"{name}:{port}")
     shared_lab.start_http("rs1", "192.168.2.50", 8081)  # answers with the caller's address
     for client in ("10.0.0.32", "10.0.0.33"):
         shared_lab.run("client", "ip", "addr", "add", f"{client}/24", "dev", "eth0")
     files = {"base.yaml": model.dumps(answered_config(TWO_ARM_NAT)), "layers.yaml": layers_config(), "two.yaml": two_servers()}
-    files["timed.yaml"] = timed_config()
+    files["timed.yaml"], files["schedulers.yaml"] = timed_config(), schedulers_config()
     key = shared_lab.workdir / "admin_key"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "admin@e2e", "-f", str(key)], check=True)
     answers = TWO_ARM_NAT | {"ssh_authorized_keys": [key.with_suffix(".pub").read_text().strip()]}
@@ -386,6 +405,55 @@ def test_weighted_response_time_gives_the_slow_server_its_share(unit):
     print("response-time weights:", [weight(guest, s, service) for s in servers])
     answers = [guest_lab.fetch("client", "http://10.0.0.21:9100/", source="10.0.0.31") for _ in range(40)]
     assert None not in answers and answers.count("rs1:9100\n") >= 32, answers  # 1:1 would be 20
+
+
+def active(guest, port: int) -> dict[str, int]:
+    """Each real server's active connections in the IPVS service VIP:port."""
+    counts, inside = {}, False
+    for line in guest.shell("ipvsadm -Ln")[1].splitlines():
+        fields = line.split()
+        if fields and fields[0] in ("TCP", "UDP", "FWM"):
+            inside = fields[1] == f"10.0.0.21:{port}"
+        elif inside and len(fields) >= 6 and fields[0] == "->" and ":" in fields[1]:
+            counts[fields[1].split(":")[0]] = int(fields[4])
+    return counts
+
+
+def hold(guest_lab, port: int) -> subprocess.Popen:
+    """A connection to VIP:port that stays open 15 s (the server's /slow/15)."""
+    curl = ["curl", "-sS", "--max-time", "60", "--interface", "10.0.0.31", f"http://10.0.0.21:{port}/slow/15"]
+    proc = subprocess.Popen(["ip", "netns", "exec", guest_lab.ns("client"), *curl], stdout=subprocess.DEVNULL)
+    guest_lab.processes.append(proc)
+    return proc
+
+
+def test_each_layer4_scheduler_places_connections_as_its_name_says(unit):
+    """The behaviour matrix's IPVS schedulers not used elsewhere, each told from the others by traffic:
+    lc avoids the server with an open connection; sed (rs2 weighs 3) sends every new connection to rs2;
+    nq sends to an idle server even when sed would pick the heavier busy one; fo sends everything to the
+    heaviest server. rr or wrr would spread each of them."""
+    guest_lab, guest, _ = unit
+    apply_from_answers_disk(guest, "schedulers.yaml")
+
+    def fetches(port: int, count: int) -> set[str | None]:
+        return {guest_lab.fetch("client", f"http://10.0.0.21:{port}/", source="10.0.0.31") for _ in range(count)}
+
+    held = hold(guest_lab, 9201)
+    wait_until(lambda: sum(active(guest, 9201).values()) == 1, 30, "the held connection")
+    busy = next(a for a, n in active(guest, 9201).items() if n)
+    idle = "rs2" if busy == "192.168.2.50" else "rs1"
+    assert fetches(9201, 6) == {f"{idle}:9201\n"}  # lc
+    assert fetches(9202, 8) == {"rs2:9202\n"}  # sed: (0 + 1) / 3 beats (0 + 1) / 1
+    # nq: rs2 (weight 3) gets a connection while rs1 weighs 0 for a moment; then sed would still pick rs2
+    # ((1 + 1) / 3 < (0 + 1) / 1), nq picks the idle rs1
+    assert guest.shell("ipvsadm -e -t 10.0.0.21:9203 -r 192.168.2.50:9203 -m -w 0")[0] == 0
+    held_nq = hold(guest_lab, 9203)
+    wait_until(lambda: active(guest, 9203).get("192.168.2.51") == 1, 30, "rs2's held connection")
+    assert guest.shell("ipvsadm -e -t 10.0.0.21:9203 -r 192.168.2.50:9203 -m -w 1")[0] == 0
+    assert fetches(9203, 1) == {"rs1:9203\n"}  # nq
+    assert fetches(9204, 6) == {"rs2:9204\n"}  # fo: the heaviest available server only
+    for proc in (held, held_nq):
+        proc.wait(timeout=60)
 
 
 def test_diagnose_names_a_server_whose_replies_bypass_the_unit(unit):

@@ -784,3 +784,19 @@ def test_server_nat_needs_the_servers_behind_this_unit():
     rs(two_arm).address = "10.0.0.60"  # a layer-7 server on the external side: its traffic does not pass the NAT
     problems = {p.field: p.message for p in verify(two_arm)}
     assert "on the internal subnet 192.168.2.0/24" in problems["virtual_services[0].real_servers[0].address"], problems
+
+
+def test_one_reading_of_management_networks_for_every_path():
+    """The answers file, lbctl and the access screen read networks alike: a list or one comma-separated
+    line, normalised; "default" alone (or nothing) is this unit's own subnets; host bits are refused."""
+    from lbwizard.config.verify_access import NetworkError, parse_networks
+
+    assert parse_networks("10.9.0.0/24, 2001:DB8::/32") == ["10.9.0.0/24", "2001:db8::/32"]
+    assert parse_networks(["10.9.0.5", " 10.1.0.0/16 "]) == ["10.9.0.5/32", "10.1.0.0/16"]
+    assert parse_networks(["default"]) == parse_networks("") == parse_networks(None) == []
+    with pytest.raises(NetworkError, match="host bits set: the network is 10.9.0.0/24, one host is 10.9.0.1/32"):
+        parse_networks("10.9.0.1/24")
+    with pytest.raises(NetworkError, match="'default' is not a network"):
+        parse_networks(["default", "10.9.0.0/24"])  # "default" means the unit's own subnets, alone
+    with pytest.raises(NetworkError, match="is not a network"):
+        parse_networks("10.9.0.0/33")

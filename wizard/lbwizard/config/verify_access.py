@@ -7,7 +7,7 @@ and because lbctl asks one more question of them before a change over SSH: would
 from __future__ import annotations
 
 from collections.abc import Iterator
-from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
+from ipaddress import IPv4Network, IPv6Network, ip_address, ip_interface, ip_network
 
 from .addressing import parse_port_list
 from .model import Access, ApplianceConfig, InputRule, management_networks
@@ -23,18 +23,29 @@ class NetworkError(ValueError):
 def parse_network(text: object) -> IPv4Network | IPv6Network:
     """A network in CIDR form, IPv4 or IPv6; a lone address is a /32 or /128. Host bits are refused, so
     what is written is what is meant (10.9.0.5/24 is a typo for 10.9.0.0/24 or 10.9.0.5/32)."""
+    wrong = f"{text!r} is not a network; write it like 10.9.0.0/24 or 2001:db8::/32"
     if not isinstance(text, str) or text != text.strip() or not text:
-        raise NetworkError(f"{text!r} is not a network; write it like 10.9.0.0/24 or 2001:db8::/32")
+        raise NetworkError(wrong)
     try:
-        return ip_network(text, strict=True)
+        interface = ip_interface(text)
     except ValueError:
-        try:
-            ip_network(text, strict=False)
-        except ValueError:
-            raise NetworkError(f"{text!r} is not a network; write it like 10.9.0.0/24 or 2001:db8::/32") from None
-        network = ip_network(text, strict=False)
-        host = f"{text.split('/')[0]}/{network.max_prefixlen}"
-        raise NetworkError(f"{text!r} has host bits set: the network is {network}, one host is {host}") from None
+        raise NetworkError(wrong) from None
+    network = interface.network
+    if interface.ip != network.network_address:
+        host = f"{interface.ip}/{network.max_prefixlen}"
+        raise NetworkError(f"{text!r} has host bits set: the network is {network}, one host is {host}")
+    return network
+
+
+def parse_networks(value: object) -> list[str]:
+    """The management networks as every path takes them (answers file, lbctl, the access screen): a list,
+    or one comma-separated line; each normalised (10.9.0.0/24, 2001:db8::/32). Empty, or "default" alone:
+    this unit's own subnets (an empty list)."""
+    items = value if isinstance(value, list) else str(value or "").split(",")
+    texts = [str(item).strip() for item in items if str(item).strip()]
+    if texts == ["default"]:
+        return []
+    return [str(parse_network(text)) for text in texts]
 
 
 def check(config: ApplianceConfig) -> Iterator[tuple[str, str]]:

@@ -320,7 +320,7 @@ def cmd_access(ctl: Ctl, args: argparse.Namespace) -> int:
         return ctl.out("\n".join(lines), data) or EXIT_OK
     if args.action == "networks":
         client = _ssh_client()
-        wanted = [str(verify_access.parse_network(n)) if n != "default" else n for n in args.networks]
+        wanted = verify_access.parse_networks(args.networks)
 
         def change(current: ApplianceConfig) -> ApplianceConfig:
             changed = edit.set_management_networks(current, wanted)

@@ -20,7 +20,7 @@ from ..config.model import ApplianceConfig, Floating, HealthCheck, HighAvailabil
 from ..config.password import hash_password, is_crypt_hash
 from ..config.sshkeys import SSHKeyError, parse_key
 from ..config.verify import Problem, verify
-from ..config.verify_access import parse_network
+from ..config.verify_access import parse_networks
 from .again import lay_over
 from .live import LiveSystem
 
@@ -84,18 +84,6 @@ def _choice(options: Iterable[str], what: str) -> Callable[[object], str]:
 
 # Settings an answers file may carry that the console does not ask (lbctl changes them later).
 ANSWERS_ONLY = ("management_networks", "ssh_authorized_keys", "admin_password_hash")
-
-
-def management_networks_answer(value: object) -> list[str]:
-    """The networks SSH and management are allowed from: a list, or one comma-separated line; each
-    normalised (10.9.0.0/24, 2001:db8::/32); empty means this unit's own subnets."""
-    items = value if isinstance(value, list) else str(value or "").split(",")
-    networks = []
-    for item in items:
-        text = str(item).strip()
-        if text:
-            networks.append(str(parse_network(text)))
-    return networks
 
 
 def _text(value: object) -> str:
@@ -421,7 +409,7 @@ class Flow:
         settings, networks = {key: value for key, value in data.items() if key not in ANSWERS_ONLY}, None
         if "management_networks" in data:
             try:
-                networks = management_networks_answer(data["management_networks"])
+                networks = parse_networks(data["management_networks"])
             except ValueError as exc:
                 problems.append(Problem("management_networks", str(exc)))
         keys = data.get("ssh_authorized_keys")

@@ -59,7 +59,7 @@ class AccessScreen(ListScreen):
         if values is None:
             return
         try:
-            networks = [str(verify_access.parse_network(n.strip())) for n in values.get("networks", "").split(",") if n.strip()]
+            networks = verify_access.parse_networks(values.get("networks", ""))
         except verify_access.NetworkError as exc:
             self.run("Management networks", None, problems=[("networks", str(exc))])
             return
