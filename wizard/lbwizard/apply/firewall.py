@@ -120,11 +120,10 @@ def _family(network: str) -> int:
 
 def _input_rules(config: ApplianceConfig, version: int) -> list[Rule]:
     """What may reach this unit itself, in one family; everything else is dropped on every interface."""
+    rules: list[Rule] = [{"in-interface": "lo", "target": "ACCEPT"}, ESTABLISHED]
     if version == 4:
-        rules: list[Rule] = [{"in-interface": "lo", "target": "ACCEPT"}, ESTABLISHED]
         rules += [{"protocol": "icmp", "icmp": {"icmp-type": kind}, "target": "ACCEPT"} for kind in ICMP_TYPES]
     else:
-        rules = [{"in-interface": "lo", "target": "ACCEPT"}, ESTABLISHED]
         rules += [{"protocol": "icmpv6", "icmp6": {"icmpv6-type": kind}, "target": "ACCEPT"} for kind in ICMP6_TYPES]
         rules += [
             {"protocol": "icmpv6", "icmp6": {"icmpv6-type": kind}, "hl": {"hl-eq": "255"}, "target": "ACCEPT"}
