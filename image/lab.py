@@ -110,6 +110,32 @@ def start_text_server(namespace: str, address: str, port: int, answer: str) -> s
     return _start_server(namespace, TEXT_SERVER, [address, str(port), answer], port, "-ltnH", "text")
 
 
+class ServerStarter:
+    """The test servers of a lab (the netns lab and the guest lab alike): each runs in one of the lab's
+    namespaces, waits until it listens, and is stopped by PID with the lab."""
+
+    processes: list[subprocess.Popen]
+
+    def ns(self, name: str) -> str:
+        raise NotImplementedError
+
+    def _started(self, proc: subprocess.Popen) -> subprocess.Popen:
+        self.processes.append(proc)
+        return proc
+
+    def start_http(self, name: str, address: str, port: int, answer: str | None = None, delay: float = 0) -> subprocess.Popen:
+        """HTTP_SERVER: answers with `answer` (default: the caller's address), after `delay` seconds."""
+        return self._started(start_http_server(self.ns(name), address, port, answer, delay))
+
+    def start_text(self, name: str, address: str, port: int, answer: str) -> subprocess.Popen:
+        """TEXT_SERVER: answers every connection with one line (a load agent, say)."""
+        return self._started(start_text_server(self.ns(name), address, port, answer))
+
+    def start_udp(self, name: str, address: str, port: int, answer: str) -> subprocess.Popen:
+        """UDP_SERVER: answers every datagram with `answer`."""
+        return self._started(start_udp_server(self.ns(name), address, port, answer))
+
+
 def stop_processes(processes: list[subprocess.Popen]) -> None:
     """Stop what a lab started, by PID: TERM, then KILL after 5 s."""
     for proc in processes:
@@ -261,7 +287,7 @@ def spawn(command: list[str], log_path: Path) -> Guest:
 
 
 @dataclass
-class GuestLab:
+class GuestLab(ServerStarter):
     """The namespaces, bridges and taps around one guest; boot() starts QEMU on them."""
 
     image: Path = IMAGE
@@ -308,25 +334,6 @@ class GuestLab:
         """A real server on the internal bridge, gateway the load balancer, answering with its name."""
         self.add_host(name, "br-int", f"{address}/24", gateway=gateway)
         self.start_http(name, address, port, name)
-
-    def start_http(self, name: str, address: str, port: int, answer: str | None = None, delay: float = 0) -> subprocess.Popen:
-        """An HTTP server answering with `answer`, or without one with the caller's address, after `delay`
-        seconds (stopped with the lab)."""
-        proc = start_http_server(self.ns(name), address, port, answer, delay)
-        self.processes.append(proc)
-        return proc
-
-    def start_text(self, name: str, address: str, port: int, answer: str) -> subprocess.Popen:
-        """A TCP server answering every connection with one line (a load agent, say; stopped with the lab)."""
-        proc = start_text_server(self.ns(name), address, port, answer)
-        self.processes.append(proc)
-        return proc
-
-    def start_udp(self, name: str, address: str, port: int, answer: str) -> subprocess.Popen:
-        """A UDP server answering every datagram with `answer` (stopped with the lab)."""
-        proc = start_udp_server(self.ns(name), address, port, answer)
-        self.processes.append(proc)
-        return proc
 
     def fetch(self, name: str, url: str, timeout: float = 3, source: str | None = None) -> str | None:
         """GET url from a namespace (from its address `source`, if given): the body, or None when it fails."""

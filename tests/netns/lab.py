@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from image.lab import start_http_server, start_text_server, stop_processes
+from image.lab import ServerStarter, stop_processes
 
 
 def sh(*args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -28,7 +28,7 @@ def sh(*args: str, check: bool = True) -> subprocess.CompletedProcess:
 
 
 @dataclass
-class Lab:
+class Lab(ServerStarter):
     """Namespaces client, lb, switch, rs1 (prefixed); lb's eth0/eth1 are left unconfigured for apply."""
 
     prefix: str = field(default_factory=lambda: f"lbw{os.getpid()}{time.monotonic_ns() % 10000}")
@@ -86,19 +86,6 @@ class Lab:
 
     def run(self, name: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         return sh("ip", "netns", "exec", self.ns(name), *args, check=check)
-
-    def start_http(self, name: str, address: str, port: int, answer: str | None = None, delay: float = 0) -> subprocess.Popen:
-        """An HTTP server that answers with `answer` (default: the caller's address), after `delay` seconds;
-        waits until it listens."""
-        proc = start_http_server(self.ns(name), address, port, answer, delay)
-        self.processes.append(proc)
-        return proc
-
-    def start_text(self, name: str, address: str, port: int, answer: str) -> subprocess.Popen:
-        """A TCP server answering every connection with one line (a load agent); waits until it listens."""
-        proc = start_text_server(self.ns(name), address, port, answer)
-        self.processes.append(proc)
-        return proc
 
     def start_haproxy(self, cfg: Path, sock: Path, port: int = 80) -> subprocess.Popen:
         """HAProxy in the load balancer's namespace on a rendered file; returns once it listens and its
