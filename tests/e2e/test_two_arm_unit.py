@@ -146,6 +146,12 @@ def schedulers_config() -> str:
                 real_servers=[RealServer("RIP1", "192.168.2.50", port), RealServer("RIP2", "192.168.2.51", port, weight=heavier)],
             )
         )  # fmt: skip
+    expiry = VirtualService(
+        "EXPIRY", config.virtual_services[0].address, 5070, protocol="udp", scheduler="rr", idle_timeout=10,
+        persistence=Persistence("source-ip", 60), health_check=HealthCheck("none"),
+        real_servers=[RealServer(f"RIP{n}", a, 5070) for n, a in enumerate(SERVERS, 1)],
+    )  # fmt: skip
+    config.virtual_services.append(expiry)
     assert verify(config) == []
     return model.dumps(config)
 
@@ -172,6 +178,7 @@ def unit(shared_lab):
         shared_lab.start_http(name, address, 9100, f"{name}:9100", delay={"rs1": 0, "rs2": 0.3}[name])
         for port, _ in SCHEDULED.values():
             shared_lab.start_http(name, address, port, f"{name}:{port}")
+        shared_lab.start_udp(name, address, 5070, f"{name}:5070")
     shared_lab.start_http("rs1", "192.168.2.50", 8081)  # answers with the caller's address
     for client in ("10.0.0.32", "10.0.0.33"):
         shared_lab.run("client", "ip", "addr", "add", f"{client}/24", "dev", "eth0")
@@ -454,6 +461,39 @@ def test_each_layer4_scheduler_places_connections_as_its_name_says(unit):
     assert fetches(9204, 6) == {"rs2:9204\n"}  # fo: the heaviest available server only
     for proc in (held, held_nq):
         proc.wait(timeout=60)
+
+
+UDP_ASK = r"""
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], 0))
+s.settimeout(3)
+s.sendto(b"hello", ("10.0.0.21", int(sys.argv[2])))
+print(s.recv(100).decode().strip())
+"""
+
+
+def test_a_layer4_persistence_timeout_expires(unit):
+    """Source-IP persistence of 60 s on UDP, idle timeout 10 s (IPVS's UDP entries go after 10 s, the
+    template after its own 60 s): A is placed on one server, B on the other (rr); once A's template has
+    expired, C takes rr's next turn, A's old server, and A, placed anew, goes to the other."""
+    guest_lab, guest, _ = unit
+    apply_from_answers_disk(guest, "schedulers.yaml")
+
+    def ask(source: str) -> str:
+        return guest_lab.run("client", sys.executable, "-c", UDP_ASK, source, "5070").stdout.strip()
+
+    def template_of(source: str) -> bool:
+        return any(f"{source}:0 " in line for line in guest.shell("ipvsadm -Lnc")[1].splitlines())
+
+    first, second = ask("10.0.0.31"), ask("10.0.0.32")
+    assert {first, second} == {"rs1:5070", "rs2:5070"}, (first, second)
+    assert ask("10.0.0.31") == first and template_of("10.0.0.31")  # persistent, by a template
+    took = wait_until(lambda: not template_of("10.0.0.31"), 180, "A's persistence template to expire", poll=2)
+    print(f"the 60 s template was gone {took:.0f} s after A's last datagram")
+    assert took >= 45, took  # not before its timeout (the last datagram was a few seconds ago)
+    assert ask("10.0.0.33") == first  # rr's turn: A's old server, then ...
+    assert ask("10.0.0.31") == second  # ... A, placed anew, goes to the other
 
 
 def test_diagnose_names_a_server_whose_replies_bypass_the_unit(unit):
