@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON_SYSTEM ?= /usr/bin/python3
 VENV := .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := python3-venv python3-dev gcc libcrypt1 iproute2 iputils-ping iptables openssh-client procps util-linux tmux haproxy keepalived ipvsadm curl wrk \
+APT_PACKAGES := python3-venv python3-dev gcc libc6-dev libcrypt1 zstd openssl iproute2 iputils-ping iptables openssh-client procps util-linux tmux haproxy keepalived ipvsadm curl wrk \
 	mmdebstrap qemu-system-x86 qemu-utils grub-pc-bin grub-efi-amd64-bin ovmf xorriso mtools dosfstools e2fsprogs gdisk
 ROOT_DIR ?= build/root
 
@@ -24,11 +24,11 @@ wizard: venv ## the wizard on this terminal, writing under ./build/root instead 
 	mkdir -p $(ROOT_DIR)
 	$(VENV)/bin/lbwizard --dry-run --root $(ROOT_DIR)
 
-deps: ## the Debian packages the build and the tests use (installed only when missing)
+deps: ## the Debian packages the build and the tests use (installed only when missing; no recommends)
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		echo "installing: $$missing"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
 venv: $(VENV)/.installed
