@@ -49,6 +49,15 @@ PERSISTENCE_L4 = {
 }
 
 
+def accepted_by_keepalived(tmp_path, config) -> str:
+    """The rendered keepalived.conf, after `keepalived -t` accepted it."""
+    text = render("keepalived", config)
+    path = tmp_path / "keepalived.conf"
+    path.write_text(text)
+    assert keepalived_check(path, ["eth0", "eth1"]).returncode == 0, text
+    return text
+
+
 def accepted_by_haproxy(tmp_path, config) -> str:
     """The rendered haproxy.cfg, after `haproxy -c` accepted it."""
     text = render("haproxy", config)
@@ -130,10 +139,7 @@ def test_port_following_is_one_fwmark_service(tmp_path):
         server.port = 443
     config.virtual_services.append(tls)
     assert verify(config) == []
-    text = render("keepalived", config)
-    path = tmp_path / "keepalived.conf"
-    path.write_text(text)
-    assert keepalived_check(path, ["eth0", "eth1"]).returncode == 0, text
+    text = accepted_by_keepalived(tmp_path, config)
     assert text.count("virtual_server ") == 1 and "virtual_server fwmark 5" in text
     servers = [f"real_server {s.address} 0 {{" for s in tls.real_servers]
     assert [line.strip() for line in text.splitlines() if line.strip().startswith("real_server")] == servers, text
@@ -148,10 +154,7 @@ def test_extra_ports_at_layer_4_are_one_ipvs_service_marked_by_the_appliance(tmp
     assert verify(config) == []
     mark = model.ipvs_marks(config)["VIP1"]
     assert model.APPLIANCE_MARKS <= mark <= model.FWMARK_MAX
-    text = render("keepalived", config)
-    path = tmp_path / "keepalived.conf"
-    path.write_text(text)
-    assert keepalived_check(path, ["eth0", "eth1"]).returncode == 0, text
+    text = accepted_by_keepalived(tmp_path, config)
     assert text.count("virtual_server ") == 1 and f"virtual_server fwmark {mark}" in text
     servers = config.virtual_services[0].real_servers
     assert text.count(" 0 {") == len(servers) and text.count("connect_port 80\n") == len(servers), text
@@ -192,10 +195,7 @@ def test_every_persistence_mode_but_sip_is_covered():
 def test_sip_persistence_is_ipvs_sip_engine_on_a_udp_service(tmp_path, name):
     udp = {"protocol": "udp", "port": 5060, "health_check": HealthCheck("udp")}
     config = build(TWO_ARM_NAT, **udp, persistence=Persistence("sip", 120, name=name))
-    text = render("keepalived", config)
-    path = tmp_path / "keepalived.conf"
-    path.write_text(text)
-    assert keepalived_check(path, ["eth0", "eth1"]).returncode == 0, text
+    text = accepted_by_keepalived(tmp_path, config)
     assert "persistence_timeout 120\n    persistence_engine sip\n" in text and "protocol UDP" in text
     assert "persistence_granularity 0.0.0.0\n" in text  # the Call-ID alone, whichever client sends it
     assert text.count("UDP_CHECK {\n            connect_port 80\n") == 2  # keepalived's datagram check
@@ -270,10 +270,7 @@ def test_every_server_offline_is_accepted_and_a_typo_still_is_not(tmp_path):
 def test_quorum_and_sorry_server_are_accepted_by_keepalived(tmp_path):
     config = build(TWO_ARM_NAT, quorum=2, sorry_server="192.168.2.99")
     assert verify(config) == []
-    text = render("keepalived", config)
-    path = tmp_path / "keepalived.conf"
-    path.write_text(text)
-    assert keepalived_check(path, ["eth0", "eth1"]).returncode == 0, text
+    text = accepted_by_keepalived(tmp_path, config)
     assert "quorum 2" in text and "sorry_server 192.168.2.99 80" in text
 
 
@@ -370,10 +367,7 @@ def test_qos_classes_idle_timeouts_and_ipvs_timeouts(tmp_path):
     haproxy = accepted_by_haproxy(tmp_path, config)
     assert "http-request set-tos 16" in haproxy and haproxy.count("set-tos") == 1  # pass-through sets none
     assert "timeout client 30s" in haproxy and "timeout server 30s" in haproxy and "timeout client 660s" in haproxy
-    text = render("keepalived", config)
-    path = tmp_path / "keepalived.conf"
-    path.write_text(text)
-    assert keepalived_check(path, ["eth0", "eth1"]).returncode == 0, text
+    text = accepted_by_keepalived(tmp_path, config)
     assert "    lvs_timeouts tcp 120\n" in text, text
     other = VirtualService("OTHER", "10.0.0.21", 25, idle_timeout=300, real_servers=[RealServer("A", "192.168.2.50", 25)])
     config.virtual_services.append(other)
@@ -389,10 +383,7 @@ def test_adaptive_scheduling_asks_the_servers_agents(tmp_path, layer):
         text = accepted_by_haproxy(tmp_path, config)
         assert text.count(" agent-check agent-port 3333 agent-inter 6s") == 2, text
         return
-    text = render("keepalived", config)
-    path = tmp_path / "keepalived.conf"
-    path.write_text(text)
-    assert keepalived_check(path, ["eth0", "eth1"]).returncode == 0, text
+    text = accepted_by_keepalived(tmp_path, config)
     assert 'misc_path "/usr/local/bin/lbwizard-agent-weight 192.168.2.51 3333 3"' in text and text.count("misc_dynamic") == 2
     config.virtual_services[0].scheduler = "rr"
     assert [p.field for p in verify(config)] == ["virtual_services[0].scheduler"]  # rr ignores weights
@@ -409,10 +400,7 @@ def test_check_timing_and_response_time_weights_are_accepted_by_both_daemons(tmp
     )  # fmt: skip
     config.virtual_services.append(web)
     assert verify(config) == []
-    text = render("keepalived", config)
-    path = tmp_path / "keepalived.conf"
-    path.write_text(text)
-    assert keepalived_check(path, ["eth0", "eth1"]).returncode == 0, text
+    text = accepted_by_keepalived(tmp_path, config)
     assert "connect_timeout 4" in text and "delay_loop 7" in text and "misc_timeout 5" in text, text
     script = "/usr/local/bin/lbwizard-response-weight /run/lbwizard/response-times/VIP1 7 4 192.168.2.50 80 1 http /up"
     assert f'misc_path "{script}"' in text and "misc_dynamic" in text, text

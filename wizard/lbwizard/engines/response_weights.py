@@ -26,10 +26,10 @@ import time
 from pathlib import Path
 
 from ..config.model import RESPONSE_WEIGHT_CEILING, ApplianceConfig
+from .agent_weight import DOWN, SET  # keepalived's misc_dynamic exit statuses
 from .haproxy import backend_name, haproxy_set, haproxy_stats
 
 FLOOR = 0.005  # seconds: a faster answer counts as this; below it the differences are noise of the path
-STATE_DIR = "run/lbwizard/response-times"  # under the root: one directory per layer-4 service
 
 
 def weights(times: dict[str, float], configured: dict[str, int], ceiling: int) -> dict[str, int]:
@@ -69,8 +69,6 @@ def layer7(config: ApplianceConfig, sock: Path) -> list[tuple[str, str, int]]:
 
 
 # -- layer 4: keepalived's side ---------------------------------------------------------------------
-
-KEEP, DOWN, SET = 0, 1, 2  # keepalived's misc_dynamic exit statuses: SET + weight
 
 
 def probe(address: str, port: int, check: str, path: str, timeout: float) -> float:
