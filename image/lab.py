@@ -41,7 +41,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         # /slow/S: ten copies of the answer spread over S seconds, a connection that stays busy that long
         slow = float(self.path.split("/")[2]) if self.path.startswith("/slow/") else 0
         parts = 10 if slow else 1
-        self.send_response(200); self.send_header("Content-Length", str(len(body) * parts)); self.end_headers()
+        self.send_response(200); self.send_header("Content-Length", str(len(body) * parts))
+        if self.path.startswith("/set-cookie/"):  # /set-cookie/NAME: the application's own session cookie
+            self.send_header("Set-Cookie", f"{self.path.split('/')[2]}={body.decode().strip()}-{time.monotonic_ns()}; Path=/")
+        self.end_headers()
         for _ in range(parts):
             self.wfile.write(body); self.wfile.flush(); time.sleep(slow / parts)
     def log_message(self, *args):
@@ -68,6 +71,25 @@ while True:
     conn, _ = listener.accept()
     with conn:
         conn.sendall(f"{sys.argv[3]}\n".encode())
+"""
+
+# A TLS 1.2 server answering each connection with one line (argv[3]) from cert argv[4] and key argv[5]; it
+# resumes sessions by session ID (no tickets), which is what ssl-session-id persistence can follow.
+TLS_SERVER = r"""
+import socket, ssl, sys
+context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+context.maximum_version = ssl.TLSVersion.TLSv1_2
+context.options |= ssl.OP_NO_TICKET
+context.load_cert_chain(sys.argv[4], sys.argv[5])
+listener = socket.create_server((sys.argv[1], int(sys.argv[2])))
+while True:
+    conn, _ = listener.accept()
+    try:
+        with context.wrap_socket(conn, server_side=True) as tls:
+            tls.sendall(f"{sys.argv[3]}\n".encode())
+            tls.unwrap()  # a session OpenSSL sees closed without close_notify is dropped from its cache
+    except (OSError, ssl.SSLError):
+        pass
 """
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -110,6 +132,11 @@ def start_text_server(namespace: str, address: str, port: int, answer: str) -> s
     return _start_server(namespace, TEXT_SERVER, [address, str(port), answer], port, "-ltnH", "text")
 
 
+def start_tls_server(namespace: str, address: str, port: int, answer: str, cert: Path, key: Path) -> subprocess.Popen:
+    """TLS_SERVER in a namespace; returns once it listens (the caller stops it by PID)."""
+    return _start_server(namespace, TLS_SERVER, [address, str(port), answer, str(cert), str(key)], port, "-ltnH", "TLS")
+
+
 class ServerStarter:
     """The test servers of a lab (the netns lab and the guest lab alike): each runs in one of the lab's
     namespaces, waits until it listens, and is stopped by PID with the lab."""
@@ -130,6 +157,10 @@ class ServerStarter:
     def start_text(self, name: str, address: str, port: int, answer: str) -> subprocess.Popen:
         """TEXT_SERVER: answers every connection with one line (a load agent, say)."""
         return self._started(start_text_server(self.ns(name), address, port, answer))
+
+    def start_tls(self, name: str, address: str, port: int, answer: str, cert: Path, key: Path) -> subprocess.Popen:
+        """TLS_SERVER: TLS 1.2 with session-ID resumption, answers every connection with `answer`."""
+        return self._started(start_tls_server(self.ns(name), address, port, answer, cert, key))
 
     def start_udp(self, name: str, address: str, port: int, answer: str) -> subprocess.Popen:
         """UDP_SERVER: answers every datagram with `answer`."""

@@ -131,12 +131,15 @@ KEYED = {  # how a request carries the key of each mode (curl options)
     "host-header": lambda key: ["-H", f"Host: {key}.example", URL],
     "query-item": lambda key: [f"http://10.0.0.21/?cart={key}"],
     "selected-header": lambda key: ["-H", f"X-Cart: {key}", URL],
+    "hash-all-cookies": lambda key: ["-H", f"Cookie: theme=dark; cart={key}", URL],
+    "super-http": lambda key: ["-H", f"User-Agent: browser/{key}", URL],
 }
 
 
 @pytest.mark.parametrize("mode", sorted(KEYED))
 def test_hashing_modes_are_persistence_under_the_admins_scheduler(lab, tmp_path, servers, mode):
-    """002's url-hash, host-header, query-item and selected-header are persistence, with its timeout: each
+    """002's url-hash, host-header, query-item, selected-header, hash-all-cookies (the whole Cookie header)
+    and super-http (the User-Agent of a client that is not MSRPC) are persistence, with its timeout: each
     new key is placed by the admin's scheduler (roundrobin: the keys alternate between the servers), then
     stays on its server whoever sends it, until the timeout (HAProxy's stick table shows it)."""
     name = "X-Cart" if mode == "selected-header" else "cart" if mode == "query-item" else None
