@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON_SYSTEM ?= /usr/bin/python3
 VENV := .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := python3-venv python3-dev gcc libc6-dev libcrypt1 zstd openssl iproute2 iputils-ping iptables openssh-client procps util-linux tmux haproxy keepalived ipvsadm curl wrk \
+APT_PACKAGES := python3-venv python3-dev gcc libc6-dev libcrypt1 zstd openssl iproute2 iputils-ping iptables openssh-client openssh-server procps util-linux tmux haproxy keepalived ipvsadm curl wrk \
 	mmdebstrap qemu-system-x86 qemu-utils grub-pc-bin grub-efi-amd64-bin ovmf xorriso mtools dosfstools e2fsprogs gdisk
 ROOT_DIR ?= build/root
 
@@ -24,11 +24,13 @@ wizard: venv ## the wizard on this terminal, writing under ./build/root instead 
 	mkdir -p $(ROOT_DIR)
 	$(VENV)/bin/lbwizard --dry-run --root $(ROOT_DIR)
 
+# openssh-server: the pair tests run their own sshd in namespaces; one this installs is not left running on the host
 deps: ## the Debian packages the build and the tests use (installed only when missing; no recommends)
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		echo "installing: $$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+		if echo "$$missing" | grep -qx openssh-server; then systemctl disable --now ssh.service ssh.socket >/dev/null 2>&1 || true; fi; \
 	fi
 
 venv: $(VENV)/.installed
@@ -44,11 +46,11 @@ lint: venv
 	$(VENV)/bin/ruff format --check wizard tests image
 	cd ansible && ../$(VENV)/bin/ansible-lint --offline site.yml roles
 
-test: ## the whole suite: unit, tui, cli, roles, netns beside e2e (QEMU boots of the image); prints each part's time
+test: ## the whole suite: unit, tui, cli, roles, netns and e2e (QEMU boots of the image); prints each part's time
 	@start=$$(date +%s) && $(MAKE) --no-print-directory venv && echo "time: packages and virtualenv $$(( $$(date +%s) - start )) s"
 	@start=$$(date +%s) && $(MAKE) --no-print-directory lint && echo "time: lint $$(( $$(date +%s) - start )) s"
 	@start=$$(date +%s) && $(MAKE) --no-print-directory image && echo "time: image $$(( $$(date +%s) - start )) s"
-	$(PY) tests/lanes.py
+	$(VENV)/bin/pytest -q
 
 bench: venv ## speed targets, as absolute times and ratios (numbers go into the issue notes)
 	$(PY) tests/bench/bench_wizard.py

@@ -46,6 +46,13 @@ HA_MASTER_TWO_ARM = {
     "floating_internal": "192.168.2.20",
 }
 
+HA_BACKUP_TWO_ARM = HA_MASTER_TWO_ARM | {
+    "ha_role": "backup",
+    "eth0_address": "10.0.0.22",
+    "eth1_address": "192.168.2.22",
+    "peer_address": "10.0.0.21",
+}
+
 
 @pytest.fixture
 def answers():

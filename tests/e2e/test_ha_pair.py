@@ -23,16 +23,11 @@ from image.lab import answers_disk
 from lbwizard.config import model
 from lbwizard.config.model import RealServer, VirtualService
 from lbwizard.config.verify import verify
-from tests.conftest import HA_MASTER_TWO_ARM
+from tests.conftest import HA_BACKUP_TWO_ARM, HA_MASTER_TWO_ARM
 from tests.e2e.steps import BOOT, answered_config, apply_from_answers_disk, wait_configured, wait_served, wait_until
 
 VIP_URL = "http://10.0.0.20/"
-BACKUP = HA_MASTER_TWO_ARM | {
-    "ha_role": "backup",
-    "eth0_address": "10.0.0.22",
-    "eth1_address": "192.168.2.22",
-    "peer_address": "10.0.0.21",
-}
+BACKUP = HA_BACKUP_TWO_ARM
 FLOATING = ("10.0.0.20/24", "192.168.2.20/24")
 ECHO_PORT = 7
 # the real server's line echo, and a client that keeps one connection and sends a line per stdin line

@@ -189,3 +189,21 @@ def apply_and_start_haproxy(lab: Lab, tmp_path: Path, config) -> subprocess.Pope
     cfg = tmp_path / "haproxy.cfg"
     cfg.write_text(render("haproxy", config, haproxy_stats_socket=str(tmp_path / "admin.sock")))
     return lab.start_haproxy(cfg, tmp_path / "admin.sock", port=config.virtual_services[0].port)
+
+
+def finish(process: subprocess.Popen, what: str) -> tuple[str, str]:
+    """Wait for a signalled change to end; if it does not within a minute, say what it was doing."""
+    try:
+        return process.communicate(timeout=60)
+    except subprocess.TimeoutExpired as exc:
+        proc = Path(f"/proc/{process.pid}")
+        state = next((line for line in (proc / "status").read_text().splitlines() if line.startswith("State")), "?")
+        wchan = (proc / "wchan").read_text() if (proc / "wchan").exists() else "?"
+        children = subprocess.run(["ps", "--ppid", str(process.pid), "-o", "pid,args"], capture_output=True, text=True).stdout
+        spy = Path(sys.executable).with_name("py-spy")  # the Python stack of the stuck change (make test installs it)
+        dump = [str(spy), "dump", "--native", "--pid", str(process.pid)]
+        stack = subprocess.run(dump, capture_output=True, text=True, timeout=30)
+        process.kill()
+        out, err = process.communicate(timeout=30)
+        doing = f"{state}, in {wchan}; children: {children}; stack:\n{stack.stdout}{stack.stderr}"
+        raise AssertionError(f"{what}: still running after 60 s ({doing})\n{out}\n{err}") from exc

@@ -19,7 +19,7 @@ from lbwizard.config.paths import Paths
 from lbwizard.setup.flow import Flow
 from lbwizard.setup.live import LiveSystem
 from tests.conftest import ONE_ARM_DR, TWO_ARM_NAT
-from tests.netns.lab import lbwizard
+from tests.netns.lab import finish, lbwizard
 
 OUTSIDE = "http://10.0.0.31:8080/"
 
@@ -151,7 +151,7 @@ def test_signal_mid_apply_rolls_back(lab, tmp_path, sig):
         assert "paused after step 4" in proc.stderr.readline()
         assert lab.dump() != before  # really changed by then
         proc.send_signal(sig)
-        _, err = proc.communicate(timeout=30)
+        _, err = finish(proc, f"apply interrupted by {sig.name} after step 4")
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -33,7 +33,7 @@ from lbwizard.apply.handover import ANSIBLE_DIR
 from lbwizard.config import model
 from lbwizard.engines.haproxy import server_settings
 from tests.conftest import TWO_ARM_NAT
-from tests.netns.lab import lbwizard
+from tests.netns.lab import finish, lbwizard
 from tests.netns.test_apply_netns import write_config
 from tests.netns.test_rollback_netns import boot, reboot
 
@@ -140,24 +140,6 @@ class Unit:
         assert result.returncode == 0, result.stdout + result.stderr
         self.start_haproxy()
         return picture(self.lab, self.root)
-
-
-def finish(process: subprocess.Popen, what: str) -> None:
-    """Wait for a signalled change to end; if it does not within a minute, say what it was doing."""
-    try:
-        process.communicate(timeout=60)
-    except subprocess.TimeoutExpired as exc:
-        proc = Path(f"/proc/{process.pid}")
-        state = next((line for line in (proc / "status").read_text().splitlines() if line.startswith("State")), "?")
-        wchan = (proc / "wchan").read_text() if (proc / "wchan").exists() else "?"
-        children = subprocess.run(["ps", "--ppid", str(process.pid), "-o", "pid,args"], capture_output=True, text=True).stdout
-        spy = Path(sys.executable).with_name("py-spy")  # the Python stack of the stuck change (make test installs it)
-        dump = [str(spy), "dump", "--native", "--pid", str(process.pid)]
-        stack = subprocess.run(dump, capture_output=True, text=True, timeout=30)
-        process.kill()
-        out, err = process.communicate(timeout=30)
-        doing = f"{state}, in {wchan}; children: {children}; stack:\n{stack.stdout}{stack.stderr}"
-        raise AssertionError(f"{what}: still running after 60 s ({doing})\n{out}\n{err}") from exc
 
 
 def paused(process: subprocess.Popen, step: int) -> None:

@@ -183,7 +183,12 @@ STICKY_WORDS = {
     "host-header": ["stick on req.hdr(host),lower,sha1", "balance roundrobin"],
     "query-item": ["stick on url_param(APPSESSION),sha1", "balance roundrobin"],
     "selected-header": ["stick on req.hdr(APPSESSION),sha1", "balance roundrobin"],
-    "ssl-session-id": ["mode tcp", "tcp-response inspect-delay", "stick match req.payload_lv(43,1)", "stick store-response res.payload_lv(43,1)"],
+    "ssl-session-id": [
+        "mode tcp",
+        "tcp-response inspect-delay",
+        "stick match req.payload_lv(43,1)",
+        "stick store-response res.payload_lv(43,1)",
+    ],
 }
 
 

@@ -17,10 +17,11 @@ MAY_IMPORT = {
     "config": set(),
     "render": {"config"},
     "engines": {"config", "render"},
-    "setup": {"config", "render"},
-    "apply": {"config", "render", "engines"},
-    "manage": {"config", "render", "engines", "apply"},
-    "tui": {"config", "render", "engines", "apply", "setup", "manage"},
+    "pair": {"config"},
+    "setup": {"config", "render", "pair"},
+    "apply": {"config", "render", "engines", "pair"},
+    "manage": {"config", "render", "engines", "apply", "pair"},
+    "tui": {"config", "render", "engines", "apply", "setup", "manage", "pair"},
 }
 ENTRY_POINTS = {"__init__.py", "cli.py"}
 

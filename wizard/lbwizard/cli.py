@@ -222,7 +222,7 @@ def _apply_answers(data: object, paths: Paths, live: bool, handover: bool) -> in
         for problem in exc.problems:
             print(problem)
         return EXIT_BAD_INPUT
-    result = _apply(config, paths, live, handover, flow.admin_password_hash(), flow.previous)
+    result = _apply(config, paths, live, handover, flow.admin_password_hash(), flow.previous, pair_identity=flow.pair_identity)
     if result != EXIT_OK:
         return result
     print("\n".join(summary_lines(config)))

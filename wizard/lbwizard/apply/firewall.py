@@ -43,6 +43,7 @@ from ..config.model import (
 from .step import Step
 
 Rule = dict  # iptc.easy's rule dictionaries
+JUMPS_REMOVED_AT_MOST = 16  # jumps to one of our chains an undo removes (one is ours; more were left by hand)
 SSH_PORT = "22"
 LVS_SYNC_PORT = "8848"
 
@@ -141,6 +142,8 @@ def _input_rules(config: ApplianceConfig, version: int) -> list[Rule]:
             {"src": peer, "protocol": "udp", "udp": {"dport": LVS_SYNC_PORT}, "target": "ACCEPT"},
             {"src": peer, "protocol": "tcp", "tcp": {"dport": str(HAPROXY_PEERS_PORT)}, "target": "ACCEPT"},
         ]
+        if config.ha.pair_key:  # the pair's changes come over SSH, whatever the management networks say
+            rules.append({"src": peer, "protocol": "tcp", "tcp": {"dport": SSH_PORT}, "target": "ACCEPT"})
     for rule in config.access.input_rules:
         if rule.source != "any" and _family(rule.source) != version:
             continue
@@ -337,8 +340,12 @@ def restore_chain(spec: ChainRules, rules: list[Rule] | None, jumped: bool) -> N
 
     jump, table, chain, v6 = {"target": spec.chain}, spec.table, spec.chain, spec.ipv6
     if rules is None:
-        while easy.has_chain(table, chain, ipv6=v6) and easy.has_rule(table, spec.parent, jump, ipv6=v6):
+        for _ in range(JUMPS_REMOVED_AT_MOST):  # bounded: a delete that does not take must not spin for ever
+            if not (easy.has_chain(table, chain, ipv6=v6) and easy.has_rule(table, spec.parent, jump, ipv6=v6)):
+                break
             easy.delete_rule(table, spec.parent, jump, ipv6=v6)
+        else:
+            raise RuntimeError(f"the jump from {table} {spec.parent} to {chain} could not be removed")
         if easy.has_chain(table, chain, ipv6=v6):
             easy.flush_chain(table, chain, ipv6=v6)
             easy.delete_chain(table, chain, ipv6=v6)

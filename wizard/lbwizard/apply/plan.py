@@ -11,6 +11,7 @@ from ..config.files import atomic_write
 from ..config.model import ApplianceConfig
 from ..config.paths import Paths
 from ..engines.access import Engines, LiveEngines
+from ..pair import keys as pair_keys
 from ..render import realserver
 from . import firewall, network, rollback, sysctl
 from .config_files import config_steps, file_step, password_step, prune_step
@@ -36,7 +37,7 @@ def system_files(config: ApplianceConfig, paths: Paths) -> list[Step]:
         *script_steps,
         file_step(
             paths.authorized_keys,
-            sshkeys.authorized_keys_text(config.access.ssh_authorized_keys),
+            sshkeys.authorized_keys_text(config.access.ssh_authorized_keys) + pair_keys.authorized_text(config, paths),
             f"write root's SSH keys ({len(config.access.ssh_authorized_keys)})",
             0o600,
         ),
@@ -89,6 +90,7 @@ def plan(
     record: bool = True,
     runtime: RuntimeChange | None = None,
     engines: Engines | None = None,
+    pair_identity: str | None = None,
 ) -> list[Step]:
     """The ordered changes that make config real: live ones first, then the files that record them.
 
@@ -107,6 +109,8 @@ def plan(
         steps += live_steps(config, paths, previous)
     if admin_password_hash:
         steps.append(password_step(admin_password_hash, paths))
+    if pair_identity:  # the pair key an answers file's pair_secret made
+        steps.append(file_step(paths.pair_identity, pair_identity, "write the pair's SSH identity", 0o600))
     steps += system_files(config, paths)
     if handover:
         reload_haproxy = runtime.haproxy_reload if runtime else True

@@ -115,6 +115,10 @@ class HighAvailability:
     # false: a returning master leaves the VIP with the unit that took over (keepalived nopreempt), one
     # failover instead of two; set the same on both units.
     preempt: bool = True
+    # the pair as one system (issue 16): the pair key's public half (both units have the same, made from
+    # their pair secret), and the version of the part the two units share, one up per change of the pair
+    pair_key: str | None = None
+    shared_version: int = 0
 
 
 REFRESH_PERSIST_MIN = 4 * 86400  # 002: Refresh Persist is offered for timeouts of 4 days or more

@@ -75,6 +75,24 @@ class Paths:
         return self.config_dir / "authorized_keys/root"
 
     @property
+    def pair_dir(self) -> Path:
+        """The pair's SSH identity, the peer's host key as first seen, and what the peer has acknowledged."""
+        return self.config_dir / "pair"
+
+    @property
+    def pair_identity(self) -> Path:
+        return self.pair_dir / "id_ed25519"
+
+    @property
+    def pair_known_hosts(self) -> Path:
+        return self.pair_dir / "known_hosts"
+
+    @property
+    def pair_peer_state(self) -> Path:
+        """The last shared version the peer took (JSON), for "peer behind by N versions"."""
+        return self.pair_dir / "peer.json"
+
+    @property
     def rules_v6(self) -> Path:
         return self.config_dir / "rules.v6"
 

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, fields, is_dataclass
 
-from . import model, verify_access
+from . import model, sshkeys, verify_access
 from .addressing import (
     IPv4Address,
     IPv4Interface,
@@ -319,6 +319,14 @@ def _check_ha(config: ApplianceConfig, ha: HighAvailability, subnets: _Subnets) 
         yield Problem("ha.advert_interval", f"{advert!r} is not an advert interval; use 0.01-40 seconds (VRRPv3)")
     if ha.preempt not in (True, False):
         yield Problem("ha.preempt", f"{ha.preempt!r} is not yes or no")
+    if not _is_int_in(ha.shared_version, 0, 2**31):
+        yield Problem("ha.shared_version", f"{ha.shared_version!r} is not a version (a whole number, 0 or more)")
+    if ha.pair_key is not None:
+        try:
+            if not sshkeys.parse_key(ha.pair_key).startswith("ssh-ed25519 "):
+                yield Problem("ha.pair_key", "the pair key is an ed25519 key (lbctl pair join makes it)")
+        except sshkeys.SSHKeyError as exc:
+            yield Problem("ha.pair_key", str(exc))
     own = {iface.ip for _, iface in subnets.all()}
     if ha.peer is None:
         yield Problem("ha.peer", "an HA pair needs the other unit's address")

@@ -19,6 +19,7 @@ from ..engines.access import for_run
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_ABORTED = 0, 1, 2, 130
 EXIT_BUSY = 75  # another change holds the lock (sysexits' EX_TEMPFAIL: try again later)
+EXIT_PEER_REFUSED = 3  # the HA peer refused the change: neither unit has it
 
 
 def print_step(line: str) -> None:
@@ -40,9 +41,20 @@ def apply_config(
     runtime: RuntimeChange | None = None,
     echo: Callable[[str], None] = print_step,
     failure: Callable[[str], None] = print_failure,
+    pair_identity: str | None = None,
 ) -> int:
     """Run the plan as one transaction, reporting each step; undo everything on failure or interrupt."""
-    steps = plan(config, paths, password_hash, live=live, previous=previous, handover=handover, record=record, runtime=runtime)
+    steps = plan(
+        config,
+        paths,
+        password_hash,
+        live=live,
+        previous=previous,
+        handover=handover,
+        record=record,
+        runtime=runtime,
+        pair_identity=pair_identity,
+    )
     engines = for_run(paths.haproxy_socket, live)
     return run_steps(steps, (lambda: state.capture(config, paths, engines)) if live else None, echo, failure)
 

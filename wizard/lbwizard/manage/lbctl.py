@@ -25,8 +25,9 @@ from ..config.model import ApplianceConfig, ConfigFormatError
 from ..config.paths import Paths
 from ..engines import diagnose, persist_refresh, response_weights, status
 from ..engines.errors import EngineError
+from ..pair import sync as pair_sync
 from ..render import realserver
-from . import boot
+from . import boot, pair_commands
 from .changes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 from .operations import Operations
 
@@ -193,6 +194,7 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "response-weights", parents=[common], help="layer 7: weights from the checks' response times (15 s timer)"
     )
+    pair_commands.add_parser(commands, common)
     commands.add_parser("history", parents=[common], help="the applied versions of the configuration")
     back = commands.add_parser("rollback", parents=[common], help="apply an earlier version again (default: the one before)")
     back.add_argument("version", nargs="?", type=int)
@@ -361,7 +363,8 @@ def _cmd_key(ctl: Ctl, args: argparse.Namespace) -> int:
 def cmd_status(ctl: Ctl, args: argparse.Namespace) -> int:
     config = ctl.config()
     statuses = status.collect(config, ctl.operations.engines)
-    ctl.out(boot.banner(ctl.paths) + status.as_text(statuses, config), status.as_json(statuses))
+    text = boot.banner(ctl.paths) + pair_sync.status_line(config, ctl.paths) + status.as_text(statuses, config)
+    ctl.out(text, status.as_json(statuses))
     return EXIT_OK
 
 
@@ -455,6 +458,7 @@ COMMANDS = {
     "refresh-persist": cmd_refresh_persist,
     "response-weights": cmd_response_weights,
     "rollback": cmd_rollback,
+    "pair": pair_commands.cmd_pair,
 }
 
 

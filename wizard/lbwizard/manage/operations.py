@@ -16,8 +16,9 @@ from ..config.model import ApplianceConfig, ConfigFormatError
 from ..config.paths import Paths
 from ..engines import diagnose, status
 from ..engines.access import Engines, for_run
+from ..pair import shared, sync
 from . import boot
-from .changes import EXIT_BAD_INPUT, EXIT_BUSY, EXIT_OK, commit
+from .changes import EXIT_BAD_INPUT, EXIT_BUSY, EXIT_OK, EXIT_PEER_REFUSED, commit
 
 Edit = Callable[[ApplianceConfig], ApplianceConfig]
 
@@ -65,27 +66,55 @@ class Operations:
         return loaded
 
     def change(
-        self, make: Edit, echo: Callable[[str], None], failure: Callable[[str], None] | None = None
+        self,
+        make: Edit,
+        echo: Callable[[str], None],
+        failure: Callable[[str], None] | None = None,
+        *,
+        peer: bool = True,
+        wait: float | None = None,
     ) -> tuple[int, list[tuple[str, str]]]:
         """Edit the saved config and commit it; (exit code, problems). What the engines can take at once
-        (servers added, removed, reweighted, drained, offline, online) reaches them first.
+        (servers added, removed, reweighted, drained, offline, online) reaches them first. In a paired
+        unit a change of the shared part is a change of the pair: the peer takes it first (peer=False:
+        this is the peer's request being taken). wait: how long to wait for another change here.
 
         failure gets the line saying why an apply failed; by default echo, as on a screen nothing
         printed would be seen.
         """
         try:
-            with one_change(self.paths):  # from reading the saved config to the last step
+            with one_change(self.paths, wait=wait):  # from reading the saved config to the last step
                 previous = self.config()
                 new = make(previous)
+                answer = None
+                if peer and shared.paired(previous) and shared.paired(new) and shared.differs(previous, new):
+                    from ..config.verify import verify  # as commit() does: only a change pays for verify's import
+
+                    if problems := verify(new):  # judged here before the peer is asked
+                        return EXIT_BAD_INPUT, [(p.field, p.message) for p in problems]
+                    new, answer = sync.to_peer_first(self.paths, previous, new, echo)
+                    if answer.reached and not answer.ok:
+                        if answer.refused:
+                            why = "; ".join(message for _, message in answer.problems) or answer.error
+                            (failure or echo)(f"the peer refused the change, so neither unit has it: {why}")
+                            return EXIT_PEER_REFUSED, []
+                        if answer.problems:
+                            return EXIT_BAD_INPUT, [(f"peer {new.ha.peer}: {f}", m) for f, m in answer.problems]
+                        (failure or echo)(f"the peer refused the change, so neither unit has it: {answer.error}")
+                        return EXIT_PEER_REFUSED, []
 
                 def taken_now() -> RuntimeChange:
                     return runtime_change(previous, new, self.engines)
 
                 result = commit(previous, new, self.paths, self.live, self.handover, taken_now, echo, failure or echo)
+                if answer is not None:
+                    sync.after_here(self.paths, previous, new, answer, result[0] == EXIT_OK, echo)
                 self.saved_version = history.newest(self.paths) if result[0] == EXIT_OK else None
                 return result
         except edit.EditError as exc:
             return EXIT_BAD_INPUT, [(exc.field, exc.message)]
+        except sync.Refused as exc:
+            return EXIT_PEER_REFUSED, [(exc.field, exc.message)]
         except ConfigFormatError as exc:
             return EXIT_BAD_INPUT, exc.problems
         except Busy as exc:
@@ -110,7 +139,11 @@ class Operations:
 
     def status_text(self) -> str:
         config = self.config()
-        return boot.banner(self.paths) + status.as_text(status.collect(config, self.engines), config)
+        return (
+            boot.banner(self.paths)
+            + sync.status_line(config, self.paths)
+            + status.as_text(status.collect(config, self.engines), config)
+        )
 
     def diagnose_text(self) -> str:
         return diagnose.as_text(boot.findings(self.paths) + diagnose.run(self.config(), self.engines))

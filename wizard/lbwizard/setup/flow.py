@@ -21,6 +21,7 @@ from ..config.password import hash_password, is_crypt_hash
 from ..config.sshkeys import SSHKeyError, parse_key
 from ..config.verify import Problem, verify
 from ..config.verify_access import parse_networks
+from ..pair import keys as pair_keys
 from .again import lay_over
 from .live import LiveSystem
 
@@ -83,7 +84,7 @@ def _choice(options: Iterable[str], what: str) -> Callable[[object], str]:
 
 
 # Settings an answers file may carry that the console does not ask (lbctl changes them later).
-ANSWERS_ONLY = ("management_networks", "ssh_authorized_keys", "admin_password_hash")
+ANSWERS_ONLY = ("management_networks", "ssh_authorized_keys", "admin_password_hash", "pair_secret")
 
 
 def _text(value: object) -> str:
@@ -277,6 +278,7 @@ class Flow:
     first_boot: bool = True
     answers: Answers = field(default_factory=dict)
     given_hash: str | None = None  # an answers file's admin_password_hash
+    pair_identity: str | None = None  # the pair key made from an answers file's pair_secret (never the secret)
 
     # -- which questions -------------------------------------------------------------------------
 
@@ -423,6 +425,9 @@ class Flow:
             except SSHKeyError as exc:
                 problems.append(Problem(f"ssh_authorized_keys[{i}]", str(exc)))
         problems += self._given_hash_problems(data)
+        secret = data.get("pair_secret")
+        if secret is not None and (problem := pair_keys.secret_problem(secret)):
+            problems.append(Problem("pair_secret", problem))
         data = settings
         for key in data:
             question = QUESTION_BY_ID.get(str(key))
@@ -456,6 +461,15 @@ class Flow:
             config.access.management_networks = networks
         if keys is not None:
             config.access.ssh_authorized_keys = [parse_key(k) for k in keys]
+        self.pair_identity = None
+        if secret is not None:
+            if config.ha is None:
+                raise AnswersError(
+                    [Problem("pair_secret", "only an HA pair has a pair secret; answer ha_pair: yes or remove it")]
+                )
+            key = pair_keys.private_key(secret)  # both units given the same secret make the same key: paired
+            config.ha.pair_key = pair_keys.public_line(key)
+            self.pair_identity = pair_keys.identity_text(key)
         return config
 
     def _given_hash_problems(self, data: Mapping) -> list[Problem]:

@@ -1,0 +1,171 @@
+"""Issue 16: a change on either unit of an HA pair is a change of the pair. Two units in namespaces, applied
+by lbwizard, each with a real sshd (the pair's channel: SSH with the key both units make from the same pair
+secret, allowed one command: lbctl pair receive) and its files under its own root. lbctl on one unit changes
+both; a peer that was away is brought level; a peer with changes of its own refuses, and neither unit has
+the change; the pair key runs nothing but the receiving end."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.netns.lab import sh
+from tests.netns.test_vrrp_netns import UNITS, Pair
+
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0 or not Path("/usr/sbin/sshd").exists() or not shutil.which("keepalived"),
+    reason="needs root, sshd and keepalived (make test installs them)",
+)
+SECRET = "the pair secret of the test pair"
+
+
+class SyncedPair(Pair):
+    """The VRRP test's pair, with an sshd on each unit's own address."""
+
+    def __init__(self, tmp_path):
+        super().__init__(tmp_path)
+        self.sshd: dict[str, subprocess.Popen] = {}
+
+    def start_sshd(self, unit: str) -> None:
+        hostkey = self.tmp / f"{unit}-hostkey"
+        if not hostkey.exists():
+            sh("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(hostkey))
+        Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege separation directory
+        own = UNITS[unit][1]
+        options = {
+            "ListenAddress": own,
+            "HostKey": str(hostkey),
+            "AuthorizedKeysFile": str(self.tmp / unit / "etc/lbwizard/authorized_keys/%u"),  # the appliance's sshd_config
+            "PidFile": "none",
+            "UsePAM": "no",
+            "PasswordAuthentication": "no",
+            "PermitRootLogin": "prohibit-password",
+            "StrictModes": "no",  # pytest's tmp directories
+        }
+        command = ["/usr/sbin/sshd", "-D", "-e", "-f", "/dev/null", *[f"-o{key}={value}" for key, value in options.items()]]
+        log = open(self.tmp / f"{unit}-sshd.log", "a")  # noqa: SIM115 - closed with the process
+        self.sshd[unit] = subprocess.Popen(["ip", "netns", "exec", self.ns(unit), *command], stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 10
+        while f"{own}:22 " not in self.run(unit, "ss", "-ltnH").stdout:
+            assert self.sshd[unit].poll() is None and time.monotonic() < deadline, (self.tmp / f"{unit}-sshd.log").read_text()
+            time.sleep(0.05)
+
+    def stop_sshd(self, unit: str) -> None:
+        self.sshd[unit].terminate()
+        self.sshd[unit].wait(timeout=10)
+
+    def lbctl(self, unit: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-m", "lbwizard.manage.lbctl", "--root", str(self.tmp / unit), *args]
+        return subprocess.run(
+            ["ip", "netns", "exec", self.ns(unit), *command], input=stdin, capture_output=True, text=True, timeout=300
+        )
+
+    def servers(self, unit: str) -> list[str]:
+        """VIP1's real servers on unit, as its lbctl shows them."""
+        shown = self.lbctl(unit, "vs", "show", "VIP1", "--json")
+        assert shown.returncode == 0, shown.stdout + shown.stderr
+        return [server["address"] for server in json.loads(shown.stdout)["real_servers"]]
+
+    def pair_status(self, unit: str) -> dict:
+        return json.loads(self.lbctl(unit, "pair", "status", "--json").stdout)
+
+    def close(self) -> None:
+        for proc in self.sshd.values():
+            if proc.poll() is None:
+                proc.terminate()
+                proc.wait(timeout=10)
+        super().close()
+
+
+@pytest.fixture
+def pair(tmp_path):
+    built = SyncedPair(tmp_path)
+    try:
+        built.build()
+        for unit in UNITS:
+            built.start_sshd(unit)
+            joined = built.lbctl(unit, "pair", "join", stdin=SECRET + "\n")
+            assert joined.returncode == 0, joined.stdout + joined.stderr
+        yield built
+    finally:
+        built.close()
+
+
+def ok(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout + result.stderr
+
+
+def test_a_change_on_either_unit_is_made_on_both(pair):
+    first = pair.servers("a")
+    said = ok(pair.lbctl("a", "rs", "add", "VIP1", "192.168.2.51"))
+    assert "peer 10.0.0.22:" in said  # the peer's own steps are shown as it takes the change
+    assert pair.servers("a") == pair.servers("b") == [*first, "192.168.2.51"]
+    # the peer applied and handed over: its keepalived.conf (rendered by the role under its root) has the server
+    assert "real_server 192.168.2.51 " in (pair.tmp / "b/etc/keepalived/keepalived.conf").read_text()
+    ok(pair.lbctl("b", "rs", "add", "VIP1", "192.168.2.52", "--weight", "3"))
+    assert pair.servers("a") == pair.servers("b") == [*first, "192.168.2.51", "192.168.2.52"]
+    assert {pair.pair_status(unit)["shared_version"] for unit in UNITS} == {2}
+    assert {pair.pair_status(unit)["peer_behind"] for unit in UNITS} == {0}  # both know the other has it
+    # each unit's own part stays its own: the role and the addresses
+    configs = {unit: (pair.tmp / unit / "etc/lbwizard/appliance.yaml").read_text() for unit in UNITS}
+    assert "role: master" in configs["a"] and "role: backup" in configs["b"]
+    assert "10.0.0.21/24" in configs["a"] and "10.0.0.21/24" not in configs["b"]
+    # bad input is refused here before the peer is asked, and neither unit changes
+    refused = pair.lbctl("a", "rs", "add", "VIP1", "192.168.2.53", "--weight", "-4")
+    assert refused.returncode == 2 and "weight" in refused.stdout, refused.stdout + refused.stderr
+    assert pair.servers("a") == pair.servers("b") == [*first, "192.168.2.51", "192.168.2.52"]
+
+
+def test_a_peer_that_was_away_catches_up_and_a_peer_with_changes_of_its_own_refuses(pair):
+    first = pair.servers("a")
+    pair.stop_sshd("b")  # b cannot be reached: the change is made on a, and a says b is behind
+    said = ok(pair.lbctl("a", "rs", "add", "VIP1", "192.168.2.51"))
+    assert "could not be reached" in said and "behind by 1" in said, said
+    assert pair.pair_status("a")["peer_behind"] == 1
+    assert "PEER BEHIND by 1 versions" in ok(pair.lbctl("a", "status"))
+    assert pair.servers("b") == first
+    pair.start_sshd("b")
+    ok(pair.lbctl("a", "pair", "sync"))
+    assert pair.servers("b") == pair.servers("a") == [*first, "192.168.2.51"]
+    assert pair.pair_status("a")["peer_behind"] == 0
+    # b changes while a is away; a, not knowing it, then tries a change of its own: b refuses it, so
+    # neither unit has a's change, and nothing was merged behind anyone's back
+    pair.stop_sshd("a")
+    ok(pair.lbctl("b", "rs", "add", "VIP1", "192.168.2.54"))
+    pair.start_sshd("a")
+    refused = pair.lbctl("a", "rs", "add", "VIP1", "192.168.2.55")
+    assert refused.returncode == 3, refused.stdout + refused.stderr
+    assert "neither unit has it" in refused.stderr and "lbctl pair sync" in refused.stderr, refused.stdout + refused.stderr
+    assert pair.servers("a") == [*first, "192.168.2.51"]
+    assert pair.servers("b") == [*first, "192.168.2.51", "192.168.2.54"]
+    ok(pair.lbctl("b", "pair", "sync"))  # the one with the newer shared part brings the other level
+    assert pair.servers("a") == pair.servers("b") == [*first, "192.168.2.51", "192.168.2.54"]
+
+
+def test_the_pair_key_runs_nothing_but_the_receiving_end(pair):
+    """The key both units hold opens only lbctl pair receive, from the peer's address only."""
+    identity = pair.tmp / "a/etc/lbwizard/pair/id_ed25519"
+    assert identity.stat().st_mode & 0o077 == 0
+    assert SECRET not in "".join(p.read_text() for p in (pair.tmp / "a/etc/lbwizard").rglob("*") if p.is_file())
+    ssh = [
+        "ssh",
+        "-i",
+        str(identity),
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+    ]
+    tried = pair.run("a", *ssh, "root@10.0.0.22", "touch /tmp/pair-key-ran-a-shell; echo shell", check=False)
+    assert "shell" not in tried.stdout and "not a pair request" in tried.stdout, tried.stdout + tried.stderr
+    assert not Path("/tmp/pair-key-ran-a-shell").exists()

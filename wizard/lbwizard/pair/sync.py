@@ -1,0 +1,125 @@
+"""One change of the pair: made on the peer first, then here; if the peer cannot be reached, here only, and
+the peer is brought level later (lbctl pair sync, the sync timer).
+
+Peer first, so that a peer that refuses (its verify objects, or it has changes this unit does not know)
+leaves both units as they were. If this unit then fails its own apply, the peer is asked to undo, so the
+change is on both units or on neither. A request carries the whole shared part, not a difference: a peer
+that is behind by any number of versions is level after one request.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from ..config import model
+from ..config.files import atomic_write
+from ..config.model import ApplianceConfig
+from ..config.paths import Paths
+from . import channel, shared
+from .channel import Answer
+
+Echo = Callable[[str], None]
+
+
+def request(action: str, config: ApplianceConfig, base: int) -> dict:
+    """apply: take config's shared part at its shared version, if this unit's is base or older (it is
+    behind or level). undo: put back config's shared part, if this unit is at base (the change undone)."""
+    return {"action": action, "base": base, "version": shared.version(config), "config": model.dumps(config)}
+
+
+def acknowledged(paths: Paths) -> int | None:
+    """The last shared version the peer took, or None if it never answered."""
+    try:
+        return int(json.loads(paths.pair_peer_state.read_text())["acked"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def record_acknowledged(paths: Paths, version: int) -> None:
+    atomic_write(paths.pair_peer_state, json.dumps({"acked": version}) + "\n", 0o600)
+
+
+def peer_behind(config: ApplianceConfig, paths: Paths) -> int | None:
+    """How many shared versions the peer has not taken (0: in sync; None: not paired). Both units start
+    the shared versions at 0 when they pair, so a peer never reached yet is behind by all of them."""
+    if not shared.paired(config):
+        return None
+    return max(0, shared.version(config) - (acknowledged(paths) or 0))
+
+
+def status_line(config: ApplianceConfig, paths: Paths) -> str:
+    """The pair's line at the top of lbctl status; "" for a unit that is not paired."""
+    if not shared.paired(config):
+        return ""
+    assert config.ha is not None
+    behind = peer_behind(config, paths)
+    where = "in sync" if behind == 0 else f"PEER BEHIND by {behind} versions"
+    return f"pair: peer {config.ha.peer}, shared version {shared.version(config)}, {where}\n"
+
+
+def to_peer_first(paths: Paths, previous: ApplianceConfig, new: ApplianceConfig, echo: Echo) -> tuple[ApplianceConfig, Answer]:
+    """new at the next shared version, and the peer's answer to taking it."""
+    new = shared.stepped(new, shared.version(previous))
+    assert new.ha is not None and new.ha.peer
+    echo(f"change the peer {new.ha.peer} first (shared version {shared.version(new)})")
+    return new, channel.call(paths, new.ha.peer, request("apply", new, shared.version(previous)), echo)
+
+
+def after_here(paths: Paths, previous: ApplianceConfig, new: ApplianceConfig, answer: Answer, done: bool, echo: Echo) -> None:
+    """Record what the peer has; undo the peer's part of a change that failed here."""
+    assert new.ha is not None and new.ha.peer
+    if done and answer.ok:
+        record_acknowledged(paths, shared.version(new))
+    elif done:
+        behind = peer_behind(new, paths)
+        echo(
+            f"the peer {new.ha.peer} could not be reached ({answer.error}); the change is made here, and the peer "
+            f"is behind by {behind} versions until it catches up "
+            "(lbctl pair sync, or the sync timer once it is reachable)"
+        )
+    elif answer.ok:
+        echo(f"undo the change on the peer {new.ha.peer} too")
+        undone = channel.call(paths, new.ha.peer, request("undo", previous, shared.version(new)), echo)
+        if not undone.ok:
+            echo(f"the peer {new.ha.peer} could not undo it ({undone.error}): run lbctl pair sync once it is reachable")
+
+
+def sync(paths: Paths, config: ApplianceConfig, echo: Echo) -> Answer:
+    """Bring the peer level with this unit (the whole shared part, at this unit's shared version)."""
+    assert config.ha is not None and config.ha.peer
+    answer = channel.call(paths, config.ha.peer, request("apply", config, shared.version(config)), echo)
+    if answer.ok:
+        record_acknowledged(paths, shared.version(config))
+    return answer
+
+
+class Refused(ValueError):
+    """A request this unit does not take; the message says why and what to do."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field, self.message = field, message
+
+
+def received(current: ApplianceConfig, incoming: dict) -> ApplianceConfig:
+    """This unit's config after taking a peer's request, or Refused. Called under the change lock."""
+    if not shared.paired(current):
+        raise Refused("ha.pair_key", f"{current.hostname} is not paired (lbctl pair join)")
+    try:
+        action, base, version = str(incoming["action"]), int(incoming["base"]), int(incoming["version"])
+        sender = model.loads(str(incoming["config"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise Refused("pair", f"not a pair request this unit understands: {exc}") from None
+    own = shared.version(current)
+    if action == "apply" and own > base:
+        raise Refused(
+            "ha.shared_version",
+            f"{current.hostname} is at shared version {own}, newer than the {base} this change was made from: it has "
+            f"changes the sender does not know; run `lbctl pair sync` on {current.hostname}, then make the change again",
+        )
+    if action == "undo" and own != base:
+        raise Refused("ha.shared_version", f"{current.hostname} is at shared version {own}, not {base}: nothing to undo")
+    if action not in ("apply", "undo"):
+        raise Refused("pair", f"{action!r} is not a pair request")
+    return shared.merged(current, sender, version)
