@@ -58,6 +58,7 @@ bench: venv ## speed targets, as absolute times and ratios (numbers go into the 
 	$(PY) tests/bench/bench_handover.py
 	$(PY) tests/bench/bench_image.py
 	$(PY) tests/bench/bench_lbctl.py
+	$(PY) tests/bench/bench_pair.py
 	$(PY) tests/bench/bench_guest_nat.py
 	$(PY) tests/bench/bench_guest_ha.py
 	$(PY) tests/bench/bench_vrrp.py

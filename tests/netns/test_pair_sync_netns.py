@@ -61,11 +61,22 @@ class SyncedPair(Pair):
         self.sshd[unit].terminate()
         self.sshd[unit].wait(timeout=10)
 
+    def lbctl_command(self, unit: str, *args: str) -> list[str]:
+        return [
+            "ip",
+            "netns",
+            "exec",
+            self.ns(unit),
+            sys.executable,
+            "-m",
+            "lbwizard.manage.lbctl",
+            "--root",
+            str(self.tmp / unit),
+            *args,
+        ]
+
     def lbctl(self, unit: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-        command = [sys.executable, "-m", "lbwizard.manage.lbctl", "--root", str(self.tmp / unit), *args]
-        return subprocess.run(
-            ["ip", "netns", "exec", self.ns(unit), *command], input=stdin, capture_output=True, text=True, timeout=300
-        )
+        return subprocess.run(self.lbctl_command(unit, *args), input=stdin, capture_output=True, text=True, timeout=300)
 
     def servers(self, unit: str) -> list[str]:
         """VIP1's real servers on unit, as its lbctl shows them."""
@@ -169,3 +180,27 @@ def test_the_pair_key_runs_nothing_but_the_receiving_end(pair):
     tried = pair.run("a", *ssh, "root@10.0.0.22", "touch /tmp/pair-key-ran-a-shell; echo shell", check=False)
     assert "shell" not in tried.stdout and "not a pair request" in tried.stdout, tried.stdout + tried.stderr
     assert not Path("/tmp/pair-key-ran-a-shell").exists()
+
+
+def test_two_changes_started_on_both_units_at_once_leave_both_units_equal(pair):
+    """The master's change wins: its unit refuses the backup's request at once while the backup waits for the
+    master's. The backup's change is then refused (or, if the master had finished first, made after it):
+    never half on one unit, never merged."""
+    first = pair.servers("a")
+    started = {
+        unit: subprocess.Popen(
+            pair.lbctl_command(unit, "rs", "add", "VIP1", address),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for unit, address in (("a", "192.168.2.61"), ("b", "192.168.2.62"))
+    }
+    said = {unit: proc.communicate(timeout=300)[0] for unit, proc in started.items()}
+    codes = {unit: proc.returncode for unit, proc in started.items()}
+    assert codes["a"] == 0, said
+    assert pair.servers("a") == pair.servers("b"), said
+    expected = [*first, "192.168.2.61"] + (["192.168.2.62"] if codes["b"] == 0 else [])
+    assert pair.servers("a") == expected, said
+    assert codes["b"] in (0, 3), said
+    assert {pair.pair_status(unit)["shared_version"] for unit in UNITS} == {len(expected) - len(first)}

@@ -278,6 +278,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     paths = _paths(args)
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    # Ctrl-C undoes, even when this was started with SIGINT ignored (a background job of a shell, some
+    # service managers): Python then leaves SIGINT ignored, and the change would go on (CI saw it)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         return _run(args, paths)
     except Busy as exc:

@@ -27,6 +27,7 @@ never flushes a chain it did not create; it only adds one jump into each built-i
 
 from __future__ import annotations
 
+import atexit
 from dataclasses import dataclass
 from ipaddress import IPv4Interface, ip_network
 
@@ -298,10 +299,38 @@ def save_text(all_chains: list[ChainRules], ipv6: bool = False) -> str:
 
 # -- applying --------------------------------------------------------------------------------------
 
+_closing_registered = False
+
+
+def _easy():
+    """python-iptables' easy API, with its cached table handles closed before the interpreter finalizes.
+
+    Each easy call commits at once; the cache keeps autocommit handles whose __del__ commits and frees them
+    during finalization, where a run was seen spinning in libc with the GIL held after its last step (issue
+    13's hang). Closed by atexit, with nothing left to commit, they are never touched there.
+    """
+    global _closing_registered
+    import iptc.easy as easy
+
+    if not _closing_registered:
+        atexit.register(_close_tables)
+        _closing_registered = True
+    return easy
+
+
+def _close_tables() -> None:
+    import iptc
+
+    for kind in (iptc.Table, iptc.Table6):
+        for table in list(kind._cache.values()):
+            table.autocommit = False  # every change was committed when it was made
+            table.close()
+        kind._cache.clear()
+
 
 def chain_state(table: str, chain: str, parent: str, ipv6: bool = False) -> tuple[list[Rule] | None, bool]:
     """A chain lbwizard owns as it is now: its rules (None: no chain; counters left out) and its jump."""
-    import iptc.easy as easy
+    easy = _easy()
 
     if not easy.has_chain(table, chain, ipv6=ipv6):
         return None, False
@@ -312,7 +341,7 @@ def chain_state(table: str, chain: str, parent: str, ipv6: bool = False) -> tupl
 
 def chain_step(spec: ChainRules) -> Step:
     """Make the chain hold exactly spec.rules and be jumped to; undo restores chain and jump as found."""
-    import iptc.easy as easy  # needs libxtables: imported only where rules are really applied
+    easy = _easy()  # needs libxtables: imported only where rules are really applied
 
     saved: dict[str, object] = {}
     jump = {"target": spec.chain}
@@ -336,7 +365,7 @@ def chain_step(spec: ChainRules) -> Step:
 
 def restore_chain(spec: ChainRules, rules: list[Rule] | None, jumped: bool) -> None:
     """Put a chain lbwizard owns back to a picture: its rules (None: no chain at all) and its jump."""
-    import iptc.easy as easy
+    easy = _easy()
 
     jump, table, chain, v6 = {"target": spec.chain}, spec.table, spec.chain, spec.ipv6
     if rules is None:
