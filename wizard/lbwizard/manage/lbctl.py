@@ -25,7 +25,6 @@ from ..config.model import ApplianceConfig, ConfigFormatError
 from ..config.paths import Paths
 from ..engines import diagnose, persist_refresh, response_weights, status
 from ..engines.errors import EngineError
-from ..pair import sync as pair_sync
 from ..render import realserver
 from . import boot, pair_commands
 from .changes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
@@ -363,8 +362,7 @@ def _cmd_key(ctl: Ctl, args: argparse.Namespace) -> int:
 def cmd_status(ctl: Ctl, args: argparse.Namespace) -> int:
     config = ctl.config()
     statuses = status.collect(config, ctl.operations.engines)
-    text = boot.banner(ctl.paths) + pair_sync.status_line(config, ctl.paths) + status.as_text(statuses, config)
-    ctl.out(text, status.as_json(statuses))
+    ctl.out(ctl.operations.status_text(config, statuses), status.as_json(statuses))
     return EXIT_OK
 
 

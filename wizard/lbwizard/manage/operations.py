@@ -94,13 +94,10 @@ class Operations:
                         return EXIT_BAD_INPUT, [(p.field, p.message) for p in problems]
                     new, answer = sync.to_peer_first(self.paths, previous, new, echo)
                     if answer.reached and not answer.ok:
-                        if answer.refused:
-                            why = "; ".join(message for _, message in answer.problems) or answer.error
-                            (failure or echo)(f"the peer refused the change, so neither unit has it: {why}")
-                            return EXIT_PEER_REFUSED, []
-                        if answer.problems:
+                        if answer.problems and not answer.refused:  # its verify objects: bad input, by field
                             return EXIT_BAD_INPUT, [(f"peer {new.ha.peer}: {f}", m) for f, m in answer.problems]
-                        (failure or echo)(f"the peer refused the change, so neither unit has it: {answer.error}")
+                        why = "; ".join(message for _, message in answer.problems) or answer.error
+                        (failure or echo)(f"the peer refused the change, so neither unit has it: {why}")
                         return EXIT_PEER_REFUSED, []
 
                 def taken_now() -> RuntimeChange:
@@ -137,13 +134,11 @@ class Operations:
 
         return self.change(back, echo, failure=failure)
 
-    def status_text(self) -> str:
-        config = self.config()
-        return (
-            boot.banner(self.paths)
-            + sync.status_line(config, self.paths)
-            + status.as_text(status.collect(config, self.engines), config)
-        )
+    def status_text(self, config: ApplianceConfig | None = None, statuses: list[status.ServiceStatus] | None = None) -> str:
+        """The boot's banner, the pair's line and each service's status (read and collected now unless given)."""
+        config = self.config() if config is None else config
+        statuses = status.collect(config, self.engines) if statuses is None else statuses
+        return boot.banner(self.paths) + sync.status_line(config, self.paths) + status.as_text(statuses, config)
 
     def diagnose_text(self) -> str:
         return diagnose.as_text(boot.findings(self.paths) + diagnose.run(self.config(), self.engines))
