@@ -250,7 +250,7 @@ def test_second_real_server_added_by_lbctl_drained_then_a_pulled_cable(unit):
     assert "-> 192.168.2.51:80: add with weight 1 (ipvsadm, no reload)" in output  # in IPVS before the hand-over
     for client in ("10.0.0.31", "10.0.0.32"):  # the reference's test: two clients, both servers seen
         wait_until(lambda c=client: set(answers_from(guest_lab, c, 6)) == {"rs1\n", "rs2\n"}, 60, f"both servers for {client}")
-    servers = {s["name"]: s for s in lbctl_json(guest, "status")[0]["servers"]}
+    servers = {s["name"]: s for s in lbctl_json(guest, "status")["services"][0]["servers"]}
     assert [(s["actual"], s["weight"]) for s in servers.values()] == [("up", 1), ("up", 1)], servers
     assert servers["RIP1"]["inactive"] + servers["RIP1"]["active"] > 0, servers  # IPVS's own counts
     assert servers["RIP2"]["inactive"] + servers["RIP2"]["active"] > 0, servers
@@ -261,7 +261,8 @@ def test_second_real_server_added_by_lbctl_drained_then_a_pulled_cable(unit):
     assert status == 0 and "weight 1 -> 0 (ipvsadm, no reload)" in output, output
     assert weight(guest, "192.168.2.51:80") == 0
     assert answers_from(guest_lab, "10.0.0.32", 6) == ["rs1\n"] * 6
-    assert {s["name"]: s["actual"] for s in lbctl_json(guest, "status")[0]["servers"]} == {"RIP1": "up", "RIP2": "draining"}
+    servers = lbctl_json(guest, "status")["services"][0]["servers"]
+    assert {s["name"]: s["actual"] for s in servers} == {"RIP1": "up", "RIP2": "draining"}
     status, output = guest.shell("lbctl rs online VIP1 RIP2", timeout=600)
     assert status == 0, output
     wait_until(lambda: set(answers_from(guest_lab, "10.0.0.32", 6)) == {"rs1\n", "rs2\n"}, 60, "rs2 back after online")

@@ -82,7 +82,7 @@ def start_haproxy(lab: Lab, config: model.ApplianceConfig, root: Path) -> subpro
 def server_status(lab: Lab, root: Path) -> dict[str, dict]:
     result = lbctl(lab, root, "status", "--json")
     assert result.returncode == 0, result.stdout + result.stderr
-    return {s["name"]: s for s in json.loads(result.stdout)[0]["servers"]}
+    return {s["name"]: s for s in json.loads(result.stdout)["services"][0]["servers"]}
 
 
 def wait_for(condition, timeout: float, what: str):
@@ -214,7 +214,7 @@ def test_diagnose_says_why_the_vip_is_elsewhere_in_a_pair(lab, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     backup = lbctl(lab, root, "diagnose")
     assert "[note] VIP1: the VIP 10.0.0.20 is not on this unit: it is the BACKUP" in backup.stdout, backup.stdout
-    status = json.loads(lbctl(lab, root, "status", "--json").stdout)[0]
+    status = json.loads(lbctl(lab, root, "status", "--json").stdout)["services"][0]
     assert (status["vip_here"], status["unit"]) == (False, "backup")
     lab.run("switch", "ip", "link", "set", "lbport", "down")  # the internal cable
     fault = lbctl(lab, root, "diagnose")

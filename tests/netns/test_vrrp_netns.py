@@ -25,6 +25,17 @@ VIP, GATEWAY, NAT_PUBLIC = "10.0.0.20", "192.168.2.20", "10.0.0.50"
 UNITS = {"a": ("master", "10.0.0.21", "10.0.0.22", "192.168.2.21"), "b": ("backup", "10.0.0.22", "10.0.0.21", "192.168.2.22")}
 
 
+def answers_of(unit: str) -> dict:
+    """The answers file unit is set up with."""
+    role, own, peer, internal = UNITS[unit]
+    return copy.deepcopy(HA_MASTER_TWO_ARM) | {
+        "ha_role": role,
+        "eth0_address": own,
+        "peer_address": peer,
+        "eth1_address": internal,
+    }
+
+
 class Pair:
     def __init__(self, tmp_path, preempt: bool = True):
         self.prefix = f"lbv{os.getpid()}{time.monotonic_ns() % 10000}"
@@ -55,9 +66,7 @@ class Pair:
         return self
 
     def config(self, unit: str) -> model.ApplianceConfig:
-        role, own, peer, internal = UNITS[unit]
-        answers = HA_MASTER_TWO_ARM | {"ha_role": role, "eth0_address": own, "peer_address": peer, "eth1_address": internal}
-        config = Flow(LiveSystem()).run_answers(copy.deepcopy(answers))
+        config = Flow(LiveSystem()).run_answers(answers_of(unit))
         config.ha.preempt = self.preempt
         config.virtual_services[0].real_servers[0].nat_address = NAT_PUBLIC
         return config

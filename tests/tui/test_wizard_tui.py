@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 from textual import events
 from textual.keys import _character_to_key
 
@@ -17,6 +18,7 @@ from lbwizard.apply.step import Step
 from lbwizard.config import model
 from lbwizard.config.password import password_matches
 from lbwizard.config.paths import Paths
+from lbwizard.pair import keys
 from lbwizard.setup.flow import Flow
 from lbwizard.setup.live import LiveSystem
 from lbwizard.tui.app import WizardApp
@@ -46,6 +48,7 @@ DR_SCREENS = [
     ("service", ["80", "", "10.0.0.100"]),
     ("password", [PASSWORD, PASSWORD]),
 ]
+PAIR_SECRET = "typed on both consoles alike"
 HA_SCREENS = [
     ("ha", ["y"]),
     ("ha_role", ["master"]),
@@ -53,7 +56,7 @@ HA_SCREENS = [
     ("eth0", ["10.0.0.21", "255.255.255.0"]),
     ("eth1", ["192.168.2.21", "255.255.255.0"]),
     ("routing", ["10.0.0.31", "10.0.0.31", ""]),
-    ("ha_addresses", ["10.0.0.22", "10.0.0.20", "192.168.2.20"]),
+    ("ha_addresses", ["10.0.0.22", "10.0.0.20", "192.168.2.20", PAIR_SECRET]),
     ("service", ["80", "nat", "192.168.2.50"]),
     ("password", [PASSWORD, PASSWORD]),
 ]
@@ -104,7 +107,7 @@ def expected(answers: dict) -> model.ApplianceConfig:
 
 @pytest.mark.parametrize(
     ("screens", "answers"),
-    [(NAT_SCREENS, TWO_ARM_NAT), (DR_SCREENS, ONE_ARM_DR), (HA_SCREENS, HA_MASTER_TWO_ARM)],
+    [(NAT_SCREENS, TWO_ARM_NAT), (DR_SCREENS, ONE_ARM_DR), (HA_SCREENS, HA_MASTER_TWO_ARM | {"pair_secret": PAIR_SECRET})],
     ids=["two_arm_nat", "one_arm_dr", "ha_master"],
 )
 async def test_typed_answers_save_the_same_config_as_the_answers_file(tmp_path, screens, answers):
@@ -122,6 +125,12 @@ async def test_typed_answers_save_the_same_config_as_the_answers_file(tmp_path, 
     saved = model.loads((tmp_path / "etc/lbwizard/appliance.yaml").read_text())
     assert saved == expected(answers)
     assert password_matches(PASSWORD, (tmp_path / "etc/lbwizard/admin-password.hash").read_text().strip())
+    identity = tmp_path / "etc/lbwizard/pair/id_ed25519"  # the typed pair secret's key, written by the apply
+    assert identity.exists() == ("pair_secret" in answers)
+    if identity.exists():  # the private half of the key the saved config names; the secret itself is nowhere
+        written = serialization.load_ssh_private_key(identity.read_bytes(), password=None)
+        assert keys.public_line(written) == saved.ha.pair_key
+        assert PAIR_SECRET not in "".join(p.read_text() for p in (tmp_path / "etc").rglob("*") if p.is_file())
 
 
 async def test_final_screen_tells_the_nat_next_step(tmp_path):

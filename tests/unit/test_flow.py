@@ -84,7 +84,7 @@ def test_branch_questions_depend_on_earlier_answers():
     assert "ha_role" in flow.groups() and "ha_addresses" in flow.groups()
     assert flow.submit("topology", {"one_arm": "y"}) == []
     assert "eth1" not in flow.groups()
-    assert [q.id for q in flow.questions("ha_addresses")] == ["peer_address", "floating_external"]
+    assert [q.id for q in flow.questions("ha_addresses")] == ["peer_address", "floating_external", "pair_secret"]
 
 
 def test_defaults_come_from_the_live_system_then_the_quick_start():

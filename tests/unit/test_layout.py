@@ -17,7 +17,7 @@ MAY_IMPORT = {
     "config": set(),
     "render": {"config"},
     "engines": {"config", "render"},
-    "pair": {"config"},
+    "pair": {"config", "render"},  # render: which addresses keepalived moves (pair/view.py)
     "setup": {"config", "render", "pair"},
     "apply": {"config", "render", "engines", "pair"},
     "manage": {"config", "render", "engines", "apply", "pair"},

@@ -38,6 +38,25 @@ def test_two_units_given_one_pair_secret_make_one_key_and_keep_no_secret():
     assert SECRET not in model.dumps(master) and verify(master) == []
 
 
+def test_the_secret_typed_on_the_ha_screen_pairs_as_the_answers_file_does():
+    """The console wizard asks for the secret on the HA screen; typed, it makes the answers file's key;
+    left empty the unit is not paired yet (lbctl pair join later); too short is refused by name."""
+    from_file, _ = unit(HA_MASTER_TWO_ARM | {"pair_secret": SECRET})
+    typed = Flow(LiveSystem())
+    for group in ("ha", "ha_role", "topology", "eth0", "eth1", "routing"):  # the screens before the HA screen
+        assert typed.submit(group, HA_MASTER_TWO_ARM) == [], group
+    screen = {i: HA_MASTER_TWO_ARM[i] for i in ("peer_address", "floating_external", "floating_internal")}
+    problems = typed.submit("ha_addresses", screen | {"pair_secret": "too short"})
+    assert [p.field for p in problems] == ["pair_secret"] and "at least 16 characters" in problems[0].message
+    assert typed.submit("ha_addresses", screen | {"pair_secret": ""}) == []
+    assert typed.build_config().ha.pair_key is None and typed.identity_to_write() is None
+    assert typed.submit("ha_addresses", screen | {"pair_secret": SECRET}) == []
+    assert typed.build_config().ha.pair_key == from_file.ha.pair_key
+    written = serialization.load_ssh_private_key(typed.identity_to_write().encode(), password=None)
+    assert keys.public_line(written) == from_file.ha.pair_key  # the same key (the text has a random check word)
+    assert SECRET not in model.dumps(typed.build_config())
+
+
 @pytest.mark.parametrize(
     ("answers", "message"),
     [

@@ -222,7 +222,10 @@ def _apply_answers(data: object, paths: Paths, live: bool, handover: bool) -> in
         for problem in exc.problems:
             print(problem)
         return EXIT_BAD_INPUT
-    result = _apply(config, paths, live, handover, flow.admin_password_hash(), flow.previous, pair_identity=flow.pair_identity)
+    identity = flow.identity_to_write()
+    result = _apply(
+        config, paths, live, handover, flow.admin_password_hash(), flow.previous, pair_identity=identity, to_peer=True
+    )
     if result != EXIT_OK:
         return result
     print("\n".join(summary_lines(config)))
@@ -248,7 +251,10 @@ def run_interactive(paths: Paths, live: bool, handover: bool, setup: bool = Fals
         flow = _flow(paths)  # the management screens may have changed the saved config
 
     def planner(config, hashed):
-        return plan(config, paths, hashed, live=live, previous=flow.previous, handover=handover)
+        identity = flow.identity_to_write()
+        return plan(
+            config, paths, hashed, live=live, previous=flow.previous, handover=handover, pair_identity=identity, to_peer=True
+        )
 
     @contextmanager
     def guard() -> Iterator[None]:

@@ -12,10 +12,12 @@ from ..config.model import ApplianceConfig
 from ..config.paths import Paths
 from ..engines.access import Engines, LiveEngines
 from ..pair import keys as pair_keys
+from ..pair import shared
 from ..render import realserver
 from . import firewall, network, rollback, sysctl
 from .config_files import config_steps, file_step, password_step, prune_step
 from .handover import handover_step
+from .pair_steps import is_pair_change, pair_steps
 from .runtime import RuntimeChange
 from .step import Step
 
@@ -91,6 +93,7 @@ def plan(
     runtime: RuntimeChange | None = None,
     engines: Engines | None = None,
     pair_identity: str | None = None,
+    to_peer: bool = False,
 ) -> list[Step]:
     """The ordered changes that make config real: live ones first, then the files that record them.
 
@@ -98,13 +101,21 @@ def plan(
     live run on the real root. record=False leaves the rollback record of an earlier apply alone.
     runtime: what the running engines take directly (day-2 changes, live runs only); its steps run
     first, so the change takes effect at once, and the hand-over then does not reload HAProxy for what
-    it already took.
+    it already took. to_peer: the setup wizard run again on a paired unit; a change of the shared part
+    is made on the peer first, at the next shared version (apply/pair_steps.py).
     """
     steps: list[Step] = []
+    peer_steps = None
+    if to_peer and live and is_pair_change(previous, config):
+        assert previous is not None
+        config = shared.stepped(config, shared.version(previous))
+        peer_steps = pair_steps(paths, previous, config)
     if live:
         if record:
             # a live run's engines are the live ones, unless the caller chose them already
             steps.append(rollback.record_step(config, paths, engines or LiveEngines(paths.haproxy_socket)))
+        if peer_steps:
+            steps.append(peer_steps[0])
         steps += runtime.steps if runtime else []  # first: in effect at once; a later failure still undoes it
         steps += live_steps(config, paths, previous)
     if admin_password_hash:
@@ -119,4 +130,6 @@ def plan(
         steps.append(handover_step(config, paths, manage_services=live and paths.is_live_root, reload_haproxy=reload_haproxy))
     if config != previous:  # re-applying the saved config (at boot) makes no new history version
         steps += config_steps(config, paths)
+    if peer_steps:
+        steps.append(peer_steps[1])
     return steps

@@ -25,6 +25,7 @@ from ipaddress import IPv4Address, IPv4Interface
 from pathlib import Path
 
 from ..apply import sysctl
+from ..apply.config_files import config_steps
 from ..apply.handover import DAEMON_FILES, handover_step
 from ..apply.plan import live_steps, system_files
 from ..apply.state import SYSTEM_FILES
@@ -34,6 +35,9 @@ from ..config.model import ApplianceConfig, ConfigFormatError
 from ..config.paths import Paths
 from ..config.verify import verify
 from ..engines.diagnose import Finding
+from ..pair import catch_up as pair_catch_up
+from ..pair import shared
+from ..pair.sync import record_acknowledged
 from .changes import EXIT_OK, print_failure, print_step, run_steps
 
 EXIT_DEGRADED = 3  # some of the config could not be applied; the engines are held
@@ -156,8 +160,29 @@ def boot(paths: Paths) -> int:
     if problems:
         _hold(paths, problems)
         return EXIT_DEGRADED
+    catch_up(paths, booted)
     _release(paths)
     return EXIT_OK
+
+
+def catch_up(paths: Paths, booted: ApplianceConfig) -> None:
+    """A paired unit takes the peer's newer shared part before its engines start (pair/catch_up.py): the
+    change as a transaction of its own, so a failure leaves the boot's config applied, and says so."""
+    pulled, said = pair_catch_up.from_peer(paths, booted, print_step)
+    if said:
+        print_step(said)
+    if pulled is None:
+        return
+    steps = [
+        *live_steps(pulled, paths, booted),
+        *system_files(pulled, paths),
+        handover_step(pulled, paths, manage_services=False),
+        *config_steps(pulled, paths),
+    ]
+    if run_steps(steps, echo=print_step, failure=print_failure) == EXIT_OK:
+        record_acknowledged(paths, shared.version(pulled))
+    else:
+        print_failure("the peer's shared part could not be applied here; this unit boots what it had saved")
 
 
 def report(paths: Paths) -> list[str]:

@@ -42,8 +42,10 @@ def apply_config(
     echo: Callable[[str], None] = print_step,
     failure: Callable[[str], None] = print_failure,
     pair_identity: str | None = None,
+    to_peer: bool = False,
 ) -> int:
-    """Run the plan as one transaction, reporting each step; undo everything on failure or interrupt."""
+    """Run the plan as one transaction, reporting each step; undo everything on failure or interrupt.
+    to_peer: the setup wizard's change, made on a paired unit's peer first (apply/pair_steps.py)."""
     steps = plan(
         config,
         paths,
@@ -54,6 +56,7 @@ def apply_config(
         record=record,
         runtime=runtime,
         pair_identity=pair_identity,
+        to_peer=to_peer,
     )
     engines = for_run(paths.haproxy_socket, live)
     return run_steps(steps, (lambda: state.capture(config, paths, engines)) if live else None, echo, failure)

@@ -23,10 +23,10 @@ from ..config import edit, history, lock, model, provenance, sshkeys, verify_acc
 from ..config.addressing import parse_yes_no
 from ..config.model import ApplianceConfig, ConfigFormatError
 from ..config.paths import Paths
-from ..engines import diagnose, persist_refresh, response_weights, status
+from ..engines import diagnose, persist_refresh, response_weights
 from ..engines.errors import EngineError
 from ..render import realserver
-from . import boot, pair_commands
+from . import pair_commands
 from .changes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 from .operations import Operations
 
@@ -360,15 +360,14 @@ def _cmd_key(ctl: Ctl, args: argparse.Namespace) -> int:
 
 
 def cmd_status(ctl: Ctl, args: argparse.Namespace) -> int:
-    config = ctl.config()
-    statuses = status.collect(config, ctl.operations.engines)
-    ctl.out(ctl.operations.status_text(config, statuses), status.as_json(statuses))
+    snapshot = ctl.operations.status_snapshot()
+    ctl.out(ctl.operations.status_text(snapshot), ctl.operations.status_json(snapshot))
     return EXIT_OK
 
 
 def cmd_diagnose(ctl: Ctl, args: argparse.Namespace) -> int:
     """Exit 1 when a problem was found, so a script can act on it."""
-    findings = boot.findings(ctl.paths) + diagnose.run(ctl.config(), ctl.operations.engines)
+    findings = ctl.operations.diagnose_findings()
     ctl.out(diagnose.as_text(findings), diagnose.as_json(findings))
     return EXIT_FAILED if any(f.severity == "problem" for f in findings) else EXIT_OK
 

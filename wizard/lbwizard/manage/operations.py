@@ -16,8 +16,9 @@ from ..config.model import ApplianceConfig, ConfigFormatError
 from ..config.paths import Paths
 from ..engines import diagnose, status
 from ..engines.access import Engines, for_run
-from ..pair import shared, sync
-from . import boot
+from ..engines.errors import NotAsked
+from ..pair import shared, sync, view
+from . import boot, pair_findings
 from .changes import EXIT_BAD_INPUT, EXIT_BUSY, EXIT_OK, EXIT_PEER_REFUSED, commit
 
 Edit = Callable[[ApplianceConfig], ApplianceConfig]
@@ -134,11 +135,36 @@ class Operations:
 
         return self.change(back, echo, failure=failure)
 
-    def status_text(self, config: ApplianceConfig | None = None, statuses: list[status.ServiceStatus] | None = None) -> str:
-        """The boot's banner, the pair's line and each service's status (read and collected now unless given)."""
-        config = self.config() if config is None else config
-        statuses = status.collect(config, self.engines) if statuses is None else statuses
-        return boot.banner(self.paths) + sync.status_line(config, self.paths) + status.as_text(statuses, config)
+    def pair_view(self, config: ApplianceConfig) -> view.PairView | None:
+        """Both units of the pair as each says now (None: not paired)."""
+        try:
+            addresses = self.engines.local_addresses()
+        except NotAsked:
+            addresses = None
+        return view.collect(self.paths, config, addresses, live=self.live)
+
+    def status_snapshot(self) -> tuple[ApplianceConfig, list[status.ServiceStatus], view.PairView | None]:
+        """The config, each service's status and the pair's view, read once, for a text and its JSON."""
+        config = self.config()
+        return config, status.collect(config, self.engines), self.pair_view(config)
+
+    def status_text(self, snapshot: tuple | None = None) -> str:
+        """The boot's banner, both units of the pair and each service's status (read now unless given)."""
+        config, statuses, pair = self.status_snapshot() if snapshot is None else snapshot
+        return boot.banner(self.paths) + view.as_text(pair) + status.as_text(statuses, config)
+
+    def status_json(self, snapshot: tuple | None = None) -> dict:
+        _config, statuses, pair = self.status_snapshot() if snapshot is None else snapshot
+        return {
+            "boot_problems": boot.report(self.paths),
+            "pair": pair.as_json() if pair else None,
+            "services": status.as_json(statuses),
+        }
+
+    def diagnose_findings(self) -> list[diagnose.Finding]:
+        """The boot's problems, the pair's and each service's, in that order."""
+        config = self.config()
+        return boot.findings(self.paths) + pair_findings.findings(self.pair_view(config)) + diagnose.run(config, self.engines)
 
     def diagnose_text(self) -> str:
-        return diagnose.as_text(boot.findings(self.paths) + diagnose.run(self.config(), self.engines))
+        return diagnose.as_text(self.diagnose_findings())

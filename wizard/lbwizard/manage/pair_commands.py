@@ -11,7 +11,8 @@ import sys
 
 from ..config.lock import Busy, one_change
 from ..config.model import ApplianceConfig
-from ..pair import keys, shared, sync
+from ..engines.errors import NotAsked
+from ..pair import keys, shared, sync, view
 from .changes import EXIT_BAD_INPUT, EXIT_BUSY, EXIT_FAILED, EXIT_OK, EXIT_PEER_REFUSED
 
 MASTER_WAIT, BACKUP_WAIT = 0.0, 5.0  # a peer's request meeting a change here: see receive()
@@ -22,7 +23,12 @@ def add_parser(commands, common: argparse.ArgumentParser) -> None:
     actions = pair.add_subparsers(dest="action", metavar="ACTION", required=True)
     join = actions.add_parser("join", parents=[common], help="trust the peer: the same pair secret on both units")
     join.add_argument("--secret-file", metavar="FILE", help="read the secret from FILE (default: standard input)")
-    actions.add_parser("sync", parents=[common], help="bring the peer level with this unit's shared configuration")
+    level = actions.add_parser("sync", parents=[common], help="bring the peer level with this unit's shared configuration")
+    level.add_argument(
+        "--overwrite-peer",
+        action="store_true",
+        help="after both units changed while apart (diverged): this unit's shared part replaces the peer's",
+    )
     actions.add_parser("status", parents=[common], help="the peer, the shared version, whether the peer is behind")
     actions.add_parser("receive", parents=[common], help="(the peer's changes arrive here over SSH)")
 
@@ -81,7 +87,9 @@ def sync_peer(ctl, args: argparse.Namespace) -> int:
         return ctl.problems([("ha.pair_key", "this unit is not paired (lbctl pair join)")])
     try:
         with one_change(ctl.paths):  # nothing changes here while the peer is brought level
-            answer = sync.sync(ctl.paths, ctl.config(), lambda line: print(f"- {line}", file=sys.stderr, flush=True))
+            answer = sync.sync(
+                ctl.paths, ctl.config(), lambda line: print(f"- {line}", file=sys.stderr, flush=True), args.overwrite_peer
+            )
     except Busy as exc:
         print(f"lbctl: {exc}", file=sys.stderr)
         return EXIT_BUSY
@@ -91,6 +99,12 @@ def sync_peer(ctl, args: argparse.Namespace) -> int:
     for field, message in answer.problems:
         print(f"peer {config.ha.peer}: {field}: {message}")
     print(f"lbctl: the peer {config.ha.peer} is not level: {answer.error or 'it refused'}", file=sys.stderr)
+    if answer.refused:
+        print(
+            "lbctl: both units changed while apart; on the unit whose configuration is to be kept, run "
+            "`lbctl pair sync --overwrite-peer`",
+            file=sys.stderr,
+        )
     return EXIT_PEER_REFUSED if answer.reached else EXIT_FAILED
 
 
@@ -108,6 +122,8 @@ def receive(ctl, args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(json.dumps({"ok": False, "error": f"not a pair request: {exc}"}))
         return EXIT_BAD_INPUT
+    if isinstance(incoming, dict) and incoming.get("action") == "state":  # asks, changes nothing: no lock
+        return _state(ctl)
     errors: list[str] = []
 
     def echo(line: str) -> None:
@@ -142,6 +158,20 @@ def receive(ctl, args: argparse.Namespace) -> int:
     }
     print(json.dumps(answer))
     return code
+
+
+def _state(ctl) -> int:
+    """This unit as it stands, for the peer's one view of the pair and its catching up at boot."""
+    config = ctl.config()
+    if not shared.paired(config):
+        print(json.dumps({"ok": False, "error": f"{config.hostname} is not paired (lbctl pair join)"}))
+        return EXIT_PEER_REFUSED
+    try:
+        addresses = ctl.operations.engines.local_addresses()
+    except NotAsked:
+        addresses = None
+    print(json.dumps({"ok": True, **view.own_state(config, ctl.paths, addresses)}))
+    return EXIT_OK
 
 
 def cmd_pair(ctl, args: argparse.Namespace) -> int:

@@ -18,6 +18,7 @@ from ..config.paths import Paths
 SSH_UNREACHABLE = 255  # ssh's own exit status for "could not connect or authenticate"
 CONNECT_SECONDS = 5
 ANSWER_SECONDS = 300  # the peer's whole change, hand-over included (minutes under TCG)
+QUESTION_SECONDS = 30  # a question (its state): the peer's lbctl starting and reading its files, under TCG
 
 
 @dataclass
@@ -30,6 +31,7 @@ class Answer:
     error: str = ""
     shared_version: int | None = None
     refused: bool = False  # the peer judged the request itself (it has changes of its own, or is not paired)
+    data: dict = field(default_factory=dict)  # the whole answer, for requests that ask rather than change
 
 
 def ssh_command(paths: Paths, peer: str) -> list[str]:
@@ -55,14 +57,13 @@ def ssh_command(paths: Paths, peer: str) -> list[str]:
     ]
 
 
-def call(paths: Paths, peer: str, request: dict, echo: Callable[[str], None]) -> Answer:
-    """Send one request to the peer's lbctl; its progress lines to echo (as "peer: ...")."""
+def call(paths: Paths, peer: str, request: dict, echo: Callable[[str], None], within: float = ANSWER_SECONDS) -> Answer:
+    """Send one request to the peer's lbctl; its progress lines to echo (as "peer: ..."). within: how long
+    the whole answer may take (a change: minutes under TCG; a question: seconds)."""
     try:
-        done = subprocess.run(
-            ssh_command(paths, peer), input=json.dumps(request), capture_output=True, text=True, timeout=ANSWER_SECONDS
-        )
+        done = subprocess.run(ssh_command(paths, peer), input=json.dumps(request), capture_output=True, text=True, timeout=within)
     except subprocess.TimeoutExpired:
-        return Answer(reached=True, error=f"the peer {peer} did not answer within {ANSWER_SECONDS} s")
+        return Answer(reached=True, error=f"the peer {peer} did not answer within {within:g} s")
     except OSError as exc:
         return Answer(reached=False, error=f"ssh could not run: {exc}")
     for line in done.stderr.splitlines():
@@ -80,4 +81,5 @@ def call(paths: Paths, peer: str, request: dict, echo: Callable[[str], None]) ->
         error=str(data.get("error", "")),
         shared_version=data.get("shared_version"),
         refused=bool(data.get("refused")),
+        data=data,
     )

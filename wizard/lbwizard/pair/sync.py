@@ -48,16 +48,6 @@ def peer_behind(config: ApplianceConfig, paths: Paths) -> int | None:
     return max(0, shared.version(config) - (acknowledged(paths) or 0))
 
 
-def status_line(config: ApplianceConfig, paths: Paths) -> str:
-    """The pair's line at the top of lbctl status; "" for a unit that is not paired."""
-    if not shared.paired(config):
-        return ""
-    assert config.ha is not None
-    behind = peer_behind(config, paths)
-    where = "in sync" if behind == 0 else f"PEER BEHIND by {behind} versions"
-    return f"pair: peer {config.ha.peer}, shared version {shared.version(config)}, {where}\n"
-
-
 def to_peer_first(paths: Paths, previous: ApplianceConfig, new: ApplianceConfig, echo: Echo) -> tuple[ApplianceConfig, Answer]:
     """new at the next shared version, and the peer's answer to taking it."""
     new = shared.stepped(new, shared.version(previous))
@@ -85,13 +75,21 @@ def after_here(paths: Paths, previous: ApplianceConfig, new: ApplianceConfig, an
             echo(f"the peer {new.ha.peer} could not undo it ({undone.error}): run lbctl pair sync once it is reachable")
 
 
-def sync(paths: Paths, config: ApplianceConfig, echo: Echo) -> Answer:
-    """Bring the peer level with this unit (the whole shared part, at this unit's shared version)."""
+def sync(paths: Paths, config: ApplianceConfig, echo: Echo, overwrite: bool = False) -> Answer:
+    """Bring the peer level with this unit (the whole shared part, at this unit's shared version).
+
+    Made from the last version both units had (the one the peer last took): a peer with changes of its
+    own since then refuses, so a pair that changed on both sides while apart (diverged) is never merged
+    or overwritten by the timer. overwrite: the admin's choice of this unit's part over the peer's."""
     assert config.ha is not None and config.ha.peer
-    answer = channel.call(paths, config.ha.peer, request("apply", config, shared.version(config)), echo)
+    base = OVERWRITE_BASE if overwrite else (acknowledged(paths) or 0)
+    answer = channel.call(paths, config.ha.peer, request("apply", config, base), echo)
     if answer.ok:
         record_acknowledged(paths, shared.version(config))
     return answer
+
+
+OVERWRITE_BASE = 2**62  # a base no unit is beyond: the peer takes the part whatever it has
 
 
 class Refused(ValueError):

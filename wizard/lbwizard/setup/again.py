@@ -44,6 +44,8 @@ def lay_over(previous: ApplianceConfig, asked: ApplianceConfig) -> ApplianceConf
     else:
         config.ha.role, config.ha.peer = asked.ha.role, asked.ha.peer
         config.ha.floating = copy.deepcopy(asked.ha.floating)
+        if asked.ha.pair_key:  # a secret typed again; none typed keeps the pairing there is
+            config.ha.pair_key = asked.ha.pair_key
     answered = asked.virtual_services[0]
     if not config.virtual_services:
         config.virtual_services = [copy.deepcopy(answered)]

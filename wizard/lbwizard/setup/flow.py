@@ -10,6 +10,7 @@ to that group's questions.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -104,6 +105,16 @@ def _address(value: object) -> str:
     return str(parse_address(value))
 
 
+def _pair_secret(value: object) -> str | None:
+    """The secret typed on the HA screen; empty: pair later (lbctl pair join)."""
+    text = "" if value is None else str(value).strip()
+    if not text:
+        return None
+    if problem := pair_keys.secret_problem(text):
+        raise ValueError(problem)
+    return text
+
+
 def _is_pair(a: Answers) -> bool:
     return bool(a.get("ha_pair"))
 
@@ -194,6 +205,17 @@ QUESTIONS: tuple[Question, ...] = (
         _address,
         asked=lambda a: _is_pair(a) and _is_two_arm(a),
         hint="on the internal subnet",
+    ),
+    Question(
+        "pair_secret",
+        "Enter the pair secret (type the same on the other unit)",
+        "ha_addresses",
+        "password",
+        _pair_secret,
+        asked=_is_pair,
+        interactive_only=True,  # an answers file gives it too, as pair_secret (ANSWERS_ONLY): never shown back
+        secret=True,
+        hint=f"at least {pair_keys.MIN_SECRET} characters: the two units then trust each other; empty: lbctl pair join later",
     ),
     Question("vip_port", "Enter the port for first virtual server", "service", "port", parse_port),
     Question(
@@ -519,6 +541,7 @@ class Flow:
                 role=a.get("ha_role") or "master",
                 peer=a.get("peer_address"),
                 floating=Floating(a.get("floating_external"), a.get("floating_internal") if two_arm else None),
+                pair_key=pair_keys.public_line(_pair_key(a["pair_secret"])) if a.get("pair_secret") else None,
             )
         method = a.get("method") or ("nat" if two_arm else "dr")
         layer = 7 if method == "snat" else 4
@@ -543,12 +566,25 @@ class Flow:
             virtual_services=[service],
         )
 
+    def identity_to_write(self) -> str | None:
+        """The pair's SSH identity the apply writes: an answers file's, or the one the typed secret makes."""
+        if self.pair_identity:
+            return self.pair_identity
+        secret = self.answers.get("pair_secret") if self.answers.get("ha_pair") else None
+        return pair_keys.identity_text(_pair_key(secret)) if secret else None
+
     def admin_password_hash(self) -> str | None:
         """The crypt hash of the admin password answered on first boot (the text itself is never kept)."""
         if self.given_hash:
             return self.given_hash
         password = self.answers.get("admin_password")
         return hash_password(password) if password else None
+
+
+@functools.lru_cache(maxsize=2)
+def _pair_key(secret: str):
+    """scrypt takes a while by design; the summary builds the config more than once."""
+    return pair_keys.private_key(secret)
 
 
 def display_answer(question_id: str, value: Any) -> str:

@@ -57,7 +57,9 @@ class WizardApp(App[str]):
         super().__init__()
         self.capture, self.guard = capture, guard
         self.flow, self.paths = flow, paths
-        self.planner: Planner = planner or (lambda config, hashed: plan(config, paths, hashed))
+        self.planner: Planner = planner or (
+            lambda config, hashed: plan(config, paths, hashed, pair_identity=flow.identity_to_write())
+        )
         self.cancel = threading.Event()
         self.applying = False
         self.result = "aborted"

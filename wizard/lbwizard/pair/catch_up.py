@@ -1,0 +1,49 @@
+"""A unit that was away catches up with its peer at boot, before its engines start: it must never serve as
+master with a configuration older than the pair's.
+
+The boot apply (lbwizard-apply.service, ordered before keepalived and HAProxy) asks the peer for its state
+once the network is up. A peer ahead of this unit, while this unit has nothing the peer lacks, gives it
+its shared part; the boot then applies that (a new history version, the daemons' files rendered) before
+keepalived starts. Both ahead (each changed while the other was away) is a diverged pair: nothing is
+merged, this unit boots what it has, and the boot says which command settles it. A peer that cannot be
+asked (powered off too, say) leaves this unit as it was; the peer's sync timer brings it level later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..config import model
+from ..config.model import ApplianceConfig, ConfigFormatError
+from ..config.paths import Paths
+from . import shared, sync, view
+
+
+def from_peer(paths: Paths, config: ApplianceConfig, echo: Callable[[str], None]) -> tuple[ApplianceConfig | None, str]:
+    """(config with the peer's newer shared part, what happened) or (None, why this unit stays as it is)."""
+    if not shared.paired(config):
+        return None, ""
+    assert config.ha is not None
+    own = shared.version(config)
+    state, why = view.ask_peer(paths, config)
+    if state is None:
+        return None, f"the peer {config.ha.peer} could not be asked ({why}); booting shared version {own} as saved"
+    try:
+        theirs, peer_config = int(state["shared_version"]), model.loads(str(state["config"]))
+    except (KeyError, TypeError, ValueError, ConfigFormatError) as exc:
+        return None, f"the peer {config.ha.peer} sent a state this unit cannot read ({exc}); booting as saved"
+    if not shared.differs(config, peer_config):
+        return None, f"level with the peer {config.ha.peer} (shared version {own})"
+    common = sync.acknowledged(paths) or 0  # the last shared version both units had
+    ours_new, theirs_new = own > common, theirs > common
+    if theirs_new and not ours_new:
+        echo(f"the peer {config.ha.peer} is at shared version {theirs}, this unit at {own}: take the peer's")
+        return shared.merged(config, peer_config, theirs), f"took shared version {theirs} from the peer {config.ha.peer}"
+    if ours_new and not theirs_new:
+        peer = config.ha.peer
+        return None, f"the peer {peer} is behind (shared version {theirs}, this unit {own}); the sync timer brings it level"
+    return None, (
+        f"the pair has DIVERGED: both units changed the shared configuration while apart (this unit shared version "
+        f"{own}, the peer {config.ha.peer} {theirs}, both from {common}); nothing was merged and this unit boots "
+        "what it had saved. On the unit whose configuration is to be kept, run `lbctl pair sync --overwrite-peer`"
+    )

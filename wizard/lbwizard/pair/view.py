@@ -1,0 +1,161 @@
+"""Both units of a pair in one view (lbctl status, --json, the status screen; diagnose's findings are
+manage/pair_findings.py's): for each unit its role, VRRP state, config version, shared version and the
+floating addresses it holds; whether the two have the same shared part; and a split brain, when both
+hold a floating address.
+
+The peer's half is what the peer itself says (the "state" request over the pair's channel: read only, no
+lock). The VRRP state is read from the floating addresses, which keepalived moves as one sync group: the
+unit holding them is MASTER, the other BACKUP; a unit holding only some is shown as PARTIAL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from ..config import history, model
+from ..config.model import ApplianceConfig, ConfigFormatError
+from ..config.paths import Paths
+from ..render.rolevars import keepalived_vrrp
+from . import channel, shared, sync
+
+
+def floating_addresses(config: ApplianceConfig) -> list[str]:
+    """Every address keepalived moves between the units (VIPs, floating gateway, NAT addresses)."""
+    vrrp = keepalived_vrrp(config)
+    if not vrrp:
+        return []
+    return [address.split("/")[0] for instance in vrrp["instances"] for address in instance["addresses"]]
+
+
+def vrrp_state(held: list[str], floating: list[str]) -> str:
+    if not floating:
+        return "unknown"
+    if len(held) == len(floating):
+        return "MASTER"
+    return "PARTIAL" if held else "BACKUP"
+
+
+@dataclass
+class UnitView:
+    hostname: str
+    address: str | None
+    here: bool
+    reachable: bool = True
+    role: str = ""  # as configured: master | backup
+    vrrp: str = "unknown"  # MASTER | BACKUP | PARTIAL | unknown
+    config_version: int | None = None  # the unit's newest history version
+    shared_version: int | None = None
+    holds: list[str] = field(default_factory=list)
+    error: str = ""
+
+
+def own_state(config: ApplianceConfig, paths: Paths, addresses: set[str] | None) -> dict:
+    """What this unit says of itself when its peer asks (and what it shows as its own row)."""
+    floating = floating_addresses(config)
+    held = [a for a in floating if addresses is not None and a in addresses]
+    return {
+        "hostname": config.hostname,
+        "role": config.ha.role if config.ha else "single",
+        "vrrp": vrrp_state(held, floating) if addresses is not None else "unknown",
+        "config_version": history.newest(paths),
+        "shared_version": shared.version(config),
+        "holds": held,
+        "config": model.dumps(config),
+    }
+
+
+def _unit(state: dict, address: str | None, here: bool) -> UnitView:
+    return UnitView(
+        str(state.get("hostname", "?")),
+        address,
+        here,
+        True,
+        str(state.get("role", "")),
+        str(state.get("vrrp", "unknown")),
+        state.get("config_version"),
+        state.get("shared_version"),
+        [str(a) for a in state.get("holds", [])],
+    )
+
+
+@dataclass
+class PairView:
+    units: list[UnitView]
+    in_sync: bool | None  # None: the peer could not be asked
+    peer_behind: int | None  # versions the peer has not taken, as this unit last heard
+    split_brain: list[str]  # floating addresses both units hold
+    peer_config: ApplianceConfig | None = None  # the peer's whole config, as it sent it
+
+    def as_json(self) -> dict:
+        data = asdict(self)
+        data.pop("peer_config")
+        return data
+
+
+def ask_peer(paths: Paths, config: ApplianceConfig) -> tuple[dict | None, str]:
+    """The peer's own state, or (None, why not)."""
+    assert config.ha is not None and config.ha.peer
+    answer = channel.call(paths, config.ha.peer, {"action": "state"}, lambda _line: None, channel.QUESTION_SECONDS)
+    if not answer.ok:
+        return None, answer.error or "it did not say"
+    return answer.data, ""
+
+
+def collect(paths: Paths, config: ApplianceConfig, addresses: set[str] | None, live: bool = True) -> PairView | None:
+    """Both units, as each says now; None for a unit that is not paired. A dry run (live False) asks no peer."""
+    if not shared.paired(config):
+        return None
+    assert config.ha is not None
+    mine = own_state(config, paths, addresses)
+    here = _unit(mine, external_of(config), True)
+    state, why = ask_peer(paths, config) if live else (None, "not asked (dry run)")
+    behind = sync.peer_behind(config, paths)
+    if state is None:
+        peer = UnitView("peer", config.ha.peer, False, reachable=False, error=why)
+        return PairView([here, peer], None, behind, [])
+    peer = _unit(state, config.ha.peer, False)
+    try:
+        peer_config = model.loads(str(state.get("config", "")))
+    except (ConfigFormatError, ValueError):
+        peer_config = None
+    in_sync = peer_config is not None and not shared.differs(config, peer_config)
+    if in_sync:
+        behind = 0
+    elif peer.shared_version is not None:
+        behind = max(0, shared.version(config) - peer.shared_version)
+    both = [a for a in here.holds if a in peer.holds]
+    return PairView([here, peer], in_sync, behind, both, peer_config)
+
+
+def external_of(config: ApplianceConfig) -> str | None:
+    external = config.external_interface()
+    return external[1].address.split("/")[0] if external else None
+
+
+def as_text(view: PairView | None) -> str:
+    """The pair's block at the top of lbctl status; "" for a unit that is not paired."""
+    if view is None:
+        return ""
+    if view.in_sync:
+        where = "IN SYNC"
+    elif view.in_sync is None:
+        where = "peer not reachable" + (f", PEER BEHIND by {view.peer_behind} versions" if view.peer_behind else "")
+    elif view.peer_behind:
+        where = f"NOT IN SYNC: PEER BEHIND by {view.peer_behind} versions"
+    else:
+        where = "NOT IN SYNC: the units' shared parts differ (lbctl pair sync on the unit that is right)"
+    lines = [f"pair: shared version {view.units[0].shared_version}, {where}"]
+    if view.split_brain:
+        lines.append(f"  SPLIT BRAIN: both units hold {', '.join(view.split_brain)} (lbctl diagnose)")
+    lines.append(f"  {'unit':<18} {'address':<16} {'role':<7} {'VRRP':<8} {'config':>6} {'shared':>6}  holds")
+    for unit in view.units:
+        name = f"{unit.hostname} (here)" if unit.here else unit.hostname
+        if not unit.reachable:
+            lines.append(f"  {name:<18} {unit.address or '-':<16} not reachable: {unit.error}")
+            continue
+        config_version = "-" if unit.config_version is None else f"v{unit.config_version}"
+        lines.append(
+            f"  {name:<18} {unit.address or '-':<16} {unit.role:<7} {unit.vrrp:<8} {config_version:>6} "
+            f"{unit.shared_version if unit.shared_version is not None else '-':>6}  {', '.join(unit.holds) or '-'}"
+        )
+    return "\n".join(lines) + "\n"
