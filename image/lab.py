@@ -414,8 +414,14 @@ class GuestLab(ServerStarter):
         the same disk overlay, drives and NICs. The new console replaces the old in the lab."""
         guest.child.kill(9)
         guest.stop()
+        return self.power_on(guest)
+
+    def power_on(self, guest: Guest) -> Guest:
+        """Switch a machine that was powered off (stop) on again: the same disk overlay, drives and NICs.
+        The new console replaces the old in the lab."""
         number = self.guests.index(guest)
-        again = spawn(guest.command, self.workdir / f"console{number}-again.log")
+        boots = len(list(self.workdir.glob(f"console{number}-again*.log")))
+        again = spawn(guest.command, self.workdir / f"console{number}-again{boots or ''}.log")
         again.command = guest.command
         self.guests[number] = again
         return again

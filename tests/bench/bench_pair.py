@@ -1,8 +1,8 @@
 """A change of an HA pair against a change of one unit (issue 16's goal: under 2x), on a netns pair: two
 units applied by lbwizard, each with a real sshd, the hand-over rendering the roles' files under each
 unit's root (the daemons are not reloaded: there are none behind these roots). The same `lbctl rs add`,
-first before the units are paired (this unit only), then paired (the peer takes it first over SSH, then
-this unit). Medians of 3 each. Needs root, sshd and keepalived."""
+first before the units are paired (this unit only), then paired (the peer is asked first over SSH; once
+it accepts, verified and locked, both units apply at once). Medians of 3 each. Needs root, sshd and keepalived."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def main() -> None:
         assert pair.servers("a") == pair.servers("b")
         one, both = statistics.median(single), statistics.median(paired)
         print(f"lbctl rs add, this unit only: {one:.2f} s (runs {', '.join(f'{s:.2f}' for s in single)})")
-        print(f"lbctl rs add, the pair (peer first, then here): {both:.2f} s (runs {', '.join(f'{s:.2f}' for s in paired)})")
+        print(f"lbctl rs add, the pair (both at once): {both:.2f} s (runs {', '.join(f'{s:.2f}' for s in paired)})")
         print(f"ratio pair / one unit: {both / one:.2f} (goal < 2)")
     finally:
         pair.close()

@@ -4,6 +4,7 @@ for an answers disk to configure the unit, and apply a config carried on that di
 from __future__ import annotations
 
 import copy
+import json
 import sys
 import time
 
@@ -77,3 +78,11 @@ def open_ports(lab, namespace: str, host: str) -> set[int]:
     ports = ",".join(map(str, SCANNED_PORTS))
     result = lab.run(namespace, sys.executable, "-c", SCANNER, host, ports, timeout=120)
     return {int(port) for port in result.stdout.split(",") if port.strip()}
+
+
+def lbctl_json(guest, command: str, timeout: float = 60):
+    """An lbctl command's --json answer, read back over the serial console as one line."""
+    status, output = guest.shell(f"lbctl {command} --json | tr -d '\\n'", timeout=timeout)
+    assert status == 0, output
+    start = min(i for i in (output.find("["), output.find("{")) if i >= 0)
+    return json.loads(output[start:].strip())

@@ -24,10 +24,20 @@ from lbwizard.config import model
 from lbwizard.config.model import RealServer, VirtualService
 from lbwizard.config.verify import verify
 from tests.conftest import HA_BACKUP_TWO_ARM, HA_MASTER_TWO_ARM
-from tests.e2e.steps import BOOT, answered_config, apply_from_answers_disk, wait_configured, wait_served, wait_until
+from tests.e2e.steps import (
+    BOOT,
+    answered_config,
+    apply_from_answers_disk,
+    lbctl_json,
+    wait_configured,
+    wait_served,
+    wait_until,
+)
 
 VIP_URL = "http://10.0.0.20/"
-BACKUP = HA_BACKUP_TWO_ARM
+PAIR_SECRET = "both answers disks carry this"
+MASTER = HA_MASTER_TWO_ARM | {"pair_secret": PAIR_SECRET}
+BACKUP = HA_BACKUP_TWO_ARM | {"pair_secret": PAIR_SECRET}
 FLOATING = ("10.0.0.20/24", "192.168.2.20/24")
 ECHO_PORT = 7
 # the real server's line echo, and a client that keeps one connection and sends a line per stdin line
@@ -93,13 +103,71 @@ def synced(guest, client_port: str) -> bool:
     return any(f"10.0.0.31:{client_port} " in line and "ESTABLISHED" in line for line in table.splitlines())
 
 
+def only_master(master, backup) -> bool:
+    return holds_floating(master) == (True, True) and holds_floating(backup) == (False, False)
+
+
+def servers(guest) -> list[tuple[str, str]]:
+    """VIP1's real servers as the unit's lbctl shows them: (address, requested state)."""
+    return [(s["address"], s["state"]) for s in lbctl_json(guest, "vs show VIP1")["real_servers"]]
+
+
+def changed(guest, command: str) -> str:
+    status, output = guest.shell(command, timeout=900)
+    assert status == 0, output
+    return output
+
+
+def one_system(guest_lab, master, backup):
+    """Issue 16 with both guests paired by their answers disks' pair_secret: a change on the master is on
+    the backup (its lbctl and its IPVS table); both units show both; a change on each unit at once leaves
+    them equal; a change made while the backup is off reaches it in its boot apply, before keepalived
+    starts. Returns the backup as booted again."""
+    guest_lab.add_real_server("rs2", "192.168.2.51", gateway="192.168.2.20")
+    said = changed(master, "lbctl rs add VIP1 192.168.2.51")
+    assert "peer 10.0.0.22:" in said, said  # the backup's own steps, shown on the master
+    assert ("192.168.2.51", "online") in servers(backup)
+    assert "192.168.2.51:80" in backup.shell("ipvsadm -Ln")[1]
+    view = lbctl_json(master, "status")["pair"]
+    assert view["in_sync"] is True and [u["vrrp"] for u in view["units"]] == ["MASTER", "BACKUP"], view
+
+    with ThreadPoolExecutor(2) as pool:  # a change on each unit at once: one wins, never a merge
+        done = list(pool.map(lambda unit: unit[0].shell(f"lbctl rs add VIP1 {unit[1]}", timeout=900), [
+            (master, "192.168.2.61"), (backup, "192.168.2.62")]))  # fmt: skip
+    assert done[0][0] == 0 and done[1][0] in (0, 3), done
+    assert servers(master) == servers(backup)
+    assert ("192.168.2.61", "online") in servers(master)
+
+    backup.stop()  # powered off: the master's change is made there alone, and the backup is behind
+    said = changed(master, "lbctl rs drain VIP1 RIP1")
+    assert "could not be reached" in said and "behind by 1" in said, said
+    assert lbctl_json(master, "status")["pair"]["peer_behind"] == 1
+    backup = guest_lab.power_on(backup)
+    backup.wait_output(rb"login: ", timeout=BOOT + 120)
+    backup.login(MASTER["admin_password"])
+    journal = backup.shell("journalctl -b -u lbwizard-apply --no-pager")[1]
+    assert "took shared version" in journal, journal
+    started = {
+        unit: int(backup.shell(f"systemctl show -P {what} {unit}")[1].strip().splitlines()[-1])
+        for unit, what in (
+            ("lbwizard-apply", "ExecMainExitTimestampMonotonic"),
+            ("keepalived", "ExecMainStartTimestampMonotonic"),
+        )
+    }
+    assert 0 < started["lbwizard-apply"] <= started["keepalived"], started  # caught up before VRRP could run
+    assert ("192.168.2.50", "drain") in servers(backup)
+    assert servers(backup) == servers(master)
+    wait_until(lambda: only_master(master, backup), 120, "the master holding the VIPs, the backup back as backup")
+    return backup
+
+
 def test_ha_pair_fails_over_on_a_pulled_cable_and_on_power_off(guest_lab):
     guest_lab.run("rs1", "ip", "route", "replace", "default", "via", "192.168.2.20")  # the floating gateway
     start(guest_lab, "rs1", ECHO_SERVER, "192.168.2.50", str(ECHO_PORT))
     listening = lambda: f":{ECHO_PORT} " in guest_lab.run("rs1", "ss", "-ltnH").stdout
     wait_until(listening, 10, "the echo server listening", poll=0.05)
     pair = []
-    for number, answers in enumerate((HA_MASTER_TWO_ARM, BACKUP)):
+    for number, answers in enumerate((MASTER, BACKUP)):
         scenario = {"scenario.yaml": with_echo_service(answers)}
         disk = answers_disk(guest_lab.workdir / f"answers{number}.img", yaml.safe_dump(answers), scenario)
         pair.append(guest_lab.boot(drives=[disk], cpus=1))
@@ -108,7 +176,7 @@ def test_ha_pair_fails_over_on_a_pulled_cable_and_on_power_off(guest_lab):
     def set_up(guest) -> float:
         """First boot from the answers disk, login, then the echo service: the seconds its apply took."""
         wait_configured(guest, timeout=BOOT + 400)  # two guests share the CPUs
-        guest.login(HA_MASTER_TWO_ARM["admin_password"])
+        guest.login(MASTER["admin_password"])
         started = time.monotonic()
         apply_from_answers_disk(guest)
         return time.monotonic() - started
@@ -116,16 +184,17 @@ def test_ha_pair_fails_over_on_a_pulled_cable_and_on_power_off(guest_lab):
     with ThreadPoolExecutor(2) as pool:  # both units at once, each console read while it prints
         applied = max(pool.map(set_up, pair))
     wait_served(guest_lab, VIP_URL)
-    only_master = lambda: holds_floating(master) == (True, True) and holds_floating(backup) == (False, False)
-    wait_until(only_master, 60, "VIPs on the master only")
+    wait_until(lambda: only_master(master, backup), 60, "VIPs on the master only")
 
     external_tap = guest_lab.tap(0, 0)
     guest_lab.run("sw", "ip", "link", "set", external_tap, "down")  # the master's external cable
     wait_until(lambda: holds_floating(backup) == (True, True), 60, "both floating addresses on the backup")
     wait_served(guest_lab, VIP_URL, timeout=60)
     guest_lab.run("sw", "ip", "link", "set", external_tap, "up")
-    wait_until(only_master, 60, "the master taking the VIPs back, and the backup letting go")
+    wait_until(lambda: only_master(master, backup), 60, "the master taking the VIPs back, and the backup letting go")
     wait_served(guest_lab, VIP_URL, timeout=60)
+
+    backup = one_system(guest_lab, master, backup)
 
     client = start(guest_lab, "client", LINE_CLIENT, "10.0.0.20", str(ECHO_PORT))
     client_port = read_line(client, 30)
@@ -136,7 +205,7 @@ def test_ha_pair_fails_over_on_a_pulled_cable_and_on_power_off(guest_lab):
     assert "52:54:00:00:00:01" in neighbour, neighbour  # the client sends to the master's eth0
     master.stop()  # power off
     down = time.monotonic()
-    wait_served(guest_lab, VIP_URL, timeout=60)
+    wait_served(guest_lab, VIP_URL, expected="rs2\n", timeout=60)  # RIP1 drained on both: the new server
     gap = time.monotonic() - down
     assert holds_floating(backup) == (True, True)
     assert echoed(client, "after the failover") == "after the failover"  # the same TCP connection

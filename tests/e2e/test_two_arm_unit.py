@@ -47,6 +47,7 @@ from tests.e2e.steps import (
     VIP_URL,
     answered_config,
     apply_from_answers_disk,
+    lbctl_json,
     open_ports,
     wait_configured,
     wait_served,
@@ -72,14 +73,6 @@ def weight(guest, real_server: str, service: str = "") -> int | None:
         elif inside and len(fields) >= 4 and fields[1] == real_server:
             return int(fields[3])
     return None
-
-
-def lbctl_json(guest, command: str, timeout: float = 60):
-    """An lbctl command's --json answer, read back over the serial console as one line."""
-    status, output = guest.shell(f"lbctl {command} --json | tr -d '\\n'", timeout=timeout)
-    assert status == 0, output
-    start = min(i for i in (output.find("["), output.find("{")) if i >= 0)
-    return json.loads(output[start:].strip())
 
 
 SERVERS = {"192.168.2.50": "rs1\n", "192.168.2.51": "rs2\n"}

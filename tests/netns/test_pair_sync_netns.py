@@ -354,3 +354,28 @@ def test_setup_run_again_on_one_unit_changes_the_pair(pair):
     refused = pair.wizard("a", "--answers", str(path))
     assert refused.returncode != 0 and "refused the change, so neither unit has it" in refused.stdout + refused.stderr
     assert {unit: (pair.tmp / unit / "etc/lbwizard/appliance.yaml").read_text() for unit in UNITS} == before
+
+
+@pytest.mark.parametrize("failing", ["a", "b"])
+def test_a_change_that_fails_on_either_unit_is_on_neither(pair, failing):
+    """The fault injected on each side in turn: the unit's hand-over cannot write keepalived.conf (its
+    directory is a file). Both units apply at once once the peer accepts; b failing after it accepted
+    makes a undo its part, a failing makes a ask b to undo: the change is on neither, the versions equal."""
+    first = pair.servers("a")
+    before = {unit: pair.pair_status(unit)["shared_version"] for unit in UNITS}
+    directory = pair.tmp / failing / "etc/keepalived"
+    shutil.move(directory, directory.with_name("keepalived.away"))
+    directory.write_text("a file where the directory was\n")
+    try:
+        result = pair.lbctl("a", "rs", "add", "VIP1", "192.168.2.51")
+    finally:
+        directory.unlink()
+        shutil.move(directory.with_name("keepalived.away"), directory)
+    said = result.stdout + result.stderr
+    assert result.returncode == 1 and "neither unit has it" in said, said
+    assert pair.servers("a") == pair.servers("b") == first
+    assert {unit: pair.pair_status(unit)["shared_version"] for unit in UNITS} == before
+    for unit in UNITS:  # and the daemons' files are the old ones on both
+        assert "192.168.2.51" not in (pair.tmp / unit / "etc/keepalived/keepalived.conf").read_text()
+    ok(pair.lbctl("a", "rs", "add", "VIP1", "192.168.2.51"))  # the pair still changes as one afterwards
+    assert pair.servers("a") == pair.servers("b") == [*first, "192.168.2.51"]

@@ -19,7 +19,7 @@ from ..engines.access import Engines, for_run
 from ..engines.errors import NotAsked
 from ..pair import shared, sync, view
 from . import boot, pair_findings
-from .changes import EXIT_BAD_INPUT, EXIT_BUSY, EXIT_OK, EXIT_PEER_REFUSED, commit
+from .changes import EXIT_BAD_INPUT, EXIT_BUSY, EXIT_FAILED, EXIT_OK, EXIT_PEER_REFUSED, commit
 
 Edit = Callable[[ApplianceConfig], ApplianceConfig]
 
@@ -74,11 +74,13 @@ class Operations:
         *,
         peer: bool = True,
         wait: float | None = None,
+        on_verified: Callable[[], None] | None = None,
     ) -> tuple[int, list[tuple[str, str]]]:
         """Edit the saved config and commit it; (exit code, problems). What the engines can take at once
         (servers added, removed, reweighted, drained, offline, online) reaches them first. In a paired
         unit a change of the shared part is a change of the pair: the peer takes it first (peer=False:
         this is the peer's request being taken). wait: how long to wait for another change here.
+        on_verified: called once verify is content, before anything is applied (the peer's ACCEPTED).
 
         failure gets the line saying why an apply failed; by default echo, as on a screen nothing
         printed would be seen.
@@ -87,25 +89,29 @@ class Operations:
             with one_change(self.paths, wait=wait):  # from reading the saved config to the last step
                 previous = self.config()
                 new = make(previous)
-                answer = None
+                pending = None
                 if peer and shared.paired(previous) and shared.paired(new) and shared.differs(previous, new):
                     from ..config.verify import verify  # as commit() does: only a change pays for verify's import
 
                     if problems := verify(new):  # judged here before the peer is asked
                         return EXIT_BAD_INPUT, [(p.field, p.message) for p in problems]
-                    new, answer = sync.to_peer_first(self.paths, previous, new, echo)
-                    if answer.reached and not answer.ok:
-                        if answer.problems and not answer.refused:  # its verify objects: bad input, by field
-                            return EXIT_BAD_INPUT, [(f"peer {new.ha.peer}: {f}", m) for f, m in answer.problems]
-                        why = "; ".join(message for _, message in answer.problems) or answer.error
-                        (failure or echo)(f"the peer refused the change, so neither unit has it: {why}")
-                        return EXIT_PEER_REFUSED, []
+                    new = shared.stepped(new, shared.version(previous))
+                    pending = sync.PeerChange(self.paths, previous, new, echo)
+                    if not pending.wait_accepted():
+                        answer = pending.result()
+                        if answer.reached and not answer.ok:
+                            return self._refused(answer, new, echo, failure)
 
                 def taken_now() -> RuntimeChange:
+                    if on_verified:
+                        on_verified()
                     return runtime_change(previous, new, self.engines)
 
                 result = commit(previous, new, self.paths, self.live, self.handover, taken_now, echo, failure or echo)
-                if answer is not None:
+                if pending is not None:
+                    answer = pending.result()
+                    if result[0] == EXIT_OK and answer.reached and not answer.ok:  # accepted, then failed there
+                        return self._undo_here(previous, new, answer, echo, failure)
                     sync.after_here(self.paths, previous, new, answer, result[0] == EXIT_OK, echo)
                 self.saved_version = history.newest(self.paths) if result[0] == EXIT_OK else None
                 return result
@@ -118,6 +124,34 @@ class Operations:
         except Busy as exc:
             (failure or echo)(str(exc))
             return EXIT_BUSY, []
+
+    def _refused(self, answer, new: ApplianceConfig, echo, failure) -> tuple[int, list[tuple[str, str]]]:
+        """The peer did not take the change, and nothing was done here."""
+        assert new.ha is not None
+        if answer.problems and not answer.refused:  # its verify objects: bad input, by field
+            return EXIT_BAD_INPUT, [(f"peer {new.ha.peer}: {f}", m) for f, m in answer.problems]
+        why = "; ".join(message for _, message in answer.problems) or answer.error
+        (failure or echo)(f"the peer refused the change, so neither unit has it: {why}")
+        return EXIT_PEER_REFUSED, []
+
+    def _undo_here(self, previous: ApplianceConfig, new: ApplianceConfig, answer, echo, failure) -> tuple[int, list]:
+        """The peer accepted the change and then failed to apply it (and undid its part): so this unit undoes
+        its own, as a change back to the previous configuration."""
+        assert new.ha is not None
+        echo(f"the peer {new.ha.peer} could not apply it ({answer.error}); undo it here too")
+        undone = commit(
+            new,
+            previous,
+            self.paths,
+            self.live,
+            self.handover,
+            lambda: runtime_change(new, previous, self.engines),
+            echo,
+            failure or echo,
+        )
+        done = "so neither unit has it" if undone[0] == EXIT_OK else "and undoing it here FAILED: run lbctl rollback"
+        (failure or echo)(f"the change failed on the peer {new.ha.peer}, {done}")
+        return EXIT_FAILED, []
 
     def rollback(
         self, version: int | None, echo: Callable[[str], None], failure: Callable[[str], None] | None = None

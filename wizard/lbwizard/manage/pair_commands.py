@@ -12,10 +12,10 @@ import sys
 from ..config.lock import Busy, one_change
 from ..config.model import ApplianceConfig
 from ..engines.errors import NotAsked
-from ..pair import keys, shared, sync, view
+from ..pair import channel, keys, shared, sync, view
 from .changes import EXIT_BAD_INPUT, EXIT_BUSY, EXIT_FAILED, EXIT_OK, EXIT_PEER_REFUSED
 
-MASTER_WAIT, BACKUP_WAIT = 0.0, 5.0  # a peer's request meeting a change here: see receive()
+MASTER_WAIT, BACKUP_WAIT = 0.0, 60.0  # a peer's request meeting a change here: see receive(); 60 s: a change under TCG
 
 
 def add_parser(commands, common: argparse.ArgumentParser) -> None:
@@ -142,7 +142,9 @@ def receive(ctl, args: argparse.Namespace) -> int:
     config = ctl.config()
     wait = MASTER_WAIT if config.ha is not None and config.ha.role == "master" else BACKUP_WAIT
     try:
-        code, problems = ctl.operations.change(take, echo, failure, peer=False, wait=wait)
+        code, problems = ctl.operations.change(
+            take, echo, failure, peer=False, wait=wait, on_verified=lambda: echo(f"{channel.ACCEPTED} verified; applying")
+        )
     except _Level:
         code, problems = EXIT_OK, []
     if code == EXIT_BUSY and not errors:

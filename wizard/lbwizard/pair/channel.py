@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import json
 import subprocess
+import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ..config.paths import Paths
 
 SSH_UNREACHABLE = 255  # ssh's own exit status for "could not connect or authenticate"
 CONNECT_SECONDS = 5
 ANSWER_SECONDS = 300  # the peer's whole change, hand-over included (minutes under TCG)
+ACCEPTED = "accepted:"  # the peer's line once it holds its lock and its verify is content: it applies now
 QUESTION_SECONDS = 30  # a question (its state): the peer's lbctl starting and reading its files, under TCG
 
 
@@ -57,18 +61,90 @@ def ssh_command(paths: Paths, peer: str) -> list[str]:
     ]
 
 
+class Call:
+    """One request under way: ssh runs on its own, its answer and its progress lines going to files, so
+    this unit can do its own part meanwhile (no thread and no pipe to keep read; python-iptables, in
+    the same process, is not safe beside other threads opening and closing descriptors)."""
+
+    def __init__(self, paths: Paths, peer: str, request: dict, within: float = ANSWER_SECONDS) -> None:
+        self.peer, self.within, self.deadline = peer, within, time.monotonic() + within
+        self.folder = tempfile.TemporaryDirectory(prefix="lbwizard-peer-")
+        self.out_path, self.err_path = Path(self.folder.name, "answer"), Path(self.folder.name, "progress")
+        self.said: list[str] = []
+        self.error = ""
+        with open(self.out_path, "w") as out, open(self.err_path, "w") as err:
+            try:
+                self.proc: subprocess.Popen | None = subprocess.Popen(
+                    ssh_command(paths, peer), stdin=subprocess.PIPE, stdout=out, stderr=err, text=True
+                )
+            except OSError as exc:
+                self.proc, self.error = None, f"ssh could not run: {exc}"
+                self.folder.cleanup()
+                return
+        assert self.proc.stdin is not None
+        try:
+            self.proc.stdin.write(json.dumps(request))
+            self.proc.stdin.close()
+        except OSError:  # ssh gave up at once; its exit status says why
+            pass
+        self.progress = open(self.err_path, "rb")  # noqa: SIM115 - closed by finish()
+
+    def _echo_new(self, echo: Callable[[str], None]) -> list[str]:
+        lines = []
+        while (raw := self.progress.readline()).endswith(b"\n"):
+            line = raw.decode(errors="replace")
+            lines.append(line)
+            if line.strip() and not line.startswith("Warning: Permanently added"):
+                echo(f"peer {self.peer}: {line.strip().removeprefix('- ')}")
+        if raw:  # a line not finished yet: read it whole next time
+            self.progress.seek(-len(raw), 1)
+        self.said += lines
+        return lines
+
+    def wait_for(self, marker: str, echo: Callable[[str], None]) -> bool:
+        """Until the peer says marker (True) or is done without it (False); its lines to echo meanwhile."""
+        if self.proc is None:
+            return False
+        while True:
+            if any(marker in line for line in self._echo_new(echo)):
+                return True
+            if self.proc.poll() is not None or time.monotonic() > self.deadline:
+                return False
+            time.sleep(0.05)
+
+    def finish(self, echo: Callable[[str], None]) -> Answer:
+        """The peer's answer (waiting for it, within the time the call was given)."""
+        if self.proc is None:
+            return Answer(reached=False, error=self.error)
+        try:
+            while self.proc.poll() is None and time.monotonic() < self.deadline:
+                self._echo_new(echo)
+                time.sleep(0.05)
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+                return Answer(reached=True, error=f"the peer {self.peer} did not answer within {self.within:g} s")
+            self._echo_new(echo)
+            stdout = self.out_path.read_text()
+        except BaseException:  # interrupted: ssh goes too (the peer then undoes what it had not finished)
+            self.proc.kill()
+            raise
+        finally:
+            self.progress.close()
+            self.folder.cleanup()
+        return parse_answer(
+            self.peer, subprocess.CompletedProcess(self.proc.args, self.proc.returncode, stdout, "".join(self.said))
+        )
+
+
 def call(paths: Paths, peer: str, request: dict, echo: Callable[[str], None], within: float = ANSWER_SECONDS) -> Answer:
-    """Send one request to the peer's lbctl; its progress lines to echo (as "peer: ..."). within: how long
-    the whole answer may take (a change: minutes under TCG; a question: seconds)."""
-    try:
-        done = subprocess.run(ssh_command(paths, peer), input=json.dumps(request), capture_output=True, text=True, timeout=within)
-    except subprocess.TimeoutExpired:
-        return Answer(reached=True, error=f"the peer {peer} did not answer within {within:g} s")
-    except OSError as exc:
-        return Answer(reached=False, error=f"ssh could not run: {exc}")
-    for line in done.stderr.splitlines():
-        if line.strip() and not line.startswith("Warning: Permanently added"):
-            echo(f"peer {peer}: {line.strip().removeprefix('- ')}")
+    """Send one request to the peer's lbctl and wait for its answer; its progress lines to echo (as
+    "peer: ..."), each as it comes. within: how long the whole answer may take (a change: minutes under
+    TCG; a question: seconds)."""
+    return Call(paths, peer, request, within).finish(echo)
+
+
+def parse_answer(peer: str, done: subprocess.CompletedProcess) -> Answer:
     try:
         data = json.loads(done.stdout)
     except ValueError:

@@ -1,10 +1,11 @@
-"""One change of the pair: made on the peer first, then here; if the peer cannot be reached, here only, and
-the peer is brought level later (lbctl pair sync, the sync timer).
+"""One change of the pair: the peer asked first, then both units apply at once; if the peer cannot be
+reached, here only, and the peer is brought level later (lbctl pair sync, the sync timer).
 
 Peer first, so that a peer that refuses (its verify objects, or it has changes this unit does not know)
-leaves both units as they were. If this unit then fails its own apply, the peer is asked to undo, so the
-change is on both units or on neither. A request carries the whole shared part, not a difference: a peer
-that is behind by any number of versions is level after one request.
+leaves both units as they were. If this unit then fails its own apply, the peer is asked to undo; if the
+peer fails after it accepted, this unit undoes its own: the change is on both units or on neither. A
+request carries the whole shared part, not a difference: a peer that is behind by any number of versions
+is level after one request.
 """
 
 from __future__ import annotations
@@ -48,16 +49,34 @@ def peer_behind(config: ApplianceConfig, paths: Paths) -> int | None:
     return max(0, shared.version(config) - (acknowledged(paths) or 0))
 
 
-def to_peer_first(paths: Paths, previous: ApplianceConfig, new: ApplianceConfig, echo: Echo) -> tuple[ApplianceConfig, Answer]:
-    """new at the next shared version, and the peer's answer to taking it."""
-    new = shared.stepped(new, shared.version(previous))
-    assert new.ha is not None and new.ha.peer
-    echo(f"change the peer {new.ha.peer} first (shared version {shared.version(new)})")
-    return new, channel.call(paths, new.ha.peer, request("apply", new, shared.version(previous)), echo)
+class PeerChange:
+    """The peer taking a change, beside this unit's own apply: asked first; once it says ACCEPTED (it holds
+    its lock and its verify is content) this unit applies too, both at once, so a pair change takes about
+    as long as the slower unit's, not the sum of both. Until then nothing is done here: a peer that
+    refuses, or that is busy with a change of its own, leaves both units as they were."""
+
+    def __init__(self, paths: Paths, previous: ApplianceConfig, new: ApplianceConfig, echo: Echo) -> None:
+        assert new.ha is not None and new.ha.peer
+        self.echo = echo
+        echo(f"change the peer {new.ha.peer} (shared version {shared.version(new)}); this unit follows once it accepts")
+        self.call = channel.Call(paths, new.ha.peer, request("apply", new, shared.version(previous)))
+        self.answer: Answer | None = None
+
+    def wait_accepted(self) -> bool:
+        """True once the peer accepted and is applying; False when it finished without (result() says how)."""
+        if self.call.wait_for(f"- {channel.ACCEPTED}", self.echo):
+            return True
+        return self.result().ok  # a peer that had it already (level) answers ok with nothing to accept
+
+    def result(self) -> Answer:
+        if self.answer is None:
+            self.answer = self.call.finish(self.echo)
+        return self.answer
 
 
 def after_here(paths: Paths, previous: ApplianceConfig, new: ApplianceConfig, answer: Answer, done: bool, echo: Echo) -> None:
-    """Record what the peer has; undo the peer's part of a change that failed here."""
+    """Record what the peer has; undo the peer's part of a change that failed here. (A peer that accepted
+    and then failed is the caller's: it undoes this unit's part.)"""
     assert new.ha is not None and new.ha.peer
     if done and answer.ok:
         record_acknowledged(paths, shared.version(new))
@@ -71,7 +90,9 @@ def after_here(paths: Paths, previous: ApplianceConfig, new: ApplianceConfig, an
     elif answer.ok:
         echo(f"undo the change on the peer {new.ha.peer} too")
         undone = channel.call(paths, new.ha.peer, request("undo", previous, shared.version(new)), echo)
-        if not undone.ok:
+        if undone.ok:
+            echo(f"the peer {new.ha.peer} undid it too, so neither unit has it")
+        else:
             echo(f"the peer {new.ha.peer} could not undo it ({undone.error}): run lbctl pair sync once it is reachable")
 
 
