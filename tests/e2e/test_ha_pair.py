@@ -124,7 +124,9 @@ def one_system(guest_lab, master, backup):
     them equal; a change made while the backup is off reaches it in its boot apply, before keepalived
     starts. Returns the backup as booted again."""
     guest_lab.add_real_server("rs2", "192.168.2.51", gateway="192.168.2.20")
+    started = time.monotonic()
     said = changed(master, "lbctl rs add VIP1 192.168.2.51")
+    pair_change = time.monotonic() - started
     assert "peer 10.0.0.22:" in said, said  # the backup's own steps, shown on the master
     assert ("192.168.2.51", "online") in servers(backup)
     assert "192.168.2.51:80" in backup.shell("ipvsadm -Ln")[1]
@@ -139,7 +141,9 @@ def one_system(guest_lab, master, backup):
     assert ("192.168.2.61", "online") in servers(master)
 
     backup.stop()  # powered off: the master's change is made there alone, and the backup is behind
+    started = time.monotonic()
     said = changed(master, "lbctl rs drain VIP1 RIP1")
+    alone = time.monotonic() - started
     assert "could not be reached" in said and "behind by 1" in said, said
     assert lbctl_json(master, "status")["pair"]["peer_behind"] == 1
     backup = guest_lab.power_on(backup)
@@ -158,6 +162,7 @@ def one_system(guest_lab, master, backup):
     assert ("192.168.2.50", "drain") in servers(backup)
     assert servers(backup) == servers(master)
     wait_until(lambda: only_master(master, backup), 120, "the master holding the VIPs, the backup back as backup")
+    print(f"TCG: lbctl rs add on the pair {pair_change:.1f} s; lbctl rs drain with the peer off {alone:.1f} s (ssh gave up)")
     return backup
 
 
