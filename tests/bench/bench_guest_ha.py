@@ -3,7 +3,11 @@ master's external cable is pulled (and plugged back: the master takes the VIPs b
 master is powered off. The client starts an HTTP GET every 50 ms, each with a 0.5 s timeout, in
 parallel, so the resolution stays 50 ms while probes time out; the gap is the longest time between
 two answers around the event. Printed with the advert settings the pair runs with (from the model,
-and as keepalived.conf has them)."""
+and as keepalived.conf has them).
+
+Issue 16's pair change under TCG, in the same run (both units paired by their answers disks): `lbctl rs
+add` on the master with the backup's sshd stopped (refused at once: the change is this unit's alone,
+plus one refused connection), then, sshd back and the backup level, the same change of the pair."""
 
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ from image.lab import GuestLab, answers_disk
 from lbwizard.render.rolevars import PRIORITY
 from tests.conftest import HA_MASTER_TWO_ARM
 from tests.e2e.steps import answered_config, wait_configured, wait_served, wait_until
-from tests.e2e.test_ha_pair import BACKUP, VIP_URL, holds_floating
+from tests.e2e.test_ha_pair import BACKUP, MASTER, VIP_URL, holds_floating
 
 INTERVAL, TIMEOUT = 0.05, 0.5
 SETTLE = 2.0  # seconds of answers recorded before and after each event, so the gap has both ends
@@ -83,13 +87,34 @@ def report(what: str, figures: tuple[float, int, int]) -> None:
     print(f"{what:<44} gap {gap:5.2f} s   ({failed} of {total} probes failed)")
 
 
+def timed(guest, command: str) -> float:
+    started = time.monotonic()
+    status, output = guest.shell(command, timeout=900)
+    assert status == 0, output
+    return time.monotonic() - started
+
+
+def pair_change(master, backup) -> None:
+    """lbctl rs add on the master alone (the backup's sshd stopped) against the same on the pair."""
+    master.shell("systemctl stop lbwizard-pair-sync.timer", timeout=60)  # its sync would hold the lock beside ours
+    backup.shell("systemctl stop ssh.socket ssh.service", timeout=60)
+    alone = [timed(master, f"lbctl rs add VIP1 192.168.2.{60 + n}") for n in range(2)]
+    backup.shell("systemctl start ssh.service", timeout=60)
+    timed(master, "lbctl pair sync")
+    paired = [timed(master, f"lbctl rs add VIP1 192.168.2.{70 + n}") for n in range(2)]
+    one, both = min(alone), min(paired)
+    print(f"TCG lbctl rs add, this unit alone: {one:.1f} s (runs {', '.join(f'{s:.1f}' for s in alone)})")
+    print(f"TCG lbctl rs add, the pair (both at once): {both:.1f} s (runs {', '.join(f'{s:.1f}' for s in paired)})")
+    print(f"TCG ratio pair / one unit: {both / one:.2f} (goal < 2)")
+
+
 def main() -> None:
     ha = answered_config(HA_MASTER_TWO_ARM).ha
     lab = GuestLab().build()
     try:
         lab.run("rs1", "ip", "route", "replace", "default", "via", "192.168.2.20")
         pair = []
-        for number, answers in enumerate((HA_MASTER_TWO_ARM, BACKUP)):
+        for number, answers in enumerate((MASTER, BACKUP)):
             pair.append(lab.boot(drives=[answers_disk(lab.workdir / f"answers{number}.img", yaml.safe_dump(answers))], cpus=1))
         master, backup = pair
         for guest in pair:
@@ -104,6 +129,8 @@ def main() -> None:
         print(f"master down after 3 x advert + skew = {3 * ha.advert_interval + skew:.3f} s without adverts")
         print("keepalived.conf on the master: " + " | ".join(" ".join(line.split()) for line in rendered.splitlines()))
         print(f"probes: HTTP GET of {VIP_URL} every {INTERVAL * 1000:.0f} ms, {TIMEOUT} s timeout, from the client namespace")
+
+        pair_change(master, backup)
 
         tap = lab.tap(0, 0)
         probe = Probe(lab)
