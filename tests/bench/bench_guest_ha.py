@@ -123,7 +123,7 @@ def main() -> None:
         wait_served(lab, VIP_URL)
         only_master = lambda: holds_floating(master) == (True, True) and holds_floating(backup) == (False, False)
         wait_until(only_master, 60, "VIPs on the master only")
-        rendered = master.shell("grep -hE 'vrrp_version|advert_int|priority' /etc/keepalived/keepalived.conf | sort -u")[1]
+        rendered = master.shell("grep -hE '^ *(vrrp_version|advert_int|priority) ' /etc/keepalived/keepalived.conf | sort -u")[1]
         skew = (256 - PRIORITY["backup"]) * ha.advert_interval / 256  # VRRPv3's skew time, the backup's
         print(f"VRRPv3, advert_int {ha.advert_interval} s (the model's default), unicast; the backup declares the")
         print(f"master down after 3 x advert + skew = {3 * ha.advert_interval + skew:.3f} s without adverts")
