@@ -169,13 +169,16 @@ class Operations:
 
         return self.change(back, echo, failure=failure)
 
+    def local_addresses(self) -> set[str] | None:
+        """This unit's addresses now (None in a dry run, which asks nothing)."""
+        try:
+            return self.engines.local_addresses()
+        except NotAsked:
+            return None
+
     def pair_view(self, config: ApplianceConfig) -> view.PairView | None:
         """Both units of the pair as each says now (None: not paired)."""
-        try:
-            addresses = self.engines.local_addresses()
-        except NotAsked:
-            addresses = None
-        return view.collect(self.paths, config, addresses, live=self.live)
+        return view.collect(self.paths, config, self.local_addresses(), live=self.live)
 
     def status_snapshot(self) -> tuple[ApplianceConfig, list[status.ServiceStatus], view.PairView | None]:
         """The config, each service's status and the pair's view, read once, for a text and its JSON."""

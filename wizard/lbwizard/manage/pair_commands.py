@@ -11,7 +11,6 @@ import sys
 
 from ..config.lock import Busy, one_change
 from ..config.model import ApplianceConfig
-from ..engines.errors import NotAsked
 from ..pair import channel, keys, shared, sync, view
 from .changes import EXIT_BAD_INPUT, EXIT_BUSY, EXIT_FAILED, EXIT_OK, EXIT_PEER_REFUSED
 
@@ -168,11 +167,7 @@ def _state(ctl) -> int:
     if not shared.paired(config):
         print(json.dumps({"ok": False, "error": f"{config.hostname} is not paired (lbctl pair join)"}))
         return EXIT_PEER_REFUSED
-    try:
-        addresses = ctl.operations.engines.local_addresses()
-    except NotAsked:
-        addresses = None
-    print(json.dumps({"ok": True, **view.own_state(config, ctl.paths, addresses)}))
+    print(json.dumps({"ok": True, **view.own_state(config, ctl.paths, ctl.operations.local_addresses())}))
     return EXIT_OK
 
 

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..config import model
-from ..config.model import ApplianceConfig, ConfigFormatError
+from ..config.model import ApplianceConfig
 from ..config.paths import Paths
 from . import shared, sync, view
 
@@ -28,10 +27,9 @@ def from_peer(paths: Paths, config: ApplianceConfig, echo: Callable[[str], None]
     state, why = view.ask_peer(paths, config)
     if state is None:
         return None, f"the peer {config.ha.peer} could not be asked ({why}); booting shared version {own} as saved"
-    try:
-        theirs, peer_config = int(state["shared_version"]), model.loads(str(state["config"]))
-    except (KeyError, TypeError, ValueError, ConfigFormatError) as exc:
-        return None, f"the peer {config.ha.peer} sent a state this unit cannot read ({exc}); booting as saved"
+    theirs, peer_config = state.get("shared_version"), view.config_of(state)
+    if not isinstance(theirs, int) or peer_config is None:
+        return None, f"the peer {config.ha.peer} sent a state this unit cannot read; booting as saved"
     if not shared.differs(config, peer_config):
         return None, f"level with the peer {config.ha.peer} (shared version {own})"
     common = sync.acknowledged(paths) or 0  # the last shared version both units had

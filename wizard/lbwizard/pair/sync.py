@@ -96,6 +96,9 @@ def after_here(paths: Paths, previous: ApplianceConfig, new: ApplianceConfig, an
             echo(f"the peer {new.ha.peer} could not undo it ({undone.error}): run lbctl pair sync once it is reachable")
 
 
+OVERWRITE_BASE = 2**62  # a base no unit is beyond: the peer takes the part whatever it has
+
+
 def sync(paths: Paths, config: ApplianceConfig, echo: Echo, overwrite: bool = False) -> Answer:
     """Bring the peer level with this unit (the whole shared part, at this unit's shared version).
 
@@ -108,9 +111,6 @@ def sync(paths: Paths, config: ApplianceConfig, echo: Echo, overwrite: bool = Fa
     if answer.ok:
         record_acknowledged(paths, shared.version(config))
     return answer
-
-
-OVERWRITE_BASE = 2**62  # a base no unit is beyond: the peer takes the part whatever it has
 
 
 class Refused(ValueError):

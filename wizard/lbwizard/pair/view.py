@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from ..config import history, model
 from ..config.model import ApplianceConfig, ConfigFormatError
 from ..config.paths import Paths
-from ..render.rolevars import keepalived_vrrp
+from ..render.rolevars import external_address, keepalived_vrrp
 from . import channel, shared, sync
 
 
@@ -84,12 +84,9 @@ class PairView:
     in_sync: bool | None  # None: the peer could not be asked
     peer_behind: int | None  # versions the peer has not taken, as this unit last heard
     split_brain: list[str]  # floating addresses both units hold
-    peer_config: ApplianceConfig | None = None  # the peer's whole config, as it sent it
 
     def as_json(self) -> dict:
-        data = asdict(self)
-        data.pop("peer_config")
-        return data
+        return asdict(self)
 
 
 def ask_peer(paths: Paths, config: ApplianceConfig) -> tuple[dict | None, str]:
@@ -101,35 +98,35 @@ def ask_peer(paths: Paths, config: ApplianceConfig) -> tuple[dict | None, str]:
     return answer.data, ""
 
 
+def config_of(state: dict) -> ApplianceConfig | None:
+    """The whole config a peer's state carries, or None when it cannot be read."""
+    try:
+        return model.loads(str(state.get("config", "")))
+    except (ConfigFormatError, ValueError):
+        return None
+
+
 def collect(paths: Paths, config: ApplianceConfig, addresses: set[str] | None, live: bool = True) -> PairView | None:
     """Both units, as each says now; None for a unit that is not paired. A dry run (live False) asks no peer."""
     if not shared.paired(config):
         return None
     assert config.ha is not None
     mine = own_state(config, paths, addresses)
-    here = _unit(mine, external_of(config), True)
+    here = _unit(mine, external_address(config), True)
     state, why = ask_peer(paths, config) if live else (None, "not asked (dry run)")
     behind = sync.peer_behind(config, paths)
     if state is None:
         peer = UnitView("peer", config.ha.peer, False, reachable=False, error=why)
         return PairView([here, peer], None, behind, [])
     peer = _unit(state, config.ha.peer, False)
-    try:
-        peer_config = model.loads(str(state.get("config", "")))
-    except (ConfigFormatError, ValueError):
-        peer_config = None
+    peer_config = config_of(state)
     in_sync = peer_config is not None and not shared.differs(config, peer_config)
     if in_sync:
         behind = 0
     elif peer.shared_version is not None:
         behind = max(0, shared.version(config) - peer.shared_version)
     both = [a for a in here.holds if a in peer.holds]
-    return PairView([here, peer], in_sync, behind, both, peer_config)
-
-
-def external_of(config: ApplianceConfig) -> str | None:
-    external = config.external_interface()
-    return external[1].address.split("/")[0] if external else None
+    return PairView([here, peer], in_sync, behind, both)
 
 
 def as_text(view: PairView | None) -> str:
