@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NoReturn
 
 import yaml
 
@@ -28,6 +29,7 @@ from .engines.access import LiveEngines
 from .manage import boot as booting
 from .manage.changes import EXIT_ABORTED, EXIT_BAD_INPUT, EXIT_BUSY, EXIT_FAILED, EXIT_OK, run_steps
 from .manage.changes import apply_config as _apply
+from .manage.process_end import end_process
 from .setup.flow import AnswersError, Flow, summary_lines
 from .setup.guidance import next_steps
 from .setup.live import probe as probe_live_system
@@ -310,5 +312,10 @@ def _run(args: argparse.Namespace, paths: Paths) -> int:
     return run_interactive(paths, live, handover, args.setup)
 
 
+def run() -> NoReturn:
+    """The lbwizard command: main's exit code, with no interpreter teardown after it (manage/process_end.py)."""
+    end_process(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -16,6 +16,7 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 import yaml
 
@@ -29,6 +30,7 @@ from ..render import realserver
 from . import pair_commands
 from .changes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 from .operations import Operations
+from .process_end import end_process
 
 
 def _none_or(kind: type) -> Callable[[str], object]:
@@ -482,5 +484,10 @@ def main(argv: list[str] | None = None) -> int:
         return ctl.problems(exc.problems)
 
 
+def run() -> NoReturn:
+    """The lbctl command: main's exit code, with no interpreter teardown after it (process_end.py)."""
+    end_process(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
