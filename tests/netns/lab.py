@@ -16,11 +16,14 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from image.lab import ServerStarter, stop_processes
+
+UNIX_PATH_MAX = 107  # sun_path's 108 bytes, the last one the terminating NUL
 
 
 def sh(*args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -90,14 +93,20 @@ class Lab(ServerStarter):
     def start_haproxy(self, cfg: Path, sock: Path, port: int = 80) -> subprocess.Popen:
         """HAProxy in the load balancer's namespace on a rendered file; returns once it listens and its
         runtime API socket exists (stopped by PID with the lab)."""
+        if len(f"{sock}.{2**22}.tmp") > UNIX_PATH_MAX:  # HAProxy binds a temporary name beside the socket
+            raise RuntimeError(f"{sock}: too long for a unix socket; run pytest with a shorter --basetemp")
         command = ["ip", "netns", "exec", self.ns("lb"), "haproxy", "-db", "-f", str(cfg)]
-        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.processes.append(proc)
-        for _ in range(100):
-            if sock.exists() and f":{port} " in self.run("lb", "ss", "-ltnH").stdout:
-                return proc
-            time.sleep(0.05)
-        raise RuntimeError(f"HAProxy did not start on {cfg}")
+        with tempfile.TemporaryFile("w+") as errors:  # no name: nothing new under the root a test pictures
+            proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors)
+            self.processes.append(proc)
+            for _ in range(200):
+                if sock.exists() and f":{port} " in self.run("lb", "ss", "-ltnH").stdout:
+                    return proc
+                if proc.poll() is not None:
+                    break
+                time.sleep(0.05)
+            errors.seek(0)
+            raise RuntimeError(f"HAProxy did not start on {cfg}: {errors.read()[-2000:]}")
 
     def fetch(self, name: str, url: str, timeout: float = 3, source: str | None = None) -> str | None:
         """GET url from inside a namespace (from its address `source`, if given); the body, or None when it
