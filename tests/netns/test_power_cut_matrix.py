@@ -97,17 +97,17 @@ class Unit:
         result = lbwizard(lab, "apply", "--config", config, "--root", str(self.root))  # with the hand-over's render
         assert result.returncode == 0, result.stdout + result.stderr
         shutil.copytree(self.root, self.template, symlinks=True)
-        self.old = self.reset()
+        self.reset()
+        self.old = picture(lab, self.root)
 
-    def reset(self) -> dict:
-        """Back to the old configuration, booted: its picture."""
+    def reset(self) -> None:
+        """Back to the old configuration, booted (pictured once, in __init__: every reset makes the same)."""
         self.power_off_haproxy()
         shutil.rmtree(self.root)
         shutil.copytree(self.template, self.root, symlinks=True)
         reboot(self.lab)
         assert boot(self.lab, self.tmp_path).returncode == 0
         self.start_haproxy()
-        return picture(self.lab, self.root)
 
     def start_haproxy(self) -> None:
         """HAProxy as the unit's boot starts it: on the root's haproxy.cfg, its API where lbctl looks."""
