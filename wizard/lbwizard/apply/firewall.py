@@ -307,7 +307,9 @@ def _easy():
 
     Each easy call commits at once; the cache keeps autocommit handles whose __del__ commits and frees them
     during finalization, where a run was seen spinning in libc with the GIL held after its last step (issue
-    13's hang). Closed by atexit, with nothing left to commit, they are never touched there.
+    13's hang). The lbwizard and lbctl commands skip finalization altogether (manage/process_end.py); for
+    a caller in the same process (the TUI under test) they are closed by atexit, with nothing left to
+    commit, so they are never touched there.
     """
     global _closing_registered
     import iptc.easy as easy
