@@ -6,8 +6,8 @@ PY := $(VENV)/bin/python
 APT_PACKAGES := python3-venv python3-dev gcc libc6-dev libcrypt1 zstd openssl iproute2 iputils-ping iptables openssh-client openssh-server procps util-linux tmux haproxy keepalived ipvsadm curl wrk \
 	mmdebstrap qemu-system-x86 qemu-utils grub-pc-bin grub-efi-amd64-bin ovmf xorriso mtools dosfstools e2fsprogs gdisk
 ROOT_DIR ?= build/root
-# the netns tier mostly waits (check intervals, timeouts, ARP), so it runs in more workers than the 2 cores
-NETNS_WORKERS ?= 3
+# the host tiers mostly wait (check intervals, timeouts, ARP), so they run in more workers than the 2 cores
+HOST_WORKERS ?= 3
 
 IMAGE := build/lb-appliance.qcow2
 IMAGE_INPUTS := $(filter-out image/lab.py image/__init__.py,$(shell git ls-files image rootfs-overlay ansible wizard pyproject.toml 2>/dev/null | xargs -r stat -L --format=%n 2>/dev/null))
@@ -53,10 +53,14 @@ test: ## the whole suite: unit, tui, cli, roles, netns and e2e (QEMU boots of th
 	@start=$$(date +%s) && $(MAKE) --no-print-directory lint && echo "time: lint $$(( $$(date +%s) - start )) s"
 	@start=$$(date +%s) && $(MAKE) --no-print-directory image && echo "time: image $$(( $$(date +%s) - start )) s"
 	@base=$$(mktemp -d /tmp/lbwXXXX) && rc=0 && start=$$(date +%s) && \
-	$(VENV)/bin/pytest -q -n $(NETNS_WORKERS) --basetemp=$$base --durations=20 tests/netns || rc=$$?; \
-	echo "time: netns tier, $(NETNS_WORKERS) workers: $$(( $$(date +%s) - start )) s"; \
-	start=$$(date +%s) && $(VENV)/bin/pytest -q --durations=30 --ignore=tests/netns || rc=$$?; \
-	echo "time: unit, tui, cli, roles and e2e, one after the other: $$(( $$(date +%s) - start )) s"; \
+	$(VENV)/bin/pytest -q -n $(HOST_WORKERS) --basetemp=$$base --durations=25 tests/netns tests/cli tests/tui tests/roles tests/unit \
+		|| rc=$$?; \
+	echo "time: netns, cli, tui, roles and unit tiers, $(HOST_WORKERS) workers: $$(( $$(date +%s) - start )) s"; \
+	start=$$(date +%s) && $(VENV)/bin/pytest -q -n 2 --dist loadgroup --durations=20 tests/e2e --ignore=tests/e2e/test_ha_pair.py \
+		|| rc=$$?; \
+	echo "time: e2e tier, single guests in two lanes: $$(( $$(date +%s) - start )) s"; \
+	start=$$(date +%s) && $(VENV)/bin/pytest -q --durations=5 tests/e2e/test_ha_pair.py || rc=$$?; \
+	echo "time: e2e tier, the HA pair (two guests, alone): $$(( $$(date +%s) - start )) s"; \
 	[ $$rc -ne 0 ] || rm -rf $$base; exit $$rc
 
 bench: venv ## speed targets, as absolute times and ratios (numbers go into the issue notes)

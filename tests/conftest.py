@@ -73,6 +73,13 @@ def example_config():
 _TIER_SECONDS: dict[str, float] = {}
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `long` first, the rest in their order: in several xdist workers the minutes-long ones
+    (the power-cut matrix) otherwise came last and ran while the other workers had nothing left (907 s
+    wall for 1580 s of work in three workers)."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
+
+
 def pytest_runtest_logreport(report) -> None:
     """Adds each test's setup, call and teardown time to its tier (the folder under tests/)."""
     tier = report.nodeid.split("/")[1] if report.nodeid.startswith("tests/") else "other"

@@ -161,6 +161,7 @@ def test_hashing_modes_are_persistence_under_the_admins_scheduler(lab, tmp_path,
     assert all(0 < int(line.split(" exp=")[1].split()[0]) <= 600_000 for line in entries), entries  # the timeout
 
 
+@pytest.mark.long
 def test_a_layer7_persistence_timeout_expires(lab, tmp_path, servers):
     """Source-IP persistence of 60 s (the shortest): A is placed on one server, B on the other; after 61 idle
     seconds A's record is gone, so A is placed again by roundrobin, where C's placement says it must go."""

@@ -148,6 +148,7 @@ def paused(process: subprocess.Popen, step: int) -> None:
         assert line and time.monotonic() < deadline, f"the change never paused after step {step}"
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("change", sorted(CHANGES))
 def test_a_change_cut_off_at_any_step_is_exactly_the_old_or_the_new_configuration(lab, tmp_path, change):
     unit = Unit(lab, tmp_path)
