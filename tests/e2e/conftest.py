@@ -5,10 +5,11 @@ need a configured unit share one boot per module (`shared_lab`): the unit is set
 answers disk and each scenario then applies its own whole config with `lbwizard apply --config`,
 as an administrator reconfiguring a running unit would.
 
-`make test` runs the single-guest modules in two lanes at once (`pytest -n 2 --dist loadgroup`): a
-guest spends most of a scenario waiting on check intervals, timeouts and ARP, so two share the two
-cores (measured: two first boots side by side in 1.27x less time than one after the other). LANES
-puts the longest module alone in one lane. The HA pair's two guests run after them, alone.
+`make test` runs the single-guest modules two at a time (`pytest -n 2 --dist loadfile`: a module and
+its one boot stay in one worker): a guest spends most of a scenario waiting on check intervals,
+timeouts and ARP, so two share the two cores (measured: two first boots side by side in 1.27x less time
+than one after the other). The two-arm module, the longest by far, is marked `long`, so it starts first
+and the others share the second worker. The HA pair's two guests run after them, alone.
 """
 
 from __future__ import annotations
@@ -17,21 +18,10 @@ import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 
 from image.lab import IMAGE, GuestLab
-
-LANES = {"test_two_arm_unit": "lane-two-arm"}  # every other module: "lane-others"
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the marks
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Each e2e module's lane, as the xdist_group its tests run in (ignored without --dist loadgroup)."""
-    for item in items:
-        if item.path.parent == Path(__file__).parent:
-            item.add_marker(pytest.mark.xdist_group(LANES.get(item.path.stem, "lane-others")))
 
 
 @contextmanager

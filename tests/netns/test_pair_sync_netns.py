@@ -296,6 +296,29 @@ def test_one_view_of_both_units_and_a_split_brain_that_heals(pair):
     assert view["split_brain"] == [] and [u["vrrp"] for u in view["units"]] == ["MASTER", "BACKUP"]
 
 
+def test_a_unit_keepalived_holds_in_fault_shows_as_fault_not_as_backup(pair):
+    """The VRRP state in lbctl status is keepalived's own (its notify command keeps it): a's internal cable
+    pulled, keepalived holds a in FAULT and b takes over; by the floating addresses alone a would look like
+    a BACKUP, ready to take over, which it is not. diagnose says so; the cable back, a is MASTER again."""
+    for unit in UNITS:
+        pair.start(unit)
+    pair.wait_for_holder("a")
+    assert [u["vrrp"] for u in pair.pair_view("b")["units"]] == ["BACKUP", "MASTER"]
+    pair.run("a", "ip", "link", "set", "eth1", "down")
+    pair.wait_for_holder("b", timeout=15)
+    states = lambda unit: [u["vrrp"] for u in pair.pair_view(unit)["units"]]
+    wait_until(lambda: states("b") == ["MASTER", "FAULT"], 15, "b MASTER and a FAULT, as b's lbctl status says")
+    assert states("a") == ["FAULT", "MASTER"]
+    diagnosed = pair.lbctl("b", "diagnose")
+    assert diagnosed.returncode == 1, diagnosed.stdout
+    master = pair.pair_view("b")["units"][1]["hostname"]
+    assert f"keepalived holds {master} in FAULT" in diagnosed.stdout, diagnosed.stdout
+    assert "keepalived holds" not in pair.lbctl("b", "status").stdout  # status shows it; diagnose explains it
+    pair.run("a", "ip", "link", "set", "eth1", "up")
+    pair.wait_for_holder("a", timeout=15)
+    wait_until(lambda: states("b") == ["BACKUP", "MASTER"], 15, "a MASTER again and b BACKUP")
+
+
 def test_a_unit_that_was_away_takes_the_pairs_changes_at_boot_and_a_diverged_pair_is_never_merged(pair):
     """b was off while a changed: b's boot apply (before its engines start) takes a's shared part, daemon
     files included. Both changed while apart: the boot says DIVERGED and merges nothing, the timer's

@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +21,8 @@ from tests.conftest import HA_MASTER_TWO_ARM
 from tests.netns.lab import sh
 from tests.roles.render import render
 
+# the appliance's notify command (rootfs-overlay), keeping keepalived's state of each instance under a unit's root
+VRRP_NOTIFY = Path(__file__).resolve().parents[2] / "rootfs-overlay/usr/local/sbin/lbwizard-vrrp-state"
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("keepalived"), reason="needs root and keepalived")
 VIP, GATEWAY, NAT_PUBLIC = "10.0.0.20", "192.168.2.20", "10.0.0.50"
 UNITS = {"a": ("master", "10.0.0.21", "10.0.0.22", "192.168.2.21"), "b": ("backup", "10.0.0.22", "10.0.0.21", "192.168.2.22")}
@@ -92,7 +95,14 @@ class Pair:
     def start(self, unit: str) -> None:
         conf = self.tmp / f"{unit}-keepalived.conf"
         # no IPVS in this host kernel: the connection sync daemon would take the VRRP process down
-        conf.write_text(render("keepalived", self.config(unit), keepalived_lvs_sync=False))
+        rendered = render(
+            "keepalived",
+            self.config(unit),
+            keepalived_lvs_sync=False,
+            keepalived_vrrp_notify=str(VRRP_NOTIFY),
+            keepalived_vrrp_state_dir=str(self.tmp / unit / "run/lbwizard/vrrp"),
+        )
+        conf.write_text(rendered)
         run = len(list(self.tmp.glob(f"{unit}-*.p.pid"))) + 1  # fresh pid files: a killed run leaves its own
         files = [f"-{flag}{self.tmp / f'{unit}-{run}.{flag}.pid'}" for flag in ("p", "r", "c")]
         log = open(self.tmp / f"{unit}-keepalived.log", "a")  # noqa: SIM115 - closed with the process

@@ -111,7 +111,8 @@ def haproxy_master(tmp_path, monkeypatch):
             return probe.getsockname()[1]
 
     cfg.write_text(HAPROXY_CFG.format(sock=sock, port=free_port()))
-    master = subprocess.Popen(["haproxy", "-W", "-f", str(cfg), "-p", str(pidfile)], stderr=subprocess.PIPE, text=True)
+    log = (tmp_path / "haproxy.log").open("w")  # what the master and its workers say: shown when a reload fails
+    master = subprocess.Popen(["haproxy", "-W", "-f", str(cfg), "-p", str(pidfile)], stderr=log)
     script = tmp_path / "bin/systemctl"
     script.parent.mkdir()
     script.write_text(RELOADING_STAND_IN.format(log=tmp_path / "calls", pidfile=pidfile))
@@ -129,13 +130,17 @@ def haproxy_master(tmp_path, monkeypatch):
     finally:
         master.terminate()
         master.wait(timeout=10)
+        log.close()
 
 
 def test_a_reload_that_the_new_process_takes_succeeds(haproxy_master):
     module, cfg, sock, free_port = haproxy_master
     before = module.serving_pid(str(sock))
     cfg.write_text(HAPROXY_CFG.format(sock=sock, port=free_port()))
-    assert module.converge("haproxy", "reloaded", None, took=str(sock))["changed"]
+    try:
+        assert module.converge("haproxy", "reloaded", None, took=str(sock))["changed"]
+    except module.AnsibleActionFail as failed:  # HAProxy's own words: the port taken meanwhile, or a slow start
+        raise AssertionError(f"{failed}; HAProxy said:\n{(cfg.parent / 'haproxy.log').read_text()}") from failed
     assert module.serving_pid(str(sock)) not in (None, before)
 
 

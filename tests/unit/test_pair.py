@@ -4,6 +4,7 @@ carries (the shared part) and what it leaves alone (each unit's own), and the pe
 from __future__ import annotations
 
 import copy
+import os
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -12,7 +13,8 @@ from lbwizard.config import model
 from lbwizard.config.model import RealServer
 from lbwizard.config.paths import Paths
 from lbwizard.config.verify import verify
-from lbwizard.pair import keys, shared, sync
+from lbwizard.pair import keys, shared, sync, view
+from lbwizard.render.rolevars import keepalived_vrrp
 from lbwizard.setup.flow import AnswersError, Flow
 from lbwizard.setup.live import LiveSystem
 from tests.conftest import HA_BACKUP_TWO_ARM, HA_MASTER_TWO_ARM
@@ -120,3 +122,27 @@ def test_the_pair_key_may_run_only_the_receiving_end_from_the_peer(tmp_path):
     assert line.startswith('restrict,from="10.0.0.22",command="') and line.endswith(master.ha.pair_key)
     assert f"--root {tmp_path} pair receive" in line
     assert keys.authorized_text(unit(BACKUP)[0], Paths(tmp_path)) == ""  # not paired: no line
+
+
+def test_the_vrrp_state_is_keepalived_s_own_while_it_is_of_this_run_of_keepalived(tmp_path):
+    """What the notify command keeps (netns: written by a real keepalived); a state older than keepalived's
+    pid file is from an earlier run, and a state missing for one instance is not known: both None, so
+    status falls back to the floating addresses."""
+    master, _ = unit(HA_MASTER_TWO_ARM)
+    paths = Paths(tmp_path)
+    names = [instance["name"] for instance in keepalived_vrrp(master)["instances"]]
+    assert len(names) == 2  # the VIP's and the floating gateway's
+    assert view.keepalived_state(paths, master) is None
+    paths.vrrp_state_dir.mkdir(parents=True)
+    (paths.vrrp_state_dir / names[0]).write_text("FAULT\n")
+    assert view.keepalived_state(paths, master) is None  # the other instance has said nothing yet
+    (paths.vrrp_state_dir / names[1]).write_text("FAULT\n")
+    assert view.keepalived_state(paths, master) == "FAULT"
+    assert view.own_state(master, paths, set())["vrrp"] == "FAULT"  # the addresses alone would say BACKUP
+    (paths.vrrp_state_dir / names[1]).write_text("MASTER\n")
+    assert view.keepalived_state(paths, master) == "PARTIAL"
+    paths.keepalived_pid.write_text("4242\n")
+    for name in names:
+        os.utime(paths.vrrp_state_dir / name, (1, 1))
+    assert view.keepalived_state(paths, master) is None
+    assert view.own_state(master, paths, set())["vrrp"] == "BACKUP"

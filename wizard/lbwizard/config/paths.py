@@ -57,6 +57,16 @@ class Paths:
         return self.root / "run/lbwizard/boot.json"
 
     @property
+    def vrrp_state_dir(self) -> Path:
+        """keepalived's state of each VRRP instance, one file per instance (its notify, lbwizard-vrrp-state)."""
+        return self.root / "run/lbwizard/vrrp"
+
+    @property
+    def keepalived_pid(self) -> Path:
+        """Written by keepalived when it starts: a state file older than it is from an earlier run."""
+        return self.root / "run/keepalived.pid"
+
+    @property
     def confirm_timer_pid(self) -> Path:
         """The pending commit-confirm timer (a detached process) when there is no systemd."""
         return self.root / "run/lbwizard/confirm-timer.pid"

@@ -1,5 +1,5 @@
 """What lbctl diagnose says of the pair (pair/view.py's view of both units): a split brain explained, a
-peer that cannot be asked, a pair not in sync."""
+unit keepalived holds in FAULT, a peer that cannot be asked, a pair not in sync."""
 
 from __future__ import annotations
 
@@ -29,6 +29,20 @@ def findings(view: PairView | None) -> list[Finding]:
                 evidence=f"{here.hostname} holds {', '.join(here.holds)}; {peer.hostname} holds {', '.join(peer.holds)}",
             )
         )
+    for unit in (unit for unit in view.units if unit.vrrp == "FAULT"):
+        other = peer if unit is here else here
+        result.append(
+            Finding(
+                "problem",
+                "pair",
+                f"keepalived holds {unit.hostname} in FAULT: an interface it tracks is down, so it neither takes "
+                f"nor keeps the floating addresses, and the pair has no unit to fail over to while it lasts "
+                f"({other.hostname} is {other.vrrp})",
+                fix=f"bring {unit.hostname}'s interfaces back up (cable, switch port, `ip link`); keepalived leaves "
+                "FAULT on its own once they are",
+                proof=f"ip -br link (on {unit.hostname}); journalctl -u keepalived | grep -i fault",
+            )
+        )
     if not peer.reachable:
         result.append(
             Finding(
@@ -51,6 +65,6 @@ def findings(view: PairView | None) -> list[Finding]:
                 proof="lbctl status (on both units)",
             )
         )
-    elif not view.split_brain:
+    elif not view.split_brain and "FAULT" not in (here.vrrp, peer.vrrp):
         result.append(Finding("ok", "pair", f"both units have shared version {here.shared_version}; {here.vrrp} here"))
     return result

@@ -4,8 +4,11 @@ floating addresses it holds; whether the two have the same shared part; and a sp
 hold a floating address.
 
 The peer's half is what the peer itself says (the "state" request over the pair's channel: read only, no
-lock). The VRRP state is read from the floating addresses, which keepalived moves as one sync group: the
-unit holding them is MASTER, the other BACKUP; a unit holding only some is shown as PARTIAL.
+lock). The VRRP state is keepalived's own, as its notify command keeps it (one file per instance, written
+at each transition): MASTER, BACKUP, FAULT (a tracked interface is down, or no peer is configured), STOP.
+Instances in different states show as PARTIAL. Until keepalived has said anything since it started (or
+with a keepalived.conf written before the notify), it is read from the floating addresses, which
+keepalived moves as one sync group: the unit holding them is MASTER, the other BACKUP.
 """
 
 from __future__ import annotations
@@ -28,11 +31,33 @@ def floating_addresses(config: ApplianceConfig) -> list[str]:
 
 
 def vrrp_state(held: list[str], floating: list[str]) -> str:
+    """The state the floating addresses suggest (a FAULT looks like a BACKUP): the fallback of keepalived_state."""
     if not floating:
         return "unknown"
     if len(held) == len(floating):
         return "MASTER"
     return "PARTIAL" if held else "BACKUP"
+
+
+def keepalived_state(paths: Paths, config: ApplianceConfig) -> str | None:
+    """The state keepalived says its VRRP instances are in; None when it has not said so since it started."""
+    vrrp = keepalived_vrrp(config)
+    if not vrrp:
+        return None
+    try:
+        started = paths.keepalived_pid.stat().st_mtime
+    except OSError:
+        started = 0.0  # not running as the unit's service (a namespace test runs it by hand)
+    states = set()
+    for instance in vrrp["instances"]:
+        try:
+            file = paths.vrrp_state_dir / instance["name"]
+            if file.stat().st_mtime < started:
+                return None  # from an earlier run of keepalived
+            states.add(file.read_text().strip())
+        except OSError:
+            return None
+    return states.pop() if len(states) == 1 else "PARTIAL"
 
 
 @dataclass
@@ -42,7 +67,7 @@ class UnitView:
     here: bool
     reachable: bool = True
     role: str = ""  # as configured: master | backup
-    vrrp: str = "unknown"  # MASTER | BACKUP | PARTIAL | unknown
+    vrrp: str = "unknown"  # MASTER | BACKUP | FAULT | STOP | PARTIAL | unknown
     config_version: int | None = None  # the unit's newest history version
     shared_version: int | None = None
     holds: list[str] = field(default_factory=list)
@@ -56,7 +81,7 @@ def own_state(config: ApplianceConfig, paths: Paths, addresses: set[str] | None)
     return {
         "hostname": config.hostname,
         "role": config.ha.role if config.ha else "single",
-        "vrrp": vrrp_state(held, floating) if addresses is not None else "unknown",
+        "vrrp": keepalived_state(paths, config) or (vrrp_state(held, floating) if addresses is not None else "unknown"),
         "config_version": history.newest(paths),
         "shared_version": shared.version(config),
         "holds": held,
