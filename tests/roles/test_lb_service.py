@@ -112,7 +112,8 @@ def haproxy_master(tmp_path, monkeypatch):
 
     cfg.write_text(HAPROXY_CFG.format(sock=sock, port=free_port()))
     log = (tmp_path / "haproxy.log").open("w")  # what the master and its workers say: shown when a reload fails
-    master = subprocess.Popen(["haproxy", "-W", "-f", str(cfg), "-p", str(pidfile)], stderr=log)
+    master_cli = tmp_path / "master.sock"
+    master = subprocess.Popen(["haproxy", "-W", "-S", str(master_cli), "-f", str(cfg), "-p", str(pidfile)], stderr=log)
     script = tmp_path / "bin/systemctl"
     script.parent.mkdir()
     script.write_text(RELOADING_STAND_IN.format(log=tmp_path / "calls", pidfile=pidfile))
@@ -121,8 +122,21 @@ def haproxy_master(tmp_path, monkeypatch):
     spec = importlib.util.spec_from_file_location("lb_service", PLUGIN)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+
+    def master_listens() -> bool:
+        """The master's CLI answers only from its main loop, where it takes USR2: a reload sent before that
+        was lost (1 run in 10: the worker served, the pid file was there, no reload came)."""
+        try:
+            with sockets.socket(sockets.AF_UNIX) as cli:
+                cli.settimeout(2)
+                cli.connect(str(master_cli))
+                cli.sendall(b"show proc\n")
+                return b"worker" in cli.recv(4096)
+        except OSError:
+            return False
+
     deadline = time.monotonic() + 10
-    while module.serving_pid(str(sock)) is None:
+    while module.serving_pid(str(sock)) is None or not master_listens():
         assert time.monotonic() < deadline and master.poll() is None, "HAProxy did not start"
         time.sleep(0.05)
     try:
