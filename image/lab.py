@@ -290,14 +290,13 @@ OVMF_CODE = Path("/usr/share/OVMF/OVMF_CODE_4M.fd")
 OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
 
 
-def qemu_command(memory_mib: int = 1024, uefi_vars: Path | None = None, cpus: int | None = None) -> list[str]:
+def qemu_command(memory_mib: int = 1024, uefi_vars: Path | None = None, cpus: int = 2) -> list[str]:
     """QEMU under TCG with the serial console on stdio (Ctrl-C goes to the guest) and no display.
 
     uefi_vars: boot with OVMF (UEFI), this writable copy of its variable store; None boots SeaBIOS.
     cpus: virtual CPUs, each a host thread under TCG; two guests at once get one each, so neither
-    waits for the other's second thread on a machine of two cores. None: LB_GUEST_CPUS, or 2.
+    waits for the other's second thread on a machine of two cores.
     """
-    cpus = cpus or int(os.environ.get("LB_GUEST_CPUS", "2"))
     command = [
         "qemu-system-x86_64", "-accel", "tcg", "-m", str(memory_mib), "-smp", str(cpus),
         "-display", "none", "-monitor", "none",
@@ -379,7 +378,7 @@ class GuestLab(ServerStarter):
         return f"tap{2 * guest + nic}"
 
     def boot(
-        self, drives: list[Path] = (), memory_mib: int = 1024, uefi: bool = False, disk_size: str = "", cpus: int | None = None
+        self, drives: list[Path] = (), memory_mib: int = 1024, uefi: bool = False, disk_size: str = "", cpus: int = 2
     ) -> Guest:
         """Start QEMU (TCG) on a fresh overlay of the image, so the artifact itself stays clean.
 

@@ -130,19 +130,20 @@ def test_the_vrrp_state_is_keepalived_s_own_while_it_is_of_this_run_of_keepalive
     status falls back to the floating addresses."""
     master, _ = unit(HA_MASTER_TWO_ARM)
     paths = Paths(tmp_path)
-    names = [instance["name"] for instance in keepalived_vrrp(master)["instances"]]
+    vrrp = keepalived_vrrp(master)
+    names = [instance["name"] for instance in vrrp["instances"]]
     assert len(names) == 2  # the VIP's and the floating gateway's
-    assert view.keepalived_state(paths, master) is None
+    assert view.keepalived_state(paths, vrrp) is None
     paths.vrrp_state_dir.mkdir(parents=True)
     (paths.vrrp_state_dir / names[0]).write_text("FAULT\n")
-    assert view.keepalived_state(paths, master) is None  # the other instance has said nothing yet
+    assert view.keepalived_state(paths, vrrp) is None  # the other instance has said nothing yet
     (paths.vrrp_state_dir / names[1]).write_text("FAULT\n")
-    assert view.keepalived_state(paths, master) == "FAULT"
+    assert view.keepalived_state(paths, vrrp) == "FAULT"
     assert view.own_state(master, paths, set())["vrrp"] == "FAULT"  # the addresses alone would say BACKUP
     (paths.vrrp_state_dir / names[1]).write_text("MASTER\n")
-    assert view.keepalived_state(paths, master) == "PARTIAL"
+    assert view.keepalived_state(paths, vrrp) == "PARTIAL"
     paths.keepalived_pid.write_text("4242\n")
     for name in names:
         os.utime(paths.vrrp_state_dir / name, (1, 1))
-    assert view.keepalived_state(paths, master) is None
+    assert view.keepalived_state(paths, vrrp) is None
     assert view.own_state(master, paths, set())["vrrp"] == "BACKUP"

@@ -22,9 +22,9 @@ from ..render.rolevars import external_address, keepalived_vrrp
 from . import channel, shared, sync
 
 
-def floating_addresses(config: ApplianceConfig) -> list[str]:
-    """Every address keepalived moves between the units (VIPs, floating gateway, NAT addresses)."""
-    vrrp = keepalived_vrrp(config)
+def floating_addresses(vrrp: dict | None) -> list[str]:
+    """Every address keepalived moves between the units (VIPs, floating gateway, NAT addresses), of
+    rolevars.keepalived_vrrp's instances."""
     if not vrrp:
         return []
     return [address.split("/")[0] for instance in vrrp["instances"] for address in instance["addresses"]]
@@ -39,9 +39,9 @@ def vrrp_state(held: list[str], floating: list[str]) -> str:
     return "PARTIAL" if held else "BACKUP"
 
 
-def keepalived_state(paths: Paths, config: ApplianceConfig) -> str | None:
-    """The state keepalived says its VRRP instances are in; None when it has not said so since it started."""
-    vrrp = keepalived_vrrp(config)
+def keepalived_state(paths: Paths, vrrp: dict | None) -> str | None:
+    """The state keepalived says the VRRP instances (rolevars.keepalived_vrrp's) are in; None when it has
+    not said so since it started."""
     if not vrrp:
         return None
     try:
@@ -76,12 +76,13 @@ class UnitView:
 
 def own_state(config: ApplianceConfig, paths: Paths, addresses: set[str] | None) -> dict:
     """What this unit says of itself when its peer asks (and what it shows as its own row)."""
-    floating = floating_addresses(config)
+    vrrp = keepalived_vrrp(config)
+    floating = floating_addresses(vrrp)
     held = [a for a in floating if addresses is not None and a in addresses]
     return {
         "hostname": config.hostname,
         "role": config.ha.role if config.ha else "single",
-        "vrrp": keepalived_state(paths, config) or (vrrp_state(held, floating) if addresses is not None else "unknown"),
+        "vrrp": keepalived_state(paths, vrrp) or (vrrp_state(held, floating) if addresses is not None else "unknown"),
         "config_version": history.newest(paths),
         "shared_version": shared.version(config),
         "holds": held,
