@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 APT_PACKAGES := python3-venv python3-dev gcc libc6-dev libcrypt1 zstd openssl iproute2 iputils-ping iptables openssh-client openssh-server procps util-linux tmux haproxy keepalived ipvsadm curl wrk \
 	mmdebstrap qemu-system-x86 qemu-utils grub-pc-bin grub-efi-amd64-bin ovmf xorriso mtools dosfstools e2fsprogs gdisk
 ROOT_DIR ?= build/root
-# the host tiers mostly wait (check intervals, timeouts, ARP), so they run in more workers than the 2 cores
+# the host tiers wait part of the time (check intervals, timeouts, ARP): 3 workers keep the 2 cores busy
 HOST_WORKERS ?= 3
 
 IMAGE := build/lb-appliance.qcow2
