@@ -44,6 +44,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_response(200); self.send_header("Content-Length", str(len(body) * parts))
         if self.path.startswith("/set-cookie/"):  # /set-cookie/NAME: the application's own session cookie
             self.send_header("Set-Cookie", f"{self.path.split('/')[2]}={body.decode().strip()}-{time.monotonic_ns()}; Path=/")
+        if not slow:  # head and body in one write: a server killed mid-answer leaves no half answer behind
+            self._headers_buffer.append(b"\r\n" + body); self.flush_headers(); return
         self.end_headers()
         for _ in range(parts):
             self.wfile.write(body); self.wfile.flush(); time.sleep(slow / parts)

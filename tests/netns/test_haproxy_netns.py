@@ -30,7 +30,7 @@ CLIENT = r"""
 import http.cookiejar, json, sys, time, urllib.request
 url, seconds, count, cookies = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1"
 opener = urllib.request.build_opener(*( [urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())] if cookies else []))
-answers, failures, start = {}, 0, time.monotonic()
+answers, failures, errors, start = {}, 0, [], time.monotonic()
 done = 0
 while done < count or time.monotonic() - start < seconds:
     try:
@@ -38,8 +38,9 @@ while done < count or time.monotonic() - start < seconds:
         answers[body] = answers.get(body, 0) + 1
     except Exception as exc:
         failures += 1
+        errors.append(f"{time.monotonic() - start:.2f} s: {exc!r}")
     done += 1
-print(json.dumps({"answers": answers, "failures": failures, "requests": done}))
+print(json.dumps({"answers": answers, "failures": failures, "requests": done, "errors": errors[:5]}))
 """
 
 
