@@ -296,6 +296,14 @@ def test_one_view_of_both_units_and_a_split_brain_that_heals(pair):
     assert view["split_brain"] == [] and [u["vrrp"] for u in view["units"]] == ["MASTER", "BACKUP"]
 
 
+def vrrp_metrics(pair, unit: str) -> set[str]:
+    """The states lbwizard_vrrp_state says a's and b's instances are in, as the node exporter serves them
+    (one file per instance, written by keepalived's notify; each instance's series with 1 names its state)."""
+    files = (pair.tmp / unit / "run/lbwizard/metrics").glob("vrrp_*.prom")
+    lines = [line for file in files for line in file.read_text().splitlines() if line.endswith("} 1")]
+    return {line.split('state="')[1].split('"')[0] for line in lines}
+
+
 def test_a_unit_keepalived_holds_in_fault_shows_as_fault_not_as_backup(pair):
     """The VRRP state in lbctl status is keepalived's own (its notify command keeps it): a's internal cable
     pulled, keepalived holds a in FAULT and b takes over; by the floating addresses alone a would look like
@@ -309,6 +317,7 @@ def test_a_unit_keepalived_holds_in_fault_shows_as_fault_not_as_backup(pair):
     states = lambda unit: [u["vrrp"] for u in pair.pair_view(unit)["units"]]
     wait_until(lambda: states("b") == ["MASTER", "FAULT"], 15, "b MASTER and a FAULT, as b's lbctl status says")
     assert states("a") == ["FAULT", "MASTER"]
+    assert (vrrp_metrics(pair, "a"), vrrp_metrics(pair, "b")) == ({"FAULT"}, {"MASTER"})  # as the monitoring sees them
     diagnosed = pair.lbctl("b", "diagnose")
     assert diagnosed.returncode == 1, diagnosed.stdout
     master = pair.pair_view("b")["units"][1]["hostname"]

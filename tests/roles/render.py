@@ -32,7 +32,13 @@ def render(role: str, config: ApplianceConfig, **overrides: object) -> str:
         keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
     )
-    template = {"keepalived": "keepalived.conf.j2", "haproxy": "haproxy.cfg.j2"}[role]
+    template = {
+        "keepalived": "keepalived.conf.j2",
+        "haproxy": "haproxy.cfg.j2",
+        "chrony": "chrony.conf.j2",
+        "rsyslog": "rsyslog.conf.j2",
+        "node_exporter": "prometheus-node-exporter.j2",
+    }[role]
     return env.get_template(template).render(**(_defaults(role) | role_vars(config) | overrides))
 
 

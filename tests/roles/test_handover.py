@@ -91,12 +91,13 @@ def test_dry_run_answers_render_both_daemon_files(tmp_path):
 
 def test_a_later_failure_puts_the_previous_daemon_files_back(tmp_path):
     from lbwizard.apply import transaction
-    from lbwizard.apply.handover import handover_step
+    from lbwizard.apply.handover import DAEMON_FILES, handover_step
     from lbwizard.apply.step import Step
 
     first = example()
     run_playbook(first, Paths(tmp_path), False, lambda line: None)
-    before = {p: p.read_text() for p in (tmp_path / "etc").rglob("*.c*")}
+    files = lambda: {p: p.read_text() for p in (tmp_path / "etc").rglob("*") if p.is_file()}
+    before = files()
     changed = example()
     changed.virtual_services[0].real_servers[0].weight = 7
 
@@ -105,8 +106,8 @@ def test_a_later_failure_puts_the_previous_daemon_files_back(tmp_path):
 
     with pytest.raises(RuntimeError):
         transaction.run([handover_step(changed, Paths(tmp_path), False), Step("fail", fail, lambda: None)])
-    assert {p: p.read_text() for p in (tmp_path / "etc").rglob("*.c*")} == before
-    assert len(before) == 2
+    assert files() == before
+    assert sorted(str(p.relative_to(tmp_path)) for p in before) == sorted(DAEMON_FILES)
 
 
 INJECTED = ['A"B', "A'B", "A{B", "A}B", "A B", "A\nB", "A#B", "A$B"]
@@ -180,7 +181,7 @@ def test_a_role_runs_only_when_its_output_can_change(tmp_path):
     written = _files(tmp_path)
 
     again = _handover(config, tmp_path)  # the same config: no playbook, nothing validated or touched
-    assert again[1:] == ["hand-over: keepalived.conf and haproxy.cfg are what this config makes; nothing to validate or reload"]
+    assert again[1:] == ["hand-over: every daemon's file is what this config makes; nothing to validate or reload"]
     assert _files(tmp_path) == written
 
     layer4 = example()  # a layer-4 change runs the keepalived role alone

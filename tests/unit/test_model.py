@@ -35,7 +35,8 @@ def test_document_has_the_designed_top_level(example_config):
     text = model.dumps(example_config)
     assert text.startswith("# managed by lbwizard")
     data = model.yaml.safe_load(text)
-    top = ["version", "hostname", "topology", "interfaces", "gateway", "nameservers", "ha", "access", "virtual_services"]
+    top = ["version", "hostname", "topology", "interfaces", "gateway", "nameservers", "ha", "access"]
+    top += ["time", "logging", "metrics", "virtual_services"]
     assert list(data) == top
     assert data["version"] == 1
     assert data["interfaces"]["eth0"] == {"address": "10.0.0.21/24", "role": "external"}

@@ -486,6 +486,53 @@ CASES = [
         "already used",
     ),
     ("unknown_layer", "two_arm", lambda c: setattr(vs(c), "layer", 3), "virtual_services[0].layer", "4 (IPVS) or 7"),
+    # the unit's own services (issue 18): its clock, its logs, its metrics
+    (
+        "ntp_server_not_a_host",
+        "two_arm",
+        lambda c: setattr(c.time, "ntp_servers", ["ntp_1.example"]),
+        "time.ntp_servers",
+        "host name",
+    ),
+    (
+        "ntp_server_twice",
+        "two_arm",
+        lambda c: setattr(c.time, "ntp_servers", ["10.0.0.31", "10.0.0.31"]),
+        "time.ntp_servers",
+        "twice",
+    ),
+    ("ntp_servers_not_a_list", "two_arm", lambda c: setattr(c.time, "ntp_servers", "10.0.0.31"), "time.ntp_servers", "list"),
+    (
+        "syslog_port_not_a_port",
+        "two_arm",
+        lambda c: setattr(c.logging, "syslog_server", "10.0.0.31:99999"),
+        "logging.syslog_server",
+        "port",
+    ),
+    (
+        "syslog_v6_port_without_brackets",
+        "two_arm",
+        lambda c: setattr(c.logging, "syslog_server", "[2001:db8::5:514"),
+        "logging.syslog_server",
+        "[2001:db8::5]:514",
+    ),
+    (
+        "syslog_transport_unknown",
+        "two_arm",
+        lambda c: setattr(c.logging, "syslog_protocol", "relp"),
+        "logging.syslog_protocol",
+        "udp or tcp",
+    ),
+    ("metrics_on_the_ssh_port", "two_arm", lambda c: setattr(c.metrics, "node_port", 22), "metrics.node_port", "SSH"),
+    ("metrics_ports_the_same", "two_arm", lambda c: setattr(c.metrics, "haproxy_port", 9100), "metrics.haproxy_port", "its own"),
+    ("metrics_switch_not_a_bool", "two_arm", lambda c: setattr(c.metrics, "enabled", "yes"), "metrics.enabled", "true or false"),
+    (
+        "service_on_the_node_exporters_port",
+        "two_arm",
+        lambda c: add_service(c, port=9100),
+        "virtual_services[1].port",
+        "node exporter",
+    ),
 ]
 
 

@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..config.files import atomic_write
@@ -42,9 +43,26 @@ def _ansible_dir() -> Path:
 
 
 ANSIBLE_DIR = _ansible_dir()
-# each role, the file it writes and the daemon that reads it
-ROLES = {"keepalived": "etc/keepalived/keepalived.conf", "haproxy": "etc/haproxy/haproxy.cfg"}
-DAEMON_FILES = tuple(ROLES.values())
+
+
+@dataclass(frozen=True)
+class RoleOutput:
+    """The one file a role writes (relative to the root), and the systemd unit of the daemon that reads it."""
+
+    file: str
+    unit: str
+    start_only: bool = False  # the daemon reads the file at start only: a restart, not a reload, takes it
+    own_directory: bool = False  # the file's directory holds the daemon's files alone (none of others')
+
+
+ROLES = {
+    "keepalived": RoleOutput("etc/keepalived/keepalived.conf", "keepalived", own_directory=True),
+    "haproxy": RoleOutput("etc/haproxy/haproxy.cfg", "haproxy", own_directory=True),
+    "chrony": RoleOutput("etc/chrony/chrony.conf", "chrony", start_only=True),
+    "rsyslog": RoleOutput("etc/rsyslog.conf", "rsyslog", start_only=True),
+    "node_exporter": RoleOutput("etc/default/prometheus-node-exporter", "prometheus-node-exporter", start_only=True),
+}
+DAEMON_FILES = tuple(output.file for output in ROLES.values())
 SHARED_SOURCES = ("site.yml", "ansible.cfg", "roles/lb_files")
 _TASK = re.compile(r"^TASK \[(?:[\w.-]+ : )?(.+?)\]")
 _HANDLER = re.compile(r"^RUNNING HANDLER \[(?:[\w.-]+ : )?(.+?)\]")
@@ -147,7 +165,7 @@ def _role_sources(role: str) -> list[Path]:
 def fingerprints(variables: dict, paths: Paths) -> dict[str, str]:
     """Per role: a digest of what decides its output (its variables and code) and of the file it installed."""
     prints = {}
-    for role, daemon_file in ROLES.items():
+    for role, output in ROLES.items():
         digest = hashlib.sha256()
         # whether to reload is not what to write: a runtime change leaves lb_reload_haproxy off, and the
         # boot renders with lb_manage_services off (the daemons start after it)
@@ -159,7 +177,7 @@ def fingerprints(variables: dict, paths: Paths) -> dict[str, str]:
         digest.update(json.dumps(own, sort_keys=True).encode())
         for source in _role_sources(role):
             digest.update(str(source.relative_to(ANSIBLE_DIR)).encode() + b"\0" + source.read_bytes() + b"\0")
-        installed = paths.root / daemon_file
+        installed = paths.root / output.file
         digest.update(installed.read_bytes() if installed.exists() else b"\0absent\0")
         prints[role] = digest.hexdigest()
     return prints
@@ -188,12 +206,15 @@ def missing_directories(path: Path) -> list[Path]:
     return missing
 
 
-def reload_daemons(daemons: list[str]) -> None:
-    """Reload (or start) the daemons whose files were put back; one that does not come back is a failure."""
-    for daemon in daemons:
-        result = subprocess.run(["systemctl", "reload-or-restart", daemon], check=False, capture_output=True, text=True)
+def reload_daemons(roles: list[str]) -> None:
+    """Reload (or start) the daemons of the roles whose files were put back, restarting those that read
+    their file at start only; one that does not come back is a failure."""
+    for role in roles:
+        output = ROLES[role]
+        verb = "restart" if output.start_only else "reload-or-restart"
+        result = subprocess.run(["systemctl", verb, output.unit], check=False, capture_output=True, text=True)
         if result.returncode != 0:
-            raise RuntimeError(f"systemctl reload-or-restart {daemon} failed: {result.stderr.strip() or result.returncode}")
+            raise RuntimeError(f"systemctl {verb} {output.unit} failed: {result.stderr.strip() or result.returncode}")
 
 
 def handover_step(config: ApplianceConfig, paths: Paths, manage_services: bool, reload_haproxy: bool = True) -> Step:
@@ -210,7 +231,7 @@ def handover_step(config: ApplianceConfig, paths: Paths, manage_services: bool, 
     def do() -> None:
         stale = stale_roles(variables, paths)
         if not stale:
-            report("hand-over: keepalived.conf and haproxy.cfg are what this config makes; nothing to validate or reload")
+            report("hand-over: every daemon's file is what this config makes; nothing to validate or reload")
             return
         for path in [paths.root / name for name in DAEMON_FILES] + [paths.handover_record]:
             found[path] = (path.read_text(), path.stat().st_mode & 0o777) if path.exists() else None
@@ -228,7 +249,7 @@ def handover_step(config: ApplianceConfig, paths: Paths, manage_services: bool, 
                 path.unlink(missing_ok=True)
             else:
                 atomic_write(path, *old)
-            put_back += [role for role, name in ROLES.items() if paths.root / name == path]
+            put_back += [role for role, output in ROLES.items() if paths.root / output.file == path]
         for path in found:  # a write cut short (the playbook stopped mid-task) leaves its temporary file
             for temporary in path.parent.glob(f".{path.name}.*") if path.parent.is_dir() else []:
                 temporary.unlink()
@@ -238,5 +259,9 @@ def handover_step(config: ApplianceConfig, paths: Paths, manage_services: bool, 
         if manage_services and put_back:
             reload_daemons(put_back)
 
-    what = "configure and reload keepalived and HAProxy" if manage_services else "render keepalived.conf and haproxy.cfg"
+    what = (
+        "configure and reload keepalived, HAProxy and the unit's services"
+        if manage_services
+        else "render keepalived.conf, haproxy.cfg and the unit's services' files"
+    )
     return Step(f"hand over: {what}", do, undo)

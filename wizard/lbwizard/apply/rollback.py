@@ -144,7 +144,8 @@ def _engine_steps(files: dict, paths: Paths, engines: Engines) -> tuple[list[Ste
     if current and recorded:
         after += runtime_change(current, recorded, engines).steps
     if paths.is_live_root:
-        changing = [role for role, name in ROLES.items() if (files.get(name) or {}).get("text") != _text(paths.root / name)]
+        recorded_text = lambda name: (files.get(name) or {}).get("text")
+        changing = [role for role, output in ROLES.items() if recorded_text(output.file) != _text(paths.root / output.file)]
         if changing:
             names = " and ".join(changing)
             before.append(Step(f"(on the way back: reload {names})", lambda: None, lambda: reload_daemons(changing)))

@@ -253,6 +253,36 @@ class Access:
 
 
 @dataclass
+class Clock:
+    """The unit's time (chrony): the NTP servers it follows. None configured: the clock runs free, and
+    lbctl status and diagnose say it is not synchronised (a unit reaches no public pool by default)."""
+
+    ntp_servers: list[str] = field(default_factory=list)  # host names or addresses
+
+
+SYSLOG_PROTOCOLS = ("udp", "tcp")
+SYSLOG_PORT = 514
+
+
+@dataclass
+class Logging:
+    """Where the unit's logs go beside its own journal, which is bounded (a flood cannot fill the disk):
+    a syslog server that rsyslog forwards the whole journal to, HAProxy's and keepalived's logs included."""
+
+    syslog_server: str | None = None  # "HOST[:PORT]" (port 514 by default); None: the logs stay on the unit
+    syslog_protocol: str = "udp"  # udp | tcp (tcp queues while the server is away)
+
+
+@dataclass
+class Metrics:
+    """Prometheus endpoints on this unit's own addresses, reachable from the management networks only."""
+
+    enabled: bool = True
+    node_port: int = 9100  # prometheus-node-exporter: IPVS (layer 4), VRRP state, the system itself
+    haproxy_port: int = 8405  # HAProxy's own exporter: layer 7
+
+
+@dataclass
 class ApplianceConfig:
     """Everything the appliance does, in one document."""
 
@@ -263,6 +293,9 @@ class ApplianceConfig:
     nameservers: list[str] = field(default_factory=list)
     ha: HighAvailability | None = None
     access: Access = field(default_factory=Access)
+    time: Clock = field(default_factory=Clock)
+    logging: Logging = field(default_factory=Logging)
+    metrics: Metrics = field(default_factory=Metrics)
     virtual_services: list[VirtualService] = field(default_factory=list)
     version: int = SCHEMA_VERSION
 
@@ -404,6 +437,9 @@ _NESTED: dict[tuple[type, str], tuple[str, type]] = {
     (ApplianceConfig, "interfaces"): ("map", Interface),
     (ApplianceConfig, "ha"): ("one", HighAvailability),
     (ApplianceConfig, "access"): ("one", Access),
+    (ApplianceConfig, "time"): ("one", Clock),
+    (ApplianceConfig, "logging"): ("one", Logging),
+    (ApplianceConfig, "metrics"): ("one", Metrics),
     (Access, "input_rules"): ("list", InputRule),
     (ApplianceConfig, "virtual_services"): ("list", VirtualService),
     (HighAvailability, "floating"): ("one", Floating),

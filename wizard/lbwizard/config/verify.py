@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, fields, is_dataclass
 
-from . import model, sshkeys, verify_access
+from . import model, sshkeys, verify_access, verify_host
 from .addressing import (
     IPv4Address,
     IPv4Interface,
@@ -97,6 +97,7 @@ def _verify(config: ApplianceConfig) -> Iterator[Problem]:
     yield from _check_asked_port(config)
     yield from _check_ipvs_timeouts(config)
     yield from (Problem(field, message) for field, message in verify_access.check(config))
+    yield from (Problem(field, message) for field, message in verify_host.check(config))
     yield from _check_spaces(config, "")
 
 
@@ -634,6 +635,8 @@ def _check_unit_ports(config: ApplianceConfig, service: VirtualService, field: s
     taken = {22: ("tcp", "SSH, this unit's own management", True)}
     if config.ha is not None:
         taken[model.HAPROXY_PEERS_PORT] = ("tcp", "HAProxy's peers (stick tables shared with the other unit)", False)
+    for port, what in verify_host.metrics_ports(config).items():
+        taken.setdefault(port, ("tcp", what, False))
     for port in ports:
         if port not in taken:
             continue

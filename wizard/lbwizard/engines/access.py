@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import arp, haproxy, host, ipvs
+from . import arp, clock, haproxy, host, ipvs
 from .errors import NotAsked
 
 
@@ -56,6 +56,9 @@ class LiveEngines:
     def haproxy_server_settings(self) -> dict[str, dict[str, str]]:
         return haproxy.server_settings(self.haproxy_socket)
 
+    def clock_state(self) -> clock.ClockState:
+        return clock.clock_state()
+
 
 class DryRunEngines:
     """A dry run's engines: every question is refused with NotAsked, naming what a live run would ask."""
@@ -95,6 +98,9 @@ class DryRunEngines:
 
     def haproxy_server_settings(self) -> dict[str, dict[str, str]]:
         raise NotAsked("read HAProxy's server settings (show servers state)")
+
+    def clock_state(self) -> clock.ClockState:
+        raise NotAsked("ask chrony whether the clock is synchronised (chronyc tracking)")
 
 
 Engines = LiveEngines | DryRunEngines

@@ -230,8 +230,31 @@ def _online(service: VirtualService) -> list[RealServer]:
     return [s for s in service.real_servers if s.state == "online"]
 
 
+def clock_findings(config: ApplianceConfig, engines: Engines) -> list[Finding]:
+    """Is the clock right? Logs, certificates and the pair's history lean on it."""
+    proof = "chronyc tracking; chronyc sources"
+    try:
+        state = engines.clock_state()
+    except NotAsked as exc:
+        return [_would("clock", exc, proof)]
+    if state.synchronised:
+        return [Finding("ok", "clock", f"synchronised to {state.source} (offset {state.offset:+.6f} s)", proof=proof)]
+    servers = config.time.ntp_servers
+    if not servers:
+        return [Finding("note", "clock", "not synchronised: no NTP server is configured", fix="lbctl time servers ADDRESS ...")]
+    return [
+        Finding(
+            "problem",
+            "clock",
+            f"not synchronised: chrony has not reached {', '.join(servers)}" + (f" ({state.error})" if state.error else ""),
+            fix="check that the servers answer NTP (udp/123) from this unit, its route to them and, for names, its DNS",
+            proof=proof,
+        )
+    ]
+
+
 def run(config: ApplianceConfig, engines: Engines) -> list[Finding]:
-    findings: list[Finding] = []
+    findings: list[Finding] = clock_findings(config, engines)
     for service, status in zip(config.virtual_services, collect(config, engines), strict=True):
         findings += _vip_findings(config, service, status, engines)
         findings += _engine_findings(service, status)

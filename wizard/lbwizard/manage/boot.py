@@ -26,7 +26,7 @@ from pathlib import Path
 
 from ..apply import sysctl
 from ..apply.config_files import config_steps
-from ..apply.handover import DAEMON_FILES, handover_step
+from ..apply.handover import ROLES, handover_step
 from ..apply.plan import live_steps, system_files
 from ..apply.state import SYSTEM_FILES
 from ..config import files, history
@@ -124,7 +124,8 @@ def leftovers(paths: Paths) -> list[Path]:
     for name in (*SYSTEM_FILES, "etc/lbwizard/appliance.yaml"):  # beside files of other owners: ours by name
         target = paths.root / name
         found += [p for p in target.parent.glob(f".{target.name}.*") if TEMPORARY.match(p.name)]
-    for directory in (paths.config_dir, *(paths.root / Path(name).parent for name in DAEMON_FILES)):
+    own = [paths.root / Path(output.file).parent for output in ROLES.values() if output.own_directory]
+    for directory in (paths.config_dir, *own):
         if directory.is_dir():  # directories of ours alone: any temporary file
             found += [p for p in directory.rglob(".*") if p.is_file() and TEMPORARY.match(p.name)]
     return sorted(set(found))

@@ -27,7 +27,7 @@ from ..config.paths import Paths
 from ..engines import diagnose, persist_refresh, response_weights
 from ..engines.errors import EngineError
 from ..render import realserver
-from . import pair_commands
+from . import host_commands, pair_commands
 from .changes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 from .operations import Operations
 from .process_end import end_process
@@ -196,6 +196,7 @@ def _parser() -> argparse.ArgumentParser:
         "response-weights", parents=[common], help="layer 7: weights from the checks' response times (15 s timer)"
     )
     pair_commands.add_parser(commands, common)
+    host_commands.add_parser(commands, common)
     commands.add_parser("history", parents=[common], help="the applied versions of the configuration")
     back = commands.add_parser("rollback", parents=[common], help="apply an earlier version again (default: the one before)")
     back.add_argument("version", nargs="?", type=int)
@@ -458,6 +459,9 @@ COMMANDS = {
     "response-weights": cmd_response_weights,
     "rollback": cmd_rollback,
     "pair": pair_commands.cmd_pair,
+    "time": host_commands.cmd_time,
+    "logging": host_commands.cmd_logging,
+    "metrics": host_commands.cmd_metrics,
 }
 
 

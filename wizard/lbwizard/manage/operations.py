@@ -14,7 +14,7 @@ from ..config import edit, files, history
 from ..config.lock import Busy, one_change
 from ..config.model import ApplianceConfig, ConfigFormatError
 from ..config.paths import Paths
-from ..engines import diagnose, status
+from ..engines import clock, diagnose, status
 from ..engines.access import Engines, for_run
 from ..engines.errors import NotAsked
 from ..pair import shared, sync, view
@@ -180,21 +180,30 @@ class Operations:
         """Both units of the pair as each says now (None: not paired)."""
         return view.collect(self.paths, config, self.local_addresses(), live=self.live)
 
-    def status_snapshot(self) -> tuple[ApplianceConfig, list[status.ServiceStatus], view.PairView | None]:
-        """The config, each service's status and the pair's view, read once, for a text and its JSON."""
+    def clock_state(self) -> clock.ClockState | str:
+        """chrony's view of the clock; in a dry run, what a live run would ask."""
+        try:
+            return self.engines.clock_state()
+        except NotAsked as exc:
+            return f"clock: not asked (dry run): would {exc.what}"
+
+    def status_snapshot(self) -> tuple[ApplianceConfig, list[status.ServiceStatus], view.PairView | None, object]:
+        """The config, each service's status, the pair's view and the clock, read once, for a text and its JSON."""
         config = self.config()
-        return config, status.collect(config, self.engines), self.pair_view(config)
+        return config, status.collect(config, self.engines), self.pair_view(config), self.clock_state()
 
     def status_text(self, snapshot: tuple | None = None) -> str:
-        """The boot's banner, both units of the pair and each service's status (read now unless given)."""
-        config, statuses, pair = self.status_snapshot() if snapshot is None else snapshot
-        return boot.banner(self.paths) + view.as_text(pair) + status.as_text(statuses, config)
+        """The boot's banner, both units of the pair, the clock and each service's status (read now unless given)."""
+        config, statuses, pair, clock_now = self.status_snapshot() if snapshot is None else snapshot
+        clock_line = clock_now if isinstance(clock_now, str) else clock.as_text(clock_now, config.time.ntp_servers)
+        return boot.banner(self.paths) + view.as_text(pair) + clock_line + "\n" + status.as_text(statuses, config)
 
     def status_json(self, snapshot: tuple | None = None) -> dict:
-        _config, statuses, pair = self.status_snapshot() if snapshot is None else snapshot
+        _config, statuses, pair, clock_now = self.status_snapshot() if snapshot is None else snapshot
         return {
             "boot_problems": boot.report(self.paths),
             "pair": pair.as_json() if pair else None,
+            "clock": None if isinstance(clock_now, str) else clock_now.as_json(),
             "services": status.as_json(statuses),
         }
 

@@ -23,6 +23,7 @@ from ..config.model import (
     ipvs_marks,
     nat_addresses,
 )
+from .host_services import host_service_vars
 
 PRIORITY = {"master": 150, "backup": 100}
 # keepalived lb_algo for our scheduler names (mh with fallback: source hashing that spreads evenly).
@@ -292,6 +293,7 @@ def role_vars(config: ApplianceConfig, root: str = "/", services: bool = True, r
         "haproxy_appliance_certificate": str(Path(root) / APPLIANCE_CERTIFICATE),
         "haproxy_peers": haproxy_peers(config),
         "haproxy_peers_port": HAPROXY_PEERS_PORT,
+        **host_service_vars(config),
     }
 
 

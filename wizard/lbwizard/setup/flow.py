@@ -24,6 +24,7 @@ from ..config.verify import Problem, verify
 from ..config.verify_access import parse_networks
 from ..pair import keys as pair_keys
 from .again import lay_over
+from .host_answers import HOST_SETTINGS, host_setting_problems, set_host_settings
 from .live import LiveSystem
 
 Answers = dict[str, Any]
@@ -85,7 +86,7 @@ def _choice(options: Iterable[str], what: str) -> Callable[[object], str]:
 
 
 # Settings an answers file may carry that the console does not ask (lbctl changes them later).
-ANSWERS_ONLY = ("management_networks", "ssh_authorized_keys", "admin_password_hash", "pair_secret")
+ANSWERS_ONLY = ("management_networks", "ssh_authorized_keys", "admin_password_hash", "pair_secret", *HOST_SETTINGS)
 
 
 def _text(value: object) -> str:
@@ -447,6 +448,8 @@ class Flow:
             except SSHKeyError as exc:
                 problems.append(Problem(f"ssh_authorized_keys[{i}]", str(exc)))
         problems += self._given_hash_problems(data)
+        host = {key: data[key] for key in HOST_SETTINGS if key in data}
+        problems += [Problem(key, message) for key, message in host_setting_problems(host)]
         secret = data.get("pair_secret")
         if secret is not None and (problem := pair_keys.secret_problem(secret)):
             problems.append(Problem("pair_secret", problem))
@@ -483,6 +486,7 @@ class Flow:
             config.access.management_networks = networks
         if keys is not None:
             config.access.ssh_authorized_keys = [parse_key(k) for k in keys]
+        set_host_settings(config, host)
         self.pair_identity = None
         if secret is not None:
             if config.ha is None:

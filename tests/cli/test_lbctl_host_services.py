@@ -1,0 +1,59 @@
+"""`lbctl time | logging | metrics` (issue 18) on the quick start's two-arm NAT example, dry run: each change
+is a version of its own and reaches the file its role writes; bad input names its field and changes nothing."""
+
+from __future__ import annotations
+
+import json
+
+from tests.cli.test_lbctl_dry_run import lbctl, ok, root, saved, snapshot  # noqa: F401 - root is a fixture
+
+
+def chrony_servers(root) -> list[str]:  # noqa: F811
+    return [line for line in (root / "etc/chrony/chrony.conf").read_text().splitlines() if line.startswith("server")]
+
+
+def test_ntp_servers_reach_chrony_and_none_takes_them_away(root):  # noqa: F811
+    assert chrony_servers(root) == []  # the answers gave none: the clock runs free, and says so
+    out = ok(root, "time", "servers", "10.0.0.31", "ntp1.example.net").stdout
+    assert "NTP servers are now 10.0.0.31, ntp1.example.net; saved as version 2." in out
+    assert chrony_servers(root) == [
+        "server 10.0.0.31 iburst",
+        "server ntp1.example.net iburst",
+    ]
+    assert json.loads(ok(root, "--json", "time", "show").stdout) == {"ntp_servers": ["10.0.0.31", "ntp1.example.net"]}
+    ok(root, "time", "servers", "none")
+    assert chrony_servers(root) == [] and saved(root).time.ntp_servers == []
+
+
+def test_the_journal_goes_to_the_syslog_server_over_the_transport_asked(root):  # noqa: F811
+    ok(root, "logging", "server", "10.0.0.31:1514", "--protocol", "tcp")
+    text = (root / "etc/rsyslog.conf").read_text()
+    assert 'target="10.0.0.31" port="1514"' in text and 'protocol="tcp"' in text
+    assert "syslog server: 10.0.0.31:1514 (tcp)" in ok(root, "logging", "show").stdout
+    ok(root, "logging", "server", "none")
+    assert "omfwd" not in (root / "etc/rsyslog.conf").read_text()
+
+
+def test_metrics_off_leaves_the_exporters_on_loopback_and_closes_the_firewall(root):  # noqa: F811
+    rules = (root / "etc/lbwizard/rules.v4").read_text()
+    assert "--dport 9100" in rules and "--dport 8405" in rules  # on by default, from the management networks
+    assert "-s 10.0.0.0/24 -p tcp -m tcp --dport 9100 -j ACCEPT" in rules
+    assert "http://10.0.0.21:9100/metrics" in ok(root, "metrics", "show").stdout
+    ok(root, "metrics", "off")
+    args = (root / "etc/default/prometheus-node-exporter").read_text()
+    assert "--web.listen-address=127.0.0.1:9100" in args and "10.0.0.21" not in args
+    assert "--dport 9100" not in (root / "etc/lbwizard/rules.v4").read_text()
+    assert "prometheus-exporter" not in (root / "etc/haproxy/haproxy.cfg").read_text()
+
+
+def test_bad_values_name_their_field_and_change_nothing(root):  # noqa: F811
+    before = snapshot(root)
+    for args, field in (
+        (("time", "servers", "ntp_1"), "servers:"),
+        (("logging", "server", "10.0.0.31:0"), "server:"),
+        (("metrics", "ports", "--node", "22"), "metrics.node_port:"),
+        (("metrics", "ports", "--haproxy", "80"), "virtual_services[0].port:"),  # VIP1 is on the unit's own address
+    ):
+        result = lbctl(root, *args)
+        assert result.returncode == 2 and result.stdout.startswith(field), (args, result.stdout, result.stderr)
+    assert snapshot(root) == before
