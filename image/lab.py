@@ -94,6 +94,35 @@ while True:
         pass
 """
 
+# A syslog collector (the admin's log server): every line received on UDP argv[2] or TCP argv[3] at argv[1]
+# is appended to the file argv[4], prefixed with the transport it came by.
+SYSLOG_SERVER = r"""
+import socket, socketserver, sys, threading
+address, udp_port, tcp_port, path = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+lock = threading.Lock()
+def keep(transport, text):
+    with lock, open(path, "a") as out:
+        out.write(f"{transport} {text}\n")
+class Lines(socketserver.StreamRequestHandler):
+    def handle(self):
+        for line in self.rfile:
+            keep("tcp", line.decode(errors="replace").rstrip())
+threading.Thread(target=socketserver.ThreadingTCPServer((address, tcp_port), Lines).serve_forever, daemon=True).start()
+udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+udp.bind((address, udp_port))
+while True:
+    keep("udp", udp.recv(65535).decode(errors="replace").rstrip())
+"""
+
+# chronyd as the site's NTP server (chrony's "local" reference: its own clock, never changed, -x)
+NTP_SERVER_CONF = """local stratum 8
+allow all
+bindaddress {address}
+port 123
+cmdport 0
+pidfile {pidfile}
+"""
+
 ROOT = Path(__file__).resolve().parent.parent
 IMAGE = ROOT / "build" / "lb-appliance.qcow2"
 _END = re.compile(rb"__LB_END_(\d+)__")
@@ -168,6 +197,25 @@ class ServerStarter:
         """UDP_SERVER: answers every datagram with `answer`."""
         return self._started(start_udp_server(self.ns(name), address, port, answer))
 
+    def start_syslog(self, name: str, address: str, udp_port: int, tcp_port: int, log: Path) -> subprocess.Popen:
+        """SYSLOG_SERVER: every line received on udp_port or tcp_port goes to `log`, with its transport."""
+        args = [address, str(udp_port), str(tcp_port), str(log)]
+        return self._started(_start_server(self.ns(name), SYSLOG_SERVER, args, tcp_port, "-ltnH", "syslog"))
+
+    def start_ntp(self, name: str, address: str, workdir: Path) -> subprocess.Popen:
+        """chronyd serving NTP from its own clock on address:123 (udp), in the foreground; it never sets the
+        machine's clock (-x), which the namespaces share."""
+        conf = workdir / f"ntp-{name}.conf"
+        conf.write_text(NTP_SERVER_CONF.format(address=address, pidfile=workdir / f"ntp-{name}.pid"))
+        command = ["ip", "netns", "exec", self.ns(name), "chronyd", "-d", "-x", "-u", "root", "-f", str(conf)]
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            if ":123 " in sh("ip", "netns", "exec", self.ns(name), "ss", "-lunH").stdout:
+                return self._started(proc)
+            time.sleep(0.05)
+        proc.kill()
+        raise RuntimeError(f"chronyd did not start serving NTP on {address}:123 in {self.ns(name)}")
+
 
 def stop_processes(processes: list[subprocess.Popen]) -> None:
     """Stop what a lab started, by PID: TERM, then KILL after 5 s."""
@@ -179,13 +227,14 @@ def stop_processes(processes: list[subprocess.Popen]) -> None:
             proc.kill()
 
 
-def answers_disk(path: Path, answers_yaml: str, extra: dict[str, str] | None = None) -> Path:
-    """A small FAT image labelled LBANSWERS holding answers.yaml (and `extra` files), made without mounting."""
+def answers_disk(path: Path, answers_yaml: str, extra: dict[str, str | bytes] | None = None) -> Path:
+    """A small FAT image labelled LBANSWERS holding answers.yaml (and `extra` files, text or bytes: a
+    backup), made without mounting."""
     path.unlink(missing_ok=True)
     sh("mkfs.vfat", "-C", "-n", "LBANSWERS", str(path), "2048")
-    for name, text in {"answers.yaml": answers_yaml, **(extra or {})}.items():
+    for name, content in {"answers.yaml": answers_yaml, **(extra or {})}.items():
         source = path.with_name(f"{path.stem}-{name}")
-        source.write_text(text)
+        source.write_bytes(content if isinstance(content, bytes) else content.encode())
         sh("mcopy", "-i", str(path), str(source), f"::/{name}")
         source.unlink()
     return path
@@ -202,6 +251,7 @@ class Guest:
         self.log = open(log_path, "ab")  # noqa: SIM115 - closed by stop()
         self.started = time.monotonic()
         self.command: list[str] = []  # how it was started, so the lab can switch it on again
+        self.drives: list[str] = []  # its -drive arguments, which power_on_with swaps
 
     # reading -------------------------------------------------------------------------------------
     def pump(self, timeout: float = 0.5) -> bool:
@@ -393,9 +443,10 @@ class GuestLab(ServerStarter):
         if uefi:
             uefi_vars = self.workdir / f"guest{len(self.guests)}-vars.fd"
             shutil.copy(OVMF_VARS, uefi_vars)
-        command = [*qemu_command(memory_mib, uefi_vars, cpus), "-drive", f"file={overlay},if=virtio,format=qcow2"]
+        disks = ["-drive", f"file={overlay},if=virtio,format=qcow2"]
         for drive in drives:
-            command += ["-drive", f"file={drive},if=virtio,format=raw"]
+            disks += ["-drive", f"file={drive},if=virtio,format=raw"]
+        command = [*qemu_command(memory_mib, uefi_vars, cpus), *disks]
         number = len(self.guests)
         for index, bridge in enumerate(("br-ext", "br-int")):
             tap = self.tap(number, index)
@@ -408,6 +459,7 @@ class GuestLab(ServerStarter):
             ]  # fmt: skip
         guest = spawn(["ip", "netns", "exec", self.ns("sw"), *command], self.workdir / f"console{len(self.guests)}.log")
         guest.command = ["ip", "netns", "exec", self.ns("sw"), *command]
+        guest.drives = disks
         self.guests.append(guest)
         return guest
 
@@ -421,10 +473,19 @@ class GuestLab(ServerStarter):
     def power_on(self, guest: Guest) -> Guest:
         """Switch a machine that was powered off (stop) on again: the same disk overlay, drives and NICs.
         The new console replaces the old in the lab."""
+        return self.power_on_with(guest, guest.drives)
+
+    def power_on_with(self, guest: Guest, drives: list[str]) -> Guest:
+        """Switch a machine that was powered off on with other drives (QEMU -drive/-boot arguments): a new
+        disk, an ISO in its tray. Its NICs, their MACs, its memory and firmware stay; the new console
+        replaces the old in the lab."""
         number = self.guests.index(guest)
+        old = guest.drives
+        start = next(i for i in range(len(guest.command) + 1) if guest.command[i : i + len(old)] == old)
+        command = [*guest.command[:start], *drives, *guest.command[start + len(old) :]]
         boots = len(list(self.workdir.glob(f"console{number}-again*.log")))
-        again = spawn(guest.command, self.workdir / f"console{number}-again{boots or ''}.log")
-        again.command = guest.command
+        again = spawn(command, self.workdir / f"console{number}-again{boots or ''}.log")
+        again.command, again.drives = command, list(drives)
         self.guests[number] = again
         return again
 

@@ -34,9 +34,12 @@ def test_the_journal_goes_to_the_syslog_server_over_the_transport_asked(root):  
     assert "omfwd" not in (root / "etc/rsyslog.conf").read_text()
 
 
-def test_metrics_off_leaves_the_exporters_on_loopback_and_closes_the_firewall(root):  # noqa: F811
+def test_metrics_on_opens_the_exporters_to_the_management_networks_and_off_closes_them(root):  # noqa: F811
+    assert "--dport 9100" not in (root / "etc/lbwizard/rules.v4").read_text()  # off by default
+    assert "127.0.0.1:9100" in (root / "etc/default/prometheus-node-exporter").read_text()
+    ok(root, "metrics", "on")
     rules = (root / "etc/lbwizard/rules.v4").read_text()
-    assert "--dport 9100" in rules and "--dport 8405" in rules  # on by default, from the management networks
+    assert "--dport 9100" in rules and "--dport 8405" in rules  # from the management networks
     assert "-s 10.0.0.0/24 -p tcp -m tcp --dport 9100 -j ACCEPT" in rules
     assert "http://10.0.0.21:9100/metrics" in ok(root, "metrics", "show").stdout
     ok(root, "metrics", "off")
@@ -47,13 +50,26 @@ def test_metrics_off_leaves_the_exporters_on_loopback_and_closes_the_firewall(ro
 
 
 def test_bad_values_name_their_field_and_change_nothing(root):  # noqa: F811
+    ok(root, "vs", "add", "SHOP", "--address", "10.0.0.21", "--port", "9100")
     before = snapshot(root)
     for args, field in (
         (("time", "servers", "ntp_1"), "servers:"),
         (("logging", "server", "10.0.0.31:0"), "server:"),
         (("metrics", "ports", "--node", "22"), "metrics.node_port:"),
-        (("metrics", "ports", "--haproxy", "80"), "virtual_services[0].port:"),  # VIP1 is on the unit's own address
+        (("metrics", "on"), "virtual_services[1].port:"),  # SHOP on the unit's own address takes 9100
     ):
         result = lbctl(root, *args)
         assert result.returncode == 2 and result.stdout.startswith(field), (args, result.stdout, result.stderr)
     assert snapshot(root) == before
+
+
+def test_the_login_banner_says_the_version_the_addresses_and_each_service_without_a_prompt_lookalike(root):  # noqa: F811
+    ok(root, "rs", "add", "VIP1", "192.168.2.51")
+    (root / "etc/lb-appliance-version").write_text("LB_APPLIANCE_VERSION=0.1.0\nLB_APPLIANCE_COMMIT=abc1234\n")
+    text = ok(root, "motd").stdout
+    assert text.startswith("Load balancer appliance 0.1.0 (abc1234): lbmaster\n"), text
+    assert "eth0 10.0.0.21/24 (external), eth1 192.168.2.21/24 (internal)" in text
+    assert "clock: not asked (dry run)" in text
+    assert "VIP1" in text and "0 of 2 real servers up" in text  # a dry run sees no engine: nothing is up
+    assert "lbctl diagnose finds no problem." in text  # a dry run probes nothing, so it finds nothing
+    assert "# " not in text and "$ " not in text  # a script logging in waits for a prompt like these

@@ -11,6 +11,7 @@ and after the master is powered off the client sends another line on the same so
 
 from __future__ import annotations
 
+import re
 import select
 import subprocess
 import sys
@@ -36,8 +37,8 @@ from tests.e2e.steps import (
 
 VIP_URL = "http://10.0.0.20/"
 PAIR_SECRET = "both answers disks carry this"
-MASTER = HA_MASTER_TWO_ARM | {"pair_secret": PAIR_SECRET}
-BACKUP = HA_BACKUP_TWO_ARM | {"pair_secret": PAIR_SECRET}
+MASTER = HA_MASTER_TWO_ARM | {"pair_secret": PAIR_SECRET, "metrics": True}
+BACKUP = HA_BACKUP_TWO_ARM | {"pair_secret": PAIR_SECRET, "metrics": True}
 FLOATING = ("10.0.0.20/24", "192.168.2.20/24")
 ECHO_PORT = 7
 # the real server's line echo, and a client that keeps one connection and sends a line per stdin line
@@ -112,6 +113,14 @@ def servers(guest) -> list[tuple[str, str]]:
     return [(s["address"], s["state"]) for s in lbctl_json(guest, "vs show VIP1")["real_servers"]]
 
 
+def vrrp_states(lab, address: str) -> dict[str, str]:
+    """Each VRRP instance's state as a unit's node exporter serves it (lbwizard_vrrp_state), scraped from
+    the client (a management network)."""
+    body = lab.fetch("client", f"http://{address}:9100/metrics", timeout=10) or ""
+    found = re.findall(r'^lbwizard_vrrp_state\{instance="(\w+)",state="(\w+)"\} 1$', body, re.MULTILINE)
+    return dict(found)
+
+
 def changed(guest, command: str) -> str:
     status, output = guest.shell(command, timeout=900)
     assert status == 0, output
@@ -132,6 +141,8 @@ def one_system(guest_lab, master, backup):
     assert "192.168.2.51:80" in backup.shell("ipvsadm -Ln")[1]
     view = lbctl_json(master, "status")["pair"]
     assert view["in_sync"] is True and [u["vrrp"] for u in view["units"]] == ["MASTER", "BACKUP"], view
+    for address, state in (("10.0.0.21", "MASTER"), ("10.0.0.22", "BACKUP")):  # as the admin's monitoring sees it
+        assert vrrp_states(guest_lab, address) == {"VI_EXTERNAL": state, "VI_INTERNAL": state}
 
     with ThreadPoolExecutor(2) as pool:  # a change on each unit at once: one wins, never a merge
         done = list(pool.map(lambda unit: unit[0].shell(f"lbctl rs add VIP1 {unit[1]}", timeout=900), [

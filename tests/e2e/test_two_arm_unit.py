@@ -23,6 +23,11 @@ with `lbwizard apply --config`, as an administrator reconfiguring a running unit
    servers' load agents set their IPVS weights (002's adaptive scheduling, 14.7).
 4. Diagnose (14.11): a NAT server whose default gateway is not the unit leaves connections in SYN_RECV,
    and `lbctl diagnose` says which server and which gateway to set.
+5. Issue 18: the clock follows the site's NTP server, the journal reaches its syslog server (UDP, then
+   TCP), the node exporter and HAProxy's exporter answer the management network with real counts, and
+   the console shows the version and addresses before login and each service's state after it. Last,
+   the unit is backed up, reinstalled from the ISO onto a blank disk and restored from an answers disk:
+   the same services, certificate, SSH host key, password and history.
 """
 
 from __future__ import annotations
@@ -155,6 +160,25 @@ def schedulers_config() -> str:
     return model.dumps(config)
 
 
+def tls_config() -> str:
+    """The example beside SECURE: HTTPS on 8443 with the unit's own certificate, HTTP to rs1."""
+    config = answered_config(TWO_ARM_NAT)
+    secure = VirtualService(
+        "SECURE", config.virtual_services[0].address, 8443, layer=7, forwarding="snat", scheduler="roundrobin", tls=True,
+        real_servers=[RealServer("RIP1", "192.168.2.50", 80)],
+    )  # fmt: skip
+    config.virtual_services.append(secure)
+    assert verify(config) == []
+    return model.dumps(config)
+
+
+def host_services_config() -> str:
+    """The example with the site's NTP server, its syslog server (UDP) and the metrics endpoints on."""
+    config = answered_config(TWO_ARM_NAT | {"ntp_servers": "10.0.0.31", "syslog_server": "10.0.0.31", "metrics": True})
+    assert verify(config) == []
+    return model.dumps(config)
+
+
 def two_servers() -> str:
     """The example with rs2 beside rs1."""
     config = answered_config(TWO_ARM_NAT)
@@ -182,7 +206,8 @@ def unit(shared_lab):
     for client in ("10.0.0.32", "10.0.0.33"):
         shared_lab.run("client", "ip", "addr", "add", f"{client}/24", "dev", "eth0")
     files = {"base.yaml": model.dumps(answered_config(TWO_ARM_NAT)), "layers.yaml": layers_config(), "two.yaml": two_servers()}
-    files["timed.yaml"], files["schedulers.yaml"] = timed_config(), schedulers_config()
+    files["timed.yaml"], files["schedulers.yaml"], files["tls.yaml"] = timed_config(), schedulers_config(), tls_config()
+    files["services.yaml"] = host_services_config()
     key = shared_lab.workdir / "admin_key"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "admin@e2e", "-f", str(key)], check=True)
     answers = TWO_ARM_NAT | {"ssh_authorized_keys": [key.with_suffix(".pub").read_text().strip()]}
@@ -513,6 +538,66 @@ def test_diagnose_names_a_server_whose_replies_bypass_the_unit(unit):
     wait_served(guest_lab)
 
 
+def scraped(lab, url: str, source: str = "10.0.0.31") -> dict[str, float]:
+    """A Prometheus endpoint's samples (series -> value), scraped from the client namespace."""
+    body = lab.fetch("client", url, timeout=10, source=source)
+    assert body is not None, f"nothing answers {url} from {source}"
+    samples = (line.rsplit(" ", 1) for line in body.splitlines() if line and not line.startswith("#"))
+    return {series: float(value) for series, value in samples}
+
+
+def ipvs_connections(lab) -> float:
+    return scraped(lab, "http://10.0.0.21:9100/metrics")["node_ipvs_connections_total"]
+
+
+def test_the_clock_the_logs_and_the_metrics_are_the_admins(unit):
+    """Issue 18: the unit's clock follows the site's NTP server (chronyd in the client's namespace) and lbctl
+    status says so; its journal reaches a syslog server by UDP, then TCP, keepalived's and HAProxy's lines
+    among it; the node exporter counts the very connections the client made through IPVS, and HAProxy's
+    exporter answers beside it, both from a management network."""
+    guest_lab, guest, _ = unit
+    guest_lab.start_ntp("client", "10.0.0.31", guest_lab.workdir)
+    log = guest_lab.workdir / "syslog.txt"
+    guest_lab.start_syslog("client", "10.0.0.31", 514, 1514, log)
+    apply_from_answers_disk(guest, "services.yaml")  # NTP and syslog servers 10.0.0.31 (udp), the metrics on
+    applied = time.monotonic()
+    wait_served(guest_lab)
+    wait_until(lambda: lbctl_json(guest, "status")["clock"]["synchronised"], 120, "the clock synchronised")
+    synced = time.monotonic() - applied
+    status, output = guest.shell("lbctl status", timeout=120)
+    assert status == 0 and "clock: synchronised to 10.0.0.31" in output, output
+
+    def received(transport: str, text: str) -> bool:
+        return log.exists() and any(line.startswith(transport) and text in line for line in log.read_text().splitlines())
+
+    guest.shell("logger -t e2e-mark the-journal-by-udp && systemctl reload keepalived haproxy")
+    wait_until(lambda: received("udp", "the-journal-by-udp"), 60, "the journal's line at the syslog server (udp)")
+    wait_until(lambda: received("udp", "Keepalived") and received("udp", "haproxy"), 60, "keepalived's and HAProxy's lines")
+    status, output = guest.shell("lbctl logging server 10.0.0.31:1514 --protocol tcp", timeout=300)
+    assert status == 0, output
+    guest.shell("logger -t e2e-mark the-journal-by-tcp")
+    wait_until(lambda: received("tcp", "the-journal-by-tcp"), 60, "the journal's line at the syslog server (tcp)")
+    assert not received("udp", "the-journal-by-tcp")
+
+    before = ipvs_connections(guest_lab)
+    assert answers_from(guest_lab, "10.0.0.32", 7) == ["rs1\n"] * 7
+    wait_until(lambda: ipvs_connections(guest_lab) == before + 7, 10, "7 more IPVS connections in the node exporter")
+    assert "haproxy_process_start_time_seconds" in scraped(guest_lab, "http://10.0.0.21:8405/metrics", "10.0.0.33")
+
+    # the console at login: its banner before, the state of the unit after (lbwizard-motd's file)
+    status, output = guest.shell("systemctl start lbwizard-motd.service", timeout=120)
+    assert status == 0, output
+    mark = len(guest.raw)
+    guest.send("exit\r")
+    guest.login(TWO_ARM_NAT["admin_password"])
+    console = bytes(guest.raw[mark:]).decode(errors="replace").replace("\r", "")
+    assert re.search(r"Load balancer appliance \d+\.\d+\.\d+ \(\w+", console), console  # /etc/issue, then the motd
+    assert "eth0 10.0.0.21" in console and "eth1 192.168.2.21" in console, console
+    assert "clock: synchronised to 10.0.0.31" in console and "1 of 1 real servers up" in console, console
+    assert "lbctl diagnose finds no problem." in console, console
+    print(f"TCG: the clock synchronised {synced:.1f} s after the apply that named the NTP server")
+
+
 def ipvs_rules(guest) -> list[str]:
     status, rules = guest.shell("ipvsadm -Sn")
     assert status == 0, rules
@@ -597,3 +682,55 @@ def test_a_power_cut_during_a_hand_over_boots_exactly_the_old_or_the_new_configu
     assert not says("cat /etc/keepalived/keepalived.conf") and not says("cat /etc/lbwizard/appliance.yaml")
     assert guest.shell("systemctl is-active keepalived haproxy")[1].split() == ["active", "active"]
     wait_served(guest_lab)
+
+
+# the certificate a TLS client is shown (its SHA-256 over the DER form), from the client namespace
+CERTIFICATE_FINGERPRINT = (
+    "import hashlib, ssl, sys; pem = ssl.get_server_certificate((sys.argv[1], int(sys.argv[2])));"
+    " print(hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem)).hexdigest())"
+)
+
+
+def shown_identity(lab) -> tuple[str, str]:
+    """What a client sees of the unit: the TLS certificate on 8443 (its fingerprint) and the SSH host key."""
+    tls = lab.run("client", sys.executable, "-c", CERTIFICATE_FINGERPRINT, "10.0.0.21", "8443", timeout=60).stdout.strip()
+    keys = lab.run("client", "ssh-keyscan", "-T", "20", "-t", "ed25519", "10.0.0.21", check=False, timeout=60).stdout
+    return tls, " ".join(line.split()[1:3] for line in keys.splitlines() if "ssh-ed25519" in line)
+
+
+def test_a_unit_backed_up_reinstalled_from_the_iso_onto_a_blank_disk_and_restored_is_the_same_unit(unit, installed_from_iso):
+    """Issue 18.5: back up the unit (its config, history, certificate, password hash and SSH host keys),
+    reinstall it from the hybrid ISO onto a blank disk (same NICs), and boot it with an answers disk that
+    says `restore: unit.lbbackup`: the same services serve, the TLS certificate has the same fingerprint,
+    SSH presents the same host key, the old password logs in and the history is there. Last: it replaces
+    the machine's disk."""
+    guest_lab, _, _ = unit
+    guest = guest_lab.guests[0]  # the power cut's scenario switched the machine on again
+    apply_from_answers_disk(guest, "tls.yaml")
+    wait_served(guest_lab)
+    wait_until(lambda: shown_identity(guest_lab)[0] != "", 60, "HTTPS on 8443")
+    identity = shown_identity(guest_lab)
+    assert identity[0] and identity[1].startswith("ssh-ed25519 "), identity
+    versions = len(lbctl_json(guest, "history"))
+    status, output = guest.shell("lbctl backup /root/unit.lbbackup --with-host-keys", timeout=120)
+    assert status == 0 and "It holds secrets" in output, output
+    copy = guest_lab.workdir / "unit.lbbackup"
+    key = ["-i", str(guest_lab.workdir / "admin_key"), "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes"]
+    key += ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]
+    fetched = guest_lab.run("client", "scp", *key, "root@10.0.0.21:/root/unit.lbbackup", str(copy), check=False, timeout=120)
+    assert fetched.returncode == 0 and copy.stat().st_size > 0, fetched.stderr
+    guest.stop()
+
+    # reinstalled from the ISO onto a blank disk: the tier's installed_from_iso, on an overlay of its own
+    disk = ["-drive", f"file={installed_from_iso.copy(guest_lab.workdir / 'reinstalled.qcow2')},if=virtio,format=qcow2"]
+    assert "Installed onto /dev/vda" in installed_from_iso.console
+
+    answers = answers_disk(guest_lab.workdir / "restore.img", "restore: unit.lbbackup\n", {"unit.lbbackup": copy.read_bytes()})
+    restored = guest_lab.power_on_with(guest, [*disk, "-drive", f"file={answers},if=virtio,format=raw"])
+    wait_configured(restored)
+    restored.login(TWO_ARM_NAT["admin_password"])  # the backup's password hash
+    wait_served(guest_lab)
+    wait_until(lambda: shown_identity(guest_lab)[0] != "", 120, "HTTPS on 8443 after the restore")
+    assert shown_identity(guest_lab) == identity
+    assert len(lbctl_json(restored, "history")) >= versions
+    assert [s["name"] for s in lbctl_json(restored, "vs list")] == ["VIP1", "SECURE"]

@@ -234,7 +234,7 @@ def test_the_check_interval_and_timeout_are_the_services_own(lab, tmp_path):
     haproxy = start_haproxy(lab, tmp_path, health_check=HealthCheck("http", path="/", interval=1, timeout=1))
     states_become(tmp_path, {"RS1": "2", "RS2": "0"}, timeout=20)
     seen = client(lab, count=10)
-    assert seen == {"answers": {"RS1": 10}, "failures": 0, "requests": 10}, seen
+    assert seen == {"answers": {"RS1": 10}, "failures": 0, "requests": 10, "errors": []}, seen
     haproxy.terminate()
     haproxy.wait(timeout=10)
     start_haproxy(lab, tmp_path, health_check=HealthCheck("http", path="/", interval=4, timeout=3))

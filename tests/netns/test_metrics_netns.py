@@ -41,6 +41,7 @@ def test_haproxys_exporter_counts_each_servers_answers_and_only_management_netwo
     service = config.virtual_services[0]
     service.scheduler = "roundrobin"
     service.real_servers = [RealServer(f"RS{n}", f"192.168.2.{49 + n}", 8080) for n in (1, 2)]
+    config.metrics.enabled = True
     config.access.management_networks = ["10.0.0.31/32", "10.0.0.32/32"]  # the NMS's addresses; .33 is a client only
     assert verify(config) == []
     apply_and_start_haproxy(lab, tmp_path, config)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from lbwizard.apply.handover import DAEMON_FILES
 from lbwizard.config import model
 from tests.conftest import TWO_ARM_NAT
 from tests.netns.lab import lbwizard
@@ -111,7 +112,7 @@ def test_boot_apply_restores_the_saved_state_and_keeps_the_rollback_record(lab, 
     assert "Keepalived configuration is written" in result.stdout  # rendered: the files were not what the config makes
     assert lab.dump() == configured
     assert (root / "etc/lbwizard/rollback.json").read_bytes() == record
-    rendered = {"etc/keepalived/keepalived.conf", "etc/haproxy/haproxy.cfg", "etc/lbwizard/handover.json"}
+    rendered = {*DAEMON_FILES, "etc/lbwizard/handover.json"}  # keepalived, HAProxy and the unit's own services
     assert files(root) == history | rendered  # no new history version for the same config
     reboot(lab)
     again = boot(lab, tmp_path)

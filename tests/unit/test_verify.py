@@ -50,6 +50,11 @@ def l7(c, **changes):
         setattr(vs(c), key, value)
 
 
+def metrics_on_and_a_service_on_9100(c):
+    c.metrics.enabled = True
+    add_service(c, port=9100)
+
+
 # (case name, base, mutation, expected field, a word the message must contain)
 CASES = [
     ("service_on_the_units_ssh_port", "two_arm", lambda c: add_service(c, port=22), "virtual_services[1].port", "SSH"),
@@ -529,7 +534,7 @@ CASES = [
     (
         "service_on_the_node_exporters_port",
         "two_arm",
-        lambda c: add_service(c, port=9100),
+        metrics_on_and_a_service_on_9100,
         "virtual_services[1].port",
         "node exporter",
     ),

@@ -21,12 +21,14 @@ import yaml
 from .apply import confirm, rollback, state
 from .apply.plan import plan
 from .config import files, model
+from .config.backup import BackupError
 from .config.lock import Busy, one_change
 from .config.model import ApplianceConfig, ConfigFormatError
 from .config.paths import Paths
 from .config.verify import verify
 from .engines.access import LiveEngines
 from .manage import boot as booting
+from .manage import restore as restoring
 from .manage.changes import EXIT_ABORTED, EXIT_BAD_INPUT, EXIT_BUSY, EXIT_FAILED, EXIT_OK, run_steps
 from .manage.changes import apply_config as _apply
 from .manage.process_end import end_process
@@ -212,6 +214,8 @@ def run_answers(answers_file: Path, paths: Paths, live: bool, handover: bool) ->
     except (OSError, yaml.YAMLError) as exc:
         print(f"answers: cannot read {answers_file}: {exc}")
         return EXIT_BAD_INPUT
+    if isinstance(data, dict) and "restore" in data:
+        return run_restore_answers(data, answers_file, paths, live, handover)
     with one_change(paths):  # the saved config it builds on is read under the lock
         return _apply_answers(data, paths, live, handover)
 
@@ -235,6 +239,27 @@ def _apply_answers(data: object, paths: Paths, live: bool, handover: bool) -> in
     for step in next_steps(config):
         print(f"  - {step}")
     return EXIT_OK
+
+
+def run_restore_answers(data: dict, answers_file: Path, paths: Paths, live: bool, handover: bool) -> int:
+    """answers.yaml `restore: FILE`: that backup (beside the answers file, or an absolute path) restored
+    instead of the questions, SSH host keys included when it has them. Alone: any other answer is an error."""
+    problems = [f"{key}: an answers file with restore takes no other answer; remove it" for key in data if key != "restore"]
+    if not isinstance(data["restore"], str) or not data["restore"].strip():
+        problems.append("restore: expected the name of a backup file (made by lbctl backup) beside the answers file")
+    if problems:
+        print("\n".join(problems))
+        return EXIT_BAD_INPUT
+    try:
+        found = restoring.read_backup(answers_file.parent / data["restore"].strip())
+    except BackupError as exc:
+        print(f"restore: {exc}")
+        return EXIT_BAD_INPUT
+    result = restoring.restore(found, paths, live=live, handover=handover)
+    if result == EXIT_OK:
+        print("\n".join(summary_lines(found.config)))
+        print(f"\nRestored the backup of {found.describe()}. Configuration saved to {paths.appliance_yaml}.")
+    return result
 
 
 def run_interactive(paths: Paths, live: bool, handover: bool, setup: bool = False) -> int:

@@ -91,7 +91,8 @@ def remove_step(files: Callable[[], list[Path]], description: str) -> Step:
     return Step(description, do, undo)
 
 
-def _shadow_hash(user: str) -> str | None:
+def shadow_hash(user: str) -> str | None:
+    """user's field of /etc/shadow: its password hash, or ! or * when locked."""
     for line in Path("/etc/shadow").read_text().splitlines():
         fields = line.split(":")
         if fields[0] == user and len(fields) > 1:
@@ -110,7 +111,7 @@ def password_step(hashed: str, paths: Paths, user: str = "root") -> Step:
     saved: dict[str, str | None] = {}
 
     def do() -> None:
-        saved["old"] = _shadow_hash(user)
+        saved["old"] = shadow_hash(user)
         _chpasswd(user, hashed)
 
     def undo() -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from ipaddress import IPv4Interface
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -84,9 +84,15 @@ def interface_step(name: str, wanted: list[str], previously_owned: list[str]) ->
 
 
 def restore_interface(name: str, up: bool, addresses: list[str]) -> None:
-    """Make the interface hold exactly these IPv4 addresses, up or down."""
+    """Make the interface hold exactly these IPv4 addresses, up or down. A default route the kernel drops
+    on the way (its gateway unreachable for the moment between the old address going and the new one
+    coming: an undo after a change of the interface's address) is put back where its gateway is still
+    reachable; a rollback's own route step sets the routes it wants after this."""
+    from pyroute2 import NetlinkError  # here, as in iproute(): a dry run never imports pyroute2
+
     with iproute() as ipr:
         index = link_index(ipr, name)
+        routes = default_routes(ipr)
         now = ipv4_addresses(ipr, index)
         for cidr in now:
             if cidr not in addresses:
@@ -94,6 +100,9 @@ def restore_interface(name: str, up: bool, addresses: list[str]) -> None:
         for cidr in addresses:
             if cidr not in now:
                 _add_addr(ipr, index, cidr)
+        for via, oif in [route for route in routes if route not in default_routes(ipr)]:
+            with suppress(NetlinkError):  # its gateway is on none of the addresses now
+                ipr.route("add", dst="0.0.0.0/0", gateway=via, oif=oif)
         ipr.link("set", index=index, state="up" if up else "down")
 
 

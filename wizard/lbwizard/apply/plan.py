@@ -94,6 +94,8 @@ def plan(
     engines: Engines | None = None,
     pair_identity: str | None = None,
     to_peer: bool = False,
+    restored_files: list[Step] | None = None,
+    history: list[Step] | None = None,
 ) -> list[Step]:
     """The ordered changes that make config real: live ones first, then the files that record them.
 
@@ -102,7 +104,9 @@ def plan(
     runtime: what the running engines take directly (day-2 changes, live runs only); its steps run
     first, so the change takes effect at once, and the hand-over then does not reload HAProxy for what
     it already took. to_peer: the setup wizard run again on a paired unit; a change of the shared part
-    is made on the peer first, at the next shared version (apply/pair_steps.py).
+    is made on the peer first, at the next shared version (apply/pair_steps.py). A restore
+    (apply/backup_files.py) brings restored_files, written before the daemons read them, and its own
+    history, which replaces numbering the next version.
     """
     steps: list[Step] = []
     peer_steps = None
@@ -122,13 +126,16 @@ def plan(
         steps.append(password_step(admin_password_hash, paths))
     if pair_identity:  # the pair key an answers file's pair_secret made
         steps.append(file_step(paths.pair_identity, pair_identity, "write the pair's SSH identity", 0o600))
+    steps += restored_files or []
     steps += system_files(config, paths)
     if handover:
         reload_haproxy = runtime.haproxy_reload if runtime else True
         if live and paths.is_live_root:
             steps.append(release_engines_step(paths))
         steps.append(handover_step(config, paths, manage_services=live and paths.is_live_root, reload_haproxy=reload_haproxy))
-    if config != previous:  # re-applying the saved config (at boot) makes no new history version
+    if history is not None:
+        steps += history
+    elif config != previous:  # re-applying the saved config (at boot) makes no new history version
         steps += config_steps(config, paths)
     if peer_steps:
         steps.append(peer_steps[1])

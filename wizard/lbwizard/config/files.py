@@ -15,13 +15,13 @@ from .model import ApplianceConfig
 from .paths import Paths
 
 
-def atomic_write(path: Path, text: str, mode: int = 0o644) -> None:
-    """Replace path with text in one step (temp file, fsync, rename, fsync the directory)."""
+def atomic_write(path: Path, text: str | bytes, mode: int = 0o644) -> None:
+    """Replace path with text (or bytes: a backup file) in one step (temp file, fsync, rename, fsync the directory)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(text.encode() if isinstance(text, str) else text)
             handle.flush()
             os.fchmod(handle.fileno(), mode)
             os.fsync(handle.fileno())

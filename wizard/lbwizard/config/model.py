@@ -275,9 +275,11 @@ class Logging:
 
 @dataclass
 class Metrics:
-    """Prometheus endpoints on this unit's own addresses, reachable from the management networks only."""
+    """Prometheus endpoints on this unit's own addresses, reachable from the management networks only. Off
+    until the admin turns them on: they take two ports of the unit's own addresses, which a virtual service
+    on those addresses may be using."""
 
-    enabled: bool = True
+    enabled: bool = False
     node_port: int = 9100  # prometheus-node-exporter: IPVS (layer 4), VRRP state, the system itself
     haproxy_port: int = 8405  # HAProxy's own exporter: layer 7
 

@@ -26,7 +26,7 @@ def add_parser(commands, common: argparse.ArgumentParser) -> None:
     log_actions.add_parser("show", parents=[common], help="the syslog server")
     server = log_actions.add_parser("server", parents=[common], help="forward the journal to a syslog server")
     server.add_argument("server", metavar="HOST[:PORT]", help='514 unless given; "none": the logs stay here')
-    server.add_argument("--protocol", choices=("udp", "tcp"), help="udp (the default) or tcp, which queues while the server is away")
+    server.add_argument("--protocol", choices=("udp", "tcp"), help="udp (default), or tcp: it queues while the server is away")
 
     metrics = commands.add_parser("metrics", help="the Prometheus endpoints (management networks only)")
     metric_actions = metrics.add_subparsers(dest="action", metavar="ACTION", required=True)

@@ -27,7 +27,7 @@ from ..config.paths import Paths
 from ..engines import diagnose, persist_refresh, response_weights
 from ..engines.errors import EngineError
 from ..render import realserver
-from . import host_commands, pair_commands
+from . import backup_commands, host_commands, pair_commands
 from .changes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 from .operations import Operations
 from .process_end import end_process
@@ -182,6 +182,7 @@ def _parser() -> argparse.ArgumentParser:
     key_remove.add_argument("--force", action="store_true", help="even if it is the last key (SSH is then closed to root)")
 
     commands.add_parser("status", parents=[common], help="requested and actual state, weights, connections")
+    commands.add_parser("motd", parents=[common], help="the login banner: version, addresses, services, problems")
     commands.add_parser("diagnose", parents=[common], help="the reference's diagnosis steps, with fixes")
     script = commands.add_parser("realserver-script", parents=[common], help="print a real server's setup script")
     script.add_argument("rs", help="the real server's name (or address)")
@@ -196,6 +197,7 @@ def _parser() -> argparse.ArgumentParser:
         "response-weights", parents=[common], help="layer 7: weights from the checks' response times (15 s timer)"
     )
     pair_commands.add_parser(commands, common)
+    backup_commands.add_parser(commands, common)
     host_commands.add_parser(commands, common)
     commands.add_parser("history", parents=[common], help="the applied versions of the configuration")
     back = commands.add_parser("rollback", parents=[common], help="apply an earlier version again (default: the one before)")
@@ -368,6 +370,12 @@ def cmd_status(ctl: Ctl, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_motd(ctl: Ctl, args: argparse.Namespace) -> int:
+    """What lbwizard-motd.timer keeps in /run/lbwizard/motd for pam_motd to show at login."""
+    sys.stdout.write(ctl.operations.motd_text())
+    return EXIT_OK
+
+
 def cmd_diagnose(ctl: Ctl, args: argparse.Namespace) -> int:
     """Exit 1 when a problem was found, so a script can act on it."""
     findings = ctl.operations.diagnose_findings()
@@ -453,12 +461,15 @@ COMMANDS = {
     "rs": cmd_rs,
     "status": cmd_status,
     "diagnose": cmd_diagnose,
+    "motd": cmd_motd,
     "realserver-script": cmd_realserver_script,
     "history": cmd_history,
     "refresh-persist": cmd_refresh_persist,
     "response-weights": cmd_response_weights,
     "rollback": cmd_rollback,
     "pair": pair_commands.cmd_pair,
+    "backup": backup_commands.cmd_backup,
+    "restore": backup_commands.cmd_restore,
     "time": host_commands.cmd_time,
     "logging": host_commands.cmd_logging,
     "metrics": host_commands.cmd_metrics,

@@ -18,7 +18,7 @@ from ..engines import clock, diagnose, status
 from ..engines.access import Engines, for_run
 from ..engines.errors import NotAsked
 from ..pair import shared, sync, view
-from . import boot, pair_findings
+from . import boot, motd, pair_findings
 from .changes import EXIT_BAD_INPUT, EXIT_BUSY, EXIT_FAILED, EXIT_OK, EXIT_PEER_REFUSED, commit
 
 Edit = Callable[[ApplianceConfig], ApplianceConfig]
@@ -211,6 +211,11 @@ class Operations:
         """The boot's problems, the pair's and each service's, in that order."""
         config = self.config()
         return boot.findings(self.paths) + pair_findings.findings(self.pair_view(config)) + diagnose.run(config, self.engines)
+
+    def motd_text(self) -> str:
+        """The login banner (manage/motd.py): version, addresses, clock, services, diagnose's problems."""
+        config, statuses, _pair, clock_now = self.status_snapshot()
+        return motd.text(self.paths, config, statuses, clock_now, self.diagnose_findings())
 
     def diagnose_text(self) -> str:
         return diagnose.as_text(self.diagnose_findings())

@@ -1,0 +1,97 @@
+"""lbctl restore, live, in the namespace lab: a unit at one configuration (HAProxy running on its files) is
+restored from the backup of another. A fault injected after each step of the restore leaves the whole
+picture (the namespace, every file under the root with its mode, its directories, HAProxy's servers) as
+it was; the restore let run to its end leaves the backup's addresses, firewall and daemon files live, and
+HAProxy started on them presents the backup's certificate."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+from itertools import count
+from pathlib import Path
+
+import pytest
+
+from lbwizard.apply.transaction import FAULT_HOOK
+from lbwizard.config import model
+from lbwizard.config.password import hash_password
+from tests.conftest import TWO_ARM_NAT
+from tests.netns.lab import Lab, lbwizard
+from tests.netns.test_apply_netns import write_config
+from tests.netns.test_power_cut_matrix import WEB, Unit, mismatch, picture
+
+CERTIFICATE = "etc/haproxy/certs/appliance.pem"
+HOST_KEY = "etc/ssh/ssh_host_ed25519_key"
+
+
+def backup_of_another_unit(lab: Lab, tmp_path: Path) -> tuple[Path, Path]:
+    """A backup (with host keys) of a unit made in a dry run: eth0 at 10.0.0.25, VIP1's server moved,
+    the lab's WEB service and a TLS service SHOP (the role makes its certificate). (file, that root)"""
+    where = tmp_path / "other"
+    where.mkdir()
+    config = model.loads(
+        Path(write_config(where, TWO_ARM_NAT | {"eth0_address": "10.0.0.25", "real_server": "192.168.2.60"})).read_text()
+    )
+    shop = dataclasses.replace(WEB, name="SHOP", port=443, tls=True)
+    config.virtual_services += [dataclasses.replace(WEB, address="10.0.0.25"), dataclasses.replace(shop, address="10.0.0.25")]
+    (where / "appliance.yaml").write_text(model.dumps(config))
+    root = where / "root"
+    made = lbwizard(lab, "apply", "--config", str(where / "appliance.yaml"), "--dry-run", "--root", str(root))
+    assert made.returncode == 0, made.stdout + made.stderr
+    (root / "etc/ssh").mkdir(parents=True)
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(root / HOST_KEY)], check=True)
+    (root / "etc/lbwizard/admin-password.hash").write_text(hash_password("another unit's password") + "\n")
+    file = tmp_path / "other.lbbackup"
+    backed_up = lbctl(lab, root, "--dry-run", "backup", str(file), "--with-host-keys")
+    assert backed_up.returncode == 0, backed_up.stdout + backed_up.stderr
+    return file, root
+
+
+def lbctl(lab: Lab, root: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    command = ["ip", "netns", "exec", lab.ns("lb"), sys.executable, "-m", "lbwizard.manage.lbctl", "--root", str(root), *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300, env={**os.environ, **(env or {})})
+
+
+def directories(root: Path) -> list[str]:
+    """The directories under root (outside run/): a restore that made one must take it away again."""
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_dir() and p.relative_to(root).parts[0] != "run")
+
+
+def fingerprint(lab: Lab, pem: Path | None = None) -> str:
+    """The SHA-256 fingerprint of a PEM's certificate, or of the one 10.0.0.25:443 presents to the client."""
+    if pem is not None:
+        return lab.run("lb", "openssl", "x509", "-in", str(pem), "-noout", "-fingerprint", "-sha256").stdout.strip()
+    served = "openssl s_client -connect 10.0.0.25:443 </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256"
+    return lab.run("client", "sh", "-c", served).stdout.strip()
+
+
+@pytest.mark.long
+def test_a_restore_cut_by_a_fault_after_any_step_leaves_all_as_it_was_and_a_whole_one_makes_the_backup_live(lab, tmp_path):
+    file, other = backup_of_another_unit(lab, tmp_path)
+    unit = Unit(lab, tmp_path)
+    dirs = directories(unit.root)
+    for step in count(1):
+        result = lbctl(lab, unit.root, "restore", str(file), env={FAULT_HOOK: str(step)})
+        if result.returncode == 0:
+            break
+        assert result.returncode == 1 and f"injected fault after step {step}" in result.stderr, result.stdout + result.stderr
+        assert "INCOMPLETE" not in result.stderr, result.stderr  # the restore's own proof against its picture
+        now = picture(lab, unit.root)
+        assert now == unit.old, f"a fault after step {step} left {mismatch(now, unit.old)}"
+        assert directories(unit.root) == dirs, f"a fault after step {step}"
+    assert step > 20, result.stdout
+    assert "saved as version 2." in result.stdout  # the backup's version 1 follows the unit's own
+    root = unit.root
+    addresses = lab.run("lb", "ip", "-4", "-o", "addr").stdout
+    assert "eth0    inet 10.0.0.25/24" in addresses and "10.0.0.21" not in addresses
+    assert "--dport 443 -j ACCEPT" in lab.run("lb", "iptables-legacy-save", "-t", "filter").stdout
+    assert "real_server 192.168.2.60 80" in (root / "etc/keepalived/keepalived.conf").read_text()
+    assert f"bind 10.0.0.25:443 ssl crt {root / CERTIFICATE}" in (root / "etc/haproxy/haproxy.cfg").read_text()
+    for name in (CERTIFICATE, HOST_KEY, f"{HOST_KEY}.pub", "etc/lbwizard/appliance.yaml", "etc/lbwizard/admin-password.hash"):
+        assert (root / name).read_bytes() == (other / name).read_bytes(), name
+    unit.power_off_haproxy()  # the appliance's hand-over reloads it; here it is started on the restored files
+    unit.start_haproxy()
+    assert fingerprint(lab) == fingerprint(lab, other / CERTIFICATE) != ""

@@ -1,0 +1,231 @@
+"""The unit's files a backup holds: read for `lbctl backup`, written back for a restore as steps that undo
+themselves (the format itself is config/backup.py).
+
+A restored file keeps the owner and group of the file it replaces, or takes its directory's group when
+it is new: HAProxy reads its certificate as the haproxy group (0640), which a plain write as root would
+take from it. A daemon whose files a restore changed is reloaded if it runs (HAProxy for certificates,
+sshd for host keys), and reloaded again on the way back should a later step fail.
+
+History: the backup's versions keep their numbers when they all lie above this unit's newest, and are
+otherwise moved up just past it, so no number is used twice and the unit's own versions stay in
+history (`lbctl rollback N` can go back to one); a fresh unit gets exactly the backup's numbers.
+"""
+
+from __future__ import annotations
+
+import grp
+import hashlib
+import json
+import os
+import subprocess
+from pathlib import Path
+
+from ..config import history, provenance
+from ..config.backup import (
+    CONFIG_MEMBER,
+    PAIR_MEMBERS,
+    PASSWORD_MEMBER,
+    Backup,
+    Members,
+    belongs,
+    certificate_members,
+    history_member,
+)
+from ..config.files import atomic_write
+from ..config.model import ApplianceConfig
+from ..config.password import is_crypt_hash
+from ..config.paths import Paths
+from .config_files import file_step, remove_step, shadow_hash
+from .handover import missing_directories
+from .step import Step
+
+VERSION_FILE = "etc/lb-appliance-version"  # written by image/assemble
+
+
+def appliance_version(paths: Paths) -> str | None:
+    path = paths.root / VERSION_FILE
+    return path.read_text().strip() if path.is_file() else None
+
+
+def _password_hash_now(paths: Paths) -> str | None:
+    """root's password hash as set now: /etc/shadow on the unit, the record file under any other root."""
+    if paths.is_live_root:
+        return shadow_hash("root")
+    return paths.admin_password_hash.read_text().strip() if paths.admin_password_hash.is_file() else None
+
+
+def collect(paths: Paths, config: ApplianceConfig, host_keys: bool) -> Members:
+    """What a backup of this unit holds, read now: the config, its history, certificates, the pair's
+    identity, the admin password hash (when one is set) and, if asked, the SSH host keys."""
+    wanted = [paths.appliance_yaml, *(sorted(paths.history_dir.iterdir()) if paths.history_dir.is_dir() else [])]
+    wanted += [paths.root / name for name in (*sorted(certificate_members(config)), *PAIR_MEMBERS)]
+    if host_keys:
+        wanted += sorted((paths.root / "etc/ssh").glob("ssh_host_*"))
+    members: Members = {}
+    for path in wanted:
+        name = str(path.relative_to(paths.root))
+        if path.is_file() and belongs(name, config):  # history's NNNN.yaml and .json, the key pairs of sshd
+            members[name] = (path.read_bytes(), path.stat().st_mode & 0o7777)
+    hashed = _password_hash_now(paths)
+    if hashed and is_crypt_hash(hashed):  # a locked account has nothing worth carrying
+        members[PASSWORD_MEMBER] = (hashed.encode() + b"\n", 0o600)
+    return members
+
+
+def password_hash(backup: Backup) -> str | None:
+    content = backup.members.get(PASSWORD_MEMBER)
+    return content[0].decode().strip() if content else None
+
+
+def _owned_file_step(path: Path, content: bytes, mode: int, changed: list[Path], group: str | None) -> Step:
+    """Write path as the backup has it, keeping the owner of what it replaces (a new file: root and group,
+    or its directory's group); undo puts back the old file (or link), its mode and owner, or removes it
+    and the directories made for it. A file that is already so is left alone; one that was not is added
+    to changed."""
+    saved: dict = {}
+
+    def do() -> None:
+        saved["link"] = os.readlink(path) if path.is_symlink() else None
+        saved["old"] = (path.read_bytes(), os.stat(path)) if path.is_file() and saved["link"] is None else None
+        if saved["old"] and saved["old"][0] == content and saved["old"][1].st_mode & 0o7777 == mode:
+            return
+        saved["dirs"] = missing_directories(path)
+        owner = saved["old"][1] if saved["old"] else None
+        changed.append(path)  # before the write: one that fails half way is undone too
+        atomic_write(path, content, mode)
+        uid, gid = (owner.st_uid, owner.st_gid) if owner else (os.geteuid(), _gid(group, path.parent))
+        if (path.stat().st_uid, path.stat().st_gid) != (uid, gid) and os.geteuid() == 0:
+            os.chown(path, uid, gid)
+
+    def undo() -> None:
+        if path not in changed:
+            return
+        old, link = saved["old"], saved["link"]
+        if old is not None:
+            atomic_write(path, old[0], old[1].st_mode & 0o7777)
+            os.chown(path, old[1].st_uid, old[1].st_gid)
+        else:
+            path.unlink(missing_ok=True)
+            if link is not None:
+                path.symlink_to(link)
+        for directory in saved["dirs"]:
+            if directory.is_dir() and not any(directory.iterdir()):
+                directory.rmdir()
+
+    return Step(f"write {path} from the backup", do, undo)
+
+
+def _gid(group: str | None, directory: Path) -> int:
+    try:
+        return grp.getgrnam(group).gr_gid if group else directory.stat().st_gid
+    except KeyError:  # no such group here (a test machine without HAProxy)
+        return directory.stat().st_gid
+
+
+def _try_reload(unit: str) -> None:
+    """Reload (or restart) unit if it runs; one that is down stays down and reads its files when it starts."""
+    result = subprocess.run(["systemctl", "try-reload-or-restart", unit], check=False, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"systemctl try-reload-or-restart {unit} failed: {result.stderr.strip() or result.returncode}")
+
+
+def _files_of(files: list[tuple[Path, bytes, int]], unit: str | None, group: str | None = None) -> list[Step]:
+    """The steps that write a daemon's files (new ones in its group); with its unit, bracketed by its
+    reloads (forward once they are written, backward once they are put back), each only when a file
+    really changed."""
+    changed: list[Path] = []
+    writes = [_owned_file_step(path, content, mode, changed, group) for path, content, mode in files]
+    if unit is None or not files:
+        return writes
+    when_changed = lambda: _try_reload(unit) if changed else None
+    return [
+        Step(f"(on the way back: reload {unit} if it runs)", lambda: None, when_changed),
+        *writes,
+        Step(f"reload {unit} if it runs and a file of it changed", when_changed, lambda: None),
+    ]
+
+
+def restore_steps(backup: Backup, paths: Paths, host_keys: bool) -> list[Step]:
+    """The backup's certificates, pair identity and (with host_keys) SSH host keys, written before the
+    hand-over reads them; on the unit itself HAProxy and sshd are reloaded when theirs changed."""
+    live = paths.is_live_root
+    found = lambda names: [(paths.root / n, *backup.members[n]) for n in sorted(names) if n in backup.members]
+    # HAProxy reads its certificates as its own group (haproxy.service.d/unprivileged.conf), as
+    # make-appliance-certificate installs them
+    steps = _files_of(found(certificate_members(backup.config)), "haproxy" if live else None, group="haproxy")
+    steps += _files_of(found(PAIR_MEMBERS), None)
+    if host_keys:
+        steps += _files_of(found(backup.host_keys), "ssh" if live else None)
+    return steps
+
+
+def _as_one(description: str, parts: list[Step]) -> Step:
+    """Several steps shown as one (a history of a thousand files is one line), undone in reverse."""
+    done: list[Step] = []
+
+    def do() -> None:
+        for part in parts:
+            done.append(part)
+            part.do()
+
+    def undo() -> None:
+        failed = []
+        for part in reversed(done):
+            try:
+                part.undo()
+            except Exception as exc:
+                failed.append(f"{part.description}: {exc}")
+        if failed:
+            raise RuntimeError("; ".join(failed))
+
+    return Step(description, do, undo)
+
+
+def history_steps(backup: Backup, paths: Paths) -> list[Step]:
+    """The backup's versions into the history (see the module's docstring), the oldest beyond
+    history.KEEP let go, a version of the restored config if the backup's newest is not it, and last
+    the config itself: saving it is the commit point, as in every change (config_files.config_steps)."""
+    ours, theirs = history.versions(paths), backup.versions
+    shift = max(0, ours[-1] + 1 - theirs[0]) if ours and theirs else 0
+    let_go = set(sorted([*ours, *(n + shift for n in theirs)])[: max(0, len(ours) + len(theirs) - history.KEEP)])
+    kept = [n for n in theirs if n + shift not in let_go]
+    writes = []
+    for number in kept:
+        for kind, path in (("yaml", history.path_of(paths, number + shift)), ("json", history.record_of(paths, number + shift))):
+            if content := backup.members.get(history_member(number, kind)):
+                writes.append(file_step(path, content[0].decode(), f"keep version {number + shift:04d}"))
+    steps = []
+    if writes:
+        numbers = f"{kept[0] + shift:04d}" + (f" to {kept[-1] + shift:04d}" if len(kept) > 1 else "")
+        steps.append(_as_one(f"bring the backup's {len(kept)} version(s) into the history as {numbers}", writes))
+    if old := sorted(n for n in let_go if n in ours):
+        going = [history.path_of(paths, n) for n in old] + [history.record_of(paths, n) for n in old]
+        steps.append(remove_step(lambda: going, f"let go of {len(old)} version(s) older than the newest {history.KEEP}"))
+    text = backup.members[CONFIG_MEMBER][0].decode()
+    newest = backup.members.get(history_member(kept[-1])) if kept else None
+    if newest is None or newest[0].decode() != text:
+        number = max([*ours, *(n + shift for n in kept)], default=0) + 1
+        record = json.dumps(provenance.describe(), indent=1) + "\n"
+        steps.append(file_step(history.path_of(paths, number), text, f"keep the restored configuration as version {number:04d}"))
+        steps.append(file_step(history.record_of(paths, number), record, f"say who restored version {number} and how"))
+    return [*steps, file_step(paths.appliance_yaml, text, f"save the restored configuration to {paths.appliance_yaml}")]
+
+
+def picture(paths: Paths, backup: Backup) -> dict[str, dict | None]:
+    """What a restore writes beyond the change's own picture (apply/state.py): each file of the backup
+    and of the history by digest, mode and owner (no secret in a message), and root's password hash."""
+    names = {name for name in backup.members if name != PASSWORD_MEMBER}
+    if paths.history_dir.is_dir():
+        names |= {str(p.relative_to(paths.root)) for p in paths.history_dir.iterdir()}
+    found: dict[str, dict | None] = {}
+    for name in sorted(names):
+        path = paths.root / name
+        if path.is_file():
+            status = path.stat()
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            found[name] = {"sha256": digest, "mode": status.st_mode & 0o7777, "owner": (status.st_uid, status.st_gid)}
+        else:
+            found[name] = None
+    hashed = _password_hash_now(paths)
+    found["admin password"] = {"sha256": hashlib.sha256(hashed.encode()).hexdigest()} if hashed else None
+    return found

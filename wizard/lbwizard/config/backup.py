@@ -1,0 +1,284 @@
+"""The backup file: what `lbctl backup` writes and `lbctl restore` (or a first boot's `restore:` answer) reads.
+
+One gzip'd tar. Its first member, lb-appliance-backup.json, says what it is (format, version, when, which
+unit) and lists every other member with its SHA-256 and mode; the members are the unit's files by their
+path under the root, and the admin password hash as admin-password.hash. Pure: bytes in, bytes out.
+
+Unpacking trusts nothing it has not checked: the gzip stream to its last byte (our own header, whose
+time is the manifest's and which carries a SHA-256 of the rest; the deflate data, CRC-32 and length),
+the marker and the version, that the
+members are exactly those listed, each one's checksum, plain files with relative paths only, and that
+the configuration inside loads and verifies. Each refusal says why; nothing is restored from a file
+that fails any of these.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import re
+import struct
+import tarfile
+import zlib
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+
+from . import history, model
+from .model import APPLIANCE_CERTIFICATE, ApplianceConfig, ConfigFormatError
+from .paths import Paths
+from .verify import verify
+
+MANIFEST = "lb-appliance-backup.json"
+FORMAT = "lb-appliance-backup"
+FORMAT_VERSION = 1
+PASSWORD_MEMBER = "admin-password.hash"  # on the unit: root's field of /etc/shadow (a --root: Paths.admin_password_hash)
+UNPACKED_LIMIT = 512 * 1024 * 1024  # a thousand versions of a thousand services stay well below it
+# the member names are the unit's paths relative to its root: Paths with an empty root gives them
+_RELATIVE = Paths(Path(""))
+CONFIG_MEMBER = str(_RELATIVE.appliance_yaml)
+PAIR_MEMBERS = (str(_RELATIVE.pair_identity), str(_RELATIVE.pair_known_hosts))
+HISTORY_MEMBER = re.compile(re.escape(str(_RELATIVE.history_dir)) + r"/(\d{4,})\.(yaml|json)")
+HOST_KEY_MEMBER = re.compile(r"etc/ssh/ssh_host_[a-z0-9]+_key(\.pub)?")
+# Our gzip header: magic, deflate, FEXTRA, MTIME (the manifest's time), XFL 2 (best), OS 255 (unknown),
+# and one extra subfield "LB" holding the SHA-256 of all that follows it. Deflate data can take a flipped
+# bit without a change in what it unpacks to (padding, unused codes), which CRC-32 cannot see; gzip
+# tools skip the subfield, so the file stays a plain .tar.gz.
+_GZIP_HEADER = struct.Struct("<4sIBBH2sH32s")
+_GZIP_MAGIC = b"\x1f\x8b\x08\x04"
+_GZIP_FIXED = (2, 255, 36, b"LB", 32)  # XFL, OS, XLEN, the subfield's id and length
+
+Members = dict[str, tuple[bytes, int]]  # relative path -> (content, mode)
+
+
+class BackupError(ValueError):
+    """A file refused, with the reason in words for the admin."""
+
+
+@dataclass(frozen=True)
+class Backup:
+    """A backup that passed every check: its manifest, its members and the configuration it holds."""
+
+    manifest: dict
+    members: Members
+    config: ApplianceConfig
+
+    @property
+    def versions(self) -> list[int]:
+        """The history versions it holds, oldest first."""
+        return sorted(int(m.group(1)) for name in self.members if (m := HISTORY_MEMBER.fullmatch(name)) and m.group(2) == "yaml")
+
+    @property
+    def host_keys(self) -> list[str]:
+        return sorted(name for name in self.members if HOST_KEY_MEMBER.fullmatch(name))
+
+    def describe(self) -> str:
+        """One line for the admin: which unit, when, what."""
+        versions = self.versions
+        held = f"{len(versions)} version(s)" + (f" (newest {versions[-1]:04d})" if versions else "")
+        keys = "with SSH host keys" if self.host_keys else "without SSH host keys"
+        return f"{self.manifest.get('hostname', '?')}, made {self.manifest.get('created', '?')}: {held}, {keys}"
+
+
+def history_member(number: int, kind: str = "yaml") -> str:
+    """The member of history version number: its config (yaml) or its record of who made it (json)."""
+    path = history.path_of(_RELATIVE, number) if kind == "yaml" else history.record_of(_RELATIVE, number)
+    return str(path)
+
+
+def certificate_members(config: ApplianceConfig) -> set[str]:
+    """The certificates a unit with this config presents: its own, and any PEM a TLS service names."""
+    named = {s.tls_certificate.lstrip("/") for s in config.virtual_services if s.tls and s.tls_certificate}
+    return {APPLIANCE_CERTIFICATE} | named
+
+
+def belongs(name: str, config: ApplianceConfig) -> bool:
+    """Whether a backup of a unit with this config holds a member of that name (restore writes no other)."""
+    return (
+        name in (CONFIG_MEMBER, PASSWORD_MEMBER, *PAIR_MEMBERS)
+        or name in certificate_members(config)
+        or bool(HISTORY_MEMBER.fullmatch(name) or HOST_KEY_MEMBER.fullmatch(name))
+    )
+
+
+def pack(members: Members, *, hostname: str, appliance_version: str | None, created: datetime) -> bytes:
+    """The backup file of these members (the manifest first), byte for byte the same for the same input."""
+    for name in members:
+        _refuse_unsafe(name)
+    manifest = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "created": created.isoformat(timespec="seconds"),
+        "hostname": hostname,
+        "appliance_version": appliance_version,
+        "host_keys": any(HOST_KEY_MEMBER.fullmatch(name) for name in members),
+        "files": {name: {"sha256": _digest(data), "mode": mode} for name, (data, mode) in sorted(members.items())},
+    }
+    mtime = int(created.timestamp())
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        _add(archive, MANIFEST, (json.dumps(manifest, indent=1) + "\n").encode(), 0o600, mtime)
+        for name, (data, mode) in sorted(members.items()):
+            _add(archive, name, data, mode, mtime)
+    return _gzip(buffer.getvalue(), mtime)
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _add(archive: tarfile.TarFile, name: str, data: bytes, mode: int, mtime: int) -> None:
+    info = tarfile.TarInfo(name)
+    info.size, info.mode, info.mtime, info.uname, info.gname = len(data), mode, mtime, "root", "root"
+    archive.addfile(info, io.BytesIO(data))
+
+
+def _gzip(data: bytes, mtime: int) -> bytes:
+    """RFC 1952 with a header of our own making, so every byte of the file is one unpack checks."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    body = compressor.compress(data) + compressor.flush()
+    rest = body + struct.pack("<II", zlib.crc32(data), len(data) & 0xFFFFFFFF)
+    return _GZIP_HEADER.pack(_GZIP_MAGIC, mtime, *_GZIP_FIXED, hashlib.sha256(rest).digest()) + rest
+
+
+def _gunzip(data: bytes) -> tuple[bytes, int | None]:
+    """The tar inside, and our header's time (None: a gzip header we do not write, a foreign file's or an
+    altered one); BackupError unless the stream is whole."""
+    if not data.startswith(_GZIP_MAGIC[:2]):
+        raise BackupError("not a backup of this appliance (not a gzip'd tar)")
+    if len(data) < _GZIP_HEADER.size:
+        return _foreign_gunzip(data), None
+    magic, mtime, *fixed, digest = _GZIP_HEADER.unpack(data[: _GZIP_HEADER.size])
+    if magic != _GZIP_MAGIC or tuple(fixed) != _GZIP_FIXED:
+        return _foreign_gunzip(data), None
+    decompressor = zlib.decompressobj(-zlib.MAX_WBITS)
+    try:
+        raw = decompressor.decompress(data[_GZIP_HEADER.size :], UNPACKED_LIMIT + 1)
+    except zlib.error as exc:
+        raise BackupError(f"damaged: not a gzip'd tar ({exc})") from None
+    _refuse_large(raw)
+    if not decompressor.eof:
+        raise BackupError("damaged: not a gzip'd tar (it ends too early: truncated)")
+    trailer = decompressor.unused_data
+    if len(trailer) != 8:
+        raise BackupError(f"damaged: not a gzip'd tar ({'truncated' if len(trailer) < 8 else 'bytes after its end'})")
+    crc, length = struct.unpack("<II", trailer)
+    if crc != zlib.crc32(raw) or length != len(raw) & 0xFFFFFFFF:
+        raise BackupError("damaged: not a gzip'd tar (its CRC-32 or length does not match the data)")
+    if hashlib.sha256(data[_GZIP_HEADER.size :]).digest() != digest:
+        raise BackupError("damaged: its bytes do not match the checksum in its gzip header")
+    return raw, mtime
+
+
+def _foreign_gunzip(data: bytes) -> bytes:
+    """Any gzip file, so one we did not write is named for what it holds (a tar without our manifest)."""
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as stream:
+            raw = stream.read(UNPACKED_LIMIT + 1)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise BackupError(f"damaged: not a gzip'd tar ({exc})") from None
+    _refuse_large(raw)
+    return raw
+
+
+def _refuse_large(raw: bytes) -> None:
+    if len(raw) > UNPACKED_LIMIT:
+        raise BackupError(f"damaged: it unpacks to more than {UNPACKED_LIMIT // 2**20} MiB")
+
+
+def unpack(data: bytes) -> Backup:
+    """A backup checked whole (see the module's docstring); BackupError with the reason otherwise."""
+    raw, mtime = _gunzip(data)
+    try:
+        with tarfile.open(fileobj=io.BytesIO(raw), mode="r:") as archive:
+            return _checked(archive, archive.getmembers(), mtime)
+    except tarfile.TarError as exc:
+        raise BackupError(f"damaged: not a gzip'd tar ({exc})") from None
+
+
+def _checked(archive: tarfile.TarFile, entries: list[tarfile.TarInfo], mtime: int | None) -> Backup:
+    """The members, each checked against the manifest, and the configuration they hold."""
+    if not entries or entries[0].name != MANIFEST or not entries[0].isreg():
+        raise BackupError(f"not a backup of this appliance (no {MANIFEST})")
+    manifest = _manifest(_read(archive, entries[0]))
+    if _timestamp(manifest) != mtime:
+        raise BackupError("damaged: its gzip header is not the one lbctl backup wrote (the time in it, or its flags)")
+    listed = manifest["files"]
+    members: Members = {}
+    for entry in entries[1:]:
+        _refuse_unsafe(entry.name)
+        if not entry.isreg():
+            raise BackupError(f"refused: {entry.name} is a link, a device or a directory, not a plain file")
+        if entry.name in members:
+            raise BackupError(f"damaged: {entry.name} is there twice")
+        if entry.name not in listed:
+            raise BackupError(f"damaged: {entry.name} is not listed in {MANIFEST}")
+        content = _read(archive, entry)
+        if _digest(content) != listed[entry.name]["sha256"]:
+            raise BackupError(f"damaged: {entry.name} does not match its checksum")
+        members[entry.name] = (content, listed[entry.name]["mode"])
+    if missing := sorted(set(listed) - set(members)):
+        raise BackupError(f"damaged: {missing[0]} is listed in {MANIFEST} but not there")
+    return Backup(manifest, members, _config(members))
+
+
+def _read(archive: tarfile.TarFile, entry: tarfile.TarInfo) -> bytes:
+    handle = archive.extractfile(entry)
+    assert handle is not None  # a regular file always has content, maybe empty
+    return handle.read()
+
+
+def _refuse_unsafe(name: str) -> None:
+    path = PurePosixPath(name)
+    if path.is_absolute() or ".." in path.parts or str(path) != name or name in ("", ".", MANIFEST):
+        raise BackupError(f"refused: the member {name!r} is not a plain path under the unit's root")
+
+
+def _manifest(text: bytes) -> dict:
+    try:
+        manifest = json.loads(text)
+    except ValueError as exc:
+        raise BackupError(f"damaged: {MANIFEST} is not JSON ({exc})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise BackupError(f"not a backup of this appliance ({MANIFEST} does not say format {FORMAT!r})")
+    version = manifest.get("format_version")
+    if not isinstance(version, int) or version < 1:
+        raise BackupError(f"damaged: {MANIFEST} has no format_version")
+    if version > FORMAT_VERSION:
+        raise BackupError(f"made by a newer format ({version}); this unit reads format {FORMAT_VERSION}")
+    files = manifest.get("files")
+    well_formed = lambda entry: (
+        isinstance(entry, dict) and isinstance(entry.get("sha256"), str) and entry.get("mode") in range(0o10000)
+    )
+    if not isinstance(files, dict) or not all(well_formed(entry) for entry in files.values()):
+        raise BackupError(f"damaged: {MANIFEST} does not list its files with a sha256 and a mode each")
+    return manifest
+
+
+def _timestamp(manifest: dict) -> int | None:
+    try:
+        return int(datetime.fromisoformat(manifest["created"]).timestamp())
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _config(members: Members) -> ApplianceConfig:
+    """The configuration inside, which must load and verify; and no member a backup of it would not hold."""
+    if CONFIG_MEMBER not in members:
+        raise BackupError(f"holds no configuration ({CONFIG_MEMBER})")
+    for name, (content, _mode) in members.items():
+        try:
+            content.decode()
+        except UnicodeDecodeError:
+            raise BackupError(f"damaged: {name} is not text") from None
+    try:
+        config = model.loads(members[CONFIG_MEMBER][0].decode())
+    except ConfigFormatError as exc:
+        raise BackupError(f"its configuration does not load: {exc}") from None
+    if problems := verify(config):
+        raise BackupError("its configuration does not verify: " + "; ".join(map(str, problems)))
+    if strays := sorted(name for name in members if not belongs(name, config)):
+        raise BackupError(f"refused: {strays[0]} is not a file an appliance backup holds")
+    return config

@@ -1,0 +1,101 @@
+"""lbctl backup and lbctl restore: this unit in one file (mode 0600: it holds secrets), and back."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from ..apply import backup_files
+from ..config import backup, history
+from ..config.backup import BackupError
+from ..config.files import atomic_write
+from ..config.lock import Busy, one_change
+from .changes import EXIT_BUSY, EXIT_OK
+from .restore import read_backup, restore
+
+BACKUP_MODE = 0o600
+
+
+def add_parser(commands, common: argparse.ArgumentParser) -> None:
+    made = commands.add_parser(
+        "backup", parents=[common], help="this unit's configuration, history, certificates and keys in one file (0600)"
+    )
+    made.add_argument("file", metavar="FILE", help='where to write it ("-": standard output)')
+    made.add_argument(
+        "--with-host-keys", action="store_true", help="the SSH host keys too: a reinstalled unit keeps its SSH identity"
+    )
+    back = commands.add_parser("restore", parents=[common], help="make this unit what a backup holds, as one change")
+    back.add_argument("file", metavar="FILE", help='the backup ("-": standard input)')
+    back.add_argument(
+        "--keep-host-keys", action="store_true", help="keep this unit's own SSH host keys even if the backup has some"
+    )
+
+
+def _summary(found: backup.Backup, where: str) -> tuple[str, dict]:
+    """What a backup holds, for the admin and for a script."""
+    certificates = sorted(backup.certificate_members(found.config) & set(found.members))
+    pair = sorted(set(backup.PAIR_MEMBERS) & set(found.members))
+    password = backup.PASSWORD_MEMBER in found.members
+    lines = [
+        f"{where}: the backup of {found.describe()}",
+        f"  certificates: {', '.join(certificates) or 'none'}",
+        f"  HA pair identity: {'yes' if pair else 'no'}; admin password hash: {'yes' if password else 'no (none set)'}",
+        "  It holds secrets (private keys, the password hash): keep it where only administrators can read it.",
+    ]
+    data = {
+        "ok": True,
+        "file": where,
+        "hostname": found.manifest.get("hostname"),
+        "created": found.manifest.get("created"),
+        "versions": found.versions,
+        "certificates": certificates,
+        "pair_identity": bool(pair),
+        "admin_password_hash": password,
+        "host_keys": found.host_keys,
+    }
+    return "\n".join(lines), data
+
+
+def cmd_backup(ctl, args: argparse.Namespace) -> int:
+    to_stdout = args.file == "-"
+    target = Path(args.file)
+    if not to_stdout and not target.parent.is_dir():
+        return ctl.problems([("backup", f"the directory {target.parent} does not exist; nothing was written")])
+    try:
+        with one_change(ctl.paths):  # briefly: a change in flight is not half copied
+            config = ctl.config()
+            members = backup_files.collect(ctl.paths, config, args.with_host_keys)
+    except Busy as exc:
+        print(f"lbctl: {exc}", file=sys.stderr)
+        return EXIT_BUSY
+    version = backup_files.appliance_version(ctl.paths)
+    data = backup.pack(members, hostname=config.hostname, appliance_version=version, created=datetime.now().astimezone())
+    found = backup.unpack(data)  # what was written reads back, or nothing is written
+    if to_stdout:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        print(_summary(found, "standard output")[0], file=sys.stderr)
+        return EXIT_OK
+    atomic_write(target, data, BACKUP_MODE)
+    ctl.out(*_summary(found, str(target)))
+    return EXIT_OK
+
+
+def cmd_restore(ctl, args: argparse.Namespace) -> int:
+    """Refused (exit 2, `backup: reason`, nothing changed) unless the whole file checks out."""
+    try:
+        found = read_backup(Path(args.file))
+    except BackupError as exc:
+        return ctl.problems([("backup", str(exc))])
+
+    def change(echo, failure) -> tuple[int, list]:
+        live = not ctl.dry_run
+        code = restore(
+            found, ctl.paths, live=live, handover=ctl.handover, host_keys=not args.keep_host_keys, echo=echo, failure=failure
+        )
+        ctl.operations.saved_version = history.newest(ctl.paths) if code == EXIT_OK else None
+        return code, []
+
+    return ctl.run(change, f"restored the backup of {found.describe()}")

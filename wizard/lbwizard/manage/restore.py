@@ -1,0 +1,73 @@
+"""A restore: what a backup holds made real on this unit as one change (`lbctl restore`, or a first boot's
+answers disk saying `restore: FILE`).
+
+The file is checked whole before anything is touched (config/backup.py). Then, under the change lock,
+one transaction: the backup's config applied like any change (network, kernel, firewall, files, the
+hand-over), its certificates, pair identity, SSH host keys and admin password hash written, its history
+brought in, and appliance.yaml saved last. Any failure undoes all of it, proven against a picture that
+includes the restored files. A paired unit's config keeps its ha section; it is not pushed to the peer.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from ..apply import backup_files, state
+from ..apply.plan import plan
+from ..config import backup, files
+from ..config.backup import Backup, BackupError
+from ..config.lock import Busy, one_change
+from ..config.model import ConfigFormatError
+from ..config.paths import Paths
+from ..engines.access import for_run
+from .changes import EXIT_BUSY, print_failure, print_step, run_steps
+
+
+def read_backup(file: Path) -> Backup:
+    """The backup in file ("-": standard input), checked whole; BackupError says why it is refused."""
+    try:
+        data = sys.stdin.buffer.read() if str(file) == "-" else file.read_bytes()
+    except OSError as exc:
+        raise BackupError(f"cannot read {file}: {exc.strerror or exc}") from None
+    return backup.unpack(data)
+
+
+def restore(
+    found: Backup,
+    paths: Paths,
+    *,
+    live: bool,
+    handover: bool,
+    host_keys: bool = True,
+    echo: Callable[[str], None] = print_step,
+    failure: Callable[[str], None] = print_failure,
+) -> int:
+    """Make this unit what found holds, as one transaction; host_keys=False keeps this unit's own SSH host
+    keys even when the backup has some. Returns the exit code, as every change does."""
+    try:
+        with one_change(paths):
+            try:
+                previous = files.load_config(paths)
+            except ConfigFormatError:
+                previous = None  # a saved config that no longer loads is replaced all the same
+            config = found.config
+            steps = plan(
+                config,
+                paths,
+                backup_files.password_hash(found),
+                live=live,
+                previous=previous,
+                handover=handover,
+                restored_files=backup_files.restore_steps(found, paths, host_keys),
+                history=backup_files.history_steps(found, paths),
+            )
+            capture = None
+            if live:
+                engines = for_run(paths.haproxy_socket, live)
+                capture = lambda: state.capture(config, paths, engines) | {"restored": backup_files.picture(paths, found)}
+            return run_steps(steps, capture, echo, failure)
+    except Busy as exc:
+        failure(str(exc))
+        return EXIT_BUSY
