@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from image.lab import GuestLab, answers_disk
 from tests.conftest import TWO_ARM_NAT
 from tests.e2e.steps import wait_configured, wait_served, wait_until
-from tests.e2e.test_two_arm_unit import weight
+from tests.e2e.test_single_unit import weight
 
 END = re.compile(rb"__LB_END_(\d+)__")
 

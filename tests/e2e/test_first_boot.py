@@ -1,6 +1,6 @@
 """First boot of the appliance image by typing into the wizard on the serial console, booted with UEFI
 (every other guest of the tier boots the same disk with BIOS; the answers-disk first boot and a reboot
-are scenarios of test_two_arm_unit); the client is then served by the real server through IPVS NAT in
+are scenarios of test_single_unit); the client is then served by the real server through IPVS NAT in
 the guest."""
 
 from __future__ import annotations

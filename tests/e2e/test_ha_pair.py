@@ -141,8 +141,10 @@ def one_system(guest_lab, master, backup):
     assert "192.168.2.51:80" in backup.shell("ipvsadm -Ln")[1]
     view = lbctl_json(master, "status")["pair"]
     assert view["in_sync"] is True and [u["vrrp"] for u in view["units"]] == ["MASTER", "BACKUP"], view
-    for address, state in (("10.0.0.21", "MASTER"), ("10.0.0.22", "BACKUP")):  # as the admin's monitoring sees it
-        assert vrrp_states(guest_lab, address) == {"VI_EXTERNAL": state, "VI_INTERNAL": state}
+    for unit, address, state in ((master, "10.0.0.21", "MASTER"), (backup, "10.0.0.22", "BACKUP")):
+        seen = vrrp_states(guest_lab, address)  # as the admin's monitoring sees it
+        explain = "ls -l /run/lbwizard/metrics; cat /etc/default/prometheus-node-exporter; ss -ltnH | grep 9100"
+        assert seen == {"VI_EXTERNAL": state, "VI_INTERNAL": state}, (seen, unit.shell(explain)[1])
 
     with ThreadPoolExecutor(2) as pool:  # a change on each unit at once: one wins, never a merge
         done = list(pool.map(lambda unit: unit[0].shell(f"lbctl rs add VIP1 {unit[1]}", timeout=900), [

@@ -299,7 +299,8 @@ def test_one_view_of_both_units_and_a_split_brain_that_heals(pair):
 def vrrp_metrics(pair, unit: str) -> set[str]:
     """The states lbwizard_vrrp_state says a's and b's instances are in, as the node exporter serves them
     (one file per instance, written by keepalived's notify; each instance's series with 1 names its state)."""
-    files = (pair.tmp / unit / "run/lbwizard/metrics").glob("vrrp_*.prom")
+    files = list((pair.tmp / unit / "run/lbwizard/metrics").glob("vrrp_*.prom"))
+    assert all(file.stat().st_mode & 0o004 for file in files), files  # the exporter runs as its own user
     lines = [line for file in files for line in file.read_text().splitlines() if line.endswith("} 1")]
     return {line.split('state="')[1].split('"')[0] for line in lines}
 
