@@ -94,3 +94,21 @@ def test_second_run_keeps_history_and_needs_no_password(tmp_path, answers):
 def test_dry_run_needs_a_root(tmp_path):
     result = subprocess.run([*LBWIZARD, "--dry-run"], capture_output=True, text=True, timeout=60)
     assert result.returncode != 0 and "--root" in result.stderr
+
+
+def test_a_relative_root_gets_the_daemon_files_too(tmp_path, answers):
+    """The hand-over runs Ansible in the roles' directory: a relative --root once put keepalived.conf and
+    haproxy.cfg beside the roles, and the root had the unit's own files alone."""
+    (tmp_path / "answers.yaml").write_text(yaml.safe_dump(answers["two_arm_nat"]))
+    result = subprocess.run(
+        [*LBWIZARD, "--answers", "answers.yaml", "--dry-run", "--root", "relative"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    root = tmp_path / "relative"
+    for daemon_file in ("etc/keepalived/keepalived.conf", "etc/haproxy/haproxy.cfg", "etc/lbwizard/appliance.yaml"):
+        assert (root / daemon_file).is_file(), (daemon_file, tree(root))

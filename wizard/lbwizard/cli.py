@@ -81,7 +81,9 @@ def _paths(args: argparse.Namespace) -> Paths:
         raise SystemExit("lbwizard: --dry-run needs --root DIR, the directory that receives the files")
     if args.root is None and os.geteuid() != 0:
         raise SystemExit("lbwizard: run as root to configure this unit, or try it with --dry-run --root DIR")
-    return Paths(args.root or Path("/"))
+    # absolute: the hand-over runs Ansible in the roles' directory, where a relative root would put the
+    # daemon files beside the roles
+    return Paths((args.root or Path("/")).absolute())
 
 
 def _flow(paths: Paths) -> Flow:

@@ -218,7 +218,7 @@ class Ctl:
             raise SystemExit("lbctl: --dry-run needs --root DIR, the directory that receives the files")
         if root is None and os.geteuid() != 0:
             raise SystemExit("lbctl: run as root, or try it with --dry-run --root DIR")
-        self.paths = Paths(root or Path("/"))
+        self.paths = Paths((root or Path("/")).absolute())  # absolute: Ansible runs in the roles' directory
         self.operations = Operations.start(self.paths, live=not self.dry_run, handover=self.handover)
 
     def out(self, text: str, data: object) -> None:
