@@ -401,6 +401,20 @@ CASES = [
     ),
     ("layer4_scheduler_on_layer7", "two_arm", lambda c: l7(c, scheduler="wlc"), "virtual_services[0].scheduler", "roundrobin"),
     (
+        "sdn_adaptive_needs_a_controller",
+        "two_arm",
+        lambda c: setattr(vs(c), "scheduler", "sdn-adaptive"),
+        "virtual_services[0].scheduler",
+        "no SDN controller",
+    ),
+    (
+        "reference_name_for_a_scheduler",
+        "two_arm",
+        lambda c: setattr(vs(c), "scheduler", "fixed-weighting"),
+        "virtual_services[0].scheduler",
+        "fo (layer 4) or first (layer 7)",
+    ),
+    (
         "hdr_scheduler_without_header",
         "two_arm",
         lambda c: l7(c, scheduler="hdr"),

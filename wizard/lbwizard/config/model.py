@@ -29,6 +29,20 @@ LAYER4_SCHEDULERS = ("rr", "wrr", "lc", "wlc", "sh", "mh", "fo", "sed", "nq")
 # HAProxy balance algorithms; hdr and url_param take scheduler_param (the header or parameter name).
 LAYER7_SCHEDULERS = ("roundrobin", "static-rr", "leastconn", "source", "uri", "hdr", "url_param", "first")
 SCHEDULERS_NEEDING_PARAM = ("hdr", "url_param")
+# 002's scheduling methods by the reference's own names, which are not engine names: how each is had here
+REFERENCE_SCHEDULERS = {
+    "round-robin": "rr (layer 4) or roundrobin (layer 7)",
+    "weighted-round-robin": "wrr (layer 4) or roundrobin (layer 7, which weighs)",
+    "least-connection": "lc (layer 4) or leastconn (layer 7)",
+    "weighted-least-connection": "wlc (layer 4) or leastconn (layer 7, which weighs)",
+    "adaptive": "agent_port with wrr, wlc, sed or mh (layer 4) or roundrobin or leastconn (layer 7)",
+    "resource-based": "agent_port with wrr, wlc, sed or mh (layer 4) or roundrobin or leastconn (layer 7)",
+    "sdn-adaptive": "nothing: it weighs servers by what an SDN controller reports of their network paths, and this "
+    "unit has no SDN controller to ask; agent_port (adaptive) weighs them by their own load",
+    "fixed-weighting": "fo (layer 4) or first (layer 7)",
+    "weighted-response-time": "response_weights: yes with a weighted scheduler",
+    "source-ip-hash": "sh or mh (layer 4) or source (layer 7)",
+}
 # The reference's persistence modes (002, "Persistence Options"), by our names.
 PERSISTENCE_MODES = (
     "source-ip",

@@ -699,7 +699,12 @@ def _check_method(config: ApplianceConfig, service: VirtualService, field: str, 
             "which a one-arm unit does not have; choose dr, or snat (layer 7), or a two-arm topology",
         )
     schedulers = model.LAYER4_SCHEDULERS if service.layer == 4 else model.LAYER7_SCHEDULERS
-    if service.scheduler not in schedulers:
+    if service.scheduler in model.REFERENCE_SCHEDULERS:
+        yield Problem(
+            f"{field}.scheduler",
+            f"{service.scheduler} is the reference's name; here it is {model.REFERENCE_SCHEDULERS[service.scheduler]}",
+        )
+    elif service.scheduler not in schedulers:
         yield Problem(
             f"{field}.scheduler",
             f"{service.scheduler!r} is not a layer {service.layer} scheduler; choose one of {', '.join(schedulers)}",
