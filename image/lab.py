@@ -35,8 +35,16 @@ class Server(http.server.ThreadingHTTPServer):
         socketserver.TCPServer.server_bind(self)
         self.server_name, self.server_port = self.server_address[:2]
 class Handler(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.do_GET()
+    do_PUT = do_POST
     def do_GET(self):
         time.sleep(float(sys.argv[4]) if len(sys.argv) > 4 else 0)
+        # /hang-up/NAME: the server answering NAME closes the connection with no answer, as one that fails
+        # in the middle of a request does (it may have carried the request out)
+        if len(sys.argv) > 3 and self.path == f"/hang-up/{sys.argv[3]}":
+            self.close_connection = True; return
         body = f"{sys.argv[3] if len(sys.argv) > 3 else self.client_address[0]}\n".encode()
         # /slow/S: ten copies of the answer spread over S seconds, a connection that stays busy that long
         slow = float(self.path.split("/")[2]) if self.path.startswith("/slow/") else 0

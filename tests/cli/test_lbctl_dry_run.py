@@ -95,8 +95,9 @@ def test_a_layer7_service_with_every_option_goes_to_haproxy(root):
     assert "option httpchk GET /health" in text and "http-check expect status 204" in text
     assert "server app1 192.168.2.60:8000 weight 1 check cookie app1\n" in text
     assert "server app2 192.168.2.61:8000 weight 1 check cookie app2 disabled" in text
-    ok(root, "vs", "set", "APP", "--persistence", "none")
-    assert "cookie APPSESSION" not in haproxy(root)
+    assert "http-request disable-l7-retry unless { method GET HEAD OPTIONS TRACE PUT DELETE }" in text
+    ok(root, "vs", "set", "APP", "--persistence", "none", "--retry-requests", "no")
+    assert "cookie APPSESSION" not in haproxy(root) and "retry-on" not in haproxy(root)
     listing = json.loads(ok(root, "vs", "list", "--json").stdout)
     assert [s["name"] for s in listing] == ["VIP1", "APP"] and listing[1]["forwarding"] == "snat"
     ok(root, "vs", "remove", "APP")

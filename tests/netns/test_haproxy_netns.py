@@ -96,6 +96,39 @@ def test_a_server_killed_under_load_costs_no_request(lab, tmp_path, servers):
     assert seen["answers"].get("RS2", 0) > seen["answers"].get("RS1", 0)
 
 
+METHODS_CLIENT = r"""
+import json, sys, urllib.error, urllib.request
+url, count = sys.argv[1], int(sys.argv[2])
+seen = {}
+for method in ("GET", "POST", "PUT"):
+    for _ in range(count):
+        request = urllib.request.Request(url, data=b"order=1" if method != "GET" else None, method=method)
+        try:
+            answer = urllib.request.urlopen(request, timeout=10).read().decode().strip()
+        except urllib.error.HTTPError as exc:
+            answer = str(exc.code)
+        seen.setdefault(method, []).append(answer)
+print(json.dumps(seen))
+"""
+
+
+@pytest.mark.parametrize("retry_requests", [True, False])
+def test_a_request_a_server_drops_is_sent_again_only_if_idempotent(lab, tmp_path, servers, retry_requests):
+    """RS1 closes every connection for /hang-up/RS1 with no answer, as a server failing mid-request does.
+    With retries (the default) a GET or PUT it dropped is answered by RS2; a POST is not sent again (RS1
+    may have carried it out): its client gets 502. With retry_requests: no, every dropped request is a 502."""
+    start_haproxy(lab, tmp_path, retry_requests=retry_requests)
+    result = lab.run("client", sys.executable, "-c", METHODS_CLIENT, URL + "hang-up/RS1", "8")
+    seen = json.loads(result.stdout)
+    print(f"retry_requests {retry_requests}: {seen}")
+    assert set(seen["POST"]) == {"RS2", "502"}, seen  # round robin placed some on each; RS1's not repeated
+    for method in ("GET", "PUT"):
+        if retry_requests:
+            assert seen[method] == ["RS2"] * 8, seen  # each one RS1 dropped was answered by RS2
+        else:
+            assert set(seen[method]) == {"RS2", "502"}, seen
+
+
 def test_extra_ports_go_to_the_port_asked_for_and_share_persistence(lab, tmp_path, servers):
     """002: a service with extra ports is one service on all of them. VIP:80 goes to the servers' 8080,
     so VIP:81 goes to their 8081 and VIP:82 to 8082 (each server answers with its name and port), and a

@@ -709,6 +709,8 @@ def test_layer7_snat_with_cookie_is_fine():
         (7, {"tos": 300}, "tos", "is not a QoS class or ToS byte"),
         (7, {"tos": "fastest"}, "tos", "minimize-delay"),
         (7, {"idle_timeout": -1}, "idle_timeout", "is not an idle timeout"),
+        (7, {"retry_requests": "maybe"}, "retry_requests", "is not yes or no"),
+        (4, {"retry_requests": False}, "retry_requests", "at layer 7"),
         (4, {"server_initiating": True}, "server_initiating", "layer 7 setting"),
         (7, {"server_initiating": True, "health_check": HealthCheck("http")}, "server_initiating", "needs HTTP"),
         (7, {"sorry_server": "192.168.2.300"}, "sorry_server", "192.168.2.300"),

@@ -212,6 +212,11 @@ class VirtualService:
     # Seconds an idle connection is kept (002: 0 = the default, 660 at layer 7; at layer 4 the kernel's,
     # and IPVS's timeouts are global: every layer-4 service of a protocol must say the same).
     idle_timeout: int = 0
+    # Layer 7 (HTTP): a request a failing server did not answer (connection refused or closed without an
+    # answer, a 5xx, a response timeout) is sent to another server; only idempotent methods (RFC 9110:
+    # GET, HEAD, OPTIONS, TRACE, PUT, DELETE), so a POST the dying server may have carried out is never
+    # repeated. HAProxy keeps a copy of each request for this (a buffer copy, about 8% of its peak rate).
+    retry_requests: bool = True
     # Layer 7: plain TCP proxying that connects to the server at once, so protocols where the server
     # speaks first (SMTP, FTP, POP3 banners) work; HTTP features are then unavailable.
     server_initiating: bool = False

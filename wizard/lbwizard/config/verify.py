@@ -451,6 +451,10 @@ def _check_service_extras(config: ApplianceConfig, service: VirtualService, fiel
             f"{field}.idle_timeout",
             f"{service.idle_timeout!r} is not an idle timeout; use 0 (the default) to {HAPROXY_TIMER_MAX} s",
         )
+    if service.retry_requests not in (True, False):
+        yield Problem(f"{field}.retry_requests", f"{service.retry_requests!r} is not yes or no")
+    elif service.layer == 4 and not service.retry_requests:
+        yield Problem(f"{field}.retry_requests", f"{label}: requests are retried by HAProxy, at layer 7; remove it")
     yield from _check_tls(service, field, label)
     yield from _check_server_nat(config, service, field, label)
     yield from _check_agent(service, field, label)

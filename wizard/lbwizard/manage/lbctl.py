@@ -87,6 +87,7 @@ SERVICE_OPTIONS = [
     ("--transparent", "transparent", yes_no, "layer 7: yes for servers to see clients' own addresses (gateway: this unit)"),
     ("--subnet-originating", "subnet_originating", yes_no, "layer 7: no to connect to the servers from the VIP"),
     ("--server-nat", "server_nat", yes_no, "yes: the servers' own connections to this port leave from the VIP"),
+    ("--retry-requests", "retry_requests", yes_no, "layer 7: no to answer 502 when a server fails a request, not retry"),
     ("--agent-port", "agent_port", _none_or(int), "adaptive: the servers' agents on this port set their weights (or none)"),
     ("--response-weights", "response_weights", yes_no, "yes: weights follow the checks' response times (002)"),
 ]

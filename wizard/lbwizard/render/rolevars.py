@@ -262,6 +262,7 @@ def haproxy_services(config: ApplianceConfig, root: str = "/") -> list[dict]:
                 "mode": "tcp" if service.server_initiating or (persistence and persistence.mode == "ssl-session-id") else "http",
                 "tos": QOS_CLASSES.get(service.tos) if isinstance(service.tos, str) else service.tos,
                 "idle_timeout": service.idle_timeout or IDLE_TIMEOUT_DEFAULT,
+                "retry_requests": service.retry_requests,
                 "tls": {"certificate": service.tls_certificate or own_certificate} if service.tls else None,
                 "sorry_server": _endpoint(service.sorry_server, service.port),
                 "balance": service.scheduler,
