@@ -228,3 +228,23 @@ def test_a_mode_that_differs_is_put_right_without_a_new_file(tmp_path):
     target.chmod(0o666)
     assert run_playbook(config, Paths(tmp_path), False, lambda line: None) == 1
     assert target.stat().st_mode & 0o777 == 0o644 and target.stat().st_ino == inode  # HAProxy reads it as haproxy
+
+
+def test_a_playbook_started_ahead_runs_only_the_roles_asked_and_one_not_needed_ends_having_done_nothing(tmp_path):
+    """ReadyPlaybook: the process loads Ansible before its variables exist. Told to run keepalived only, it
+    writes exactly what the whole playbook writes for keepalived, and nothing else (no other role is loaded:
+    none of their argument checks runs); cancelled, it ends and has written nothing."""
+    from lbwizard.apply.handover import ReadyPlaybook
+
+    config = example()
+    lines: list[str] = []
+    assert run_playbook(config, Paths(tmp_path / "ahead"), False, lines.append, roles=["keepalived"], ready=ReadyPlaybook()) >= 1
+    assert (tmp_path / "ahead/etc/keepalived/keepalived.conf").read_text() == render("keepalived", config)
+    assert not (tmp_path / "ahead/etc/haproxy").exists()
+    assert any("keepalived" in line for line in lines) and not any("HAProxy" in line or "chrony" in line for line in lines), lines
+
+    unused = ReadyPlaybook()
+    process = unused.process
+    unused.cancel()
+    assert process.poll() is not None and unused.process is None
+    assert not (tmp_path / "unused").exists()

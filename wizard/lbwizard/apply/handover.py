@@ -80,6 +80,11 @@ def playbook_command(vars_file: Path, roles: list[str] | None = None) -> list[st
     return [sys.executable, "-m", "lbwizard.apply.playbook", str(ANSIBLE_DIR / "site.yml"), str(vars_file), *tags]
 
 
+def ready_playbook_command() -> list[str]:
+    """apply/playbook.py started ahead (--ready): it loads Ansible, then waits for its variables and roles."""
+    return [sys.executable, "-m", "lbwizard.apply.playbook", "--ready", str(ANSIBLE_DIR / "site.yml")]
+
+
 def playbook_env() -> dict[str, str]:
     """Our ansible.cfg, no colours, and modules run by this very interpreter (the appliance's venv)."""
     return {
@@ -105,6 +110,50 @@ def _stop(process: subprocess.Popen) -> None:
             continue
 
 
+def _start(command: list[str], stdin: int | None = None) -> subprocess.Popen:
+    return subprocess.Popen(
+        command,
+        stdin=stdin,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=playbook_env(),
+        cwd=ANSIBLE_DIR,
+        start_new_session=True,  # its own process group: stopped whole if we are interrupted
+    )
+
+
+class ReadyPlaybook:
+    """The playbook's process started ahead of the hand-over: it loads Ansible (about 5 s under TCG, most of
+    a small change's hand-over) while the change's earlier steps run, then waits for its variables. Not
+    needed after all, it is ended; a process that ends anyway when this one does (its stdin closes)."""
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen | None = _start(ready_playbook_command(), stdin=subprocess.PIPE)
+
+    def take(self, vars_file: Path, roles: list[str] | None) -> subprocess.Popen | None:
+        """The process, told what to run; None when it is gone (then the caller starts a fresh one)."""
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return None
+        try:
+            assert process.stdin is not None
+            process.stdin.write(json.dumps({"vars": str(vars_file), "tags": roles or []}) + "\n")
+            process.stdin.close()
+        except OSError:
+            _stop(process)
+            return None
+        return process
+
+    def cancel(self) -> None:
+        """End it unused: its stdin closed, it stops as soon as it has loaded (or at once, by signal)."""
+        process, self.process = self.process, None
+        if process is not None:
+            _stop(process)
+            if process.stdout is not None:
+                process.stdout.close()
+
+
 def run_playbook(
     config: ApplianceConfig,
     paths: Paths,
@@ -112,8 +161,10 @@ def run_playbook(
     progress: Callable[[str], None],
     reload_haproxy: bool = True,
     roles: list[str] | None = None,
+    ready: ReadyPlaybook | None = None,
 ) -> int:
-    """Run site.yml (only `roles`, when given); returns how many tasks changed something.
+    """Run site.yml (only `roles`, when given), in `ready`'s process when there is one; returns how many
+    tasks changed something.
 
     Raises HandoverError on failure. Interrupted (Ctrl-C, SIGTERM), it stops the playbook's whole
     process group and waits for it before re-raising, so nothing goes on writing behind an undo.
@@ -123,15 +174,8 @@ def run_playbook(
     with tempfile.NamedTemporaryFile("w", suffix=".json", prefix="lbwizard-vars-") as handle:
         json.dump(variables, handle)
         handle.flush()
-        process = subprocess.Popen(
-            playbook_command(Path(handle.name), roles),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=playbook_env(),
-            cwd=ANSIBLE_DIR,
-            start_new_session=True,  # its own process group: stopped whole if we are interrupted
-        )
+        vars_file = Path(handle.name)
+        process = (ready and ready.take(vars_file, roles)) or _start(playbook_command(vars_file, roles))
         task, failure, changed, output = "", [], 0, []
         assert process.stdout is not None
         try:
@@ -227,16 +271,20 @@ def handover_step(config: ApplianceConfig, paths: Paths, manage_services: bool, 
     found: dict[Path, tuple[str, int] | None] = {}
     created: list[Path] = []
     variables = role_vars(config, root=str(paths.root), services=manage_services, reload_haproxy=reload_haproxy)
+    # loading Ansible while the steps before this one run: only when a role will run
+    ready = ReadyPlaybook() if stale_roles(variables, paths) else None
 
     def do() -> None:
         stale = stale_roles(variables, paths)
         if not stale:
+            if ready:
+                ready.cancel()
             report("hand-over: every daemon's file is what this config makes; nothing to validate or reload")
             return
         for path in [paths.root / name for name in DAEMON_FILES] + [paths.handover_record]:
             found[path] = (path.read_text(), path.stat().st_mode & 0o777) if path.exists() else None
             created.extend(missing_directories(path))
-        run_playbook(config, paths, manage_services, report, reload_haproxy, roles=stale)
+        run_playbook(config, paths, manage_services, report, reload_haproxy, roles=stale, ready=ready)
         atomic_write(paths.handover_record, json.dumps(fingerprints(variables, paths), indent=1, sort_keys=True) + "\n")
 
     def undo() -> None:
