@@ -248,3 +248,36 @@ def test_a_playbook_started_ahead_runs_only_the_roles_asked_and_one_not_needed_e
     unused.cancel()
     assert process.poll() is not None and unused.process is None
     assert not (tmp_path / "unused").exists()
+
+
+def test_the_playbook_is_started_ahead_only_by_a_running_transaction_and_ended_by_its_end(tmp_path, monkeypatch):
+    """A plan that is only shown (the wizard's summary) starts no process; a transaction that fails before
+    its hand-over ends the one it started (none waits on after it); one that runs it uses that very one."""
+    from lbwizard.apply import handover, transaction
+    from lbwizard.apply.step import Step
+
+    started: list = []
+
+    class Watched(handover.ReadyPlaybook):
+        def __init__(self) -> None:
+            super().__init__()
+            started.append(self.process)
+
+    monkeypatch.setattr(handover, "ReadyPlaybook", Watched)
+    config = example()
+    shown = handover.handover_step(config, Paths(tmp_path), False)
+    assert started == [] and shown.description.startswith("hand over")
+
+    def fail() -> None:
+        raise RuntimeError("an earlier step failed")
+
+    with pytest.raises(RuntimeError):
+        transaction.run([Step("fail", fail, lambda: None), handover.handover_step(config, Paths(tmp_path), False)])
+    assert len(started) == 1 and started[0].poll() is not None
+    assert not (tmp_path / "etc/keepalived").exists()
+
+    lines: list[str] = []
+    transaction.run([handover.handover_step(config, Paths(tmp_path), False)], detail=lines.append)
+    assert len(started) == 2 and started[1].returncode == 0
+    assert (tmp_path / "etc/keepalived/keepalived.conf").read_text() == render("keepalived", config)
+    assert any("keepalived" in line for line in lines), lines

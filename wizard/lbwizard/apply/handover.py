@@ -125,8 +125,9 @@ def _start(command: list[str], stdin: int | None = None) -> subprocess.Popen:
 
 class ReadyPlaybook:
     """The playbook's process started ahead of the hand-over: it loads Ansible (about 5 s under TCG, most of
-    a small change's hand-over) while the change's earlier steps run, then waits for its variables. Not
-    needed after all, it is ended; a process that ends anyway when this one does (its stdin closes)."""
+    a small change's hand-over) while the change's earlier steps run, then waits for its variables. Made when
+    the transaction starts (Step.start), ended unused when it ends (Step.release): a failed earlier step, or
+    no role stale after all. It also ends by itself when this process does (its stdin closes)."""
 
     def __init__(self) -> None:
         self.process: subprocess.Popen | None = _start(ready_playbook_command(), stdin=subprocess.PIPE)
@@ -271,14 +272,20 @@ def handover_step(config: ApplianceConfig, paths: Paths, manage_services: bool, 
     found: dict[Path, tuple[str, int] | None] = {}
     created: list[Path] = []
     variables = role_vars(config, root=str(paths.root), services=manage_services, reload_haproxy=reload_haproxy)
-    # loading Ansible while the steps before this one run: only when a role will run
-    ready = ReadyPlaybook() if stale_roles(variables, paths) else None
+    ready: ReadyPlaybook | None = None
+
+    def start() -> None:
+        """Ansible loading while the steps before this one run: only when a role will run."""
+        nonlocal ready
+        ready = ReadyPlaybook() if stale_roles(variables, paths) else None
+
+    def release() -> None:
+        if ready:
+            ready.cancel()  # nothing left to end once run_playbook took it
 
     def do() -> None:
         stale = stale_roles(variables, paths)
         if not stale:
-            if ready:
-                ready.cancel()
             report("hand-over: every daemon's file is what this config makes; nothing to validate or reload")
             return
         for path in [paths.root / name for name in DAEMON_FILES] + [paths.handover_record]:
@@ -312,4 +319,4 @@ def handover_step(config: ApplianceConfig, paths: Paths, manage_services: bool, 
         if manage_services
         else "render keepalived.conf, haproxy.cfg and the unit's services' files"
     )
-    return Step(f"hand over: {what}", do, undo)
+    return Step(f"hand over: {what}", do, undo, start, release)

@@ -8,13 +8,24 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 
 
+def _nothing() -> None:
+    return None
+
+
 @dataclass
 class Step:
-    """One change: what it is (shown to the admin before confirm), how to make it, how to take it back."""
+    """One change: what it is (shown to the admin before confirm), how to make it, how to take it back.
+
+    start and release are for work a step can begin before its turn (the hand-over loads Ansible): the
+    transaction starts every step when it begins and releases every step when it ends, however it ends.
+    A plan that is only shown (the wizard's summary) starts nothing.
+    """
 
     description: str
     do: Callable[[], None]
     undo: Callable[[], None]
+    start: Callable[[], None] = _nothing
+    release: Callable[[], None] = _nothing
 
 
 _progress: ContextVar[Callable[[str], None]] = ContextVar("lbwizard_progress", default=lambda line: None)

@@ -51,6 +51,24 @@ def run(
     lists is reported as RollbackIncomplete. detail receives what a long step reports while it runs
     (the hand-over's tasks); without it, those lines go to progress too.
     """
+    steps = list(steps)
+    for step in steps:
+        step.start()
+    try:
+        _run(steps, progress, cancelled, capture, compare, detail)
+    finally:
+        for step in steps:
+            step.release()
+
+
+def _run(
+    steps: list[Step],
+    progress: Callable[[str], None],
+    cancelled: Callable[[], bool],
+    capture: Callable[[], dict] | None,
+    compare: Callable[[dict, dict], list[str]] | None,
+    detail: Callable[[str], None] | None,
+) -> None:
     done: list[Step] = []
     before = capture() if capture else None
     try:
