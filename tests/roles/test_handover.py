@@ -220,6 +220,20 @@ def test_an_unchanged_file_is_not_validated_and_a_changed_one_must_pass(tmp_path
     assert [p.name for p in (tmp_path / "etc/keepalived").iterdir()] == ["keepalived.conf"]  # no temporary file left
 
 
+def test_a_file_is_installed_without_a_remote_temporary_directory(tmp_path):
+    """lb_template on `connection: local` needs no remote temporary directory; the builtin template action makes
+    one and removes it with three shell commands a file (issue 19: seconds per change under TCG)."""
+    config = example()
+    vars_file = tmp_path / "vars.json"
+    vars_file.write_text(json.dumps(role_vars(config, root=str(tmp_path / "root"), services=False)))
+    remote_tmp = tmp_path / "remote-tmp"  # made by the first `mkdir -p` of a temporary directory, never removed
+    env = playbook_env() | {"ANSIBLE_REMOTE_TMP": str(remote_tmp)}
+    ran = subprocess.run(playbook_command(vars_file), capture_output=True, text=True, env=env, cwd=ANSIBLE_DIR)
+    assert ran.returncode == 0 and "changed=5" in ran.stdout, ran.stdout
+    assert (tmp_path / "root/etc/haproxy/haproxy.cfg").read_text() == render("haproxy", config)
+    assert not remote_tmp.exists()
+
+
 def test_a_mode_that_differs_is_put_right_without_a_new_file(tmp_path):
     config = example()
     run_playbook(config, Paths(tmp_path), False, lambda line: None)
@@ -250,20 +264,28 @@ def test_a_playbook_started_ahead_runs_only_the_roles_asked_and_one_not_needed_e
     assert not (tmp_path / "unused").exists()
 
 
-def test_the_playbook_is_started_ahead_only_by_a_running_transaction_and_ended_by_its_end(tmp_path, monkeypatch):
+@pytest.fixture
+def started(monkeypatch) -> list[subprocess.Popen]:
+    """Every ReadyPlaybook process made from now on, in order (the real processes, watched)."""
+    from lbwizard.apply import handover
+
+    made: list[subprocess.Popen] = []
+
+    class Watched(handover.ReadyPlaybook):
+        def __init__(self) -> None:
+            super().__init__()
+            made.append(self.process)
+
+    monkeypatch.setattr(handover, "ReadyPlaybook", Watched)
+    return made
+
+
+def test_the_playbook_is_started_ahead_only_by_a_running_transaction_and_ended_by_its_end(tmp_path, started):
     """A plan that is only shown (the wizard's summary) starts no process; a transaction that fails before
     its hand-over ends the one it started (none waits on after it); one that runs it uses that very one."""
     from lbwizard.apply import handover, transaction
     from lbwizard.apply.step import Step
 
-    started: list = []
-
-    class Watched(handover.ReadyPlaybook):
-        def __init__(self) -> None:
-            super().__init__()
-            started.append(self.process)
-
-    monkeypatch.setattr(handover, "ReadyPlaybook", Watched)
     config = example()
     shown = handover.handover_step(config, Paths(tmp_path), False)
     assert started == [] and shown.description.startswith("hand over")
@@ -281,3 +303,32 @@ def test_the_playbook_is_started_ahead_only_by_a_running_transaction_and_ended_b
     assert len(started) == 2 and started[1].returncode == 0
     assert (tmp_path / "etc/keepalived/keepalived.conf").read_text() == render("keepalived", config)
     assert any("keepalived" in line for line in lines), lines
+
+
+def test_a_change_starts_the_playbook_ahead_and_its_hand_over_takes_that_very_process(tmp_path, started):
+    """started_ahead (lbctl's and lbwizard apply's changes): Ansible loads while the change is read and planned;
+    the transaction inside takes that process and starts no other; a change that ends before its hand-over
+    (bad input) or needs none (no role stale) ends it unused; without a hand-over none is started."""
+    from lbwizard.apply import handover, transaction
+
+    config = example()
+    with handover.started_ahead():
+        assert len(started) == 1 and started[0].poll() is None  # loading, then waiting for its variables
+        transaction.run([handover.handover_step(config, Paths(tmp_path), False)])
+    assert len(started) == 1 and started[0].returncode == 0
+    assert (tmp_path / "etc/keepalived/keepalived.conf").read_text() == render("keepalived", config)
+
+    with pytest.raises(ValueError), handover.started_ahead():
+        raise ValueError("bad input: nothing is applied")
+    assert len(started) == 2 and started[1].poll() is not None
+
+    with handover.started_ahead():  # the same config again: every role's file is what it makes
+        transaction.run([handover.handover_step(config, Paths(tmp_path), False)])
+        assert len(started) == 3 and started[2].poll() is not None  # ended at the transaction's start
+    changed = example()
+    changed.virtual_services[1].port = 8088  # HAProxy's file changes
+    with handover.started_ahead(False):
+        assert len(started) == 3
+        transaction.run([handover.handover_step(changed, Paths(tmp_path), False)])
+    assert len(started) == 4 and started[3].returncode == 0  # the transaction started its own, as without ahead
+    assert "8088" in (tmp_path / "etc/haproxy/haproxy.cfg").read_text()

@@ -19,6 +19,7 @@ from typing import NoReturn
 import yaml
 
 from .apply import confirm, rollback, state
+from .apply.handover import started_ahead as handover_ahead
 from .apply.plan import plan
 from .config import files, model
 from .config.backup import BackupError
@@ -166,7 +167,7 @@ def run_apply(
     config_file: Path | None, paths: Paths, live: bool, handover: bool, confirm_timeout: float | None, boot: bool = False
 ) -> int:
     # at boot nothing may be lost to a refusal: wait as long as a change can take
-    with one_change(paths, wait=BOOT_LOCK_WAIT if boot else None):
+    with one_change(paths, wait=BOOT_LOCK_WAIT if boot else None), handover_ahead(handover and not boot):
         if boot and live and config_file is None:
             return booting.boot(paths)
         return _apply_saved(config_file, paths, live, handover, confirm_timeout, boot)

@@ -12,6 +12,7 @@ interrupted playbook is stopped, its whole process group, before anything is put
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -21,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -155,6 +156,35 @@ class ReadyPlaybook:
                 process.stdout.close()
 
 
+_ahead: ReadyPlaybook | None = None  # started by started_ahead(), for the next transaction's hand-over to take
+
+
+@contextlib.contextmanager
+def started_ahead(wanted: bool = True) -> Iterator[None]:
+    """A change (lbctl, lbwizard apply) about to be made: the playbook's process starts loading Ansible now,
+    while the change is read, edited, verified and planned (under TCG that is seconds the hand-over no longer
+    waits for), and the hand-over of the transaction inside takes it. Whatever is not taken by the end (bad
+    input, a busy lock, no role stale) is ended unused."""
+    global _ahead
+    if not wanted or _ahead is not None:
+        yield
+        return
+    _ahead = ReadyPlaybook()
+    try:
+        yield
+    finally:
+        left, _ahead = _ahead, None
+        if left is not None:
+            left.cancel()
+
+
+def _take_ahead() -> ReadyPlaybook | None:
+    """The process started_ahead() started, now this caller's (None if there is none)."""
+    global _ahead
+    taken, _ahead = _ahead, None
+    return taken
+
+
 def run_playbook(
     config: ApplianceConfig,
     paths: Paths,
@@ -275,9 +305,13 @@ def handover_step(config: ApplianceConfig, paths: Paths, manage_services: bool, 
     ready: ReadyPlaybook | None = None
 
     def start() -> None:
-        """Ansible loading while the steps before this one run: only when a role will run."""
+        """Ansible loading while the steps before this one run (or since started_ahead): only when a role will run."""
         nonlocal ready
-        ready = ReadyPlaybook() if stale_roles(variables, paths) else None
+        ahead = _take_ahead()
+        if stale_roles(variables, paths):
+            ready = ahead or ReadyPlaybook()
+        elif ahead is not None:
+            ahead.cancel()
 
     def release() -> None:
         if ready:

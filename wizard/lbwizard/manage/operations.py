@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..apply.handover import started_ahead as handover_ahead
 from ..apply.runtime import RuntimeChange, runtime_change
 from ..config import edit, files, history
 from ..config.lock import Busy, one_change
@@ -86,7 +87,8 @@ class Operations:
         printed would be seen.
         """
         try:
-            with one_change(self.paths, wait=wait):  # from reading the saved config to the last step
+            # from reading the saved config to the last step; Ansible loads meanwhile, for the hand-over
+            with one_change(self.paths, wait=wait), handover_ahead(self.handover):
                 previous = self.config()
                 new = make(previous)
                 pending = None
