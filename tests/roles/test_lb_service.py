@@ -170,3 +170,126 @@ def test_a_reload_whose_new_process_cannot_bind_fails_and_the_old_one_carries_on
         with pytest.raises(module.AnsibleActionFail, match="haproxy did not take the new configuration within 3 s"):
             module.converge("haproxy", "reloaded", None, took=str(sock), took_seconds=3)
     assert module.serving_pid(str(sock)) == before
+
+
+# keepalived's reload: the kernel's IPVS table, as `ipvsadm -Ln` prints it. The host kernel has no IPVS, so
+# ipvsadm here is a stand-in script (named as such) that prints a table file the test swaps, as keepalived
+# swaps the kernel's table some time after its reload returned; the guest's real ipvsadm and keepalived
+# take this path in the e2e tier at every layer-4 hand-over.
+OLD_TABLE = """IP Virtual Server version 1.2.1 (size=4096)
+Prot LocalAddress:Port Scheduler Flags
+  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn
+TCP  10.0.0.21:80 rr
+  -> 192.168.2.50:80              Masq    1      0          0
+TCP  10.0.0.21:9999 wlc
+  -> 192.168.2.50:9999            Masq    1      0          0
+"""
+NEW_TABLE = """IP Virtual Server version 1.2.1 (size=4096)
+Prot LocalAddress:Port Scheduler Flags
+  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn
+TCP  10.0.0.21:80 rr
+  -> 192.168.2.50:80              Masq    1      0          0
+  -> 192.168.2.51:80              Masq    0      0          0
+UDP  10.0.0.21:5070 rr persistent 60
+  -> 192.168.2.50:5070            Masq    1      0          0
+  -> 192.168.2.51:5070            Masq    1      3          0
+FWM  7 sh (sh-fallback) persistent 300
+  -> 192.168.2.50:0               Route   1      0          0
+TCP  [2001:db8::21]:443 lc
+  -> [2001:db8::50]:443           Masq    2      0          0
+"""
+IPVSADM_STAND_IN = """#!/bin/sh
+# stand-in for ipvsadm -Ln (the host kernel has no IPVS): prints the table file
+cat {table}
+"""
+RELOAD_SWAPS_TABLE = """#!/bin/sh
+# stand-in for systemctl: keepalived's reload returns at once; the table changes {delay} s later
+case "$1" in
+    is-active|is-enabled) exit 0 ;;
+    reload) (sleep {delay}; cp {new} {table}) >/dev/null 2>&1 & ;;
+esac
+"""
+
+
+def wanted(**changes) -> list[dict]:
+    """keepalived_virtual_servers (the role's variables) for NEW_TABLE, with changes to the UDP service."""
+
+    def server(address: str, port: int) -> dict:
+        return {"name": address, "address": address, "port": port, "weight": 1, "checks": []}
+
+    udp = {"protocol": "UDP", "address": "10.0.0.21", "port": 5070, "lb_algo": "rr", "persistence_timeout": 60, "fwmark": None,
+           "real_servers": [server("192.168.2.50", 5070), server("192.168.2.51", 5070)]}  # fmt: skip
+    return [
+        {"protocol": "TCP", "address": "10.0.0.21", "port": 80, "lb_algo": "rr", "persistence_timeout": None,
+         "fwmark": None, "real_servers": [server("192.168.2.50", 80), server("192.168.2.51", 80)]},
+        udp | changes,
+        {"protocol": "TCP", "address": "10.0.0.21", "port": 80, "lb_algo": "sh", "persistence_timeout": 300,
+         "fwmark": 7, "real_servers": [server("192.168.2.50", 0)]},
+        {"protocol": "TCP", "address": "2001:db8:0::21", "port": 443, "lb_algo": "lc", "persistence_timeout": None,
+         "fwmark": None, "real_servers": [server("2001:db8::50", 443)]},
+    ]  # fmt: skip
+
+
+@pytest.fixture
+def keepalived_reload(tmp_path, monkeypatch):
+    """converge("keepalived", "reloaded", took_ipvs=...) against stand-in systemctl and ipvsadm: the table is
+    OLD_TABLE, and becomes `new` `delay` seconds after the reload."""
+    table, new = tmp_path / "table", tmp_path / "new"
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin/ipvsadm").write_text(IPVSADM_STAND_IN.format(table=table))
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
+    spec = importlib.util.spec_from_file_location("lb_service", PLUGIN)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+    def reload(services: list[dict], becomes: str, delay: float, seconds: float = 10) -> str:
+        table.write_text(OLD_TABLE)
+        new.write_text(becomes)
+        script = tmp_path / "bin/systemctl"
+        script.write_text(RELOAD_SWAPS_TABLE.format(delay=delay, new=new, table=table))
+        script.chmod(0o755)
+        (tmp_path / "bin/ipvsadm").chmod(0o755)
+        module.converge("keepalived", "reloaded", None, took_seconds=seconds, took_ipvs=services)
+        return table.read_text()  # what a client would meet the moment the hand-over returns
+
+    reload.module = module
+    return reload
+
+
+def test_a_keepalived_reload_returns_once_the_ipvs_table_is_the_new_one(keepalived_reload):
+    assert keepalived_reload(wanted(), NEW_TABLE, delay=1.0) == NEW_TABLE
+
+
+@pytest.mark.parametrize(
+    ("changes", "table", "said"),
+    [
+        ({"lb_algo": "wrr"}, NEW_TABLE, "UDP 10.0.0.21:5070 has scheduler rr, not wrr"),
+        ({"persistence_timeout": 120}, NEW_TABLE, "UDP 10.0.0.21:5070 has persistence 60, not 120"),
+        ({"port": 5071}, NEW_TABLE, "UDP 10.0.0.21:5071 is missing"),
+        ({}, NEW_TABLE.replace("  -> 192.168.2.51:5070            Masq    1      3          0\n", ""),
+         "UDP 10.0.0.21:5070 lacks real server 192.168.2.51:5070"),
+        ({}, NEW_TABLE + "TCP  10.0.0.21:9999 wlc\n", "TCP 10.0.0.21:9999 is still there"),
+    ],
+)  # fmt: skip
+def test_a_keepalived_reload_whose_table_stays_different_fails_naming_the_difference(keepalived_reload, changes, table, said):
+    failure = f"keepalived did not take the new configuration within 1 s: .*{said}"
+    with pytest.raises(keepalived_reload.module.AnsibleActionFail, match=failure):
+        keepalived_reload(wanted(**changes), table, delay=0.1, seconds=1)
+
+
+def test_the_role_variables_of_a_real_config_name_the_services_as_ipvsadm_prints_them():
+    """keepalived_virtual_servers of a whole config (the layer-4 schedulers scenario) named as ipvsadm -Ln
+    names them; the e2e tier's hand-overs wait on these very names in the guest's real table."""
+    from lbwizard.config import model
+    from lbwizard.render.rolevars import role_vars
+    from tests.e2e.single_unit_configs import schedulers_config
+
+    spec = importlib.util.spec_from_file_location("lb_service", PLUGIN)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    services = module.wanted_services(role_vars(model.loads(schedulers_config()))["keepalived_virtual_servers"])
+    assert services["UDP 10.0.0.21:5070"] == {
+        "scheduler": "rr", "persistence": 60, "servers": {"192.168.2.50:5070", "192.168.2.51:5070"}
+    }  # fmt: skip
+    assert services["TCP 10.0.0.21:9202"]["servers"] == {"192.168.2.50:9202", "192.168.2.51:9202"}
+    assert {key for key in services} >= {f"TCP 10.0.0.21:{port}" for port in (9201, 9202, 9203, 9204)}

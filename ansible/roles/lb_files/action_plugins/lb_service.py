@@ -11,13 +11,22 @@ takes systemd a fifth of a second. This action asks systemctl directly, with the
 reload returns success even when the new process cannot bind its ports ("Loading failure!"), and the
 old process carries on with the old configuration. After a reload the socket must be answered by a
 new process (`show info`'s Pid) within `took_seconds`, or the task fails and says so.
+
+`took_ipvs` (keepalived's virtual servers, as the role's variables list them) does the same for
+keepalived: its reload returns when the signal is sent, and keepalived rebuilds the kernel's IPVS
+table afterwards, in its own time (more than a second under TCG). The task waits until `ipvsadm -Ln`
+shows every virtual service with its scheduler, its persistence and every real server (each is kept,
+at weight 0 when its check fails: inhibit_on_failure), and none of the services the reload removed.
+A caller that sends traffic when the hand-over returns gets the new table, not the old one.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
@@ -55,8 +64,88 @@ def wait_for_new_process(name: str, admin_socket: str, before: str | None, secon
         time.sleep(0.2)
 
 
+def _endpoint(address: str, port: int | str) -> str:
+    """address:port as ipvsadm -Ln prints it ([v6]:port), whatever form the address came in."""
+    parsed = ipaddress.ip_address(str(address).strip("[]"))
+    return f"[{parsed}]:{port}" if parsed.version == 6 else f"{parsed}:{port}"
+
+
+def ipvs_services(listing: str) -> dict[str, dict]:
+    """`ipvsadm -Ln` read: per service ("TCP 10.0.0.21:80", "FWM 1"), its scheduler, persistence
+    timeout (None when not persistent) and real servers (address:port)."""
+    services: dict[str, dict] = {}
+    current: dict | None = None
+    for line in listing.splitlines():
+        fields = line.split()
+        if len(fields) >= 3 and fields[0] in ("TCP", "UDP", "SCTP", "FWM"):
+            key = f"{fields[0]} {fields[1] if fields[0] == 'FWM' else _endpoint(*fields[1].rsplit(':', 1))}"
+            persistent = fields.index("persistent") if "persistent" in fields else None
+            timeout = int(fields[persistent + 1]) if persistent is not None else None
+            current = services[key] = {"scheduler": fields[2], "persistence": timeout, "servers": set()}
+        elif current is not None and len(fields) >= 2 and fields[0] == "->" and ":" in fields[1]:
+            current["servers"].add(_endpoint(*fields[1].rsplit(":", 1)))
+    return services
+
+
+def wanted_services(virtual_servers: list[dict]) -> dict[str, dict]:
+    """The keepalived role's keepalived_virtual_servers in ipvs_services()'s terms."""
+    wanted = {}
+    for vs in virtual_servers:
+        key = f"FWM {vs['fwmark']}" if vs.get("fwmark") else f"{vs['protocol'].upper()} {_endpoint(vs['address'], vs['port'])}"
+        wanted[key] = {
+            "scheduler": vs["lb_algo"],
+            "persistence": vs.get("persistence_timeout") or None,
+            "servers": {_endpoint(rs["address"], rs["port"]) for rs in vs.get("real_servers", [])},
+        }
+    return wanted
+
+
+def ipvs_listing() -> str | None:
+    """What `ipvsadm -Ln` prints; None when it cannot read the table."""
+    result = subprocess.run(["ipvsadm", "-Ln"], capture_output=True, text=True, check=False)
+    return result.stdout if result.returncode == 0 else None
+
+
+def ipvs_differences(wanted: dict[str, dict], removed: set[str], listing: str | None) -> list[str]:
+    """How the live IPVS table still differs from what keepalived was told (empty: it took the change)."""
+    if listing is None:
+        return ["ipvsadm -Ln cannot read the IPVS table"]
+    live = ipvs_services(listing)
+    differences = [f"{key} is still there" for key in sorted(removed & set(live))]
+    for key, service in wanted.items():
+        found = live.get(key)
+        if found is None:
+            differences.append(f"{key} is missing")
+            continue
+        for what in ("scheduler", "persistence"):
+            if found[what] != service[what]:
+                differences.append(f"{key} has {what} {found[what]}, not {service[what]}")
+        if missing := service["servers"] - found["servers"]:
+            differences.append(f"{key} lacks real server {', '.join(sorted(missing))}")
+    return differences
+
+
+def wait_for_ipvs(
+    name: str, wanted: dict[str, dict], removed: set[str], seconds: float, listing: Callable[[], str | None] = ipvs_listing
+) -> None:
+    """Until the IPVS table is what keepalived was told; AnsibleActionFail naming what differs after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while differences := ipvs_differences(wanted, removed, listing()):
+        if time.monotonic() > deadline:
+            raise AnsibleActionFail(
+                f"{name} did not take the new configuration within {seconds:g} s: {'; '.join(differences[:6])} "
+                f"(journalctl -u {name} says why)"
+            )
+        time.sleep(0.2)
+
+
 def converge(
-    name: str, state: str, enabled: bool | None, took: str | None = None, took_seconds: float = 15.0
+    name: str,
+    state: str,
+    enabled: bool | None,
+    took: str | None = None,
+    took_seconds: float = 15.0,
+    took_ipvs: list[dict] | None = None,
 ) -> dict:
     """What the systemd_service module would do for name, state and enabled; the result it would give."""
     if state not in VERBS:
@@ -73,6 +162,9 @@ def converge(
         verb = "start"
     if state != "started" or not running:
         before = serving_pid(took) if took and running else None
+        wanted = wanted_services(took_ipvs) if took_ipvs is not None else None
+        # the services keepalived had before that it no longer has: the reload must remove them
+        removed = set(ipvs_services(ipvs_listing() or "")) - set(wanted) if wanted is not None and running else set()
         if not running:  # a unit that failed before (at boot, say) may be at its start limit: start afresh
             systemctl("reset-failed", name)
         result = systemctl(verb, name)
@@ -80,12 +172,14 @@ def converge(
             raise AnsibleActionFail(f"systemctl {verb} {name} failed: {result.stderr.strip() or result.returncode}")
         if took:
             wait_for_new_process(name, took, before, took_seconds)
+        if wanted is not None:
+            wait_for_ipvs(name, wanted, removed, took_seconds)
         changed = True
     return {"changed": changed, "name": name, "state": state}
 
 
 class ActionModule(ActionBase):
-    _VALID_ARGS = frozenset(("name", "state", "enabled", "took", "took_seconds"))
+    _VALID_ARGS = frozenset(("name", "state", "enabled", "took", "took_seconds", "took_ipvs"))
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
@@ -98,4 +192,6 @@ class ActionModule(ActionBase):
             return result | {"changed": True}
         took_seconds = float(args.get("took_seconds", 15))
         wanted = None if enabled is None else bool(enabled)
-        return result | converge(args["name"], args.get("state", "started"), wanted, args.get("took"), took_seconds)
+        return result | converge(
+            args["name"], args.get("state", "started"), wanted, args.get("took"), took_seconds, args.get("took_ipvs")
+        )
