@@ -51,17 +51,27 @@ def serving_pid(admin_socket: str) -> str | None:
     return next((line.split(":", 1)[1].strip() for line in answer.splitlines() if line.startswith("Pid:")), None)
 
 
-def wait_for_new_process(name: str, admin_socket: str, before: str | None, seconds: float) -> None:
-    """Until a process other than `before` answers admin_socket; AnsibleActionFail after `seconds`."""
+def wait_until_taken(name: str, seconds: float, still: Callable[[], str | None], hint: str = "") -> None:
+    """Until still() says nothing is left to take (None); AnsibleActionFail with what it said after `seconds`."""
     deadline = time.monotonic() + seconds
-    while (now := serving_pid(admin_socket)) in (None, before):
+    while (left := still()) is not None:
         if time.monotonic() > deadline:
-            still = f"process {before} still runs the previous configuration" if now else "nothing answers its socket"
             raise AnsibleActionFail(
-                f"{name} did not take the new configuration within {seconds:g} s: {still} (a port it cannot bind? "
-                f"journalctl -u {name} says why)"
+                f"{name} did not take the new configuration within {seconds:g} s: {left} ({hint}journalctl -u {name} says why)"
             )
         time.sleep(0.2)
+
+
+def wait_for_new_process(name: str, admin_socket: str, before: str | None, seconds: float) -> None:
+    """Until a process other than `before` answers admin_socket; AnsibleActionFail after `seconds`."""
+
+    def still() -> str | None:
+        now = serving_pid(admin_socket)
+        if now not in (None, before):
+            return None
+        return f"process {before} still runs the previous configuration" if now else "nothing answers its socket"
+
+    wait_until_taken(name, seconds, still, hint="a port it cannot bind? ")
 
 
 def _endpoint(address: str, port: int | str) -> str:
@@ -125,18 +135,14 @@ def ipvs_differences(wanted: dict[str, dict], removed: set[str], listing: str | 
     return differences
 
 
-def wait_for_ipvs(
-    name: str, wanted: dict[str, dict], removed: set[str], seconds: float, listing: Callable[[], str | None] = ipvs_listing
-) -> None:
+def wait_for_ipvs(name: str, wanted: dict[str, dict], removed: set[str], seconds: float) -> None:
     """Until the IPVS table is what keepalived was told; AnsibleActionFail naming what differs after `seconds`."""
-    deadline = time.monotonic() + seconds
-    while differences := ipvs_differences(wanted, removed, listing()):
-        if time.monotonic() > deadline:
-            raise AnsibleActionFail(
-                f"{name} did not take the new configuration within {seconds:g} s: {'; '.join(differences[:6])} "
-                f"(journalctl -u {name} says why)"
-            )
-        time.sleep(0.2)
+
+    def still() -> str | None:
+        differences = ipvs_differences(wanted, removed, ipvs_listing())
+        return "; ".join(differences[:6]) if differences else None
+
+    wait_until_taken(name, seconds, still)
 
 
 def converge(
