@@ -137,7 +137,7 @@ def one_system(guest_lab, master, backup):
     said = changed(master, "lbctl rs add VIP1 192.168.2.51")
     pair_change = time.monotonic() - started
     assert "peer 10.0.0.22:" in said, said  # the backup's own steps, shown on the master
-    assert ("192.168.2.51", "online") in servers(backup)
+    assert ("192.168.2.51", "online") in servers(backup), said
     assert "192.168.2.51:80" in backup.shell("ipvsadm -Ln")[1]
     view = lbctl_json(master, "status")["pair"]
     assert view["in_sync"] is True and [u["vrrp"] for u in view["units"]] == ["MASTER", "BACKUP"], view

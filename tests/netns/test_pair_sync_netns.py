@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -167,6 +168,22 @@ def test_a_change_on_either_unit_is_made_on_both(pair):
     refused = pair.lbctl("a", "rs", "add", "VIP1", "192.168.2.53", "--weight", "-4")
     assert refused.returncode == 2 and "weight" in refused.stdout, refused.stdout + refused.stderr
     assert pair.servers("a") == pair.servers("b") == [*first, "192.168.2.51", "192.168.2.52"]
+
+
+def test_a_change_reaches_a_peer_whose_ssh_is_restarting(pair):
+    """The peer's sshd refuses connections for a moment when it is reloaded (it re-executes itself: a new
+    host key, an upgrade). A change made just then is sent again, not made on one unit only."""
+    first = pair.servers("a")
+    pair.stop_sshd("b")  # refused now, and listening again 1.5 s into the change
+    restart = threading.Timer(1.5, pair.start_sshd, ("b",))
+    restart.start()
+    try:
+        said = ok(pair.lbctl("a", "rs", "add", "VIP1", "192.168.2.51"))
+    finally:
+        restart.join()
+    assert "trying again" in said and "could not be reached" not in said, said
+    assert pair.servers("a") == pair.servers("b") == [*first, "192.168.2.51"]
+    assert {pair.pair_status(unit)["peer_behind"] for unit in UNITS} == {0}
 
 
 def test_a_peer_that_was_away_catches_up_and_a_peer_with_changes_of_its_own_refuses(pair):

@@ -23,6 +23,9 @@ CONNECT_SECONDS = 5
 ANSWER_SECONDS = 300  # the peer's whole change, hand-over included (minutes under TCG)
 ACCEPTED = "accepted:"  # the peer's line once it holds its lock and its verify is content: it applies now
 QUESTION_SECONDS = 30  # a question (its state): the peer's lbctl starting and reading its files, under TCG
+RETRY_SECONDS = 5  # the peer's sshd refusing for a moment: a reload (a new host key, an upgrade) re-executes it
+# what ssh says when the peer's sshd took no session at all (so the request was never read, and is sent again)
+NOT_LISTENING = ("Connection refused", "kex_exchange_identification:")
 
 
 @dataclass
@@ -67,15 +70,22 @@ class Call:
     the same process, is not safe beside other threads opening and closing descriptors)."""
 
     def __init__(self, paths: Paths, peer: str, request: dict, within: float = ANSWER_SECONDS) -> None:
-        self.peer, self.within, self.deadline = peer, within, time.monotonic() + within
+        self.paths, self.peer, self.request = paths, peer, request
+        self.within, self.deadline = within, time.monotonic() + within
+        self.retry_until = time.monotonic() + RETRY_SECONDS
         self.folder = tempfile.TemporaryDirectory(prefix="lbwizard-peer-")
         self.out_path, self.err_path = Path(self.folder.name, "answer"), Path(self.folder.name, "progress")
         self.said: list[str] = []
         self.error = ""
+        self.proc: subprocess.Popen | None = None
+        self._connect()
+
+    def _connect(self) -> None:
+        """One ssh: the request on its stdin, its answer and its progress lines to the files (emptied)."""
         with open(self.out_path, "w") as out, open(self.err_path, "w") as err:
             try:
-                self.proc: subprocess.Popen | None = subprocess.Popen(
-                    ssh_command(paths, peer), stdin=subprocess.PIPE, stdout=out, stderr=err, text=True
+                self.proc = subprocess.Popen(
+                    ssh_command(self.paths, self.peer), stdin=subprocess.PIPE, stdout=out, stderr=err, text=True
                 )
             except OSError as exc:
                 self.proc, self.error = None, f"ssh could not run: {exc}"
@@ -83,11 +93,27 @@ class Call:
                 return
         assert self.proc.stdin is not None
         try:
-            self.proc.stdin.write(json.dumps(request))
+            self.proc.stdin.write(json.dumps(self.request))
             self.proc.stdin.close()
         except OSError:  # ssh gave up at once; its exit status says why
             pass
         self.progress = open(self.err_path, "rb")  # noqa: SIM115 - closed by finish()
+        self.said = []
+
+    def _connected_again(self, echo: Callable[[str], None]) -> bool:
+        """After an ssh that ended: True if the peer's sshd took no session (it was restarting) and ssh was
+        started again, within RETRY_SECONDS of the first try; the peer never read the request, so it is
+        sent once more. A peer that does not answer at all (powered off) is not waited for again."""
+        assert self.proc is not None
+        if self.proc.returncode != SSH_UNREACHABLE or time.monotonic() > self.retry_until:
+            return False
+        if not any(sign in line for line in self.said for sign in NOT_LISTENING):
+            return False
+        echo(f"peer {self.peer}: its ssh is not taking connections; trying again")
+        self.progress.close()
+        time.sleep(0.5)
+        self._connect()
+        return self.proc is not None
 
     def _echo_new(self, echo: Callable[[str], None]) -> list[str]:
         lines = []
@@ -108,7 +134,12 @@ class Call:
         while True:
             if any(marker in line for line in self._echo_new(echo)):
                 return True
-            if self.proc.poll() is not None or time.monotonic() > self.deadline:
+            if self.proc.poll() is not None:
+                if any(marker in line for line in self._echo_new(echo)):
+                    return True
+                if not self._connected_again(echo):
+                    return False
+            elif time.monotonic() > self.deadline:
                 return False
             time.sleep(0.05)
 
@@ -117,9 +148,13 @@ class Call:
         if self.proc is None:
             return Answer(reached=False, error=self.error)
         try:
-            while self.proc.poll() is None and time.monotonic() < self.deadline:
+            while time.monotonic() < self.deadline:
                 self._echo_new(echo)
+                if self.proc.poll() is not None and not self._connected_again(echo):
+                    break
                 time.sleep(0.05)
+            if self.proc is None:
+                return Answer(reached=False, error=self.error)
             if self.proc.poll() is None:
                 self.proc.kill()
                 self.proc.wait()
