@@ -232,6 +232,8 @@ def test_a_file_is_installed_without_a_remote_temporary_directory(tmp_path):
     assert ran.returncode == 0 and "changed=5" in ran.stdout, ran.stdout
     assert (tmp_path / "root/etc/haproxy/haproxy.cfg").read_text() == render("haproxy", config)
     assert not remote_tmp.exists()
+    # render only: the five changed files notify no handler, so no handler task is started just to be skipped
+    assert "RUNNING HANDLER" not in ran.stdout, ran.stdout
 
 
 def test_a_mode_that_differs_is_put_right_without_a_new_file(tmp_path):

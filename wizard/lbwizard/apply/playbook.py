@@ -51,6 +51,9 @@ def prepare(site: Path) -> tuple[Any, Any]:
     from ansible.parsing.dataloader import DataLoader
     from ansible.plugins import loader as plugin_loader
 
+    from . import routing_cache
+
+    routing_cache.install()
     plugin_loader.init_plugin_loader([])
     loader = DataLoader()
     inventory = InventoryManager(loader=loader, sources="localhost,")
