@@ -22,7 +22,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from lbwizard.apply.handover import ANSIBLE_DIR, playbook_command, playbook_env, run_playbook
+from lbwizard.apply.handover import ANSIBLE_DIR, playbook_command, run_playbook
+from lbwizard.apply.playbook_process import playbook_env
 from lbwizard.config import model
 from lbwizard.config.model import RealServer
 from lbwizard.config.paths import Paths

@@ -13,7 +13,7 @@ import yaml
 from lbwizard.config import model
 from lbwizard.config.password import password_matches
 
-LBWIZARD = [sys.executable, "-m", "lbwizard.cli"]
+LBWIZARD = [str(Path(sys.executable).parent / "lbwizard")]  # the installed command, as on the unit (launch.py)
 
 
 def run_wizard(tmp_path: Path, answers: dict | str, *extra: str) -> tuple[subprocess.CompletedProcess, Path]:

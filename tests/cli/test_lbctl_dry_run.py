@@ -15,7 +15,7 @@ import pytest
 from lbwizard.config import model
 from tests.cli.test_answers_cli import run_wizard
 
-LBCTL = [sys.executable, "-m", "lbwizard.manage.lbctl"]
+LBCTL = [str(Path(sys.executable).parent / "lbctl")]  # the installed command, as on the unit (launch.py)
 
 
 @pytest.fixture

@@ -121,9 +121,16 @@ def vrrp_states(lab, address: str) -> dict[str, str]:
     return dict(found)
 
 
+PAIR_STATE = (
+    "grep shared_version /etc/lbwizard/appliance.yaml; cat /etc/lbwizard/pair/peer.json; "
+    "journalctl -o short-precise --no-pager -u lbwizard-pair-sync -u lbwizard-apply | tail -25"
+)
+
+
 def changed(guest, command: str) -> str:
+    """command's output, once it succeeded; if not, with the unit's pair state and its sync's journal."""
     status, output = guest.shell(command, timeout=900)
-    assert status == 0, output
+    assert status == 0, output + "\n" + guest.shell(PAIR_STATE, timeout=60)[1]
     return output
 
 

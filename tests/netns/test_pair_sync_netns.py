@@ -194,10 +194,17 @@ def test_a_peer_that_was_away_catches_up_and_a_peer_with_changes_of_its_own_refu
     assert pair.pair_status("a")["peer_behind"] == 1
     assert "PEER BEHIND by 1 versions" in ok(pair.lbctl("a", "status"))
     assert pair.servers("b") == first
+    # the sync timer's way (--if-behind) while b still refuses: it tries once, does not wait, holds no lock after
+    timer = pair.lbctl("a", "pair", "sync", "--if-behind")
+    assert timer.returncode == 1 and "trying again" not in timer.stderr, timer.stdout + timer.stderr
     pair.start_sshd("b")
-    ok(pair.lbctl("a", "pair", "sync"))
+    ok(pair.lbctl("a", "pair", "sync", "--if-behind"))
     assert pair.servers("b") == pair.servers("a") == [*first, "192.168.2.51"]
     assert pair.pair_status("a")["peer_behind"] == 0
+    pair.stop_sshd("b")  # level: the timer's sync sends nothing, so an unreachable peer does not matter
+    level = ok(pair.lbctl("a", "pair", "sync", "--if-behind"))
+    assert "nothing to send" in level, level
+    pair.start_sshd("b")
     # b changes while a is away; a, not knowing it, then tries a change of its own: b refuses it, so
     # neither unit has a's change, and nothing was merged behind anyone's back
     pair.stop_sshd("a")

@@ -7,11 +7,13 @@ import copy
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from lbwizard.apply.handover import ANSIBLE_DIR, HandoverError, playbook_command, playbook_env, run_playbook
+from lbwizard.apply.handover import ANSIBLE_DIR, HandoverError, playbook_command, run_playbook
+from lbwizard.apply.playbook_process import playbook_env
 from lbwizard.config.model import Persistence
 from lbwizard.config.paths import Paths
 from lbwizard.render.rolevars import role_vars
@@ -269,7 +271,7 @@ def test_a_playbook_started_ahead_runs_only_the_roles_asked_and_one_not_needed_e
 @pytest.fixture
 def started(monkeypatch) -> list[subprocess.Popen]:
     """Every ReadyPlaybook process made from now on, in order (the real processes, watched)."""
-    from lbwizard.apply import handover
+    from lbwizard.apply import handover, playbook_process
 
     made: list[subprocess.Popen] = []
 
@@ -279,6 +281,8 @@ def started(monkeypatch) -> list[subprocess.Popen]:
             made.append(self.process)
 
     monkeypatch.setattr(handover, "ReadyPlaybook", Watched)
+    monkeypatch.setattr(playbook_process, "ReadyPlaybook", Watched)  # start_early's, before lbwizard's imports
+    monkeypatch.setattr(playbook_process, "_early", None)
     return made
 
 
@@ -334,3 +338,47 @@ def test_a_change_starts_the_playbook_ahead_and_its_hand_over_takes_that_very_pr
         transaction.run([handover.handover_step(changed, Paths(tmp_path), False)])
     assert len(started) == 4 and started[3].returncode == 0  # the transaction started its own, as without ahead
     assert "8088" in (tmp_path / "etc/haproxy/haproxy.cfg").read_text()
+
+
+def test_a_command_that_changes_starts_the_playbook_before_its_imports_and_its_change_takes_that_process(tmp_path, started):
+    """launch.py (the lbctl and lbwizard commands): a change starts the process before lbwizard's imports; the
+    change's started_ahead takes that very process and starts no other; one the change does not want (no
+    hand-over after all) is ended; a command that reads only starts none."""
+    from lbwizard import launch
+    from lbwizard.apply import handover, transaction
+
+    config = example()
+    launch._early(launch.lbctl_changes(["rs", "add", "VIP1", "192.168.2.51"]))
+    assert len(started) == 1 and started[0].poll() is None
+    with handover.started_ahead():
+        assert len(started) == 1
+        transaction.run([handover.handover_step(config, Paths(tmp_path), False)])
+    assert len(started) == 1 and started[0].returncode == 0
+    assert (tmp_path / "etc/keepalived/keepalived.conf").read_text() == render("keepalived", config)
+
+    launch._early(launch.lbwizard_changes(["apply", "--config", "c.yaml"]))
+    assert len(started) == 2
+    with handover.started_ahead(False):  # this change runs no hand-over
+        assert started[1].poll() is not None
+    launch._early(launch.lbctl_changes(["status"]))
+    assert len(started) == 2
+
+
+def test_the_installed_command_makes_a_change_through_the_process_it_started_first(tmp_path):
+    """The lbwizard command as installed (its entry point is launch.py): a dry run into a fresh root renders and
+    validates every daemon's file, the playbook's process being the one started before the imports."""
+    from lbwizard.config import model
+
+    config = example()
+    config_file = tmp_path / "c.yaml"
+    config_file.write_text(model.dumps(config))
+    lbwizard = Path(sys.executable).parent / "lbwizard"
+    done = subprocess.run(
+        [str(lbwizard), "apply", "--config", str(config_file), "--dry-run", "--root", str(tmp_path / "root")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (tmp_path / "root/etc/keepalived/keepalived.conf").read_text() == render("keepalived", config)
+    assert (tmp_path / "root/etc/haproxy/haproxy.cfg").read_text() == render("haproxy", config)

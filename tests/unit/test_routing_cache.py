@@ -12,7 +12,7 @@ from ansible.utils.collection_loader._collection_meta import _meta_yml_to_dict
 
 import ansible
 from lbwizard.apply import routing_cache
-from lbwizard.apply.handover import playbook_env, ready_playbook_command
+from lbwizard.apply.playbook_process import playbook_env, ready_playbook_command
 
 RUNTIME_YML = Path(ansible.__file__).parent / "config" / "ansible_builtin_runtime.yml"
 

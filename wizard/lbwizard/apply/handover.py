@@ -15,11 +15,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import re
-import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -30,20 +27,15 @@ from ..config.files import atomic_write
 from ..config.model import ApplianceConfig
 from ..config.paths import Paths
 from ..render.rolevars import role_vars
+from .playbook_process import (
+    ANSIBLE_DIR,
+    ReadyPlaybook,
+    playbook_command,
+    take_early,
+)
+from .playbook_process import start as _start
+from .playbook_process import stop as _stop
 from .step import Step, report
-
-INSTALLED_ANSIBLE_DIR = Path("/usr/share/lbwizard/ansible")  # where image/assemble puts the roles
-
-
-def _ansible_dir() -> Path:
-    """LBWIZARD_ANSIBLE_DIR, else the source tree's ansible/ (a checkout), else the appliance's copy."""
-    if "LBWIZARD_ANSIBLE_DIR" in os.environ:
-        return Path(os.environ["LBWIZARD_ANSIBLE_DIR"])
-    checkout = Path(__file__).resolve().parents[3] / "ansible"
-    return checkout if (checkout / "site.yml").exists() else INSTALLED_ANSIBLE_DIR
-
-
-ANSIBLE_DIR = _ansible_dir()
 
 
 @dataclass(frozen=True)
@@ -68,92 +60,10 @@ SHARED_SOURCES = ("site.yml", "ansible.cfg", "roles/lb_files")
 _TASK = re.compile(r"^TASK \[(?:[\w.-]+ : )?(.+?)\]")
 _HANDLER = re.compile(r"^RUNNING HANDLER \[(?:[\w.-]+ : )?(.+?)\]")
 _RECAP = re.compile(r"ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)")
-STOP_GRACE = 5.0
 
 
 class HandoverError(RuntimeError):
     """The playbook failed; the message names the failing task and what it said."""
-
-
-def playbook_command(vars_file: Path, roles: list[str] | None = None) -> list[str]:
-    """site.yml through Ansible's Python API (apply/playbook.py), by this interpreter (the appliance's venv)."""
-    tags = [",".join(roles)] if roles else []
-    return [sys.executable, "-m", "lbwizard.apply.playbook", str(ANSIBLE_DIR / "site.yml"), str(vars_file), *tags]
-
-
-def ready_playbook_command() -> list[str]:
-    """apply/playbook.py started ahead (--ready): it loads Ansible, then waits for its variables and roles."""
-    return [sys.executable, "-m", "lbwizard.apply.playbook", "--ready", str(ANSIBLE_DIR / "site.yml")]
-
-
-def playbook_env() -> dict[str, str]:
-    """Our ansible.cfg, no colours, and modules run by this very interpreter (the appliance's venv)."""
-    return {
-        **os.environ,
-        "ANSIBLE_CONFIG": str(ANSIBLE_DIR / "ansible.cfg"),
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
-        "ANSIBLE_LOCALHOST_WARNING": "false",
-    }
-
-
-def _stop(process: subprocess.Popen) -> None:
-    """Stop the playbook and everything it started (its own session): TERM, then KILL after a grace."""
-    for sig, wait in ((signal.SIGTERM, STOP_GRACE), (signal.SIGKILL, None)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            break
-        try:
-            process.wait(timeout=wait)
-            break
-        except subprocess.TimeoutExpired:
-            continue
-
-
-def _start(command: list[str], stdin: int | None = None) -> subprocess.Popen:
-    return subprocess.Popen(
-        command,
-        stdin=stdin,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=playbook_env(),
-        cwd=ANSIBLE_DIR,
-        start_new_session=True,  # its own process group: stopped whole if we are interrupted
-    )
-
-
-class ReadyPlaybook:
-    """The playbook's process started ahead of the hand-over: it loads Ansible (about 5 s under TCG, most of
-    a small change's hand-over) while the change's earlier steps run, then waits for its variables. Made when
-    the transaction starts (Step.start), ended unused when it ends (Step.release): a failed earlier step, or
-    no role stale after all. It also ends by itself when this process does (its stdin closes)."""
-
-    def __init__(self) -> None:
-        self.process: subprocess.Popen | None = _start(ready_playbook_command(), stdin=subprocess.PIPE)
-
-    def take(self, vars_file: Path, roles: list[str] | None) -> subprocess.Popen | None:
-        """The process, told what to run; None when it is gone (then the caller starts a fresh one)."""
-        process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return None
-        try:
-            assert process.stdin is not None
-            process.stdin.write(json.dumps({"vars": str(vars_file), "tags": roles or []}) + "\n")
-            process.stdin.close()
-        except OSError:
-            _stop(process)
-            return None
-        return process
-
-    def cancel(self) -> None:
-        """End it unused: its stdin closed, it stops as soon as it has loaded (or at once, by signal)."""
-        process, self.process = self.process, None
-        if process is not None:
-            _stop(process)
-            if process.stdout is not None:
-                process.stdout.close()
 
 
 _ahead: ReadyPlaybook | None = None  # started by started_ahead(), for the next transaction's hand-over to take
@@ -166,10 +76,13 @@ def started_ahead(wanted: bool = True) -> Iterator[None]:
     waits for), and the hand-over of the transaction inside takes it. Whatever is not taken by the end (bad
     input, a busy lock, no role stale) is ended unused."""
     global _ahead
+    early = take_early()  # started before this process imported the rest (launch.py)
     if not wanted or _ahead is not None:
+        if early is not None:
+            early.cancel()
         yield
         return
-    _ahead = ReadyPlaybook()
+    _ahead = early or ReadyPlaybook()
     try:
         yield
     finally:

@@ -28,6 +28,11 @@ def add_parser(commands, common: argparse.ArgumentParser) -> None:
         action="store_true",
         help="after both units changed while apart (diverged): this unit's shared part replaces the peer's",
     )
+    level.add_argument(
+        "--if-behind",
+        action="store_true",
+        help="only if this unit has a shared version the peer has not taken (the sync timer's way)",
+    )
     actions.add_parser("status", parents=[common], help="the peer, the shared version, whether the peer is behind")
     actions.add_parser("receive", parents=[common], help="(the peer's changes arrive here over SSH)")
 
@@ -86,8 +91,19 @@ def sync_peer(ctl, args: argparse.Namespace) -> int:
         return ctl.problems([("ha.pair_key", "this unit is not paired (lbctl pair join)")])
     try:
         with one_change(ctl.paths):  # nothing changes here while the peer is brought level
+            current = ctl.config()
+            if args.if_behind and sync.peer_behind(current, ctl.paths) == 0:
+                # the timer's test, made again under the lock: a change that was recording its peer's answer
+                # when the timer looked has finished; no call to the peer, and the lock is free again at once
+                ctl.out(f"the peer {config.ha.peer} has shared version {shared.version(current)}: nothing to send", {"ok": True})
+                return EXIT_OK
+            # the timer tries again in 30 s: a peer whose sshd refuses is not waited for (the lock is held meanwhile)
             answer = sync.sync(
-                ctl.paths, ctl.config(), lambda line: print(f"- {line}", file=sys.stderr, flush=True), args.overwrite_peer
+                ctl.paths,
+                current,
+                lambda line: print(f"- {line}", file=sys.stderr, flush=True),
+                args.overwrite_peer,
+                retry=0 if args.if_behind else channel.RETRY_SECONDS,
             )
     except Busy as exc:
         print(f"lbctl: {exc}", file=sys.stderr)

@@ -69,10 +69,12 @@ class Call:
     this unit can do its own part meanwhile (no thread and no pipe to keep read; python-iptables, in
     the same process, is not safe beside other threads opening and closing descriptors)."""
 
-    def __init__(self, paths: Paths, peer: str, request: dict, within: float = ANSWER_SECONDS) -> None:
+    def __init__(
+        self, paths: Paths, peer: str, request: dict, within: float = ANSWER_SECONDS, retry: float = RETRY_SECONDS
+    ) -> None:
         self.paths, self.peer, self.request = paths, peer, request
         self.within, self.deadline = within, time.monotonic() + within
-        self.retry_until = time.monotonic() + RETRY_SECONDS
+        self.retry_until = time.monotonic() + retry
         self.folder = tempfile.TemporaryDirectory(prefix="lbwizard-peer-")
         self.out_path, self.err_path = Path(self.folder.name, "answer"), Path(self.folder.name, "progress")
         self.said: list[str] = []
@@ -172,11 +174,18 @@ class Call:
         )
 
 
-def call(paths: Paths, peer: str, request: dict, echo: Callable[[str], None], within: float = ANSWER_SECONDS) -> Answer:
+def call(
+    paths: Paths,
+    peer: str,
+    request: dict,
+    echo: Callable[[str], None],
+    within: float = ANSWER_SECONDS,
+    retry: float = RETRY_SECONDS,
+) -> Answer:
     """Send one request to the peer's lbctl and wait for its answer; its progress lines to echo (as
     "peer: ..."), each as it comes. within: how long the whole answer may take (a change: minutes under
-    TCG; a question: seconds)."""
-    return Call(paths, peer, request, within).finish(echo)
+    TCG; a question: seconds). retry: how long a peer whose sshd refuses is tried again (0: not at all)."""
+    return Call(paths, peer, request, within, retry).finish(echo)
 
 
 def parse_answer(peer: str, done: subprocess.CompletedProcess) -> Answer:

@@ -99,7 +99,9 @@ def after_here(paths: Paths, previous: ApplianceConfig, new: ApplianceConfig, an
 OVERWRITE_BASE = 2**62  # a base no unit is beyond: the peer takes the part whatever it has
 
 
-def sync(paths: Paths, config: ApplianceConfig, echo: Echo, overwrite: bool = False) -> Answer:
+def sync(
+    paths: Paths, config: ApplianceConfig, echo: Echo, overwrite: bool = False, retry: float = channel.RETRY_SECONDS
+) -> Answer:
     """Bring the peer level with this unit (the whole shared part, at this unit's shared version).
 
     Made from the last version both units had (the one the peer last took): a peer with changes of its
@@ -107,7 +109,7 @@ def sync(paths: Paths, config: ApplianceConfig, echo: Echo, overwrite: bool = Fa
     or overwritten by the timer. overwrite: the admin's choice of this unit's part over the peer's."""
     assert config.ha is not None and config.ha.peer
     base = OVERWRITE_BASE if overwrite else (acknowledged(paths) or 0)
-    answer = channel.call(paths, config.ha.peer, request("apply", config, base), echo)
+    answer = channel.call(paths, config.ha.peer, request("apply", config, base), echo, retry=retry)
     if answer.ok:
         record_acknowledged(paths, shared.version(config))
     return answer
