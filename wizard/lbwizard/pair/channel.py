@@ -107,6 +107,7 @@ class Call:
         started again, within RETRY_SECONDS of the first try; the peer never read the request, so it is
         sent once more. A peer that does not answer at all (powered off) is not waited for again."""
         assert self.proc is not None
+        self._echo_new(echo)  # ssh's last words may have come after the last read, as it ended
         if self.proc.returncode != SSH_UNREACHABLE or time.monotonic() > self.retry_until:
             return False
         if not any(sign in line for line in self.said for sign in NOT_LISTENING):
