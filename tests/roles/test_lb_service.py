@@ -293,3 +293,59 @@ def test_the_role_variables_of_a_real_config_name_the_services_as_ipvsadm_prints
     }  # fmt: skip
     assert services["TCP 10.0.0.21:9202"]["servers"] == {"192.168.2.50:9202", "192.168.2.51:9202"}
     assert {key for key in services} >= {f"TCP 10.0.0.21:{port}" for port in (9201, 9202, 9203, 9204)}
+
+
+def no_server(port: int) -> dict:
+    """A layer-4 service of the role's variables with no real server: added before its servers, or with
+    every server offline (the role lists no offline server)."""
+    return {"protocol": "TCP", "address": "10.0.0.21", "port": port, "lb_algo": "wlc", "persistence_timeout": None,
+            "fwmark": None, "real_servers": []}  # fmt: skip
+
+
+def test_a_service_added_with_no_server_is_handed_over_without_it_in_the_table(keepalived_reload):
+    """keepalived 2.2.7 leaves out a virtual server with no real servers ("has no real servers - ignoring"):
+    the hand-over expects it absent, as the guest's keepalived leaves it (issue 35: vs add WEB2 failed)."""
+    assert keepalived_reload([*wanted(), no_server(8080)], NEW_TABLE, delay=0.5) == NEW_TABLE
+
+
+def test_a_service_whose_last_server_went_offline_is_handed_over_once_keepalived_removed_it(keepalived_reload):
+    """OLD_TABLE has TCP 10.0.0.21:9999 with one server; taken offline, the service has none, and keepalived
+    removes it from the table at its reload."""
+    assert "TCP  10.0.0.21:9999" not in keepalived_reload([*wanted(), no_server(9999)], NEW_TABLE, delay=0.5)
+
+
+def test_a_service_with_no_server_that_stays_in_the_table_fails_naming_it(keepalived_reload):
+    left = NEW_TABLE + "TCP  10.0.0.21:9999 wlc\n  -> 192.168.2.50:9999            Masq    1      0          0\n"
+    failure = "keepalived did not take the new configuration within 1 s: .*TCP 10.0.0.21:9999 is still there"
+    with pytest.raises(keepalived_reload.module.AnsibleActionFail, match=failure):
+        keepalived_reload([*wanted(), no_server(9999)], left, delay=0.1, seconds=1)
+
+
+def test_a_service_with_servers_still_needs_every_one_of_them(keepalived_reload):
+    """Only a service with no real server at all is left out: one that has any is loaded with all of them."""
+    failure = "keepalived did not take the new configuration within 1 s: .*TCP 10.0.0.21:80 is missing"
+    with pytest.raises(keepalived_reload.module.AnsibleActionFail, match=failure):
+        keepalived_reload([*wanted(), no_server(9999)], NEW_TABLE.split("TCP  10.0.0.21:80 rr")[0], delay=0.1, seconds=1)
+
+
+def test_the_role_variables_of_services_with_no_server_in_service_name_them_as_left_out():
+    """From a whole config: a service with no server and one whose servers are all offline are what
+    keepalived leaves out; a service with one server draining (weight 0) is loaded."""
+    from lbwizard.config import model
+    from lbwizard.render.rolevars import role_vars
+    from tests.e2e.single_unit_configs import schedulers_config
+
+    spec = importlib.util.spec_from_file_location("lb_service", PLUGIN)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    config = model.loads(schedulers_config())
+    first, second, third = config.virtual_services[:3]
+    first.real_servers = []
+    for server in second.real_servers:
+        server.state = "offline"
+    third.real_servers[0].state = "drain"
+    services = role_vars(config)["keepalived_virtual_servers"]
+    left = module.left_out(services)
+    assert left == {module._service_key(vs) for vs in services if vs["name"] in (first.name, second.name)}, left
+    assert not left & set(module.wanted_services(services))
+    assert {module._service_key(vs) for vs in services if vs["name"] == third.name} <= set(module.wanted_services(services))

@@ -4,6 +4,8 @@ the real one)."""
 
 from __future__ import annotations
 
+import yaml
+
 from lbwizard.config import edit
 from lbwizard.engines import ipvs, status
 from lbwizard.render.rolevars import keepalived_virtual_servers
@@ -65,3 +67,33 @@ def test_without_ipvs_nothing_is_invented():
     config = Flow(LiveSystem()).run_answers(dict(TWO_ARM_NAT))
     engine, servers = status._layer4(keepalived_virtual_servers(config), config.virtual_services[0], None, None)
     assert engine == "IPVS: not available here" and servers[0].actual == "unknown" and servers[0].active is None
+
+
+def test_a_service_with_no_server_in_service_says_it_is_not_in_ipvs_and_why(tmp_path, capsys):
+    """keepalived leaves out a virtual server with no real server: status and `lbctl vs show` say so, and why,
+    instead of "no such service" (a problem) for a service the engine is right not to load."""
+    from lbwizard.config import model
+    from lbwizard.manage import lbctl
+
+    config = Flow(LiveSystem()).run_answers(dict(TWO_ARM_NAT))
+    config = edit.add_service(config, "WEB2", {"address": "10.0.0.21", "port": 8080})
+    config = edit.set_server_state(config, "VIP1", "RIP1", "offline")
+    entries, table = keepalived_virtual_servers(config), ipvs.parse_ipvsadm(IPVSADM_LN.split("TCP")[0])
+    vip1, web2 = config.virtual_services
+    assert status._layer4(entries, web2, None, table)[0] == (
+        "IPVS: not loaded: it has no real server yet (keepalived loads a virtual server only with one: lbctl rs add)"
+    )
+    engine, servers = status._layer4(entries, vip1, None, table)
+    assert engine.startswith("IPVS: not loaded: every real server is offline") and servers[0].actual == "offline"
+    still = status._layer4(entries, vip1, None, ipvs.parse_ipvsadm(IPVSADM_LN))[0]  # before keepalived's reload
+    assert still.startswith("IPVS: loaded until keepalived's reload: every real server is offline"), still
+    assert status.not_in_ipvs_because(edit.set_server_state(config, "VIP1", "RIP1", "drain").virtual_services[0]) is None
+    saved = tmp_path / "etc/lbwizard/appliance.yaml"
+    saved.parent.mkdir(parents=True)
+    saved.write_text(model.dumps(config))
+    assert lbctl.main(["--dry-run", "--root", str(tmp_path), "vs", "show", "WEB2"]) == 0
+    shown = capsys.readouterr().out
+    assert shown.rstrip().endswith(
+        "# not in IPVS: it has no real server yet (keepalived loads a virtual server only with one: lbctl rs add)"
+    )
+    assert yaml.safe_load(shown)["name"] == "WEB2"  # still the service's YAML

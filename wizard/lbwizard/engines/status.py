@@ -55,6 +55,20 @@ def _unit(config: ApplianceConfig, addresses: set[str] | None) -> str:
     return "master" if floating and floating in addresses else "backup"
 
 
+def not_in_ipvs_because(service: VirtualService) -> str | None:
+    """Why keepalived leaves this layer-4 service out of IPVS; None when it loads it (or it is layer 7).
+
+    keepalived 2.2.7 ignores a virtual server with no real server ("has no real servers - ignoring"), and
+    an offline server is not in its file: a service with no server in service is not in the kernel's
+    table, and clients of its VIP and port get no answer from it until a server is online.
+    """
+    if service.layer != 4 or any(server.state != "offline" for server in service.real_servers):
+        return None
+    if not service.real_servers:
+        return "it has no real server yet (keepalived loads a virtual server only with one: lbctl rs add)"
+    return "every real server is offline (keepalived loads a virtual server only with one in service: lbctl rs online)"
+
+
 def _layer4(
     entries: list[dict], service: VirtualService, mark: int | None, table, not_asked: str = ""
 ) -> tuple[str, list[ServerStatus]]:
@@ -68,8 +82,11 @@ def _layer4(
     else:
         entries = [e for e in entries if e["address"] == service.address and e["port"] == service.port]
     kernel = table.get(ipvs_key(entries[0])) if table is not None and entries else None
+    left_out = not_in_ipvs_because(service)
     if table is None:
         engine = f"IPVS: not asked (dry run): would {not_asked}" if not_asked else "IPVS: not available here"
+    elif left_out:
+        engine = f"IPVS: not loaded: {left_out}" if kernel is None else f"IPVS: loaded until keepalived's reload: {left_out}"
     else:
         engine = "IPVS: no such service" if kernel is None else "IPVS: loaded"
     destinations = {(d.address, d.port): d for d in kernel.destinations} if kernel else {}

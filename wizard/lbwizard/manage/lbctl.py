@@ -281,8 +281,13 @@ def cmd_vs(ctl: Ctl, args: argparse.Namespace) -> int:
         lines = [_service_line(s) for s in config.virtual_services] or ["no virtual service yet: lbctl vs add NAME ..."]
         return ctl.out("\n".join(lines), [dataclasses.asdict(s) for s in config.virtual_services]) or EXIT_OK
     if args.action == "show":
-        service = dataclasses.asdict(edit.find_service(ctl.config(), args.vs))
-        return ctl.out(yaml.safe_dump(service, sort_keys=False).rstrip(), service) or EXIT_OK
+        from ..engines.status import not_in_ipvs_because
+
+        found = edit.find_service(ctl.config(), args.vs)
+        service = dataclasses.asdict(found)
+        left_out = not_in_ipvs_because(found)  # a YAML comment: the text stays the service's YAML
+        note = f"\n# not in IPVS: {left_out}" if left_out else ""
+        return ctl.out(yaml.safe_dump(service, sort_keys=False).rstrip() + note, service) or EXIT_OK
     options = _options(args)
     if args.action == "add":
         return ctl.commit(lambda current: edit.add_service(current, args.vs, options), f"added virtual service {args.vs}")

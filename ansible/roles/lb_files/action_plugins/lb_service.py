@@ -18,6 +18,11 @@ table afterwards, in its own time (more than a second under TCG). The task waits
 shows every virtual service with its scheduler, its persistence and every real server (each is kept,
 at weight 0 when its check fails: inhibit_on_failure), and none of the services the reload removed.
 A caller that sends traffic when the hand-over returns gets the new table, not the old one.
+
+It expects exactly what keepalived does: keepalived 2.2.7 leaves out a virtual server that has no real
+server ("has no real servers - ignoring"; an offline server is not in the file, so a service whose
+servers are all offline has none), so such a service must be absent from the table, not present. A
+layer-4 service added before its servers, or whose last server is taken offline, is handed over.
 """
 
 from __future__ import annotations
@@ -97,11 +102,25 @@ def ipvs_services(listing: str) -> dict[str, dict]:
     return services
 
 
+def _service_key(vs: dict) -> str:
+    """One of keepalived_virtual_servers named as ipvsadm -Ln names it ("TCP 10.0.0.21:80", "FWM 7")."""
+    return f"FWM {vs['fwmark']}" if vs.get("fwmark") else f"{vs['protocol'].upper()} {_endpoint(vs['address'], vs['port'])}"
+
+
+def left_out(virtual_servers: list[dict]) -> set[str]:
+    """The services keepalived leaves out of IPVS: those with no real server ("has no real servers -
+    ignoring"); the role lists no offline server, so a service whose servers are all offline is one."""
+    return {_service_key(vs) for vs in virtual_servers if not vs.get("real_servers")}
+
+
 def wanted_services(virtual_servers: list[dict]) -> dict[str, dict]:
-    """The keepalived role's keepalived_virtual_servers in ipvs_services()'s terms."""
+    """The keepalived role's keepalived_virtual_servers in ipvs_services()'s terms: those keepalived
+    loads into IPVS (every one with a real server; left_out() names the others)."""
     wanted = {}
     for vs in virtual_servers:
-        key = f"FWM {vs['fwmark']}" if vs.get("fwmark") else f"{vs['protocol'].upper()} {_endpoint(vs['address'], vs['port'])}"
+        if not vs.get("real_servers"):
+            continue
+        key = _service_key(vs)
         wanted[key] = {
             "scheduler": vs["lb_algo"],
             "persistence": vs.get("persistence_timeout") or None,
@@ -169,8 +188,10 @@ def converge(
     if state != "started" or not running:
         before = serving_pid(took) if took and running else None
         wanted = wanted_services(took_ipvs) if took_ipvs is not None else None
-        # the services keepalived had before that it no longer has: the reload must remove them
+        # the services keepalived had before that it no longer has, and those it leaves out (no real
+        # server): the reload must leave none of them in the table
         removed = set(ipvs_services(ipvs_listing() or "")) - set(wanted) if wanted is not None and running else set()
+        removed |= left_out(took_ipvs) if took_ipvs is not None else set()
         if not running:  # a unit that failed before (at boot, say) may be at its start limit: start afresh
             systemctl("reset-failed", name)
         result = systemctl(verb, name)
