@@ -201,12 +201,29 @@ def test_links_unlisted_missing_and_stray_members_are_refused(example_config):
         backup.unpack(crafted(config | {"etc/shadow": b"root::0:0:99999:7:::\n"}))
 
 
-def test_a_certificate_a_service_names_belongs_in_its_own_place(example_config):
+def test_a_certificate_a_service_names_belongs_only_under_the_certificates_folder(example_config):
     service = example_config.virtual_services[0]
     service.layer, service.forwarding, service.scheduler, service.tls = 7, "snat", "roundrobin", True
-    service.tls_certificate = "/etc/ssl/private/shop.pem"
-    assert backup.belongs("etc/ssl/private/shop.pem", example_config)
-    assert not backup.belongs("etc/ssl/private/other.pem", example_config)
+    service.tls_certificate = "/etc/haproxy/certs/shop.pem"
+    assert backup.belongs("etc/haproxy/certs/shop.pem", example_config) and not backup.certificate_problems(example_config)
+    assert not backup.belongs("etc/haproxy/certs/other.pem", example_config)
+    for elsewhere in ("/etc/ssl/private/shop.pem", "/usr/local/sbin/lbwizard-vrrp-state", "/etc/haproxy/certs"):
+        service.tls_certificate = elsewhere
+        assert not backup.belongs(elsewhere.lstrip("/"), example_config)
+        assert backup.certificate_problems(example_config) == [
+            f"virtual service VIP1 names the certificate {elsewhere}, outside /etc/haproxy/certs/ where a backup holds "
+            "certificates (move it there: lbctl vs set VIP1 --tls-certificate /etc/haproxy/certs/NAME.pem)"
+        ]
+        with pytest.raises(BackupError, match=rf"^refused: virtual service VIP1 names the certificate {elsewhere}, outside"):
+            backup.unpack(packed(members_of(example_config)))
+
+
+def test_each_member_is_read_with_the_units_own_mode_whatever_the_manifest_says(example_config):
+    members = {name: (content, 0o6777) for name, (content, _mode) in members_of(example_config).items()}
+    found = backup.unpack(packed(members))
+    assert {name: mode for name, (_content, mode) in found.members.items()} == {
+        name: mode for name, (_content, mode) in members_of(example_config).items()
+    }
 
 
 # -- the unit's side: collect, and restore as steps ---------------------------------------------------

@@ -3,8 +3,12 @@ themselves (the format itself is config/backup.py).
 
 A restored file keeps the owner and group of the file it replaces, or takes its directory's group when
 it is new: HAProxy reads its certificate as the haproxy group (0640), which a plain write as root would
-take from it. A daemon whose files a restore changed is reloaded if it runs (HAProxy for certificates,
-sshd for host keys), and reloaded again on the way back should a later step fail.
+take from it. Its mode is the unit's own for its kind (config/backup.py unit_mode), never the manifest's;
+a directory a restore makes gets the unit's own mode too (the certificates' 0750 in HAProxy's group, the
+pair's 0700). Nothing is written through a link out of the root, nor over a directory, device or FIFO:
+refuse() says so before anything is touched. A daemon whose files a restore changed is reloaded if it
+runs (HAProxy for certificates, sshd for host keys), and reloaded again on the way back should a later
+step fail.
 
 History: the backup's versions keep their numbers when they all lie above this unit's newest, and are
 otherwise moved up just past it, so no number is used twice and the unit's own versions stay in
@@ -77,7 +81,38 @@ def password_hash(backup: Backup) -> str | None:
     return content[0].decode().strip() if content else None
 
 
-def _owned_file_step(path: Path, content: bytes, mode: int, changed: list[Path], group: str | None) -> Step:
+# directories a restore may have to make, with the unit's own modes (make-appliance-certificate, pair/keys.py)
+DIRECTORY_MODES = {"etc/haproxy/certs": 0o750, "etc/lbwizard/pair": 0o700}
+
+
+def refuse(backup: Backup, paths: Paths, host_keys: bool) -> str | None:
+    """Why this unit's tree cannot take the backup's files (None: it can): a directory on their way that is a
+    link out of the root, or a place a file goes that holds a directory, a device or a FIFO."""
+    root = paths.root.resolve()
+    names = [name for name in backup.members if name != PASSWORD_MEMBER and (host_keys or name not in backup.host_keys)]
+    for name in sorted(names):
+        path = paths.root / name
+        if not path.parent.resolve().is_relative_to(root):
+            return f"refused: {path.parent} leads out of {paths.root} (a link); {name} would be written there"
+        if path.exists() and not path.is_symlink() and not path.is_file():
+            return f"refused: {path} is a directory, a device or a FIFO on this unit, not a file a restore may replace"
+    return None
+
+
+def _make_directories(missing: list[Path], root: Path, gid: int | None) -> None:
+    """Make the missing directories (nearest first, as missing_directories lists them) with the unit's own modes."""
+    for directory in reversed(missing):
+        directory.mkdir()
+        relative = str(directory.relative_to(root)) if directory.is_relative_to(root) else ""
+        if relative in DIRECTORY_MODES:
+            os.chmod(directory, DIRECTORY_MODES[relative])
+            if gid is not None and os.geteuid() == 0:
+                os.chown(directory, 0, gid)
+
+
+def _owned_file_step(
+    path: Path, content: bytes, mode: int, changed: list[Path], group: str | None, root: Path = Path("/")
+) -> Step:
     """Write path as the backup has it, keeping the owner of what it replaces (a new file: root and group,
     or its directory's group); undo puts back the old file (or link), its mode and owner, or removes it
     and the directories made for it. A file that is already so is left alone; one that was not is added
@@ -89,9 +124,10 @@ def _owned_file_step(path: Path, content: bytes, mode: int, changed: list[Path],
         saved["old"] = (path.read_bytes(), os.stat(path)) if path.is_file() and saved["link"] is None else None
         if saved["old"] and saved["old"][0] == content and saved["old"][1].st_mode & 0o7777 == mode:
             return
-        saved["dirs"] = missing_directories(path)
         owner = saved["old"][1] if saved["old"] else None
         changed.append(path)  # before the write: one that fails half way is undone too
+        saved["dirs"] = missing_directories(path)
+        _make_directories(saved["dirs"], root, _group_id(group))
         atomic_write(path, content, mode)
         uid, gid = (owner.st_uid, owner.st_gid) if owner else (os.geteuid(), _gid(group, path.parent))
         if (path.stat().st_uid, path.stat().st_gid) != (uid, gid) and os.geteuid() == 0:
@@ -108,18 +144,23 @@ def _owned_file_step(path: Path, content: bytes, mode: int, changed: list[Path],
             path.unlink(missing_ok=True)
             if link is not None:
                 path.symlink_to(link)
-        for directory in saved["dirs"]:
+        for directory in saved.get("dirs", []):
             if directory.is_dir() and not any(directory.iterdir()):
                 directory.rmdir()
 
     return Step(f"write {path} from the backup", do, undo)
 
 
-def _gid(group: str | None, directory: Path) -> int:
+def _group_id(group: str | None) -> int | None:
     try:
-        return grp.getgrnam(group).gr_gid if group else directory.stat().st_gid
+        return grp.getgrnam(group).gr_gid if group else None
     except KeyError:  # no such group here (a test machine without HAProxy)
-        return directory.stat().st_gid
+        return None
+
+
+def _gid(group: str | None, directory: Path) -> int:
+    found = _group_id(group)
+    return directory.stat().st_gid if found is None else found
 
 
 def _try_reload(unit: str) -> None:
@@ -129,12 +170,14 @@ def _try_reload(unit: str) -> None:
         raise RuntimeError(f"systemctl try-reload-or-restart {unit} failed: {result.stderr.strip() or result.returncode}")
 
 
-def _files_of(files: list[tuple[Path, bytes, int]], unit: str | None, group: str | None = None) -> list[Step]:
+def _files_of(
+    files: list[tuple[Path, bytes, int]], unit: str | None, group: str | None = None, root: Path = Path("/")
+) -> list[Step]:
     """The steps that write a daemon's files (new ones in its group); with its unit, bracketed by its
     reloads (forward once they are written, backward once they are put back), each only when a file
     really changed."""
     changed: list[Path] = []
-    writes = [_owned_file_step(path, content, mode, changed, group) for path, content, mode in files]
+    writes = [_owned_file_step(path, content, mode, changed, group, root) for path, content, mode in files]
     if unit is None or not files:
         return writes
     when_changed = lambda: _try_reload(unit) if changed else None
@@ -152,10 +195,11 @@ def restore_steps(backup: Backup, paths: Paths, host_keys: bool) -> list[Step]:
     found = lambda names: [(paths.root / n, *backup.members[n]) for n in sorted(names) if n in backup.members]
     # HAProxy reads its certificates as its own group (haproxy.service.d/unprivileged.conf), as
     # make-appliance-certificate installs them
-    steps = _files_of(found(certificate_members(backup.config)), "haproxy" if live else None, group="haproxy")
-    steps += _files_of(found(PAIR_MEMBERS), None)
+    root = paths.root
+    steps = _files_of(found(certificate_members(backup.config)), "haproxy" if live else None, "haproxy", root)
+    steps += _files_of(found(PAIR_MEMBERS), None, root=root)
     if host_keys:
-        steps += _files_of(found(backup.host_keys), "ssh" if live else None)
+        steps += _files_of(found(backup.host_keys), "ssh" if live else None, root=root)
     return steps
 
 

@@ -10,6 +10,15 @@ the marker and the version, that the
 members are exactly those listed, each one's checksum, plain files with relative paths only, and that
 the configuration inside loads and verifies. Each refusal says why; nothing is restored from a file
 that fails any of these.
+
+What a backup may hold is a closed list (belongs()): appliance.yaml, the history versions and their
+records, the certificates under /etc/haproxy/certs/ (the unit's own and those its TLS services name), the
+pair's identity, the SSH host keys and the admin password hash. A configuration naming a certificate
+anywhere else is refused, so a restore can never write a file the unit runs (a script, a binary) because a
+backup said so. The modes a manifest lists are not taken: each member is written with the unit's own mode
+for its kind (unit_mode()); the manifest's are only checked to be well formed. Refusing a wider mode
+instead would make unrestorable a good backup of a unit whose admin once loosened a file, for something
+the restore puts right anyway.
 """
 
 from __future__ import annotations
@@ -42,6 +51,10 @@ CONFIG_MEMBER = str(_RELATIVE.appliance_yaml)
 PAIR_MEMBERS = (str(_RELATIVE.pair_identity), str(_RELATIVE.pair_known_hosts))
 HISTORY_MEMBER = re.compile(re.escape(str(_RELATIVE.history_dir)) + r"/(\d{4,})\.(yaml|json)")
 HOST_KEY_MEMBER = re.compile(r"etc/ssh/ssh_host_[a-z0-9]+_key(\.pub)?")
+CERTIFICATE_DIR = PurePosixPath(APPLIANCE_CERTIFICATE).parent  # etc/haproxy/certs: the only place certificates go
+# The unit's own modes, per kind of member (what the unit itself writes: make-appliance-certificate, ssh-keygen,
+# pair/keys.py, config_files.py); a restore writes these whatever the manifest says.
+PRIVATE_MODE, PUBLIC_MODE, CERTIFICATE_MODE = 0o600, 0o644, 0o640
 # Our gzip header: magic, deflate, FEXTRA, MTIME (the manifest's time), XFL 2 (best), OS 255 (unknown),
 # and one extra subfield "LB" holding the SHA-256 of all that follows it. Deflate data can take a flipped
 # bit without a change in what it unpacks to (padding, unused codes), which CRC-32 cannot see; gzip
@@ -88,10 +101,33 @@ def history_member(number: int, kind: str = "yaml") -> str:
     return str(path)
 
 
+def in_certificate_dir(name: str) -> bool:
+    """Whether name (relative to the root) is a plain path under etc/haproxy/certs/."""
+    path = PurePosixPath(name)
+    plain = str(path) == name and not {".", ".."} & set(path.parts)
+    return (
+        plain
+        and len(path.parts) > len(CERTIFICATE_DIR.parts)
+        and path.parts[: len(CERTIFICATE_DIR.parts)] == CERTIFICATE_DIR.parts
+    )
+
+
 def certificate_members(config: ApplianceConfig) -> set[str]:
-    """The certificates a unit with this config presents: its own, and any PEM a TLS service names."""
+    """The certificates a backup of a unit with this config holds: its own, and each PEM a TLS service names
+    under /etc/haproxy/certs/ (certificate_problems() refuses any other)."""
     named = {s.tls_certificate.lstrip("/") for s in config.virtual_services if s.tls and s.tls_certificate}
-    return {APPLIANCE_CERTIFICATE} | named
+    return {APPLIANCE_CERTIFICATE} | {name for name in named if in_certificate_dir(name)}
+
+
+def certificate_problems(config: ApplianceConfig) -> list[str]:
+    """TLS services naming a certificate outside /etc/haproxy/certs/: a backup holds none there, and a
+    restore writes none there (it could be a script the unit runs as root)."""
+    return [
+        f"virtual service {s.name} names the certificate {s.tls_certificate}, outside /{CERTIFICATE_DIR}/ where a "
+        f"backup holds certificates (move it there: lbctl vs set {s.name} --tls-certificate /{CERTIFICATE_DIR}/NAME.pem)"
+        for s in config.virtual_services
+        if s.tls and s.tls_certificate and not in_certificate_dir(s.tls_certificate.lstrip("/"))
+    ]
 
 
 def belongs(name: str, config: ApplianceConfig) -> bool:
@@ -101,6 +137,16 @@ def belongs(name: str, config: ApplianceConfig) -> bool:
         or name in certificate_members(config)
         or bool(HISTORY_MEMBER.fullmatch(name) or HOST_KEY_MEMBER.fullmatch(name))
     )
+
+
+def unit_mode(name: str) -> int:
+    """The mode this unit gives a member of that name (one belongs() allows): private keys and the password
+    hash 0600, certificates 0640 (HAProxy's group reads them), the rest 0644."""
+    if name in (PASSWORD_MEMBER, PAIR_MEMBERS[0]) or (HOST_KEY_MEMBER.fullmatch(name) and not name.endswith(".pub")):
+        return PRIVATE_MODE
+    if in_certificate_dir(name):
+        return CERTIFICATE_MODE
+    return PUBLIC_MODE
 
 
 def pack(members: Members, *, hostname: str, appliance_version: str | None, created: datetime) -> bytes:
@@ -210,7 +256,7 @@ def _checked(archive: tarfile.TarFile, entries: list[tarfile.TarInfo], mtime: in
     for entry in entries[1:]:
         _refuse_unsafe(entry.name)
         if not entry.isreg():
-            raise BackupError(f"refused: {entry.name} is a link, a device or a directory, not a plain file")
+            raise BackupError(f"refused: {entry.name} is a link, a device, a FIFO or a directory, not a plain file")
         if entry.name in members:
             raise BackupError(f"damaged: {entry.name} is there twice")
         if entry.name not in listed:
@@ -221,7 +267,8 @@ def _checked(archive: tarfile.TarFile, entries: list[tarfile.TarInfo], mtime: in
         members[entry.name] = (content, listed[entry.name]["mode"])
     if missing := sorted(set(listed) - set(members)):
         raise BackupError(f"damaged: {missing[0]} is listed in {MANIFEST} but not there")
-    return Backup(manifest, members, _config(members))
+    config = _config(members)
+    return Backup(manifest, {name: (content, unit_mode(name)) for name, (content, _listed) in members.items()}, config)
 
 
 def _read(archive: tarfile.TarFile, entry: tarfile.TarInfo) -> bytes:
@@ -279,6 +326,8 @@ def _config(members: Members) -> ApplianceConfig:
         raise BackupError(f"its configuration does not load: {exc}") from None
     if problems := verify(config):
         raise BackupError("its configuration does not verify: " + "; ".join(map(str, problems)))
+    if outside := certificate_problems(config):
+        raise BackupError(f"refused: {outside[0]}")
     if strays := sorted(name for name in members if not belongs(name, config)):
         raise BackupError(f"refused: {strays[0]} is not a file an appliance backup holds")
     return config

@@ -66,13 +66,18 @@ def cmd_backup(ctl, args: argparse.Namespace) -> int:
     try:
         with one_change(ctl.paths):  # briefly: a change in flight is not half copied
             config = ctl.config()
+            if outside := backup.certificate_problems(config):  # a backup that no restore would take
+                return ctl.problems([("backup", f"{problem}; nothing was written") for problem in outside])
             members = backup_files.collect(ctl.paths, config, args.with_host_keys)
     except Busy as exc:
         print(f"lbctl: {exc}", file=sys.stderr)
         return EXIT_BUSY
     version = backup_files.appliance_version(ctl.paths)
     data = backup.pack(members, hostname=config.hostname, appliance_version=version, created=datetime.now().astimezone())
-    found = backup.unpack(data)  # what was written reads back, or nothing is written
+    try:
+        found = backup.unpack(data)  # what was written reads back, or nothing is written
+    except BackupError as exc:
+        return ctl.problems([("backup", f"this unit's backup would not restore ({exc}); nothing was written")])
     if to_stdout:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
@@ -91,11 +96,18 @@ def cmd_restore(ctl, args: argparse.Namespace) -> int:
         return ctl.problems([("backup", str(exc))])
 
     def change(echo, failure) -> tuple[int, list]:
-        live = not ctl.dry_run
+        live, refusals = not ctl.dry_run, []
         code = restore(
-            found, ctl.paths, live=live, handover=ctl.handover, host_keys=not args.keep_host_keys, echo=echo, failure=failure
+            found,
+            ctl.paths,
+            live=live,
+            handover=ctl.handover,
+            host_keys=not args.keep_host_keys,
+            echo=echo,
+            failure=failure,
+            refused=refusals.append,
         )
         ctl.operations.saved_version = history.newest(ctl.paths) if code == EXIT_OK else None
-        return code, []
+        return code, [("backup", reason) for reason in refusals]
 
     return ctl.run(change, f"restored the backup of {found.describe()}")

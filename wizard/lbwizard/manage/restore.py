@@ -22,7 +22,11 @@ from ..config.lock import Busy, one_change
 from ..config.model import ConfigFormatError
 from ..config.paths import Paths
 from ..engines.access import for_run
-from .changes import EXIT_BUSY, print_failure, print_step, run_steps
+from .changes import EXIT_BAD_INPUT, EXIT_BUSY, print_failure, print_step, run_steps
+
+
+def print_refusal(reason: str) -> None:
+    print(f"backup: {reason}", flush=True)
 
 
 def read_backup(file: Path) -> Backup:
@@ -43,11 +47,16 @@ def restore(
     host_keys: bool = True,
     echo: Callable[[str], None] = print_step,
     failure: Callable[[str], None] = print_failure,
+    refused: Callable[[str], None] = print_refusal,
 ) -> int:
     """Make this unit what found holds, as one transaction; host_keys=False keeps this unit's own SSH host
-    keys even when the backup has some. Returns the exit code, as every change does."""
+    keys even when the backup has some. Returns the exit code, as every change does: EXIT_BAD_INPUT, after
+    refused(reason), when this unit's tree cannot take the backup's files (nothing is touched then)."""
     try:
         with one_change(paths):
+            if reason := backup_files.refuse(found, paths, host_keys):
+                refused(reason)
+                return EXIT_BAD_INPUT
             try:
                 previous = files.load_config(paths)
             except ConfigFormatError:
