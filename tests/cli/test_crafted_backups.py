@@ -280,3 +280,74 @@ def test_a_unit_whose_service_names_a_certificate_elsewhere_makes_no_backup(targ
     result = lbctl(target, "backup", str(file))
     assert result.returncode == 2 and result.stdout.startswith("backup: virtual service SHOP names the certificate "), result
     assert "nothing was written" in result.stdout and not file.exists()
+
+
+# -- history -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"version: [1\n", "history version 0001: does not load as a configuration: config: not valid YAML"),
+        (b"just some words\n", "history version 0001: does not load as a configuration: "),
+        (b"version: 1\nhostname: lbmaster\nsurprise: true\n", "history version 0001: does not load as a configuration: "),
+        (b"\xff\xfe not text\n", "damaged: etc/lbwizard/history/0001.yaml is not text"),
+    ],
+    ids=["not_yaml", "not_a_mapping", "unknown_key", "not_text"],
+)
+def test_a_history_version_that_does_not_load_is_refused(source, target, tmp_path, content, reason):
+    crafted = Crafted.of(source[1])
+    crafted.put("etc/lbwizard/history/0001.yaml", content)
+    refused(target, crafted, tmp_path, reason)
+
+
+def test_a_history_record_that_is_not_a_json_object_is_refused(source, target, tmp_path):
+    crafted = Crafted.of(source[1])
+    crafted.put("etc/lbwizard/history/0002.json", b"[1, 2]\n")
+    refused(target, crafted, tmp_path, "history version 0002: its record etc/lbwizard/history/0002.json is not a JSON object")
+
+
+@pytest.mark.long
+def test_a_backup_of_many_versions_keeps_the_units_own_and_rollback_reaches_them(source, target, tmp_path):
+    """1,000 versions in the backup, two of the unit's own: the unit's stay, the backup's oldest give way."""
+    crafted = Crafted.of(source[1])
+    text, record = crafted.files[CONFIG], crafted.files["etc/lbwizard/history/0001.json"]
+    for name in [n for n in crafted.manifest["files"] if n.startswith("etc/lbwizard/history/")]:
+        del crafted.manifest["files"][name], crafted.files[name]
+    for number in range(1, 1001):
+        crafted.put(f"etc/lbwizard/history/{number:04d}.yaml", text)
+        crafted.put(f"etc/lbwizard/history/{number:04d}.json", record)
+    own = {n: (target / f"etc/lbwizard/history/000{n}.yaml").read_bytes() for n in (1, 2)}
+    result = restore(target, crafted, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "let go" not in result.stdout
+    assert "bring the backup's 998 version(s) into the history as 0003 to 1000 (its oldest 2 left out" in result.stdout
+    assert {n: (target / f"etc/lbwizard/history/000{n}.yaml").read_bytes() for n in (1, 2)} == own
+    assert len(list((target / "etc/lbwizard/history").glob("*.yaml"))) == 1000
+    assert "rolled back to version 2; saved as version 1001." in ok(target, "rollback", "2").stdout
+    assert (target / CONFIG).read_bytes() == own[2]
+
+
+def test_lbctl_history_lists_every_version_and_names_the_one_that_does_not_load(target):
+    (target / "etc/lbwizard/history/0001.yaml").write_bytes(b"version: [1\n")
+    result = lbctl(target, "history")
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stdout + result.stderr
+    first, second = result.stdout.splitlines()
+    assert (
+        first.startswith("0001  ")
+        and "[BAD: history version 0001 does not load as a configuration: config: not valid YAML" in first
+    )
+    assert second.startswith("0002  ") and second.endswith("<- current")
+    refused = lbctl(target, "rollback", "1")
+    assert refused.returncode == 2 and refused.stdout.startswith("version: history version 0001 does not load"), refused
+
+
+def test_a_backup_leaves_out_a_version_that_does_not_load_and_says_so(target, tmp_path):
+    (target / "etc/lbwizard/history/0001.yaml").write_bytes(b"version: [1\n")
+    file = tmp_path / "unit.lbbackup"
+    made = ok(target, "backup", str(file))
+    assert "  left out history version 0001: does not load as a configuration: " in made.stdout
+    assert backup.unpack(file.read_bytes()).versions == [2]
+    fresh = tmp_path / "fresh"
+    ok(fresh, "restore", str(file))
+    assert sorted(p.name for p in (fresh / "etc/lbwizard/history").iterdir()) == ["0002.json", "0002.yaml"]

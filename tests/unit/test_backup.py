@@ -9,6 +9,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import tarfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from lbwizard.apply import backup_files, transaction
-from lbwizard.config import backup, model
+from lbwizard.config import backup, history, model
 from lbwizard.config.backup import MANIFEST, BackupError
 from lbwizard.config.password import hash_password
 from lbwizard.config.paths import Paths
@@ -330,3 +331,42 @@ def test_a_fresh_unit_gets_the_backups_numbers_and_a_version_for_a_config_histor
     assert sorted(p.name for p in paths.history_dir.iterdir()) == ["0007.json", "0007.yaml", "0008.json", "0008.yaml"]
     assert model.loads((paths.history_dir / "0008.yaml").read_text()) == changed
     assert json.loads((paths.history_dir / "0008.json").read_text())["by"]
+
+
+def test_a_restore_lets_none_of_the_units_own_versions_go(tmp_path, example_config, monkeypatch):
+    """History keeps 5 here: the unit's 3 stay, of the backup's 4 only the newest 2 come in."""
+    monkeypatch.setattr(history, "KEEP", 5)
+    paths, _ = configured_unit(tmp_path, example_config)
+    for number in (2, 3):
+        shutil.copy(paths.history_dir / "0001.yaml", paths.history_dir / f"{number:04d}.yaml")
+    own = {n: history.path_of(paths, n).read_bytes() for n in (1, 2, 3)}
+    members = members_of(example_config)
+    for number in (2, 3, 4):
+        members[f"etc/lbwizard/history/{number:04d}.yaml"] = members["etc/lbwizard/history/0001.yaml"]
+    assert restoring.restore(backup.unpack(packed(members)), paths, live=False, handover=False, echo=lambda line: None) == 0
+    assert history.versions(paths) == [1, 2, 3, 4, 5]
+    assert {n: history.path_of(paths, n).read_bytes() for n in (1, 2, 3)} == own
+    assert history.path_of(paths, 5).read_bytes() == paths.appliance_yaml.read_bytes()
+
+
+def test_a_history_version_that_does_not_load_is_refused(example_config):
+    members = members_of(example_config)
+    members["etc/lbwizard/history/0001.yaml"] = (b"- a list\n", 0o644)
+    with pytest.raises(BackupError, match=r"^history version 0001: does not load as a configuration: "):
+        backup.unpack(packed(members))
+    members = members_of(example_config)
+    members["etc/lbwizard/history/0001.json"] = (b"not json\n", 0o644)
+    with pytest.raises(BackupError, match=r"^history version 0001: its record .* is not a JSON object"):
+        backup.unpack(packed(members))
+
+
+def test_history_lists_a_version_that_does_not_load_and_a_rollback_to_it_is_refused(tmp_path, example_config):
+    paths = unit_with(tmp_path, example_config, members_of(example_config))
+    shutil.copy(paths.history_dir / "0001.yaml", paths.history_dir / "0002.yaml")
+    history.path_of(paths, 1).write_bytes(b"\xff\xfe")
+    rows = history.rows(paths)
+    assert [r["version"] for r in rows] == [1, 2] and rows[1]["current"] and rows[1]["services"] == 1
+    assert rows[0]["problem"].startswith("history version 0001 cannot be read: ") and not rows[0]["current"]
+    assert "[BAD: history version 0001 cannot be read" in history.row_text(rows[0])
+    with pytest.raises(model.ConfigFormatError, match=r"^version: history version 0001 cannot be read"):
+        history.load(paths, 1)

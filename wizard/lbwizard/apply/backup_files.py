@@ -12,7 +12,9 @@ step fail.
 
 History: the backup's versions keep their numbers when they all lie above this unit's newest, and are
 otherwise moved up just past it, so no number is used twice and the unit's own versions stay in
-history (`lbctl rollback N` can go back to one); a fresh unit gets exactly the backup's numbers.
+history (`lbctl rollback N` can go back to one); a fresh unit gets exactly the backup's numbers. A
+restore lets none of the unit's own versions go; the backup's oldest are left out when both would
+exceed history.KEEP.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from ..config.files import atomic_write
 from ..config.model import ApplianceConfig
 from ..config.password import is_crypt_hash
 from ..config.paths import Paths
-from .config_files import file_step, remove_step, shadow_hash
+from .config_files import file_step, shadow_hash
 from .handover import missing_directories
 from .step import Step
 
@@ -226,13 +228,17 @@ def _as_one(description: str, parts: list[Step]) -> Step:
 
 
 def history_steps(backup: Backup, paths: Paths) -> list[Step]:
-    """The backup's versions into the history (see the module's docstring), the oldest beyond
-    history.KEEP let go, a version of the restored config if the backup's newest is not it, and last
-    the config itself: saving it is the commit point, as in every change (config_files.config_steps)."""
+    """The backup's versions into the history after this unit's own (see the module's docstring), a version
+    of the restored config if the backup's newest is not it, and last the config itself: saving it is the
+    commit point, as in every change (config_files.config_steps). None of this unit's versions is let go:
+    of the backup's, only the newest that fit beside them within history.KEEP come in (a unit whose own
+    fill it gets the restored config as one version more, and its next change lets the oldest go)."""
     ours, theirs = history.versions(paths), backup.versions
-    shift = max(0, ours[-1] + 1 - theirs[0]) if ours and theirs else 0
-    let_go = set(sorted([*ours, *(n + shift for n in theirs)])[: max(0, len(ours) + len(theirs) - history.KEEP)])
-    kept = [n for n in theirs if n + shift not in let_go]
+    text = backup.members[CONFIG_MEMBER][0].decode()
+    newest_is_config = bool(theirs) and backup.members[history_member(theirs[-1])][0].decode() == text
+    room = max(0, history.KEEP - len(ours) - (0 if newest_is_config else 1))
+    kept = theirs[len(theirs) - room :] if room else []
+    shift = max(0, ours[-1] + 1 - kept[0]) if ours and kept else 0
     writes = []
     for number in kept:
         for kind, path in (("yaml", history.path_of(paths, number + shift)), ("json", history.record_of(paths, number + shift))):
@@ -241,13 +247,13 @@ def history_steps(backup: Backup, paths: Paths) -> list[Step]:
     steps = []
     if writes:
         numbers = f"{kept[0] + shift:04d}" + (f" to {kept[-1] + shift:04d}" if len(kept) > 1 else "")
-        steps.append(_as_one(f"bring the backup's {len(kept)} version(s) into the history as {numbers}", writes))
-    if old := sorted(n for n in let_go if n in ours):
-        going = [history.path_of(paths, n) for n in old] + [history.record_of(paths, n) for n in old]
-        steps.append(remove_step(lambda: going, f"let go of {len(old)} version(s) older than the newest {history.KEEP}"))
-    text = backup.members[CONFIG_MEMBER][0].decode()
-    newest = backup.members.get(history_member(kept[-1])) if kept else None
-    if newest is None or newest[0].decode() != text:
+        left_out = (
+            f" (its oldest {len(theirs) - len(kept)} left out: the history keeps {history.KEEP})"
+            if len(kept) < len(theirs)
+            else ""
+        )
+        steps.append(_as_one(f"bring the backup's {len(kept)} version(s) into the history as {numbers}{left_out}", writes))
+    if not kept or not newest_is_config:
         number = max([*ours, *(n + shift for n in kept)], default=0) + 1
         record = json.dumps(provenance.describe(), indent=1) + "\n"
         steps.append(file_step(history.path_of(paths, number), text, f"keep the restored configuration as version {number:04d}"))

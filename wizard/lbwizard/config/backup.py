@@ -6,10 +6,9 @@ path under the root, and the admin password hash as admin-password.hash. Pure: b
 
 Unpacking trusts nothing it has not checked: the gzip stream to its last byte (our own header, whose
 time is the manifest's and which carries a SHA-256 of the rest; the deflate data, CRC-32 and length),
-the marker and the version, that the
-members are exactly those listed, each one's checksum, plain files with relative paths only, and that
-the configuration inside loads and verifies. Each refusal says why; nothing is restored from a file
-that fails any of these.
+the marker and the version, that the members are exactly those listed, each one's checksum, plain
+files with relative paths only, that the configuration inside loads and verifies, and that every
+history version loads. Each refusal says why; nothing is restored from a file that fails any of these.
 
 What a backup may hold is a closed list (belongs()): appliance.yaml, the history versions and their
 records, the certificates under /etc/haproxy/certs/ (the unit's own and those its TLS services name), the
@@ -311,6 +310,42 @@ def _timestamp(manifest: dict) -> int | None:
         return None
 
 
+def history_problems(members: Members) -> dict[str, str]:
+    """The history members that would not come back as versions, each with why: a version that does not
+    load as a configuration (a rollback to it must be possible), a record that is not a JSON object."""
+    found = {}
+    for name, (content, _mode) in sorted(members.items()):
+        if not (match := HISTORY_MEMBER.fullmatch(name)):
+            continue
+        number, kind = int(match.group(1)), match.group(2)
+        if kind == "yaml" and (why := _load_problem(content)):
+            found[name] = f"history version {number:04d}: does not load as a configuration: {why}"
+        elif kind == "json" and not isinstance(_json_or_none(content), dict):
+            found[name] = f"history version {number:04d}: its record {name} is not a JSON object"
+    return found
+
+
+_LOADED: dict[bytes, str | None] = {}  # digest -> why it does not load; a backup checked twice loads once
+
+
+def _load_problem(content: bytes) -> str | None:
+    digest = hashlib.sha256(content).digest()
+    if digest not in _LOADED:
+        try:
+            model.loads(content.decode())
+            _LOADED[digest] = None
+        except (ConfigFormatError, UnicodeDecodeError) as exc:
+            _LOADED[digest] = str(exc)
+    return _LOADED[digest]
+
+
+def _json_or_none(content: bytes) -> object:
+    try:
+        return json.loads(content)
+    except ValueError:
+        return None
+
+
 def _config(members: Members) -> ApplianceConfig:
     """The configuration inside, which must load and verify; and no member a backup of it would not hold."""
     if CONFIG_MEMBER not in members:
@@ -328,6 +363,8 @@ def _config(members: Members) -> ApplianceConfig:
         raise BackupError("its configuration does not verify: " + "; ".join(map(str, problems)))
     if outside := certificate_problems(config):
         raise BackupError(f"refused: {outside[0]}")
+    if bad := history_problems(members):
+        raise BackupError(next(iter(bad.values())))
     if strays := sorted(name for name in members if not belongs(name, config)):
         raise BackupError(f"refused: {strays[0]} is not a file an appliance backup holds")
     return config

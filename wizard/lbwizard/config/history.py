@@ -5,6 +5,9 @@ History only grows in number: a rollback applies an old version as the newest on
 back too. The newest KEEP versions are kept; older ones go when a new one is saved (a rollback to the
 one before the newest is always possible: it is among them). Numbers have at least four digits and
 sort as numbers, so 10000 comes after 9999.
+
+One version that does not load (damaged on disk, or written by hand) never stops the rest: `lbctl history`
+lists it saying why, a rollback to it is refused naming it, and the boot passes over it.
 """
 
 from __future__ import annotations
@@ -13,10 +16,11 @@ import json
 from pathlib import Path
 
 from . import model
-from .model import ApplianceConfig
+from .model import ApplianceConfig, ConfigFormatError
 from .paths import Paths
 
 KEEP = 1000
+MAX_PROBLEM = 300  # characters of why a version does not load, in lbctl history
 
 
 def path_of(paths: Paths, number: int) -> Path:
@@ -55,47 +59,73 @@ def unfinished(paths: Paths) -> list[int]:
     the saved config's text (a rollback saves an old text as a new version)."""
     if not paths.appliance_yaml.exists():
         return []
-    saved = paths.appliance_yaml.read_text()
+    saved = paths.appliance_yaml.read_bytes()
     numbers = versions(paths)
     found = []
-    while numbers and path_of(paths, numbers[-1]).read_text() != saved:
+    while numbers and path_of(paths, numbers[-1]).read_bytes() != saved:
         found.append(numbers.pop())
     return found if numbers else []  # none matches at all: not ours to judge, keep everything
 
 
+def _text(paths: Paths, number: int) -> str:
+    """The version's text; ConfigFormatError (field "version") when it cannot be read as text."""
+    try:
+        return path_of(paths, number).read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigFormatError([("version", f"history version {number:04d} cannot be read: {exc}")]) from None
+
+
+def _parse(number: int, text: str) -> ApplianceConfig:
+    try:
+        return model.loads(text)
+    except ConfigFormatError as exc:
+        raise ConfigFormatError([("version", f"history version {number:04d} does not load as a configuration: {exc}")]) from None
+
+
 def load(paths: Paths, number: int) -> ApplianceConfig:
-    return model.loads(path_of(paths, number).read_text())
+    """The config of a version; ConfigFormatError naming the version when it does not load."""
+    return _parse(number, _text(paths, number))
 
 
 def _record(paths: Paths, number: int) -> dict:
     try:
-        return json.loads(record_of(paths, number).read_text())
+        record = json.loads(record_of(paths, number).read_text())
     except (OSError, ValueError):
         return {}
+    return record if isinstance(record, dict) else {}
 
 
 def rows(paths: Paths) -> list[dict]:
     """Each version: number, when and how it was saved, its size, and whether it is what runs now."""
-    current = paths.appliance_yaml.read_text() if paths.appliance_yaml.exists() else None
+    try:
+        current = paths.appliance_yaml.read_text()
+    except (OSError, UnicodeDecodeError):
+        current = None
     result = []
     for number in versions(paths):
-        path = path_of(paths, number)
-        text = path.read_text()
-        config = model.loads(text)
         record = _record(paths, number)
-        result.append(
-            {
-                "version": number,
-                "saved": record.get("saved") or "",
-                "by": record.get("by", ""),
-                "via": record.get("via", ""),
-                "command": record.get("command", ""),
-                "message": record.get("message", ""),
-                "services": len(config.virtual_services),
-                "real_servers": sum(len(s.real_servers) for s in config.virtual_services),
-                "current": text == current,
-            }
-        )
+        row = {
+            "version": number,
+            "saved": record.get("saved") or "",
+            "by": record.get("by", ""),
+            "via": record.get("via", ""),
+            "command": record.get("command", ""),
+            "message": record.get("message", ""),
+            "services": None,
+            "real_servers": None,
+            "current": False,
+            "problem": None,
+        }
+        try:
+            text = _text(paths, number)
+            config = _parse(number, text)
+        except ConfigFormatError as exc:  # one bad version on disk; the others are still listed
+            row["problem"] = " ".join(exc.problems[0][1].split())[:MAX_PROBLEM]  # one line, bounded
+        else:
+            row["services"] = len(config.virtual_services)
+            row["real_servers"] = sum(len(s.real_servers) for s in config.virtual_services)
+            row["current"] = text == current
+        result.append(row)
     for row in [r for r in result if r["current"]][:-1]:  # a rollback saves an old text again
         row["current"] = False
     return result
@@ -106,6 +136,8 @@ def row_text(row: dict) -> str:
     line = f"{row['version']:04d}  {row['saved'] or '(time not recorded)'}  {who}: {row.get('command') or '?'}"
     if row.get("message"):
         line += f'  "{row["message"]}"'
+    if row.get("problem"):
+        return line + f"  [BAD: {row['problem']}]"
     line += f"  [{row['services']} service(s), {row['real_servers']} real server(s)]"
     return line + ("  <- current" if row["current"] else "")
 

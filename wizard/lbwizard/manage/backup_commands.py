@@ -69,6 +69,7 @@ def cmd_backup(ctl, args: argparse.Namespace) -> int:
             if outside := backup.certificate_problems(config):  # a backup that no restore would take
                 return ctl.problems([("backup", f"{problem}; nothing was written") for problem in outside])
             members = backup_files.collect(ctl.paths, config, args.with_host_keys)
+            left_out = _leave_out_bad_history(members)
     except Busy as exc:
         print(f"lbctl: {exc}", file=sys.stderr)
         return EXIT_BUSY
@@ -78,14 +79,27 @@ def cmd_backup(ctl, args: argparse.Namespace) -> int:
         found = backup.unpack(data)  # what was written reads back, or nothing is written
     except BackupError as exc:
         return ctl.problems([("backup", f"this unit's backup would not restore ({exc}); nothing was written")])
+    text, summary = _summary(found, "standard output" if to_stdout else str(target))
+    text = "\n".join([text, *(f"  left out {reason}" for reason in left_out)])
     if to_stdout:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
-        print(_summary(found, "standard output")[0], file=sys.stderr)
+        print(text, file=sys.stderr)
         return EXIT_OK
     atomic_write(target, data, BACKUP_MODE)
-    ctl.out(*_summary(found, str(target)))
+    ctl.out(text, summary | {"left_out": left_out})
     return EXIT_OK
+
+
+def _leave_out_bad_history(members: backup.Members) -> list[str]:
+    """Take out the history versions that do not load (with their records) and records that are not JSON:
+    no restore would take a backup holding them. Returns why each was left out."""
+    bad = backup.history_problems(members)
+    for name in bad:
+        members.pop(name, None)
+        if name.endswith(".yaml"):
+            members.pop(name.removesuffix(".yaml") + ".json", None)
+    return list(bad.values())
 
 
 def cmd_restore(ctl, args: argparse.Namespace) -> int:
