@@ -7,15 +7,22 @@ change into the daemons' files (so a restart keeps it): keepalived is then reloa
 connections and makes its own idea of the destinations agree with the kernel's (one it finds already
 there it logs as existing and checks as its own); HAProxy is not reloaded when only its servers'
 states changed.
+
+Every step makes a state, not a move: it looks at the engine before it acts, and acts only on what
+differs. An undo runs after the hand-over's undo, whose reload may already have put the engine back
+(keepalived adds the destination an `ipvsadm -d` removed, in its own time: an `ipvsadm -a` then fails
+with "Destination already exists"), so an undo that finds the state it asks for has nothing to do, and
+one whose command fails because the engine moved meanwhile looks again before it gives up.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field, replace
 
 from ..config.model import ApplianceConfig, RealServer, VirtualService
 from ..engines.access import Engines
-from ..engines.errors import NotAsked
+from ..engines.errors import EngineError, NotAsked
 from ..engines.haproxy import backend_name
 from ..engines.ipvs import FORWARD_FLAGS, ipvs_key, ipvs_service_args
 from ..render.rolevars import keepalived_virtual_servers
@@ -35,17 +42,46 @@ def _haproxy_commands(service: str, server: RealServer) -> list[str]:
     return commands
 
 
+# srv_admin_state bits of `show servers state` (HAProxy's enum srv_admin): forced, inherited, configured
+# and resolution maintenance; forced and inherited drain
+HAPROXY_MAINT, HAPROXY_DRAIN = 0x01 | 0x02 | 0x04 | 0x20, 0x08 | 0x10
+
+
+def _haproxy_state(settings: dict[str, str]) -> str:
+    """A server's admin state from `show servers state` in the config's words: offline, drain or online."""
+    admin = int(settings.get("admin_state") or 0)
+    return "offline" if admin & HAPROXY_MAINT else "drain" if admin & HAPROXY_DRAIN else "online"
+
+
+def _haproxy_has(engines: Engines, where: str, server: RealServer) -> bool:
+    """Whether HAProxy runs server `where` in the state (and, online, the weight) server asks for.
+
+    EngineError when the running HAProxy has no such server: there is nothing to put in a state.
+    """
+    found = engines.haproxy_server_settings().get(where)
+    if found is None:
+        raise EngineError(f"HAProxy runs no server {where}: it cannot be put back to {server.state}")
+    if _haproxy_state(found) != server.state:
+        return False
+    return server.state != "online" or found.get("weight") == str(server.weight)
+
+
 def _haproxy_step(engines: Engines, service: VirtualService, before: RealServer, after: RealServer) -> Step:
+    where = f"{backend_name(service.name)}/{after.name}"
+
     def do() -> None:
         for command in _haproxy_commands(service.name, after):
             engines.haproxy_set(command)
 
     def undo() -> None:
+        """Back to before's state, unless HAProxy already runs it (a reload of the file put back has), or
+        runs none at all (it starts from that file)."""
+        if not engines.haproxy_reachable() or _haproxy_has(engines, where, before):
+            return
         for command in _haproxy_commands(service.name, before):
             if not command.startswith("shutdown"):
                 engines.haproxy_set(command)
 
-    where = f"{backend_name(service.name)}/{after.name}"
     return Step(f"HAProxy runtime: {where} {before.state} -> {after.state} (no reload)", do, undo)
 
 
@@ -72,34 +108,67 @@ def _ipvs_steps(before: ApplianceConfig, after: ApplianceConfig, engines: Engine
     return steps
 
 
+IPVS_ATTEMPTS = 3  # ipvsadm commands refused because the table moved meanwhile, before one counts
+IPVS_SERVICE_WAIT = 15.0  # seconds for keepalived to load a service again after its reload (it is async)
+
+
+def _ipvs_set(engines: Engines, entry: dict, endpoint: tuple[str, int], weight: int | None) -> None:
+    """Make destination endpoint of entry's IPVS service be there with weight (None: not be there).
+
+    Looks first and acts only on what differs; when ipvsadm refuses because the table moved meanwhile
+    (keepalived put the destination back, or took it away), looks again. A service that is not in the
+    table is keepalived's to load (a reload it was just sent loads it in its own time): waited for, up to
+    IPVS_SERVICE_WAIT, then an EngineError says the destination could not be put back.
+    """
+    key, service = ipvs_key(entry), ipvs_service_args(entry)
+    real, flag = f"{endpoint[0]}:{endpoint[1]}", FORWARD_FLAGS[entry["lb_kind"]]
+    deadline, refused = time.monotonic() + IPVS_SERVICE_WAIT, 0
+    while True:
+        table = engines.ipvs_services() or {}
+        if key not in table:
+            if weight is None:
+                return
+            if time.monotonic() < deadline:
+                time.sleep(0.2)
+                continue
+            raise EngineError(f"IPVS has no service {key}, so {real} cannot be put back into it (keepalived loads it)")
+        found = next((d for d in table[key].destinations if (d.address, d.port) == endpoint), None)
+        if weight is None:
+            command = ["-d", *service, "-r", real] if found else None
+        elif found is None:
+            command = ["-a", *service, "-r", real, flag, "-w", str(weight)]
+        else:
+            command = ["-e", *service, "-r", real, flag, "-w", str(weight)] if found.weight != weight else None
+        if command is None:
+            return
+        try:
+            engines.ipvsadm(*command)
+            return
+        except EngineError:
+            refused += 1
+            if refused >= IPVS_ATTEMPTS:
+                raise
+
+
 def _ipvs_destination_steps(engines: Engines, entry: dict, endpoint: tuple[str, int], was, now, kernel) -> list[Step]:
-    service = ipvs_service_args(entry)
-    real = ["-r", f"{endpoint[0]}:{endpoint[1]}", FORWARD_FLAGS[entry["lb_kind"]]]
     label = f"IPVS {ipvs_key(entry)} -> {endpoint[0]}:{endpoint[1]}"
+
+    def step(what: str, done: int | None, undone: int | None) -> list[Step]:
+        """Destination endpoint at weight done (None: removed); its undo, at weight undone (None: removed)."""
+        return [
+            Step(
+                f"{label}: {what} (ipvsadm, no reload)",
+                lambda: _ipvs_set(engines, entry, endpoint, done),
+                lambda: _ipvs_set(engines, entry, endpoint, undone),
+            )
+        ]
+
     if was and now and kernel and was["weight"] != now["weight"] and kernel.weight == was["weight"]:
-        return [
-            Step(
-                f"{label}: weight {was['weight']} -> {now['weight']} (ipvsadm, no reload)",
-                lambda: engines.ipvsadm("-e", *service, *real, "-w", str(now["weight"])),
-                lambda: engines.ipvsadm("-e", *service, *real, "-w", str(was["weight"])),
-            )
-        ]
+        return step(f"weight {was['weight']} -> {now['weight']}", now["weight"], was["weight"])
     if was and not now and kernel:
-        return [
-            Step(
-                f"{label}: remove (ipvsadm, no reload)",
-                lambda: engines.ipvsadm("-d", *service, "-r", real[1]),
-                lambda: engines.ipvsadm("-a", *service, *real, "-w", str(kernel.weight)),
-            )
-        ]
+        return step("remove", None, kernel.weight)
     if now and not was and not kernel:
-        return [
-            Step(
-                f"{label}: add with weight {now['weight']} (ipvsadm, no reload)",
-                lambda: engines.ipvsadm("-a", *service, *real, "-w", str(now["weight"])),
-                lambda: engines.ipvsadm("-d", *service, "-r", real[1]),
-            )
-        ]
+        return step(f"add with weight {now['weight']}", now["weight"], None)
     return []
 
 
