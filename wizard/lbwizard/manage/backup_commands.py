@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import stat
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -12,6 +13,7 @@ from ..config import backup, history
 from ..config.backup import BackupError
 from ..config.files import atomic_write
 from ..config.lock import Busy, one_change
+from ..config.paths import Paths
 from .changes import EXIT_BUSY, EXIT_OK
 from .restore import read_backup, restore
 
@@ -58,11 +60,48 @@ def _summary(found: backup.Backup, where: str) -> tuple[str, dict]:
     return "\n".join(lines), data
 
 
+def where_to_write(given: Path, paths: Paths) -> tuple[Path, bool]:
+    """The path a backup goes to and whether it is a FIFO (written through, as a pipe) rather than a file
+    (replaced whole, atomically). A link to a file is written through to that file. BackupError, saying
+    why, for a place no backup may go: a directory, a device or socket, a link to nothing, a missing
+    directory, or the unit's own configuration (anything under /etc/lbwizard, which it would replace)."""
+    path = given
+    if given.is_symlink():
+        path = given.resolve()
+        if not path.exists():
+            raise BackupError(f"{given} is a link to {path}, which does not exist; nothing was written")
+    resolved = path.resolve()
+    for own in {paths.config_dir.resolve(), Path("/etc/lbwizard").resolve()}:
+        if resolved.is_relative_to(own) and not (resolved == own and own.is_dir()):
+            raise BackupError(f"{given} is in {own}, the unit's own configuration; write it elsewhere; nothing was written")
+    if path.exists():
+        kind = path.stat().st_mode
+        if stat.S_ISDIR(kind):
+            raise BackupError(f"{given} is a directory; name a file in it; nothing was written")
+        if not (stat.S_ISREG(kind) or stat.S_ISFIFO(kind)):
+            raise BackupError(f"{given} is a device or a socket, not a file or a FIFO; nothing was written")
+    elif not path.parent.is_dir():
+        raise BackupError(f"the directory {path.parent} does not exist; nothing was written")
+    return path, stat.S_ISFIFO(path.stat().st_mode) if path.exists() else False
+
+
+def _write(path: Path, data: bytes, fifo: bool) -> None:
+    """The backup into path: through a FIFO as it is, else replacing the file in one step (mode 0600)."""
+    if not fifo:
+        atomic_write(path, data, BACKUP_MODE)
+        return
+    with open(path, "wb") as pipe:  # waits for a reader, as any writer to a FIFO does
+        pipe.write(data)
+
+
 def cmd_backup(ctl, args: argparse.Namespace) -> int:
     to_stdout = args.file == "-"
-    target = Path(args.file)
-    if not to_stdout and not target.parent.is_dir():
-        return ctl.problems([("backup", f"the directory {target.parent} does not exist; nothing was written")])
+    target, fifo = Path(args.file), False
+    try:
+        if not to_stdout:
+            target, fifo = where_to_write(Path(args.file), ctl.paths)
+    except BackupError as exc:
+        return ctl.problems([("backup", str(exc))])
     try:
         with one_change(ctl.paths):  # briefly: a change in flight is not half copied
             config = ctl.config()
@@ -86,7 +125,10 @@ def cmd_backup(ctl, args: argparse.Namespace) -> int:
         sys.stdout.flush()
         print(text, file=sys.stderr)
         return EXIT_OK
-    atomic_write(target, data, BACKUP_MODE)
+    try:
+        _write(target, data, fifo)
+    except OSError as exc:
+        return ctl.problems([("backup", f"cannot write {args.file}: {exc.strerror or exc}; nothing usable was written")])
     ctl.out(text, summary | {"left_out": left_out})
     return EXIT_OK
 
