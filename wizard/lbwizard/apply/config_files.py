@@ -7,6 +7,7 @@ undo puts the tree back exactly as it was.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +16,7 @@ from ..config import history, model, provenance
 from ..config.files import atomic_write
 from ..config.model import ApplianceConfig
 from ..config.paths import Paths
+from ..render import realserver
 from .step import Step
 
 
@@ -40,7 +42,7 @@ def file_step(path: Path, text: str, description: str, mode: int = 0o644) -> Ste
         if old is None:
             path.unlink(missing_ok=True)
         else:
-            atomic_write(path, old.decode(), int(saved["mode"]))  # type: ignore[arg-type]
+            atomic_write(path, old, int(saved["mode"]))  # type: ignore[arg-type]  # bytes: whatever was there
         for directory in saved.get("dirs", []):  # type: ignore[union-attr]
             if directory.exists() and not any(directory.iterdir()):
                 directory.rmdir()
@@ -48,13 +50,62 @@ def file_step(path: Path, text: str, description: str, mode: int = 0o644) -> Ste
     return Step(description, do, undo)
 
 
-def prune_step(directory: Path, keep: set[str], description: str) -> Step:
-    """Remove the files in directory that are no longer wanted (found when it runs); undo brings them back."""
+def _head(path: Path) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read(512)
+
+
+def is_lbwizard_script(path: Path) -> bool:
+    """A plain file (not a link) that lbwizard wrote as a real-server script."""
+    return path.is_file() and not path.is_symlink() and realserver.written_by_lbwizard(_head(path))
+
+
+def _scripts_folder_problem(directory: Path, root: Path, names: set[str]) -> str | None:
+    """Why the real-server scripts cannot go into directory: a link, a folder out of the root, or a file of
+    someone else's (the admin's) where a script goes. None when they can."""
+    if directory.is_symlink():
+        return (
+            f"{directory} is a link (to {os.readlink(directory)}): the real-server scripts go only into a folder "
+            "of lbwizard's own; make it a plain folder"
+        )
+    if not directory.resolve().is_relative_to(root.resolve()):
+        return (
+            f"{directory} leads out of {root} (a link on its way): the real-server scripts go only into a folder under the root"
+        )
+    if directory.exists() and not directory.is_dir():
+        return f"{directory} is not a folder: the real-server scripts go there; move it away"
+    for name in sorted(names):
+        path = directory / name
+        if (path.exists() or path.is_symlink()) and not is_lbwizard_script(path):
+            return (
+                f"{path} is not a script lbwizard wrote (no 'managed by lbwizard' line): rename or move it; "
+                "the script of a real server goes there"
+            )
+    return None
+
+
+def script_steps(directory: Path, root: Path, scripts: dict[str, str]) -> list[Step]:
+    """The real-server scripts in their folder: each written (.sh executable), and those lbwizard wrote for
+    servers no longer configured removed. The admin's own files there (notes, tools: no 'managed by
+    lbwizard' line) are never touched; the first step refuses a folder that is a link or leads out of the
+    root, and a file of the admin's where a script goes, before any is written."""
+
+    def check() -> None:
+        if problem := _scripts_folder_problem(directory, root, set(scripts)):
+            raise RuntimeError(problem)
 
     def unwanted() -> list[Path]:
-        return [p for p in directory.iterdir() if p.is_file() and p.name not in keep] if directory.is_dir() else []
+        return [p for p in directory.iterdir() if p.name not in scripts and is_lbwizard_script(p)] if directory.is_dir() else []
 
-    return remove_step(unwanted, description)
+    writes = [
+        file_step(directory / name, text, f"write the real server script {name}", 0o755 if name.endswith(".sh") else 0o644)
+        for name, text in scripts.items()
+    ]
+    return [
+        Step(f"check the real-server scripts' folder {directory}", check, lambda: None),
+        *writes,
+        remove_step(unwanted, "remove scripts of real servers no longer used"),
+    ]
 
 
 def config_steps(config: ApplianceConfig, paths: Paths) -> list[Step]:
@@ -86,7 +137,7 @@ def remove_step(files: Callable[[], list[Path]], description: str) -> Step:
 
     def undo() -> None:
         for path, (content, mode) in removed.items():
-            atomic_write(path, content.decode(), mode)
+            atomic_write(path, content, mode)  # bytes: whatever was there, text or not
 
     return Step(description, do, undo)
 

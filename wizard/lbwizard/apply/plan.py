@@ -15,7 +15,7 @@ from ..pair import keys as pair_keys
 from ..pair import shared
 from ..render import realserver
 from . import firewall, network, rollback, sysctl
-from .config_files import config_steps, file_step, password_step, prune_step
+from .config_files import config_steps, file_step, password_step, script_steps
 from .handover import handover_step
 from .pair_steps import is_pair_change, pair_steps
 from .runtime import RuntimeChange
@@ -27,16 +27,8 @@ def system_files(config: ApplianceConfig, paths: Paths) -> list[Step]:
     resolv = "# managed by lbwizard; edit appliance.yaml instead\n" + "".join(
         f"nameserver {server}\n" for server in config.nameservers
     )
-    scripts = realserver.scripts(config)
-    script_steps = [
-        file_step(
-            paths.realservers_dir / name, text, f"write the real server script {name}", 0o755 if name.endswith(".sh") else 0o644
-        )
-        for name, text in scripts.items()
-    ]
-    script_steps.append(prune_step(paths.realservers_dir, set(scripts), "remove scripts of real servers no longer used"))
     return [
-        *script_steps,
+        *script_steps(paths.realservers_dir, paths.root, realserver.scripts(config)),
         file_step(
             paths.authorized_keys,
             sshkeys.authorized_keys_text(config.access.ssh_authorized_keys) + pair_keys.authorized_text(config, paths),

@@ -18,6 +18,7 @@ from ..config.paths import Paths
 from ..engines.access import Engines
 from ..engines.errors import NotAsked
 from . import firewall, sysctl
+from .config_files import is_lbwizard_script
 from .handover import DAEMON_FILES
 from .network import default_routes, interface_state, iproute, transparency_route_state
 
@@ -82,10 +83,13 @@ def _capture(interfaces: list[str], chains: list[tuple[str, str, str, bool]], sy
 
 
 def tracked_files(paths: Paths) -> list[Path]:
-    """Every file an apply may write: the system's few, the daemons', and etc/lbwizard's (history apart)."""
+    """Every file an apply may write: the system's few, the daemons', and etc/lbwizard's (history apart, and
+    the admin's own files among the real-server scripts, which no apply or rollback touches)."""
     found = [paths.root / name for name in SYSTEM_FILES]
     if paths.config_dir.is_dir():
-        found += [p for p in paths.config_dir.rglob("*") if p.is_file() and paths.history_dir not in p.parents]
+        scripts = paths.realservers_dir
+        admins = lambda p: scripts in p.parents and not (p.parent == scripts and is_lbwizard_script(p))
+        found += [p for p in paths.config_dir.rglob("*") if p.is_file() and paths.history_dir not in p.parents and not admins(p)]
     return sorted(set(found) - {paths.rollback_record})
 
 

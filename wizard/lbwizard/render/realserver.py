@@ -37,6 +37,14 @@ from ..config.addressing import port_ranges, service_ports
 from ..config.model import ApplianceConfig
 
 SCRIPT_DIR = "/etc/lbwizard/realservers"
+# In the first lines of every script written here (each template's header): how a change tells the files it
+# wrote from the admin's own notes and tools in the same folder, which it never touches.
+MARKER = b"managed by lbwizard: setup of real server"
+
+
+def written_by_lbwizard(head: bytes) -> bool:
+    """Whether a file starting with head is a real-server script lbwizard wrote."""
+    return MARKER in head[:512]
 
 
 @dataclass
