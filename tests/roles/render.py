@@ -7,6 +7,7 @@ in seconds.
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 from pathlib import Path
 
@@ -17,6 +18,18 @@ from lbwizard.config.model import ApplianceConfig
 from lbwizard.render.rolevars import role_vars
 
 ROLES = Path(__file__).resolve().parents[2] / "ansible/roles"
+QUOTING_PLUGIN = ROLES / "lb_files/filter_plugins/lb_quoting.py"
+
+
+def quoting_plugin():
+    """The roles' filter plugin (lb_files), loaded as Ansible loads it: a file, not a package of lbwizard's."""
+    spec = importlib.util.spec_from_file_location("lb_quoting", QUOTING_PLUGIN)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+FILTERS = quoting_plugin().FilterModule().filters()
 
 
 def _defaults(role: str) -> dict:
@@ -32,6 +45,7 @@ def render(role: str, config: ApplianceConfig, **overrides: object) -> str:
         keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
     )
+    env.filters.update(FILTERS)
     template = {
         "keepalived": "keepalived.conf.j2",
         "haproxy": "haproxy.cfg.j2",
