@@ -58,12 +58,12 @@ def test_rs_add_set_and_remove_reach_the_keepalived_file_and_the_history(root):
     assert "added real server RIP2 (192.168.2.51:80) to VIP1; saved as version 2." in out
     assert "real_server 192.168.2.51 80 {\n        # RIP2\n        weight 3" in keepalived(root)
     assert "uthreshold 500" in keepalived(root)
-    assert (root / "etc/lbwizard/realservers/RIP2.sh").exists()  # its setup script comes with it
+    assert (root / "etc/lbwizard/realservers/RIP2-192.168.2.51.sh").exists()  # its setup script comes with it
     ok(root, "rs", "set", "VIP1", "RIP2", "--weight", "5")
     assert "# RIP2\n        weight 5" in keepalived(root)
     ok(root, "rs", "remove", "VIP1", "192.168.2.51")
     assert "192.168.2.51" not in keepalived(root)
-    assert not (root / "etc/lbwizard/realservers/RIP2.sh").exists()
+    assert not (root / "etc/lbwizard/realservers/RIP2-192.168.2.51.sh").exists()
     assert sorted(p.name for p in (root / "etc/lbwizard/history").glob("*.yaml")) == [f"000{n}.yaml" for n in range(1, 5)]
 
 
@@ -168,12 +168,12 @@ def test_history_and_rollback_to_an_earlier_version(root):
 def test_realserver_script_prints_the_setup_and_its_undo(root):
     linux = ok(root, "realserver-script", "RIP1").stdout
     assert linux.startswith("#!/bin/sh") and 'NAT_GATEWAY="192.168.2.21"' in linux
-    assert linux == (root / "etc/lbwizard/realservers/RIP1.sh").read_text()
+    assert linux == (root / "etc/lbwizard/realservers/RIP1-192.168.2.50.sh").read_text()
     assert 'set -- --undo "$@"' in ok(root, "realserver-script", "192.168.2.50", "--undo").stdout
     windows = ok(root, "realserver-script", "RIP1", "--os", "windows", "--undo").stdout
     assert "param([switch]$Undo" in windows and "$Undo = $true" in windows
     legacy = ok(root, "realserver-script", "RIP1", "--os", "windows-2003").stdout
-    saved_file = root / "etc/lbwizard/realservers/RIP1-2003.cmd"
+    saved_file = root / "etc/lbwizard/realservers/RIP1-192.168.2.50-2003.cmd"
     assert legacy == saved_file.read_text() and b"\r\nsetlocal\r\n" in saved_file.read_bytes()  # cmd.exe's CRLF
     undo = ok(root, "realserver-script", "RIP1", "--os", "windows-2003", "--undo").stdout
     assert "\ngoto undo\n" in undo and 'if "%1"=="undo" goto undo' not in undo

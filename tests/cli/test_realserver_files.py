@@ -114,3 +114,29 @@ def test_the_rollback_record_pictures_only_lbwizards_scripts(unit):
     tracked = {str(p.relative_to(unit)) for p in tracked_files(Paths(unit))}
     assert {f"{SCRIPTS}/{name}" for name in ours(unit)} <= tracked
     assert not {f"{SCRIPTS}/{name}" for name in ADMINS} & tracked
+
+
+def test_two_servers_whose_script_files_collided_get_their_own_and_lbctl_prints_the_same(unit):
+    """RIP1 at .50 and at .51 made the second one's file RIP1-192.168.2.51, which is also the whole name
+    of the server at .52: one file for two servers, and one of them ran the other's script."""
+    ok(unit, "vs", "add", "VIP2", "--address", "10.0.0.21", "--port", "8080")
+    ok(unit, "rs", "add", "VIP2", "192.168.2.51:8080", "--name", "RIP1")
+    files_before = {p.name: p.read_bytes() for p in (unit / SCRIPTS).iterdir()}
+    ok(unit, "vs", "add", "VIP3", "--address", "10.0.0.21", "--port", "8081")
+    ok(unit, "rs", "add", "VIP3", "192.168.2.52:8081", "--name", "RIP1-192.168.2.51")
+    files = {p.name: p.read_bytes() for p in (unit / SCRIPTS).iterdir()}
+    assert files_before.items() <= files.items()  # stable: another server's arrival renames nothing
+    by_address = {"192.168.2.50": "RIP1", "192.168.2.51": "RIP1", "192.168.2.52": "RIP1-192.168.2.51"}
+    assert sorted(files) == sorted(f"{n}-{a}{end}" for a, n in by_address.items() for end in (".sh", ".ps1", "-2003.cmd"))
+    for address, name in by_address.items():
+        printed = ok(unit, "realserver-script", address).stdout
+        assert printed.encode() == files[f"{name}-{address}.sh"]
+        assert f"# managed by lbwizard: setup of real server {name} ({address}) for" in printed
+    for ambiguous in ("RIP1", "RIP1-192.168.2.51"):
+        refused = lbctl(unit, "realserver-script", ambiguous)
+        assert refused.returncode == 2 and refused.stdout.startswith(f"rs: '{ambiguous}' names more than one real server: ")
+        assert "give its address" in refused.stdout
+    assert (
+        ok(unit, "realserver-script", "RIP1-192.168.2.51-192.168.2.52").stdout.encode()
+        == files["RIP1-192.168.2.51-192.168.2.52.sh"]
+    )

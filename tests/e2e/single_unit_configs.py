@@ -145,7 +145,7 @@ REAL_SERVER_SETUP = (
     "ip netns add rs && ip link set eth1 netns rs && ip -n rs link set lo up"
     f" && ip -n rs addr add {TUN_SERVER}/24 dev eth1 && ip -n rs link set eth1 up"
     f" && ip -n rs route add default via {ROUTER['eth1'].partition('/')[0]}"
-    " && ip netns exec rs sh /etc/lbwizard/realservers/RIP1.sh"
+    f" && ip netns exec rs sh /etc/lbwizard/realservers/RIP1-{TUN_SERVER}.sh"
     " && mount -o ro LABEL=LBANSWERS /mnt && cp /mnt/http_server.py /run/ && umount /mnt"
     " && ip netns exec rs setsid -f python3 /run/http_server.py 0.0.0.0 80 tun1 </dev/null >/dev/null 2>&1"
 )

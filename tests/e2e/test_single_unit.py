@@ -45,7 +45,7 @@ running unit would: two-arm NAT first, then one-arm DR and TUN, then what restar
    The host kernel has no ipip, so the real server runs in the guest kernel: a network namespace of
    its own inside the guest, holding only the guest's second NIC. It shares nothing with the load
    balancer's stack; every packet between them crosses the host's bridges and the router, as to
-   another machine. It is set up with the script the appliance generated (RIP1.sh). A single unit's
+   another machine. It is set up with the script the appliance generated (RIP1-ADDRESS.sh). A single unit's
    VIP is its own address, the source of the tunnelled packets and of the health checks, so the
    script DNATs the VIP on tunl0 instead of holding it. Proved: the client gets the real server's
    page through the VIP; IPVS sends it there as IP-in-IP (counted by the router); the reply comes
@@ -602,7 +602,7 @@ def test_one_arm_dr_replies_come_straight_from_the_real_servers(unit):
     apply_from_answers_disk(guest, "dr.yaml")
 
     for name, rs, extra in (("dr1", "RIP1", []), ("dr2", "RIP2", ["--redirect"])):
-        status, encoded = guest.shell(f"base64 -w0 /etc/lbwizard/realservers/{rs}.sh")
+        status, encoded = guest.shell(f"base64 -w0 /etc/lbwizard/realservers/{rs}-*.sh")  # RIP1-ADDRESS.sh: one each
         assert status == 0
         script = guest_lab.workdir / f"{rs}.sh"
         script.write_bytes(base64.b64decode(encoded.strip()))

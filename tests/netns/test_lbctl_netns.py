@@ -197,7 +197,7 @@ def test_diagnose_finds_a_dr_real_server_answering_arp_for_the_vip(lab, tmp_path
     assert f"another host answers ARP for the VIP {vip}: {mac} (RIP1 10.0.0.100)" in found.stdout
     lab.run("client", "ip", "addr", "del", f"{vip}/32", "dev", "ext")
     script = tmp_path / "rs.sh"
-    script.write_text(realserver.scripts(config)["RIP1.sh"])  # the fix: the appliance's own script
+    script.write_text(realserver.scripts(config)["RIP1-10.0.0.100.sh"])  # the fix: the appliance's own script
     fixed = lab.run("client", "env", f"LBWIZARD_RS_STATE={tmp_path / 'state'}", "sh", str(script), check=False)
     assert fixed.returncode == 0, fixed.stderr
     clean = lbctl(lab, root, "diagnose")

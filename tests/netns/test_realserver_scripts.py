@@ -28,7 +28,7 @@ def sysctl(lab, key: str) -> str:
 def test_linux_dr_script_puts_the_vip_on_lo_and_undo_removes_it(lab, tmp_path):
     config = config_for(ONE_ARM_DR | {"real_server": "10.0.0.100"})
     config.virtual_services[0].address = "10.0.0.25"  # a VIP of its own, not the unit's address
-    text = realserver.scripts(config)["RIP1.sh"]
+    text = realserver.scripts(config)["RIP1-10.0.0.100.sh"]
     before = (sysctl(lab, "net.ipv4.conf.all.arp_ignore"), sysctl(lab, "net.ipv4.conf.all.arp_announce"))
     for _ in range(2):  # idempotent
         result = run_script(lab, tmp_path, text)
@@ -45,7 +45,7 @@ def test_linux_dr_script_puts_the_vip_on_lo_and_undo_removes_it(lab, tmp_path):
 
 
 def test_linux_dr_redirect_method(lab, tmp_path):
-    text = realserver.scripts(config_for(ONE_ARM_DR))["RIP1.sh"]
+    text = realserver.scripts(config_for(ONE_ARM_DR))["RIP1-10.0.0.100.sh"]
     assert run_script(lab, tmp_path, text, "--redirect").returncode == 0
     assert run_script(lab, tmp_path, text, "--redirect").returncode == 0
     rules = lab.run("rs1", "iptables", "-t", "nat", "-S", "PREROUTING").stdout
@@ -63,7 +63,7 @@ def test_a_dr_vip_that_is_the_units_own_address_is_redirected_so_health_checks_s
     lab.run("lb", "ip", "addr", "add", "10.0.0.21/32", "dev", "lo")  # the VIP: this unit's own address
     lab.start_http("rs1", "0.0.0.0", 80)
     check = ("curl", "-sS", "--max-time", "2", "--interface", "10.0.0.21", "http://192.168.2.50/")
-    text = realserver.scripts(config_for(ONE_ARM_DR))["RIP1.sh"]
+    text = realserver.scripts(config_for(ONE_ARM_DR))["RIP1-10.0.0.100.sh"]
     assert run_script(lab, tmp_path, text).returncode == 0  # no --redirect: chosen for this VIP
     assert "-d 10.0.0.21/32 -j REDIRECT" in lab.run("rs1", "iptables", "-t", "nat", "-S", "PREROUTING").stdout
     assert lab.run("lb", *check).stdout == "10.0.0.21\n"  # the check arrives, from the VIP
@@ -73,7 +73,7 @@ def test_a_dr_vip_that_is_the_units_own_address_is_redirected_so_health_checks_s
 
 def test_linux_nat_script_sets_the_gateway_and_undo_restores_the_old_one(lab, tmp_path):
     lab.run("rs1", "ip", "route", "replace", "default", "via", "192.168.2.1")
-    text = realserver.scripts(config_for(TWO_ARM_NAT))["RIP1.sh"]
+    text = realserver.scripts(config_for(TWO_ARM_NAT))["RIP1-192.168.2.50.sh"]
     assert run_script(lab, tmp_path, text).returncode == 0
     assert "default via 192.168.2.21" in lab.run("rs1", "ip", "route").stdout
     assert run_script(lab, tmp_path, text, "--undo").returncode == 0

@@ -49,9 +49,9 @@ def test_rollback_after_a_second_apply_returns_to_the_first(lab, tmp_path):
     assert lab.dump() == after_first
     assert (tmp_path / "root/etc/lbwizard/appliance.yaml").read_text() == first_config
     assert sorted(p.name for p in (tmp_path / "root/etc/lbwizard/realservers").iterdir()) == [
-        "RIP1-2003.cmd",
-        "RIP1.ps1",
-        "RIP1.sh",
+        "RIP1-192.168.2.50-2003.cmd",
+        "RIP1-192.168.2.50.ps1",
+        "RIP1-192.168.2.50.sh",
     ]
 
 
@@ -205,11 +205,11 @@ def test_a_rollback_of_a_drain_puts_the_files_and_the_running_haproxy_back(lab, 
 
 def test_a_rollback_of_rs_add_removes_its_script_and_keeps_the_execute_bit_of_the_others(lab, tmp_path):
     _, root = configure(lab, tmp_path, layer7=False)
-    script = root / "etc/lbwizard/realservers/RIP1.sh"
+    script = root / "etc/lbwizard/realservers/RIP1-192.168.2.50.sh"
     assert script.stat().st_mode & 0o777 == 0o755
     before = whole_picture(lab, root)
     assert lbctl(lab, root, "rs", "add", "VIP1", "192.168.2.51").returncode == 0
-    assert (root / "etc/lbwizard/realservers/RIP2.sh").exists()
+    assert (root / "etc/lbwizard/realservers/RIP2-192.168.2.51.sh").exists()
     assert "real_server 192.168.2.51 80" in (root / "etc/keepalived/keepalived.conf").read_text()
     result = rollback(lab, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -425,9 +425,12 @@ def cmd_response_weights(ctl: Ctl, args: argparse.Namespace) -> int:
 
 def cmd_realserver_script(ctl: Ctl, args: argparse.Namespace) -> int:
     config = ctl.config()
-    hosts = [h for h in realserver.hosts(config) if args.rs in (h.name, h.address)]
-    if not hosts:
-        known = ", ".join(f"{h.name} ({h.address})" for h in realserver.hosts(config)) or "none"
+    hosts = realserver.find(config, args.rs)
+    if len(hosts) != 1:
+        listed = hosts or realserver.hosts(config)
+        known = ", ".join(f"{'/'.join(h.names)} ({h.address}, file {h.file})" for h in listed) or "none"
+        if hosts:
+            return ctl.problems([("rs", f"{args.rs!r} names more than one real server: {known}; give its address")])
         return ctl.problems([("rs", f"no layer-4 real server {args.rs!r} (there are: {known}); layer 7 needs no setup")])
     host = hosts[0]
     if args.os == "linux":
@@ -443,7 +446,9 @@ def cmd_realserver_script(ctl: Ctl, args: argparse.Namespace) -> int:
         if args.undo:
             text = text.replace('$ErrorActionPreference = "Stop"\n', '$ErrorActionPreference = "Stop"\n$Undo = $true\n', 1)
     if ctl.json:
-        ctl.out("", {"name": host.name, "address": host.address, "os": args.os, "undo": args.undo, "script": text})
+        ctl.out(
+            "", {"name": host.name, "address": host.address, "file": host.file, "os": args.os, "undo": args.undo, "script": text}
+        )
     else:
         sys.stdout.write(text)  # byte for byte, so `lbctl realserver-script RIP1 | ssh rs1 sh` runs the same file
     return EXIT_OK

@@ -1,9 +1,10 @@
 """The real-server side of each forwarding method, as scripts the admin runs on each real server.
 
-One script per real server host (it may serve several VIPs), for Linux (NAME.sh) and Windows
-(NAME.ps1). Both are idempotent (a second run changes nothing) and reversible (`--undo` / `-Undo`):
-the first run saves what it changes under /var/lib/lbwizard-realserver (Linux) or
-%ProgramData%\\lbwizard (Windows) and undo puts it back.
+One script per real server host (it may serve several VIPs), for Linux (FILE.sh) and Windows
+(FILE.ps1, FILE-2003.cmd), FILE being NAME-ADDRESS (HostSetup.file: one per address, never shared).
+Both are idempotent (a second run changes nothing) and reversible (`--undo` / `-Undo`): the first run
+saves what it changes under /var/lib/lbwizard-realserver (Linux) or %ProgramData%\\lbwizard (Windows)
+and undo puts it back.
 
 - NAT: the default gateway must be the load balancer's internal (floating) address.
 - DR: the server must accept packets for the VIP without answering ARP for it ("the ARP problem"):
@@ -31,7 +32,7 @@ the first run saves what it changes under /var/lib/lbwizard-realserver (Linux) o
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from ipaddress import IPv4Interface
+from ipaddress import IPv4Interface, ip_address
 
 from ..config.addressing import port_ranges, service_ports
 from ..config.model import ApplianceConfig
@@ -47,12 +48,20 @@ def written_by_lbwizard(head: bytes) -> bool:
     return MARKER in head[:512]
 
 
+def _canonical(address: str) -> str:
+    try:
+        return str(ip_address(address))
+    except ValueError:  # verify refuses it; the scripts are rendered for what is there
+        return address
+
+
 @dataclass
 class HostSetup:
     """What one real server host needs, gathered from every service it serves."""
 
-    name: str
+    name: str  # its first real server's name, in the order of the services
     address: str
+    names: list[str] = field(default_factory=list)  # every real server's name at this address
     dr_vips: list[str] = field(default_factory=list)
     dr_own_vips: list[str] = field(default_factory=list)  # the load balancer's own address: REDIRECT, not held
     tun_vips: list[str] = field(default_factory=list)
@@ -61,6 +70,13 @@ class HostSetup:
     services: list[str] = field(default_factory=list)
     # (VIP, protocol, ports) of the DR services: what the server's own firewall must let in
     dr_ports: list[tuple[str, str, str]] = field(default_factory=list)
+
+    @property
+    def file(self) -> str:
+        """The scripts' file name without its ending: NAME-ADDRESS. Unique, as one address is one host and an
+        address has no '-' (the last '-' ends the name; an IPv6 address has '_' for ':', which Windows does
+        not allow in a file name); stable, as it depends on this host's own servers only."""
+        return f"{self.name}-{_canonical(self.address).replace(':', '_')}"
 
 
 def nat_gateway(config: ApplianceConfig) -> str | None:
@@ -95,7 +111,9 @@ def hosts(config: ApplianceConfig) -> list[HostSetup]:
         if service.layer != 4 and not (service.layer == 7 and service.transparent):
             continue
         for server in service.real_servers:
-            host = by_address.setdefault(server.address, HostSetup(server.name, server.address))
+            host = by_address.setdefault(_canonical(server.address), HostSetup(server.name, server.address))
+            if server.name not in host.names:
+                host.names.append(server.name)
             host.services.append(f"{service.name} {service.address}:{service.port}")
             if service.forwarding == "dr":
                 vips = host.dr_own_vips if service.address in own else host.dr_vips
@@ -114,11 +132,13 @@ def hosts(config: ApplianceConfig) -> list[HostSetup]:
                 host.nat_gateway = nat_gateway(config)
             elif service.layer == 7:  # transparent
                 host.nat_gateway = return_gateway(config, server.address)
-    names = [h.name for h in by_address.values()]
-    for host in by_address.values():
-        if names.count(host.name) > 1:  # two servers share a name in different services
-            host.name = f"{host.name}-{host.address}"
     return list(by_address.values())
+
+
+def find(config: ApplianceConfig, wanted: str) -> list[HostSetup]:
+    """The hosts wanted names: by one of its real servers' names, its address or its scripts' file name.
+    More than one when a name is used at several addresses: the caller asks for the address then."""
+    return [h for h in hosts(config) if wanted in (*h.names, h.file, h.address, _canonical(h.address))]
 
 
 LINUX_TEMPLATE = """#!/bin/sh
@@ -236,7 +256,7 @@ esac
 WINDOWS_TEMPLATE = """# managed by lbwizard: setup of real server {name} ({address}) for
 #   {services}
 # Windows Server 2012 and later (Windows 8 and later): the NetTCPIP and NetSecurity cmdlets. For
-# Windows Server 2003 and XP use {name}-2003.cmd; 2008 and 2008 R2 need reference 003's manual steps.
+# Windows Server 2003 and XP use {file}-2003.cmd; 2008 and 2008 R2 need reference 003's manual steps.
 # Run in an elevated PowerShell on the real server. Running it twice changes nothing; -Undo takes it back.
 # DR needs the Microsoft KM-TEST Loopback Adapter (hdwwiz.exe: Network adapters > Microsoft).
 param([switch]$Undo, [string]$Nic = "")
@@ -325,8 +345,8 @@ WINDOWS_2003_TEMPLATE = """@echo off
 rem managed by lbwizard: setup of real server {name} ({address}) for
 rem   {services_cmd}
 rem Windows Server 2003 and XP (003's "Resolving ARP issues for Windows server 2000 & 2003"); later
-rem Windows: {name}.ps1. Windows 2000 has no wmic: follow 003's steps by hand there.
-rem Run as Administrator. Running it twice changes nothing; "{name}-2003.cmd undo" takes it back.
+rem Windows: {file}.ps1. Windows 2000 has no wmic: follow 003's steps by hand there.
+rem Run as Administrator. Running it twice changes nothing; "{file}-2003.cmd undo" takes it back.
 rem Needs the Microsoft Loopback Adapter (Add Hardware wizard: Network adapters > Microsoft).
 setlocal
 set VIPS={dr_vips_cmd}
@@ -393,6 +413,7 @@ def windows_2003_script(host: HostSetup) -> str:
 def _values(host: HostSetup) -> dict[str, str]:
     return {
         "name": host.name,
+        "file": host.file,
         "address": host.address,
         "services": "\n#   ".join(host.services),
         "dr_vips": " ".join(host.dr_vips),
@@ -419,7 +440,7 @@ def scripts(config: ApplianceConfig) -> dict[str, str]:
     """File name -> content, for every real server host of a layer-4 service."""
     files: dict[str, str] = {}
     for host in hosts(config):
-        files[f"{host.name}.sh"] = linux_script(host)
-        files[f"{host.name}.ps1"] = windows_script(host)
-        files[f"{host.name}-2003.cmd"] = windows_2003_script(host)
+        files[f"{host.file}.sh"] = linux_script(host)
+        files[f"{host.file}.ps1"] = windows_script(host)
+        files[f"{host.file}-2003.cmd"] = windows_2003_script(host)
     return files

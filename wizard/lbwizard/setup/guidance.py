@@ -77,12 +77,12 @@ def next_steps(config: ApplianceConfig) -> list[str]:
     steps: list[str] = []
     for service in config.virtual_services:
         steps.extend(_service_steps(config, service))
-    names = [host.name for host in realserver.hosts(config)]
+    names = [host.file for host in realserver.hosts(config)]
     if names:
         steps.append(
-            f"Scripts that do this are in {realserver.SCRIPT_DIR}: copy NAME.sh (Linux), NAME.ps1 (Windows Server 2012 "
-            "and later) or NAME-2003.cmd (Windows Server 2003) to each server and run it as root/administrator; "
-            f"--undo (-Undo, undo) reverts. NAME: {', '.join(names)}."
+            f"Scripts that do this are in {realserver.SCRIPT_DIR}: copy FILE.sh (Linux), FILE.ps1 (Windows Server 2012 "
+            "and later) or FILE-2003.cmd (Windows Server 2003) to each server and run it as root/administrator; "
+            f"--undo (-Undo, undo) reverts. FILE (the server's name and address): {', '.join(names)}."
         )
     if config.ha:
         other = "backup" if config.ha.role == "master" else "master"
