@@ -510,14 +510,14 @@ CASES = [
         "ntp_server_not_a_host",
         "two_arm",
         lambda c: setattr(c.time, "ntp_servers", ["ntp_1.example"]),
-        "time.ntp_servers",
+        "time.ntp_servers[0]",
         "host name",
     ),
     (
         "ntp_server_twice",
         "two_arm",
         lambda c: setattr(c.time, "ntp_servers", ["10.0.0.31", "10.0.0.31"]),
-        "time.ntp_servers",
+        "time.ntp_servers[1]",
         "twice",
     ),
     ("ntp_servers_not_a_list", "two_arm", lambda c: setattr(c.time, "ntp_servers", "10.0.0.31"), "time.ntp_servers", "list"),
@@ -781,9 +781,9 @@ def test_access_settings_are_checked_by_name(answers):
     problems = {p.field: p.message for p in verify(config)}
     assert problems["access.management_networks[1]"] == "10.9.0.0/24 is listed twice"
     assert "has host bits set: the network is fe80::/10" in problems["access.management_networks[2]"]
-    assert "is not a network" in " ".join(p.message for p in verify(config) if p.field == "access.management_networks[3]")
+    assert "has spaces around it" in " ".join(p.message for p in verify(config) if p.field == "access.management_networks[3]")
     assert "name the port" in problems["access.input_rules[0].port"]
-    assert problems["access.input_rules[0].protocol"] == "'sctp' is not tcp or udp"
+    assert problems["access.input_rules[0].protocol"] == "'sctp' is not a protocol; choose tcp or udp"
     assert "quotes" in problems["access.input_rules[0].comment"]
     assert not any(f.startswith("access.input_rules[1]") for f in problems)
 
@@ -861,7 +861,9 @@ def test_one_reading_of_management_networks_for_every_path():
     from lbwizard.config.verify_access import NetworkError, parse_networks
 
     assert parse_networks("10.9.0.0/24, 2001:DB8::/32") == ["10.9.0.0/24", "2001:db8::/32"]
-    assert parse_networks(["10.9.0.5", " 10.1.0.0/16 "]) == ["10.9.0.5/32", "10.1.0.0/16"]
+    assert parse_networks(["10.9.0.5", "10.1.0.0/16"]) == ["10.9.0.5/32", "10.1.0.0/16"]
+    with pytest.raises(NetworkError, match=re.escape("item 2: ' 10.1.0.0/16 ' has spaces around it; write '10.1.0.0/16'")):
+        parse_networks(["10.9.0.5", " 10.1.0.0/16 "])  # taken as written, or refused saying what to write
     assert parse_networks(["default"]) == parse_networks("") == parse_networks(None) == []
     with pytest.raises(NetworkError, match=re.escape("host bits set: the network is 10.9.0.0/24, one host is 10.9.0.1/32")):
         parse_networks("10.9.0.1/24")

@@ -16,12 +16,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn
 
-import yaml
-
 from .apply import confirm, rollback, state
 from .apply.handover import started_ahead as handover_ahead
 from .apply.plan import plan
-from .config import files, model
+from .config import document, files
 from .config.backup import BackupError
 from .config.lock import Busy, one_change
 from .config.model import ApplianceConfig, ConfigFormatError
@@ -183,7 +181,7 @@ def _apply_saved(
     """
     try:
         previous = files.load_config(paths)
-        config = model.loads(config_file.read_text()) if config_file else previous
+        config = files.load_config_file(config_file, "config") if config_file else previous
     except (OSError, ConfigFormatError) as exc:
         for field, message in getattr(exc, "problems", [("config", str(exc))]):
             print(f"{field}: {message}")
@@ -213,9 +211,9 @@ def _apply_saved(
 def run_answers(answers_file: Path, paths: Paths, live: bool, handover: bool) -> int:
     """The unattended wizard: same questions and checks, every problem at once, nothing written on error."""
     try:
-        data = yaml.safe_load(answers_file.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        print(f"answers: cannot read {answers_file}: {exc}")
+        data = document.load_file(answers_file, document.ANSWERS_LIMIT, "answers")
+    except document.DocumentError as exc:
+        print(exc)
         return EXIT_BAD_INPUT
     if isinstance(data, dict) and "restore" in data:
         return run_restore_answers(data, answers_file, paths, live, handover)

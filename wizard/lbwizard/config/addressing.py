@@ -1,113 +1,60 @@
-"""Parsing of the addresses, netmasks and ports people type, with messages that say what is expected.
+"""The addresses, netmasks and ports people type, as the code that uses them wants them parsed.
 
-Shared by the questions (flow.py) and verify.py so a value is judged by one rule wherever it is typed.
-Each parser raises ValueError with a sentence fit to show under the field.
+The grammar of each kind of value is config/kinds.py's, one parser per kind; these wrappers give the
+rest of the package the parsed objects (IPv4Address, a prefix length, port ranges) with the same
+sentences under the field. Each raises ValueError.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import re
+
+from .kinds import PORT, Address, Boolean, InterfaceAddress, Prefix, host_on_network, port_ranges_of, split_port
 
 IPv4Address = ipaddress.IPv4Address
 IPv4Interface = ipaddress.IPv4Interface
 IPv4Network = ipaddress.IPv4Network
-
-_DOTTED = re.compile(r"[0-9]{1,3}(\.[0-9]{1,3}){3}")
+host_address_problem = host_on_network
 
 
 def parse_address(text: object) -> IPv4Address:
-    """A dotted-quad IPv4 address, refusing the shorthand forms ipaddress would guess at."""
-    value = str(text).strip() if text is not None else ""
-    if not value:
-        raise ValueError("an IPv4 address is required, for example 10.0.0.21")
-    if not _DOTTED.fullmatch(value):
-        raise ValueError(f"{value!r} is not an IPv4 address; write four numbers 0-255, like 10.0.0.21")
-    try:
-        return ipaddress.IPv4Address(value)
-    except ValueError:
-        raise ValueError(f"{value!r} is not an IPv4 address; each of its four numbers must be 0-255") from None
+    """A host's dotted-quad IPv4 address, refusing the shorthand forms ipaddress would guess at."""
+    return IPv4Address(Address().parse("" if text is None else text))
 
 
 def parse_prefix(text: object) -> int:
     """A netmask as 255.255.255.0, /24 or 24; returns the prefix length (1-30)."""
-    value = str(text).strip() if text is not None else ""
-    if not value:
-        raise ValueError("a netmask is required, for example 255.255.255.0 or /24")
-    bits = value.removeprefix("/")
-    if bits.isascii() and bits.isdigit():
-        prefix = int(bits)
-    elif _DOTTED.fullmatch(value):
-        try:
-            prefix = ipaddress.IPv4Network(f"0.0.0.0/{value}").prefixlen
-        except ValueError:
-            raise ValueError(f"{value!r} is not a netmask: its one-bits must be contiguous, like 255.255.255.0") from None
-    else:
-        raise ValueError(f"{value!r} is not a netmask; write 255.255.255.0, /24 or 24")
-    if not 1 <= prefix <= 30:
-        raise ValueError(f"a /{prefix} network has no room for hosts here; use a prefix from /1 to /30 (e.g. /24)")
-    return prefix
+    return Prefix().length("" if text is None else text)
 
 
 def parse_interface(address: object, netmask: object) -> IPv4Interface:
     """An address with its netmask, refusing the network and broadcast addresses as host addresses."""
-    iface = ipaddress.IPv4Interface(f"{parse_address(address)}/{parse_prefix(netmask)}")
-    host_problem = host_address_problem(iface.ip, iface.network)
-    if host_problem:
-        raise ValueError(host_problem)
+    iface = IPv4Interface(f"{parse_address(address)}/{parse_prefix(netmask)}")
+    if problem := host_address_problem(iface.ip, iface.network):
+        raise ValueError(problem)
     return iface
 
 
 def parse_cidr(text: object) -> IPv4Interface:
     """An interface address as stored in appliance.yaml: 10.0.0.21/24."""
-    value = str(text).strip() if text is not None else ""
-    address, slash, prefix = value.partition("/")
-    if not slash:
-        raise ValueError(f"{value!r} needs its prefix length, like 10.0.0.21/24")
-    return parse_interface(address, prefix)
-
-
-def host_address_problem(address: IPv4Address, network: IPv4Network) -> str | None:
-    """Say why an address cannot be a host on the network, or None when it can."""
-    if address == network.network_address:
-        return f"{address} is the network address of {network}; choose a host address inside it"
-    if address == network.broadcast_address:
-        return f"{address} is the broadcast address of {network}; choose a host address inside it"
-    return None
+    return IPv4Interface(InterfaceAddress().parse(text))
 
 
 def parse_port(text: object) -> int:
-    """A TCP/UDP port, 1-65535."""
-    value = str(text).strip() if text is not None else ""
-    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= 65535:
-        raise ValueError(f"{value!r} is not a port; use a number from 1 to 65535")
-    return int(value)
+    """A TCP/UDP port, 1-65535, in decimal digits."""
+    return PORT.parse(text)
 
 
 def split_endpoint(text: str, default_port: int) -> tuple[str, int]:
     """ADDRESS[:PORT] -> (address, port), default_port when none is given. The address is not judged
-    here (verify does, naming its field); the port must at least be a number."""
-    address, _, port = str(text).partition(":")
-    if not port:
-        return address, default_port
-    if not (port.isascii() and port.isdigit()):
-        raise ValueError(f"{port!r} in {text!r} is not a port number")
-    return address, int(port)
+    here (its kind does, naming its field); the port must be a port."""
+    address, port = split_port(text, "ADDRESS[:PORT]")
+    return address, PORT.parse(port) if port else default_port
 
 
 def parse_port_list(text: str) -> list[tuple[int, int]]:
     """The reference's extra ports: '8000-8080, 9002 80' -> [(8000, 8080), (9002, 9002), (80, 80)]."""
-    ranges = []
-    for item in re.split(r"[\s,]+", text.strip()):
-        if not item:
-            continue
-        low, dash, high = item.partition("-")
-        first = parse_port(low)
-        last = parse_port(high) if dash else first
-        if last < first:
-            raise ValueError(f"port range {item!r} runs backwards; write the lower port first")
-        ranges.append((first, last))
-    return ranges
+    return port_ranges_of(text)
 
 
 def service_ports(base: int, extra: str) -> list[int]:
@@ -129,12 +76,5 @@ def port_ranges(ports: list[int]) -> list[tuple[int, int]]:
 
 
 def parse_yes_no(text: object) -> bool:
-    """y/n as the reference asks it; YAML booleans too."""
-    if isinstance(text, bool):
-        return text
-    value = str(text).strip().lower() if text is not None else ""
-    if value in ("y", "yes", "true"):
-        return True
-    if value in ("n", "no", "false"):
-        return False
-    raise ValueError("answer y or n")
+    """y/n as the reference asks it; yes/no, true/false, on/off; a boolean as it is."""
+    return Boolean().parse(text)

@@ -10,7 +10,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from . import model
+from . import document, model
 from .model import ApplianceConfig
 from .paths import Paths
 
@@ -37,7 +37,16 @@ def atomic_write(path: Path, text: str | bytes, mode: int = 0o644) -> None:
 
 
 def load_config(paths: Paths) -> ApplianceConfig | None:
-    """The saved config, or None on a unit never set up."""
+    """The saved config, or None on a unit never set up; read bounded and strictly (model.ConfigFormatError)."""
     if not paths.appliance_yaml.exists():
         return None
-    return model.loads(paths.appliance_yaml.read_text())
+    return load_config_file(paths.appliance_yaml, "config")
+
+
+def load_config_file(path: Path, where: str) -> ApplianceConfig:
+    """A config file (appliance.yaml, `lbwizard apply --config FILE`), read within the size limit."""
+    try:
+        text = document.decode(document.read_bounded(path, document.CONFIG_LIMIT, where), where)
+    except document.DocumentError as exc:
+        raise model.ConfigFormatError([(exc.field, exc.message)]) from None
+    return model.loads(text, where)

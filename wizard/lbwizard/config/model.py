@@ -1,19 +1,44 @@
-"""The appliance configuration: plain data, its defaults, and YAML load/save.
+"""The appliance configuration: plain data, one declaration per setting, and YAML load/save.
 
 This is the only state the appliance has (DESIGN.md: /etc/lbwizard/appliance.yaml). Every other
-part reads an ApplianceConfig; nothing here does I/O beyond reading and writing that one file, and
-nothing here judges whether values make sense: that is verify.py's job, so a config that loads is not
-yet a config that may be applied.
+part reads an ApplianceConfig. Each field declares its kind, default, help and lbctl flag (declare.py),
+so a config that loads has every value of its kind, as written; whether the values make sense together
+is verify.py's job, so a config that loads is not yet a config that may be applied.
 """
 
 from __future__ import annotations
 
 import zlib
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass
 from ipaddress import IPv4Address, IPv4Interface
 from typing import Any
 
 import yaml
+
+from . import document
+from .declare import build, check, setting
+from .document import CONFIG_LIMIT
+from .kinds import (
+    PORT,
+    Address,
+    Boolean,
+    Choice,
+    Decimal,
+    Either,
+    Endpoint,
+    Host,
+    Integer,
+    InterfaceAddress,
+    KindError,
+    Listed,
+    Network,
+    PortList,
+    Prefix,
+    Text,
+    choice_of,
+    shown,
+)
+from .sshkeys import PublicKey
 
 SCHEMA_VERSION = 1
 
@@ -97,42 +122,145 @@ FWMARK_MAX = 2**30 - 1  # the bit above is the TPROXY mark of transparent layer-
 APPLIANCE_MARKS = 2**29
 ADMIN_FWMARK_MAX = APPLIANCE_MARKS - 1
 TRANSPARENT_MARK = 2**30
+HAPROXY_TIMER_MAX = 2147483  # seconds: HAProxy's timers are milliseconds in a signed 32-bit int
 HAPROXY_PEERS_PORT = 10000  # where the two units' HAProxies share their stick tables (the role's haproxy_peers_port)
+
+
+# -- the kinds of this document's values (config/kinds.py has the general ones) ---------------------------
+
+NAME_RULE = "use 1-32 letters, digits, '_', '.' or '-', starting with a letter or digit"
+# Names end up inside keepalived.conf, haproxy.cfg and file names: letters, digits, _ . - only.
+NAME = Text(what="a usable name", pattern=r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}", rule=NAME_RULE, max_length=32, metavar="NAME")
+HOSTNAME = Text(
+    what="a host name",
+    pattern=r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?",
+    rule="use letters, digits and '-' (max 63)",
+    max_length=63,
+    metavar="NAME",
+)
+INTERFACE_NAME = Text(
+    what="an interface name like eth0",
+    pattern=r"[A-Za-z][A-Za-z0-9_.-]{0,14}",
+    rule="letters and digits, e.g. eth0",
+    max_length=15,
+)
+# Cookie, header and query-item names: the plain subset of HTTP token characters. '#' starts a comment
+# in haproxy.cfg, quotes and '$' are parsed there too; no real header or cookie needs them.
+TOKEN = Text(
+    what="a cookie, header or query item name",
+    pattern=r"[0-9A-Za-z_.-]{1,64}",
+    rule="use letters, digits, '-' and '_'",
+    max_length=64,
+)
+# no '!' or '#' (comments in keepalived.conf and haproxy.cfg), no quotes or '$' (HAProxy's own syntax)
+URL_PATH = Text(
+    what="a URL path",
+    pattern=r"/[A-Za-z0-9._~&()*+,;=:@%/?-]*",
+    rule="start with / and use no spaces or quotes",
+    max_length=1024,
+    metavar="PATH",
+)
+SCRIPT = Text(
+    what="a check program",
+    pattern=r"/[A-Za-z0-9._/-]+( [A-Za-z0-9._/=:-]+)*",
+    rule="a misc check needs an absolute script path (letters, digits, . _ / - only)",
+    max_length=1024,
+    metavar="PROGRAM",
+)
+CERTIFICATE = Text(
+    what="a certificate path",
+    pattern=r"/(?!.*(^|/)\.\.?(/|$))[A-Za-z0-9_./-]+",
+    rule="write an absolute path of plain characters, with no . or .. parts",
+    max_length=1024,
+    metavar="FILE",
+)
+COMMENT = Text(
+    what="a comment", pattern=r"[^\"'\\]*", rule="use up to 64 printable characters, no quotes or backslashes", max_length=64
+)
+ADDRESS = Address()
+
+
+@dataclass(frozen=True)
+class Scheduler(Choice):
+    """A scheduler of either engine; the reference's own names (002) are answered with what gives each here."""
+
+    def parse_text(self, text: str) -> Any:
+        if text in REFERENCE_SCHEDULERS:
+            raise KindError(f"{text} is the reference's name; here it is {REFERENCE_SCHEDULERS[text]}")
+        return super().parse_text(text)
+
+    def check(self, value: object) -> Any:
+        if isinstance(value, str) and value in REFERENCE_SCHEDULERS:
+            return self.parse_text(value)
+        return super().check(value)
+
+
+SCHEDULER = Scheduler(
+    what="a scheduler",
+    choices=tuple(dict.fromkeys(LAYER4_SCHEDULERS + LAYER7_SCHEDULERS)),
+    verb="choose",
+    metavar="SCHEDULER",
+)
+TOS_RULE = f"use one of {', '.join(QOS_CLASSES)}, or 0-255 (DSCP times 4: 184 = EF)"
+TOS = Either(
+    what="a QoS class or ToS byte",
+    kinds=(choice_of(QOS_CLASSES, "a QoS class"), Integer(what="a QoS class or ToS byte", low=0, high=255, rule=TOS_RULE)),
+    rule=TOS_RULE,
+    metavar="CLASS|BYTE",
+)
+SOURCE = Either(
+    what="a source",
+    kinds=(choice_of(("any",), "any"), Network()),
+    rule="write a network like 10.9.0.0/24 or 2001:db8::/32, or any",
+    metavar="NETWORK|any",
+)
 
 
 @dataclass
 class Interface:
     """One NIC the appliance owns, with its address in CIDR form."""
 
-    address: str
-    role: str = "external"
+    address: str = setting(kind=InterfaceAddress(), help="its address and prefix, e.g. 10.0.0.21/24")
+    role: str = setting("external", kind=choice_of(INTERFACE_ROLES, "a role"), help="external (clients) or internal (servers)")
 
 
 @dataclass
 class Floating:
     """The addresses that move between the two units of an HA pair."""
 
-    external: str | None = None  # the VIP's address
-    internal: str | None = None  # the real servers' default gateway (two-arm)
+    external: str | None = setting(None, kind=ADDRESS, help="the VIP's address")
+    internal: str | None = setting(None, kind=ADDRESS, help="the real servers' default gateway (two-arm)")
 
 
 @dataclass
 class HighAvailability:
     """This unit's part in an HA pair (keepalived VRRP)."""
 
-    role: str = "master"
-    peer: str | None = None
-    vrrp_id: int = 51
-    floating: Floating = field(default_factory=Floating)
-    # VRRPv3 adverts every 0.2 s: a crashed master is replaced in about 0.7 s (FIELD-NOTES).
-    advert_interval: float = 0.2
-    # false: a returning master leaves the VIP with the unit that took over (keepalived nopreempt), one
-    # failover instead of two; set the same on both units.
-    preempt: bool = True
-    # the pair as one system (issue 16): the pair key's public half (both units have the same, made from
-    # their pair secret), and the version of the part the two units share, one up per change of the pair
-    pair_key: str | None = None
-    shared_version: int = 0
+    role: str = setting("master", kind=choice_of(HA_ROLES, "a role"), help="master or backup")
+    peer: str | None = setting(None, kind=ADDRESS, help="the other unit's address (its eth0)")
+    vrrp_id: int = setting(
+        51, kind=Integer(what="a VRRP id", low=1, high=255, rule="use 1-255, the same on both units"), help="VRRP router id"
+    )
+    floating: Floating = setting(factory=Floating, help="the addresses that move with the master")
+    advert_interval: float = setting(
+        0.2,
+        kind=Decimal(what="an advert interval", low=0.01, high=40, unit="seconds (VRRPv3)"),
+        help="seconds between VRRP adverts: 0.2 replaces a crashed master in about 0.7 s",
+    )
+    preempt: bool = setting(
+        True,
+        kind=Boolean(),
+        help="false: a returning master leaves the VIP with the unit that took over (keepalived nopreempt); "
+        "set the same on both units",
+    )
+    pair_key: str | None = setting(
+        None, kind=PublicKey(what="the pair key"), help="the pair key's public half (lbctl pair join makes it)"
+    )
+    shared_version: int = setting(
+        0,
+        kind=Integer(what="a version", low=0, high=2**31, rule="a whole number, 0 or more"),
+        help="the version of the part the two units share, one up per change of the pair",
+    )
 
 
 REFRESH_PERSIST_MIN = 4 * 86400  # 002: Refresh Persist is offered for timeouts of 4 days or more
@@ -143,117 +271,228 @@ REFRESH_PERSIST_LAYER7_MODES = ("source-ip",)  # where a live session's client a
 class Persistence:
     """How one client keeps going to the same real server, and for how long."""
 
-    mode: str = "source-ip"
-    timeout: int = 300
-    netmask: str | None = None  # source-ip granularity: clients in one subnet stick together
-    name: str | None = None  # cookie, query item or header name, for the modes that need one
-    # 002's Refresh Persist (timeouts of 4 days or more): a client's entry is kept alive while it has a
-    # live connection. IPVS always does so; HAProxy's entries are refreshed hourly (lbctl refresh-persist).
-    refresh: bool = False
+    mode: str = setting(
+        "source-ip",
+        kind=choice_of(PERSISTENCE_MODES, "a persistence mode"),
+        help="source-ip, active-cookie, ... (or none)",
+        flag="--persistence",
+        clear=True,
+    )
+    timeout: int = setting(
+        300,
+        kind=Integer(
+            what="a persistence timeout",
+            low=PERSISTENCE_TIMEOUT_MIN,
+            high=PERSISTENCE_TIMEOUT_MAX,
+            rule="use 60 s (one minute) to 2419200 s (28 days)",
+        ),
+        help="seconds",
+        flag="--persistence-timeout",
+    )
+    netmask: int | str | None = setting(
+        None,
+        kind=Prefix(what="a netmask", high=32),
+        help="source-ip granularity: clients in one subnet stick together, e.g. 24",
+        flag="--persistence-netmask",
+        clear=True,
+    )
+    name: str | None = setting(None, kind=TOKEN, help="cookie, query item or header name", flag="--persistence-name", clear=True)
+    refresh: bool = setting(
+        False,
+        kind=Boolean(),
+        help="yes: clients with a live connection keep it (4 days+; 002's Refresh Persist)",
+        flag="--persistence-refresh",
+    )
 
 
 @dataclass
 class HealthCheck:
     """How the engine decides a real server is alive."""
 
-    type: str = "tcp"
-    path: str | None = None  # http/https
-    expect: int | None = None  # expected HTTP status (http/https)
-    script: str | None = None  # misc
-    interval: int = 6  # seconds between checks
-    timeout: int = 3  # seconds a check may take before it counts as failed (003: raise it for slow servers)
+    type: str = setting(
+        "tcp", kind=choice_of(HEALTH_CHECK_TYPES, "a health check"), help=" | ".join(HEALTH_CHECK_TYPES), flag="--check"
+    )
+    path: str | None = setting(None, kind=URL_PATH, help="http(s) check path", flag="--check-path", clear=True)
+    expect: int | None = setting(
+        None,
+        kind=Integer(what="an HTTP status", low=100, high=599),
+        help="http(s) status expected",
+        flag="--check-expect",
+        clear=True,
+    )
+    script: str | None = setting(None, kind=SCRIPT, help="misc check program", flag="--check-script", clear=True)
+    interval: int = setting(
+        6,
+        kind=Integer(what="a check interval", low=1, high=3600, rule="use 1-3600 seconds"),
+        help="seconds between checks",
+        flag="--check-interval",
+    )
+    timeout: int = setting(
+        3,
+        kind=Integer(what="a check timeout", low=1, high=300, rule="use 1-300 seconds"),
+        help="seconds a check may take before it fails (003: raise it for slow servers)",
+        flag="--check-timeout",
+    )
+
+
+WEIGHT = Integer(
+    what="a weight",
+    low=WEIGHT_MIN,
+    high=WEIGHT_MAX,
+    rule=f"out of range; use 0-{WEIGHT_MAX} (0 takes the server out of rotation)",
+)
+CONNECTIONS = Integer(what="a connection count", low=0, high=65535, rule="out of range; use 0-65535")
 
 
 @dataclass
 class RealServer:
     """A backend that serves a virtual service."""
 
-    name: str
-    address: str
-    port: int
-    weight: int = 1
-    min_conns: int = 0
-    max_conns: int = 0
-    # Two-arm: a public address of the server's own for services that are not balanced (SMTP, say):
-    # inbound traffic to it is DNATed to the server, the server's outbound traffic SNATed from it.
-    nat_address: str | None = None
-    # The ports of that address forwarded to the server (tcp and udp), e.g. "25, 587"; empty: none, the
-    # address is then the server's outbound source only. The firewall forwards nothing else to it.
-    nat_ports: str = ""
-    state: str = "online"
+    name: str = setting(kind=NAME, help="its label (default RIP<n>)", flag="--name")
+    address: str = setting(kind=ADDRESS, help="the server's address")
+    port: int = setting(kind=PORT, help="the server's port (the VIP's by default)")
+    weight: int = setting(1, kind=WEIGHT, help="relative share of new connections (0: none)", flag="--weight")
+    min_conns: int = setting(
+        0, kind=CONNECTIONS, help="connections below which an overloaded server is used again", flag="--min-conns"
+    )
+    max_conns: int = setting(0, kind=CONNECTIONS, help="connection limit (0: none)", flag="--max-conns")
+    nat_address: str | None = setting(
+        None,
+        kind=ADDRESS,
+        help="two-arm: the server's own public address: inbound traffic to it is DNATed to the server, its "
+        "outbound traffic SNATed from it (or none)",
+        flag="--nat-address",
+        clear=True,
+    )
+    nat_ports: str = setting(
+        "",
+        kind=PortList(what="a port list"),
+        help='ports of that address forwarded to the server, e.g. "25, 587" ("": none, the address is then the '
+        "server's outbound source only)",
+        flag="--nat-ports",
+    )
+    state: str = setting(
+        "online",
+        kind=choice_of(REAL_SERVER_STATES, "a state", verb="use"),
+        help="online serves; drain takes no new connections and lets current ones finish; offline is out of "
+        "service, its connections cut (lbctl rs drain|offline|online)",
+    )
 
 
 @dataclass
 class VirtualService:
     """An address and port clients connect to, and where its traffic goes."""
 
-    name: str
-    address: str
-    port: int
-    extra_ports: str = ""
-    # Services sharing a firewall mark are one IPVS service: "port following" (reference 001) and
-    # bundled ports (reference 004), e.g. 80 and 443 of one client always to the same real server.
-    fwmark: int | None = None
-    protocol: str = "tcp"
-    layer: int = 4
-    forwarding: str = "nat"
-    scheduler: str = "wlc"
-    scheduler_param: str | None = None
-    persistence: Persistence | None = None
-    health_check: HealthCheck = field(default_factory=HealthCheck)
-    real_servers: list[RealServer] = field(default_factory=list)
-    # Where clients go when no real server is up, "ADDRESS[:PORT]" (a maintenance page, say).
-    sorry_server: str | None = None
-    # Layer 4: the total weight of healthy servers below which the service counts as down (keepalived).
-    quorum: int | None = None
-    # Layer 7: the ToS byte of the replies to clients (QoS): a QOS_CLASSES name, or the byte itself (DSCP
-    # times 4, e.g. 184 (0xb8) for EF).
-    tos: int | str | None = None
-    # Seconds an idle connection is kept (002: 0 = the default, 660 at layer 7; at layer 4 the kernel's,
-    # and IPVS's timeouts are global: every layer-4 service of a protocol must say the same).
-    idle_timeout: int = 0
-    # Layer 7 (HTTP): a request a failing server did not answer (connection refused or closed without an
-    # answer, a 5xx, a response timeout) is sent to another server; only idempotent methods (RFC 9110:
-    # GET, HEAD, OPTIONS, TRACE, PUT, DELETE), so a POST the dying server may have carried out is never
-    # repeated. HAProxy keeps a copy of each request for this (a buffer copy, about 8% of its peak rate).
-    retry_requests: bool = True
-    # Layer 7: plain TCP proxying that connects to the server at once, so protocols where the server
-    # speaks first (SMTP, FTP, POP3 banners) work; HTTP features are then unavailable.
-    server_initiating: bool = False
-    # Layer 7: HAProxy terminates TLS on the VIP's ports with this PEM (certificate and key); None means
-    # the unit's own self-signed one, made at first boot, until the admin installs a real one.
-    tls: bool = False
-    tls_certificate: str | None = None
-    # Layer 7 transparency: the real servers see each client's own address (HAProxy `usesrc clientip`
-    # with TPROXY on this unit), so they must route their replies back through it (their default
-    # gateway). Clients on a real server's own subnet are still NATed: that server would answer them
-    # directly, past the proxy (the reference's rule).
-    transparent: bool = False
-    # Layer 7, not transparent ("subnet originating requests"): connections to the real servers come
-    # from this unit's own address on the way to them (true), or from the VIP (false: one address for
-    # the servers' logs and firewalls, whichever unit of a pair is master).
-    subnet_originating: bool = True
-    # 002's "Use Address for Server NAT": the real servers' own outbound connections to this service's
-    # port(s) leave with the VIP as their source, not this unit's address (two-arm; the masquerade's exception).
-    server_nat: bool = False
-    # 002's Resource Based (Adaptive) scheduling: each real server's agent on this port says how much load it
-    # can take ("75%" of its weight, "drain", "down"; HAProxy's agent-check protocol), and its weight follows
-    # (HAProxy agent-check; keepalived MISC_CHECK with misc_dynamic). None: fixed weights.
-    agent_port: int | None = None
-    # 002's Weighted Response Time: each server's weight follows how fast it answers its health check,
-    # relative to the fastest (HAProxy's own check_duration, read every 15 s; at layer 4 keepalived's
-    # MISC_CHECK with misc_dynamic runs lbwizard-response-weight, which times the check itself).
-    response_weights: bool = False
+    name: str = setting(kind=NAME, help="its name, e.g. WEB")
+    address: str = setting(kind=ADDRESS, help="the VIP (the floating external address in an HA pair)", flag="--address")
+    port: int = setting(kind=PORT, help="the port clients connect to", flag="--port")
+    extra_ports: str = setting(
+        "", kind=PortList(what="a port list"), help='more ports, e.g. "8000-8080, 9002" (002)', flag="--extra-ports"
+    )
+    fwmark: int | None = setting(
+        None,
+        kind=Integer(
+            what="a firewall mark",
+            low=1,
+            high=ADMIN_FWMARK_MAX,
+            rule=f"use 1-{ADMIN_FWMARK_MAX} (the marks above are the appliance's own)",
+        ),
+        help="services sharing a mark are one IPVS service: port following (001, 004) (or none)",
+        flag="--fwmark",
+        clear=True,
+    )
+    protocol: str = setting("tcp", kind=choice_of(PROTOCOLS, "a protocol"), help="tcp | udp", flag="--protocol")
+    layer: int = setting(
+        4,
+        kind=Choice(what="a layer", choices=(4, 7), rule="choose 4 (IPVS) or 7 (HAProxy)", metavar="4|7"),
+        help="4 (IPVS) | 7 (HAProxy)",
+        flag="--layer",
+    )
+    forwarding: str = setting(
+        "nat",
+        kind=choice_of(FORWARDING_METHODS, "a forwarding method"),
+        help="dr | nat | tun (layer 4), snat (layer 7)",
+        flag="--forwarding",
+    )
+    scheduler: str = setting(
+        "wlc", kind=SCHEDULER, help="rr, wrr, wlc, mh, ... (layer 4); roundrobin, leastconn, ... (layer 7)", flag="--scheduler"
+    )
+    scheduler_param: str | None = setting(
+        None, kind=TOKEN, help="the header or URL parameter of hdr / url_param", flag="--scheduler-param", clear=True
+    )
+    persistence: Persistence | None = setting(None, help="how one client keeps going to the same real server")
+    health_check: HealthCheck = setting(factory=HealthCheck, help="how the engine decides a real server is alive")
+    real_servers: list[RealServer] = setting(factory=list, help="the backends")
+    sorry_server: str | None = setting(
+        None,
+        kind=Endpoint(what="a sorry server", host=ADDRESS),
+        help="ADDRESS[:PORT] that serves while no real server is up (or none)",
+        flag="--sorry-server",
+        clear=True,
+    )
+    quorum: int | None = setting(
+        None,
+        kind=Integer(what="a quorum", low=1, high=WEIGHT_MAX, rule=f"use a total weight of 1-{WEIGHT_MAX}"),
+        help="layer 4: healthy weight below which the service is down (or none)",
+        flag="--quorum",
+        clear=True,
+    )
+    tos: int | str | None = setting(
+        None, kind=TOS, help="layer 7: QoS class (minimize-delay, ...) or ToS byte, 184 = EF (or none)", flag="--tos", clear=True
+    )
+    idle_timeout: int = setting(
+        0,
+        kind=Integer(what="an idle timeout", low=0, high=HAPROXY_TIMER_MAX, rule=f"use 0 (the default) to {HAPROXY_TIMER_MAX} s"),
+        help="seconds an idle connection is kept (0: the default, 660 at layer 7; layer 4: for all)",
+        flag="--idle-timeout",
+    )
+    retry_requests: bool = setting(
+        True,
+        kind=Boolean(),
+        help="layer 7: no to answer 502 when a server fails a request, not retry (only idempotent methods are retried)",
+        flag="--retry-requests",
+    )
+    server_initiating: bool = setting(
+        False, kind=Boolean(), help="layer 7: yes for protocols where the server speaks first", flag="--server-initiating"
+    )
+    tls: bool = setting(
+        False, kind=Boolean(), help="layer 7: yes to terminate TLS here (HTTPS to clients, HTTP to the servers)", flag="--tls"
+    )
+    tls_certificate: str | None = setting(
+        None, kind=CERTIFICATE, help="PEM with certificate and key (none: the unit's own)", flag="--tls-certificate", clear=True
+    )
+    transparent: bool = setting(
+        False,
+        kind=Boolean(),
+        help="layer 7: yes for servers to see clients' own addresses (their gateway: this unit)",
+        flag="--transparent",
+    )
+    subnet_originating: bool = setting(
+        True, kind=Boolean(), help="layer 7: no to connect to the servers from the VIP", flag="--subnet-originating"
+    )
+    server_nat: bool = setting(
+        False, kind=Boolean(), help="yes: the servers' own connections to this port leave from the VIP", flag="--server-nat"
+    )
+    agent_port: int | None = setting(
+        None,
+        kind=Integer(what="a port", low=1, high=65535, rule="use 1-65535, or none for fixed weights"),
+        help="adaptive: the servers' agents on this port set their weights (or none)",
+        flag="--agent-port",
+        clear=True,
+    )
+    response_weights: bool = setting(
+        False, kind=Boolean(), help="yes: weights follow the checks' response times (002)", flag="--response-weights"
+    )
 
 
 @dataclass
 class InputRule:
     """The admin's own opening in the unit's default-deny input filter (SNMP from the NMS, say)."""
 
-    port: str  # a port list: "161" or "8000-8080, 9002"
-    protocol: str = "tcp"  # tcp | udp
-    source: str = "any"  # a network ("10.9.0.0/24", "2001:db8::/32") or any
-    comment: str = ""
+    port: str = setting(kind=PortList(what="a port list", required=True), help='a port or a list, e.g. 161 or "8000-8080, 9002"')
+    protocol: str = setting("tcp", kind=choice_of(PROTOCOLS, "a protocol"), help="tcp | udp")
+    source: str = setting("any", kind=SOURCE, help="a network, or any")
+    comment: str = setting("", kind=COMMENT, help="why, shown by iptables -L")
 
 
 @dataclass
@@ -263,12 +502,17 @@ class Access:
     Clients reach the virtual services' ports from anywhere; SSH (and every management service) only from
     the management networks; the admin's input rules are consulted before the final drop."""
 
-    # empty: the subnets of this unit's own interfaces (the wizard's default)
-    management_networks: list[str] = field(default_factory=list)
-    input_rules: list[InputRule] = field(default_factory=list)
-    # OpenSSH public keys ("ssh-ed25519 AAAA... comment") that may log in as root; root has no password
-    # login over SSH, so without a key the unit is managed at its console only.
-    ssh_authorized_keys: list[str] = field(default_factory=list)
+    management_networks: list[str] = setting(
+        factory=list,
+        kind=Listed(what="the management networks", item=Network(), max_items=64),
+        help="where SSH and management may come from; empty: the subnets of this unit's own interfaces",
+    )
+    input_rules: list[InputRule] = setting(factory=list, help="the admin's openings in the input filter")
+    ssh_authorized_keys: list[str] = setting(
+        factory=list,
+        kind=Listed(what="the SSH keys", item=PublicKey(), max_items=256, separators=r"\n"),
+        help="OpenSSH public keys that may log in as root (root has no password login over SSH)",
+    )
 
 
 @dataclass
@@ -276,7 +520,11 @@ class Clock:
     """The unit's time (chrony): the NTP servers it follows. None configured: the clock runs free, and
     lbctl status and diagnose say it is not synchronised (a unit reaches no public pool by default)."""
 
-    ntp_servers: list[str] = field(default_factory=list)  # host names or addresses
+    ntp_servers: list[str] = setting(
+        factory=list,
+        kind=Listed(what="the NTP servers", item=Host(what="an NTP server"), max_items=8),
+        help="host names or addresses (at most 8; three or four are plenty)",
+    )
 
 
 SYSLOG_PROTOCOLS = ("udp", "tcp")
@@ -288,8 +536,14 @@ class Logging:
     """Where the unit's logs go beside its own journal, which is bounded (a flood cannot fill the disk):
     a syslog server that rsyslog forwards the whole journal to, HAProxy's and keepalived's logs included."""
 
-    syslog_server: str | None = None  # "HOST[:PORT]" (port 514 by default); None: the logs stay on the unit
-    syslog_protocol: str = "udp"  # udp | tcp (tcp queues while the server is away)
+    syslog_server: str | None = setting(
+        None,
+        kind=Endpoint(what="a syslog server", host=Host(what="a syslog server"), metavar="HOST[:PORT]"),
+        help="HOST[:PORT] (port 514 by default); none: the logs stay on the unit",
+    )
+    syslog_protocol: str = setting(
+        "udp", kind=choice_of(SYSLOG_PROTOCOLS, "a syslog transport"), help="udp | tcp (tcp queues while the server is away)"
+    )
 
 
 @dataclass
@@ -298,27 +552,31 @@ class Metrics:
     until the admin turns them on: they take two ports of the unit's own addresses, which a virtual service
     on those addresses may be using."""
 
-    enabled: bool = False
-    node_port: int = 9100  # prometheus-node-exporter: IPVS (layer 4), VRRP state, the system itself
-    haproxy_port: int = 8405  # HAProxy's own exporter: layer 7
+    enabled: bool = setting(False, kind=Boolean(), help="serve the metrics")
+    node_port: int = setting(9100, kind=PORT, help="prometheus-node-exporter: IPVS (layer 4), VRRP state, the system")
+    haproxy_port: int = setting(8405, kind=PORT, help="HAProxy's own exporter: layer 7")
 
 
 @dataclass
 class ApplianceConfig:
     """Everything the appliance does, in one document."""
 
-    hostname: str = "lbmaster"
-    topology: str = "two-arm"
-    interfaces: dict[str, Interface] = field(default_factory=dict)
-    gateway: str | None = None
-    nameservers: list[str] = field(default_factory=list)
-    ha: HighAvailability | None = None
-    access: Access = field(default_factory=Access)
-    time: Clock = field(default_factory=Clock)
-    logging: Logging = field(default_factory=Logging)
-    metrics: Metrics = field(default_factory=Metrics)
-    virtual_services: list[VirtualService] = field(default_factory=list)
-    version: int = SCHEMA_VERSION
+    hostname: str = setting("lbmaster", kind=HOSTNAME, help="this unit's host name")
+    topology: str = setting("two-arm", kind=choice_of(TOPOLOGIES, "a topology"), help="one-arm | two-arm")
+    interfaces: dict[str, Interface] = setting(factory=dict, key_kind=INTERFACE_NAME, help="the NICs this unit owns")
+    gateway: str | None = setting(None, kind=ADDRESS, help="the default gateway")
+    nameservers: list[str] = setting(
+        factory=list, kind=Listed(what="the nameservers", item=ADDRESS, max_items=3), help="DNS servers (at most 3)"
+    )
+    ha: HighAvailability | None = setting(None, help="this unit's part in an HA pair; null: a single unit")
+    access: Access = setting(factory=Access, help="who may reach the unit itself")
+    time: Clock = setting(factory=Clock, help="the NTP servers")
+    logging: Logging = setting(factory=Logging, help="where the logs go")
+    metrics: Metrics = setting(factory=Metrics, help="Prometheus endpoints")
+    virtual_services: list[VirtualService] = setting(factory=list, help="what clients connect to")
+    version: int = setting(
+        SCHEMA_VERSION, kind=Integer(what="a schema version", low=1, high=1, rule="must be 1"), help="schema version"
+    )
 
     def to_dict(self) -> dict[str, Any]:
         """The YAML document, version first, in the order DESIGN.md shows."""
@@ -415,79 +673,33 @@ class ConfigFormatError(ValueError):
         self.problems = problems
 
 
-def _build(cls: type, data: Any, path: str, problems: list[tuple[str, str]]) -> Any:
-    """Make a dataclass from a mapping, recording unknown and missing keys by their path."""
-    if not isinstance(data, dict):
-        problems.append((path, f"expected a mapping, got {type(data).__name__}"))
-        return None
-    known = {f.name: f for f in fields(cls)}
-    kwargs: dict[str, Any] = {}
-    for key, value in data.items():
-        if key not in known:
-            problems.append((f"{path}.{key}", f"unknown setting; known ones are: {', '.join(known)}"))
-            continue
-        kwargs[key] = _convert(cls, key, value, f"{path}.{key}", problems)
-    required = [f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING]
-    for name in required:
-        if name not in kwargs:
-            problems.append((f"{path}.{name}", "is required"))
-            kwargs[name] = None
-    return cls(**kwargs)
-
-
-def _convert(cls: type, key: str, value: Any, path: str, problems: list[tuple[str, str]]) -> Any:
-    """Turn nested mappings into their dataclasses; leave scalars for verify() to judge."""
-    nested = _NESTED.get((cls, key))
-    if nested is None or value is None:
-        return value
-    kind, target = nested
-    if kind == "one":
-        return _build(target, value, path, problems)
-    if kind == "list":
-        if not isinstance(value, list):
-            problems.append((path, "expected a list"))
-            return []
-        return [_build(target, item, f"{path}[{i}]", problems) for i, item in enumerate(value)]
-    if not isinstance(value, dict):
-        problems.append((path, "expected a mapping of interface names"))
-        return {}
-    return {str(name): _build(target, item, f"{path}.{name}", problems) for name, item in value.items()}
-
-
-_NESTED: dict[tuple[type, str], tuple[str, type]] = {
-    (ApplianceConfig, "interfaces"): ("map", Interface),
-    (ApplianceConfig, "ha"): ("one", HighAvailability),
-    (ApplianceConfig, "access"): ("one", Access),
-    (ApplianceConfig, "time"): ("one", Clock),
-    (ApplianceConfig, "logging"): ("one", Logging),
-    (ApplianceConfig, "metrics"): ("one", Metrics),
-    (Access, "input_rules"): ("list", InputRule),
-    (ApplianceConfig, "virtual_services"): ("list", VirtualService),
-    (HighAvailability, "floating"): ("one", Floating),
-    (VirtualService, "persistence"): ("one", Persistence),
-    (VirtualService, "health_check"): ("one", HealthCheck),
-    (VirtualService, "real_servers"): ("list", RealServer),
-}
-
-
 def from_dict(data: Any) -> ApplianceConfig:
-    """Build a config from a parsed document; raise ConfigFormatError listing every shape problem."""
+    """Build a config from a parsed document (text scalars as the strict loader keeps them, or JSON's
+    types); raise ConfigFormatError listing every problem of shape, type and bounds, each by its field."""
+    if isinstance(data, dict) and data.get("version", SCHEMA_VERSION) not in (SCHEMA_VERSION, str(SCHEMA_VERSION)):
+        raise ConfigFormatError([("version", f"schema version {shown(data.get('version'))} is not {SCHEMA_VERSION}")])
     problems: list[tuple[str, str]] = []
-    if isinstance(data, dict) and data.get("version", SCHEMA_VERSION) != SCHEMA_VERSION:
-        raise ConfigFormatError([("version", f"schema version {data.get('version')!r} is not {SCHEMA_VERSION}")])
-    config = _build(ApplianceConfig, data, "config", problems)
+    config = build(ApplianceConfig, data, "", problems)
     if problems:
-        raise ConfigFormatError([(p.removeprefix("config."), m) for p, m in problems])
+        raise ConfigFormatError(problems)
     return config
 
 
-def loads(text: str) -> ApplianceConfig:
-    """Parse appliance.yaml text."""
+def loads(text: str, where: str = "config", limit: int = CONFIG_LIMIT) -> ApplianceConfig:
+    """Parse appliance.yaml text strictly (document.py): bounded, no aliases or duplicate keys, values as written."""
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigFormatError([("config", f"not valid YAML: {exc}")]) from exc
+        data = document.load_text(text, limit, where)
+    except document.DocumentError as exc:
+        raise ConfigFormatError([(exc.field, exc.message)]) from None
     return from_dict(data)
+
+
+def validated(config: ApplianceConfig) -> ApplianceConfig:
+    """A config edited or built in code, checked value by value against its declarations (ConfigFormatError)."""
+    problems = check(config)
+    if problems:
+        raise ConfigFormatError(problems)
+    return config
 
 
 def dumps(config: ApplianceConfig) -> str:

@@ -11,6 +11,11 @@ import base64
 import binascii
 import hashlib
 import struct
+from dataclasses import dataclass
+
+from .kinds import Kind, KindError, shown, unprintable
+
+MAX_KEY_LENGTH = 16 * 1024  # an RSA-16384 key's line is about 2.8 KB
 
 # each type's public key blob: how many SSH wire strings it holds (the type name first)
 FIELDS = {
@@ -64,7 +69,7 @@ def parse_key(text: object) -> str:
     if strings is None or len(strings) != FIELDS[kind] or (kind == "ssh-ed25519" and len(strings[1]) != 32):
         raise SSHKeyError(f"the {kind} key data is incomplete (was the line cut?)")
     comment = parts[2].strip() if len(parts) > 2 else ""
-    if not all(c.isprintable() for c in comment):
+    if unprintable(comment) or not all(c.isprintable() for c in comment):
         raise SSHKeyError("the key's comment has characters that cannot be printed")
     return f"{kind} {data} {comment}".strip()
 
@@ -78,3 +83,30 @@ def fingerprint(key: str) -> str:
 def authorized_keys_text(keys: list[str]) -> str:
     header = "# managed by lbwizard from appliance.yaml (access.ssh_authorized_keys): lbctl access key add|remove\n"
     return header + "".join(f"{key}\n" for key in keys)
+
+
+@dataclass(frozen=True)
+class PublicKey(Kind):
+    """An OpenSSH public key line, as a setting holds it: normalised as parse_key makes it, no options."""
+
+    what: str = "an SSH public key"
+    metavar: str = "KEY"
+
+    def parse_text(self, text: str) -> str:
+        if len(text) > MAX_KEY_LENGTH:
+            raise KindError(f"{shown(text)} is too long for an SSH public key (at most {MAX_KEY_LENGTH} characters)")
+        try:
+            normal = parse_key(text)
+        except SSHKeyError as exc:
+            raise KindError(str(exc)) from None
+        if normal != text:
+            raise KindError("write the key as type, data and comment separated by single spaces")
+        return text
+
+    def check(self, value: object) -> str:
+        if not isinstance(value, str):
+            raise KindError(f"{shown(value)} is not an SSH public key: expected the line of a .pub file")
+        return self.parse_text(value)
+
+    def json_schema(self) -> dict:
+        return {"type": "string", "maxLength": MAX_KEY_LENGTH, "pattern": "^(ssh-|ecdsa-|sk-)[^\\n\\r]+$"}
