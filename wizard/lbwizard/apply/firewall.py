@@ -28,6 +28,8 @@ never flushes a chain it did not create; it only adds one jump into each built-i
 from __future__ import annotations
 
 import atexit
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from ipaddress import IPv4Interface, ip_network
 
@@ -269,7 +271,7 @@ _OPTIONS = (("src", "-s"), ("dst", "-d"), ("in-interface", "-i"), ("out-interfac
 def rule_args(rule: Rule) -> str:
     """One rule as iptables arguments, in iptables-save's order."""
     parts = [f"{flag} {rule[key]}" for key, flag in _OPTIONS if key in rule]
-    for key, value in sorted(rule.items()):  # matches in the order _fill gives them to the kernel
+    for key, value in sorted(rule.items()):  # matches in the order _make gives them to the kernel
         if isinstance(value, dict) and key != "target":
             parts.append(f"-m {key} " + " ".join(f"--{opt} {_quoted(val)}".strip() for opt, val in value.items()))
     target = rule["target"]
@@ -344,63 +346,101 @@ def chain_state(table: str, chain: str, parent: str, ipv6: bool = False) -> tupl
     return rules, bool(easy.has_rule(table, parent, {"target": chain}, ipv6=ipv6))
 
 
-def chain_step(spec: ChainRules) -> Step:
-    """Make the chain hold exactly spec.rules and be jumped to; undo restores chain and jump as found."""
-    easy = _easy()  # needs libxtables: imported only where rules are really applied
+@contextmanager
+def _one_commit(table: str, ipv6: bool) -> Iterator[object]:
+    """A table of python-iptables' to change as a whole: every change made to it inside is committed to the
+    kernel at once, when the block ends (iptables-restore's semantics), or not at all when it raises.
 
-    saved: dict[str, object] = {}
-    jump = {"target": spec.chain}
+    The easy API commits after every call (autocommit), so a flush and the adds after it left the chain
+    incomplete in between: for that moment packets met a filter that neither the old nor the new rules
+    make. With autocommit off, the changes go to one libiptc handle, and one commit replaces the table.
+    """
+    import iptc
+
+    handle = (iptc.Table6 if ipv6 else iptc.Table)(table)  # python-iptables keeps one object per table
+    handle.autocommit = False
+    handle.refresh()  # the kernel's table as it is now, nothing pending
+    try:
+        yield handle
+        handle.commit()
+    finally:
+        handle.refresh()  # a fresh handle: after a commit, or dropping a batch that failed half way
+        handle.autocommit = True  # as the easy API (chain_state, pictures) expects it
+
+
+def _jump(handle, spec: ChainRules):
+    """The rule in spec.parent that jumps to spec.chain. python-iptables reads a target as a chain only
+    when a table has that chain, so this is encoded once the chain exists (in the handle, pending or not)."""
+    assert handle.is_chain(spec.chain)
+    return _easy().encode_iptc_rule({"target": spec.chain}, spec.ipv6)
+
+
+def _make(handle, spec: ChainRules, rules: list[Rule] | None, jumped: bool) -> None:
+    """Inside _one_commit: the chain holding exactly rules (None: no chain, and no jump to it), jumped to
+    from its built-in chain or not. Each rule's matches in name order: the kernel keeps them in the order
+    given, and a picture that went through JSON (sorted keys) must fill the chain exactly as the apply did."""
+    import iptc
+
+    parent = iptc.Chain(handle, spec.parent)
+    if rules is None:
+        if not handle.is_chain(spec.chain):
+            return
+        jump = _jump(handle, spec)
+        for _ in range(JUMPS_REMOVED_AT_MOST):  # bounded: a delete that does not take must not spin for ever
+            if jump not in parent.rules:
+                break
+            parent.delete_rule(jump)
+        else:
+            raise RuntimeError(f"the jump from {spec.table} {spec.parent} to {spec.chain} could not be removed")
+        handle.flush_entries(spec.chain)
+        handle.delete_chain(spec.chain)
+        return
+    chain = iptc.Chain(handle, spec.chain) if handle.is_chain(spec.chain) else handle.create_chain(spec.chain)
+    chain.flush()
+    for rule in rules:
+        chain.append_rule(_easy().encode_iptc_rule(dict(sorted(rule.items())), spec.ipv6))
+    jump = _jump(handle, spec)
+    has_jump = jump in parent.rules
+    if jumped and not has_jump:
+        parent.insert_rule(jump)
+    elif has_jump and not jumped:
+        parent.delete_rule(jump)
+
+
+def table_step(specs: list[ChainRules]) -> Step:
+    """Make each chain of one table (one family) hold exactly its rules and be jumped to, in one commit;
+    undo restores every chain and jump as found, in one commit too."""
+    table, ipv6 = specs[0].table, specs[0].ipv6
+    assert all((spec.table, spec.ipv6) == (table, ipv6) for spec in specs), "one table, one family"
+    saved: dict[str, list] = {}
 
     def do() -> None:
-        rules, jumped = saved["found"] = chain_state(spec.table, spec.chain, spec.parent, spec.ipv6)
-        if rules is None:
-            easy.add_chain(spec.table, spec.chain, ipv6=spec.ipv6)
-        _fill(easy, spec, spec.rules)
-        if not jumped:
-            easy.insert_rule(spec.table, spec.parent, jump, ipv6=spec.ipv6)
+        saved["found"] = [chain_state(spec.table, spec.chain, spec.parent, spec.ipv6) for spec in specs]
+        with _one_commit(table, ipv6) as handle:
+            for spec in specs:
+                _make(handle, spec, spec.rules, jumped=True)
 
     def undo() -> None:
         if "found" in saved:
-            restore_chain(spec, *saved["found"])  # type: ignore[misc]
+            with _one_commit(table, ipv6) as handle:
+                for spec, (rules, jumped) in zip(specs, saved["found"], strict=True):
+                    _make(handle, spec, rules, jumped)
 
-    count = len(spec.rules)
-    family = "IPv6" if spec.ipv6 else "IPv4"
-    return Step(f"load {count} {family} firewall rule{'s' * (count != 1)} into {spec.table} {spec.chain}", do, undo)
+    count = sum(len(spec.rules) for spec in specs)
+    family = "IPv6" if ipv6 else "IPv4"
+    names = ", ".join(spec.chain for spec in specs)
+    return Step(f"load {count} {family} firewall rule{'s' * (count != 1)} into {table} {names} (one commit)", do, undo)
 
 
 def restore_chain(spec: ChainRules, rules: list[Rule] | None, jumped: bool) -> None:
-    """Put a chain lbwizard owns back to a picture: its rules (None: no chain at all) and its jump."""
-    easy = _easy()
-
-    jump, table, chain, v6 = {"target": spec.chain}, spec.table, spec.chain, spec.ipv6
-    if rules is None:
-        for _ in range(JUMPS_REMOVED_AT_MOST):  # bounded: a delete that does not take must not spin for ever
-            if not (easy.has_chain(table, chain, ipv6=v6) and easy.has_rule(table, spec.parent, jump, ipv6=v6)):
-                break
-            easy.delete_rule(table, spec.parent, jump, ipv6=v6)
-        else:
-            raise RuntimeError(f"the jump from {table} {spec.parent} to {chain} could not be removed")
-        if easy.has_chain(table, chain, ipv6=v6):
-            easy.flush_chain(table, chain, ipv6=v6)
-            easy.delete_chain(table, chain, ipv6=v6)
-        return
-    if not easy.has_chain(table, chain, ipv6=v6):
-        easy.add_chain(table, chain, ipv6=v6)
-    _fill(easy, spec, rules)
-    has_jump = easy.has_rule(table, spec.parent, jump, ipv6=v6)
-    if jumped and not has_jump:
-        easy.insert_rule(table, spec.parent, jump, ipv6=v6)
-    elif has_jump and not jumped:
-        easy.delete_rule(table, spec.parent, jump, ipv6=v6)
-
-
-def _fill(easy, spec: ChainRules, rules: list[Rule]) -> None:
-    """The chain's rules, each with its matches in name order: the kernel keeps them in the order given, and
-    a picture that went through JSON (sorted keys) must fill the chain exactly as the apply did."""
-    easy.flush_chain(spec.table, spec.chain, ipv6=spec.ipv6)
-    for rule in rules:
-        easy.add_rule(spec.table, spec.chain, dict(sorted(rule.items())), ipv6=spec.ipv6)
+    """Put a chain lbwizard owns back to a picture, in one commit: its rules (None: no chain at all) and its jump."""
+    with _one_commit(spec.table, spec.ipv6) as handle:
+        _make(handle, spec, rules, jumped)
 
 
 def plan(config: ApplianceConfig) -> list[Step]:
-    return [chain_step(spec) for spec in chains(config)]
+    """One step per table and family, each its own single commit (nat, mangle, filter, then IPv6's filter)."""
+    tables: dict[tuple[bool, str], list[ChainRules]] = {}
+    for spec in chains(config):
+        tables.setdefault((spec.ipv6, spec.table), []).append(spec)
+    return [table_step(specs) for specs in tables.values()]
