@@ -14,7 +14,7 @@ from ..engines.access import Engines, LiveEngines
 from ..pair import keys as pair_keys
 from ..pair import shared
 from ..render import realserver
-from . import firewall, network, rollback, sysctl
+from . import daemon_check, firewall, network, rollback, sysctl
 from .config_files import config_steps, file_step, password_step, script_steps
 from .handover import handover_step
 from .pair_steps import is_pair_change, pair_steps
@@ -92,7 +92,8 @@ def plan(
     """The ordered changes that make config real: live ones first, then the files that record them.
 
     handover adds the keepalived/HAProxy step: it renders only (no daemon touched) unless this is a
-    live run on the real root. record=False leaves the rollback record of an earlier apply alone.
+    live run on the real root; without it, the daemons still check the files of a config to be saved.
+    record=False leaves the rollback record of an earlier apply alone.
     runtime: what the running engines take directly (day-2 changes, live runs only); its steps run
     first, so the change takes effect at once, and the hand-over then does not reload HAProxy for what
     it already took. to_peer: the setup wizard run again on a paired unit; a change of the shared part
@@ -125,6 +126,8 @@ def plan(
         if live and paths.is_live_root:
             steps.append(release_engines_step(paths))
         steps.append(handover_step(config, paths, manage_services=live and paths.is_live_root, reload_haproxy=reload_haproxy))
+    elif daemon_check.needed(config, previous):  # nothing saved that the daemons refuse (apply/daemon_check.py)
+        steps.append(daemon_check.check_step(config, paths))
     if history is not None:
         steps += history
     elif config != previous:  # re-applying the saved config (at boot) makes no new history version
