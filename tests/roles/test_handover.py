@@ -146,13 +146,23 @@ def test_verify_refuses_a_name_that_could_change_a_daemon_file(where, name):
     assert WHERE[where] in [problem.field for problem in problems]
 
 
-@pytest.mark.parametrize(("where", "name"), [("l4 real server", "A\nB"), ("l7 real server", "A B"), ("cookie", "A#B")])
-def test_the_roles_refuse_it_too_and_the_good_files_stay(tmp_path, where, name):
-    """Defence in depth: vars that bypass verify (a hand-written vars file) still cannot reach a file."""
+@pytest.mark.parametrize(
+    ("where", "name", "variable"),
+    [
+        ("l4 real server", "A\nB", r"keepalived_virtual_servers\[0\]\.real_servers\[0\]\.name:"),
+        ("l7 real server", "A B", r"haproxy_services\[0\]\.servers\[0\]\.name:"),
+        ("cookie", "A#B", r"haproxy_services\[0\]\.persistence\.name:"),
+    ],
+    ids=["newline", "space", "comment"],
+)
+def test_the_roles_refuse_it_too_and_the_good_files_stay(tmp_path, where, name, variable):
+    """Defence in depth: vars that bypass verify (a hand-written vars file) still cannot reach a file: the
+    roles' filters (lb_quoting.py) fail the hand-over naming the value's place in the variables."""
     run_playbook(example(), Paths(tmp_path), False, lambda line: None)
     good = {path: (tmp_path / path).read_text() for path in ("etc/keepalived/keepalived.conf", "etc/haproxy/haproxy.cfg")}
-    with pytest.raises(HandoverError, match="Names are plain words"):
+    with pytest.raises(HandoverError, match=variable) as refused:
         run_playbook(_named(example(), where, name), Paths(tmp_path), False, lambda line: None)
+    assert "refused before rendering" in str(refused.value)
     assert {path: (tmp_path / path).read_text() for path in good} == good
 
 
