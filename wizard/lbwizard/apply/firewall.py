@@ -44,6 +44,7 @@ from ..config.model import (
     uses_transparency,
 )
 from ..config.verify_host import metrics_ports
+from ..render import quoting
 from .step import Step
 
 Rule = dict  # iptc.easy's rule dictionaries
@@ -273,7 +274,7 @@ def rule_args(rule: Rule) -> str:
     parts = [f"{flag} {rule[key]}" for key, flag in _OPTIONS if key in rule]
     for key, value in sorted(rule.items()):  # matches in the order _make gives them to the kernel
         if isinstance(value, dict) and key != "target":
-            parts.append(f"-m {key} " + " ".join(f"--{opt} {_quoted(val)}".strip() for opt, val in value.items()))
+            parts.append(f"-m {key} " + " ".join(f"--{opt} {_argument(key, val)}".strip() for opt, val in value.items()))
     target = rule["target"]
     if isinstance(target, dict):  # a target with options: {"MARK": {"set-xmark": "0x1/0xffffffff"}}
         ((name, options),) = target.items()
@@ -283,7 +284,12 @@ def rule_args(rule: Rule) -> str:
     return " ".join(parts)
 
 
-def _quoted(value: object) -> str:
+def _argument(match: str, value: object) -> str:
+    """A match's option value as iptables-restore reads it back: the admin's comment quoted and escaped as
+    iptables-save writes it (render/quoting.py; a newline in it is refused), the appliance's own values as
+    they are (quoted when they hold a space)."""
+    if match == "comment":
+        return quoting.iptables_comment(value, "access.input_rules[].comment")
     text = str(value)
     return f'"{text}"' if " " in text else text
 

@@ -13,7 +13,7 @@ from ..config.paths import Paths
 from ..engines.access import Engines, LiveEngines
 from ..pair import keys as pair_keys
 from ..pair import shared
-from ..render import realserver
+from ..render import quoting, realserver
 from . import daemon_check, firewall, network, rollback, sysctl
 from .config_files import config_steps, file_step, password_step, script_steps
 from .handover import handover_step
@@ -23,19 +23,33 @@ from .step import Step
 
 
 def system_files(config: ApplianceConfig, paths: Paths) -> list[Step]:
-    """Host name, resolver, sysctl.d and the rules.v4 record, under the root."""
+    """Host name, resolver, root's SSH keys, the real servers' scripts, sysctl.d and the rules.v4 record, under
+    the root. Every value goes through its file's rule (render/quoting.py); one refused makes the plan the
+    refusal alone (refused_plan), so nothing is written."""
+    try:
+        return _system_files(config, paths)
+    except quoting.UnsafeValue as refused:
+        return refused_plan(refused)
+
+
+def _system_files(config: ApplianceConfig, paths: Paths) -> list[Step]:
+    hostname = quoting.host_name(config.hostname, "hostname")
     resolv = "# managed by lbwizard; edit appliance.yaml instead\n" + "".join(
-        f"nameserver {server}\n" for server in config.nameservers
+        f"nameserver {quoting.resolver_word(server, f'nameservers[{index}]')}\n"
+        for index, server in enumerate(config.nameservers)
     )
+    keys = [
+        quoting.authorized_key(key, f"access.ssh_authorized_keys[{n}]") for n, key in enumerate(config.access.ssh_authorized_keys)
+    ]
     return [
         *script_steps(paths.realservers_dir, paths.root, realserver.scripts(config)),
         file_step(
             paths.authorized_keys,
-            sshkeys.authorized_keys_text(config.access.ssh_authorized_keys) + pair_keys.authorized_text(config, paths),
-            f"write root's SSH keys ({len(config.access.ssh_authorized_keys)})",
+            sshkeys.authorized_keys_text(keys) + pair_keys.authorized_text(config, paths),
+            f"write root's SSH keys ({len(keys)})",
             0o600,
         ),
-        file_step(paths.root / "etc/hostname", config.hostname + "\n", f"write the host name {config.hostname}"),
+        file_step(paths.root / "etc/hostname", hostname + "\n", f"write the host name {hostname}"),
         file_step(paths.resolv_conf, resolv, f"write the nameservers {', '.join(config.nameservers) or '(none)'}"),
         file_step(
             paths.root / sysctl.SYSCTL_FILE, sysctl.file_text(sysctl.wanted(config)), "write the boot-time kernel settings"
@@ -45,6 +59,18 @@ def system_files(config: ApplianceConfig, paths: Paths) -> list[Step]:
             for path, v6 in ((paths.rules_v4, False), (paths.rules_v6, True))
         ),
     ]
+
+
+class Refusal(Step):
+    """The one step of a plan refused by the second wall: it changes nothing and fails, saying which value
+    its file would have read as more than a value (a value verify() let through)."""
+
+
+def refused_plan(refused: quoting.UnsafeValue) -> list[Step]:
+    def refuse() -> None:
+        raise refused
+
+    return [Refusal(f"refuse to write {refused}", refuse, lambda: None)]
 
 
 def live_steps(config: ApplianceConfig, paths: Paths, previous: ApplianceConfig | None) -> list[Step]:
@@ -107,6 +133,9 @@ def plan(
         assert previous is not None
         config = shared.stepped(config, shared.version(previous))
         peer_steps = pair_steps(paths, previous, config)
+    files = system_files(config, paths)  # before any change: a value its file refuses is the whole plan
+    if any(isinstance(step, Refusal) for step in files):
+        return files
     if live:
         if record:
             # a live run's engines are the live ones, unless the caller chose them already
@@ -120,7 +149,7 @@ def plan(
     if pair_identity:  # the pair key an answers file's pair_secret made
         steps.append(file_step(paths.pair_identity, pair_identity, "write the pair's SSH identity", 0o600))
     steps += restored_files or []
-    steps += system_files(config, paths)
+    steps += files
     if handover:
         reload_haproxy = runtime.haproxy_reload if runtime else True
         if live and paths.is_live_root:

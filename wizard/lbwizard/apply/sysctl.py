@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..config.model import ApplianceConfig
+from ..render import quoting
 from .step import Step
 
 PROC_SYS = Path("/proc/sys")
@@ -45,8 +46,11 @@ def read(name: str) -> str:
 
 
 def file_text(values: dict[str, str]) -> str:
+    """sysctl.d's `name = value` lines, each part one word (render/quoting.py: a newline would be a setting)."""
     lines = ["# managed by lbwizard; edit appliance.yaml instead"]
-    lines += [f"{name} = {value}" for name, value in sorted(values.items())]
+    lines += [
+        f"{quoting.sysctl_word(name, 'sysctl')} = {quoting.sysctl_word(value, name)}" for name, value in sorted(values.items())
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -3,7 +3,7 @@ a line, and the problems `lbctl diagnose` finds (issue 18.6). Written by a timer
 shown by pam_motd, so a login never waits for diagnose's probes; `lbctl motd` prints it fresh.
 
 No line holds "# " or "$ ": a script that logs in waits for the shell's prompt, and a banner must not
-look like one.
+look like one; no line holds a control character (a name's escape sequence is shown, not sent).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from ..config.model import ApplianceConfig
 from ..config.paths import Paths
 from ..engines import clock, diagnose
 from ..engines.status import ServiceStatus
+from ..render.quoting import display
 
 VERSION_FILE = "etc/lb-appliance-version"
 
@@ -54,4 +55,5 @@ def text(
         lines += [f"  {finding.subject}: {finding.what}" for finding in problems]
     else:
         lines.append("lbctl diagnose finds no problem.")
-    return "\n".join(line.replace("# ", "#\u00a0").replace("$ ", "$\u00a0") for line in lines) + "\n"
+    # display(): a name's control characters shown as escapes, so none moves the cursor or makes a line of its own
+    return "\n".join(display(line).replace("# ", "#\u00a0").replace("$ ", "$\u00a0") for line in lines) + "\n"

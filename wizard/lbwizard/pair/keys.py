@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from ..config.files import atomic_write
 from ..config.model import ApplianceConfig
 from ..config.paths import Paths
+from ..render import quoting
 
 if TYPE_CHECKING:  # cryptography is imported where a key is made: every apply renders authorized_keys, few make keys
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -70,9 +71,12 @@ def receive_command(paths: Paths) -> str:
 
 def authorized_line(public: str, peer: str, paths: Paths) -> str:
     """root's authorized_keys line for the pair key: from the peer's address only, for one command, no
-    terminal, no forwarding (sshd's restrict)."""
-    command = receive_command(paths).replace("\\", "\\\\").replace('"', '\\"')
-    return f'restrict,from="{peer}",command="{command}" {public}'
+    terminal, no forwarding (sshd's restrict). Each part as sshd reads it (render/quoting.py): the peer an
+    address, never a pattern; the command with its quotes escaped (sshd's only escape); the key bare."""
+    peer = quoting.ssh_from_pattern(peer, "ha.peer")
+    command = quoting.ssh_option_string(receive_command(paths), "the pair's receiving command")
+    key = quoting.authorized_key(public, "ha.pair_key")
+    return f'restrict,from="{peer}",command="{command}" {key}'
 
 
 def authorized_text(config: ApplianceConfig, paths: Paths) -> str:

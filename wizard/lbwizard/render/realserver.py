@@ -31,11 +31,14 @@ and undo puts it back.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from ipaddress import IPv4Interface, ip_address
 
 from ..config.addressing import port_ranges, service_ports
 from ..config.model import ApplianceConfig
+from . import quoting
 
 SCRIPT_DIR = "/etc/lbwizard/realservers"
 # In the first lines of every script written here (each template's header): how a change tells the files it
@@ -398,7 +401,25 @@ def _cmd_firewall(host: HostSetup, command: str) -> str:
     return "".join(f"{line}\n" for line in lines)
 
 
+def _checked(host: HostSetup, word: Callable[[object, str], str], language: str) -> HostSetup:
+    """The host, once every value its script writes passed the script language's rule (render/quoting.py):
+    a value the language would read as more than a value raises UnsafeValue, and no script is written."""
+    values = [
+        ("name", host.name),
+        ("address", host.address),
+        *(("name", name) for name in host.names),
+        *(("VIP", vip) for vip in [*host.dr_vips, *host.dr_own_vips, *host.tun_vips, *host.tun_own_vips]),
+        *(("gateway", gateway) for gateway in [host.nat_gateway] if gateway),
+        *(("service", part) for service in host.services for part in service.split(" ")),  # "NAME VIP:PORT"
+        *(("firewall rule", part) for rule in host.dr_ports for part in (*rule[:2], *re.split("[,-]", rule[2]))),
+    ]
+    for what, value in values:
+        word(value, f"real-server script ({language}) {what}")
+    return host
+
+
 def windows_2003_script(host: HostSetup) -> str:
+    _checked(host, quoting.cmd_word, "cmd")
     values = _values(host) | {
         "services_cmd": "\nrem   ".join(host.services),
         "dr_vips_cmd": ", ".join(f'"{v}"' for v in host.dr_vips),
@@ -429,11 +450,11 @@ def _values(host: HostSetup) -> dict[str, str]:
 
 
 def linux_script(host: HostSetup) -> str:
-    return LINUX_TEMPLATE.format(**_values(host))
+    return LINUX_TEMPLATE.format(**_values(_checked(host, quoting.shell_word, "sh")))
 
 
 def windows_script(host: HostSetup) -> str:
-    return WINDOWS_TEMPLATE.format(**_values(host))
+    return WINDOWS_TEMPLATE.format(**_values(_checked(host, quoting.powershell_word, "PowerShell")))
 
 
 def scripts(config: ApplianceConfig) -> dict[str, str]:
