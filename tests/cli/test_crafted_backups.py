@@ -2,6 +2,7 @@
 restored with `lbctl restore --dry-run --root` onto a unit with a history of its own. Each one is either
 refused with exit 2 and `backup: REASON`, the whole root tree (every file, directory and link with its
 content, mode and owner) exactly as before, or restored with the unit's own modes and its own versions kept.
+Last, a whole backup restored and cut by a power cut after each of its steps.
 """
 
 from __future__ import annotations
@@ -12,17 +13,23 @@ import io
 import json
 import os
 import shutil
+import signal
 import stat
 import subprocess
 import tarfile
+import time
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from lbwizard.config import backup, model
+from lbwizard.apply import restore_journal
+from lbwizard.apply.transaction import PAUSE_HOOK
+from lbwizard.config import backup, history, model
+from lbwizard.config.paths import Paths
+from lbwizard.manage.boot import leftovers
 from tests.cli.test_answers_cli import run_wizard
-from tests.cli.test_lbctl_dry_run import lbctl, ok
+from tests.cli.test_lbctl_dry_run import LBCTL, lbctl, ok
 from tests.conftest import TWO_ARM_NAT
 
 CONFIG = "etc/lbwizard/appliance.yaml"
@@ -351,3 +358,71 @@ def test_a_backup_leaves_out_a_version_that_does_not_load_and_says_so(target, tm
     fresh = tmp_path / "fresh"
     ok(fresh, "restore", str(file))
     assert sorted(p.name for p in (fresh / "etc/lbwizard/history").iterdir()) == ["0002.json", "0002.yaml"]
+
+
+# -- a power cut during a restore: the boot's file work after a SIGKILL at every step ----------------------
+# (tests/netns/test_restore_netns.py does it with the real boot apply and the namespace)
+
+
+SETS = ("etc/haproxy/certs", "etc/ssh", "etc/lbwizard/pair", "etc/lbwizard/admin-password.hash", "etc/lbwizard/appliance.yaml")
+
+
+def the_set(root: Path) -> dict:
+    """What a restore replaces, and the history, as whole trees (content, mode, owner)."""
+    found = whole_tree(root)
+    # the history's records say when each version was saved: the versions themselves are compared
+    keep = lambda name: name.startswith(SETS) or (name.startswith("etc/lbwizard/history") and not name.endswith(".json"))
+    return {name: item for name, item in found.items() if keep(name)}
+
+
+def boot_files(root: Path) -> None:
+    """What the boot apply does to files before it applies anything (manage/boot.py)."""
+    paths = Paths(root)
+    for temporary in leftovers(paths):
+        temporary.unlink()
+    restore_journal.recover(paths, lambda line: None)
+    for number in history.unfinished(paths):
+        history.path_of(paths, number).unlink()
+        history.record_of(paths, number).unlink(missing_ok=True)
+
+
+def restore_paused(root: Path, file: Path, step: int) -> subprocess.Popen:
+    command = [*LBCTL, "--dry-run", "--root", str(root), "restore", str(file)]
+    process = subprocess.Popen(
+        command, env={**os.environ, PAUSE_HOOK: str(step)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 120
+    assert process.stderr is not None
+    while f"paused after step {step}" not in (line := process.stderr.readline()):
+        assert line and time.monotonic() < deadline, f"the restore never paused after step {step}"
+    return process
+
+
+@pytest.mark.long
+def test_a_restore_cut_by_a_power_cut_after_any_step_boots_the_old_set_or_the_new_whole(tmp_path, source, target_template):
+    file = tmp_path / "source.lbbackup"
+    file.write_bytes(source[1])
+    old = the_set(target_template)
+    whole = tmp_path / "whole"
+    shutil.copytree(target_template, whole, symlinks=True)
+    done = subprocess.run(
+        [*LBCTL, "--dry-run", "--root", str(whole), "restore", str(file)], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert not restore_journal.pending(Paths(whole)).exists()
+    new = the_set(whole)
+    assert new != old and any(name.startswith("etc/haproxy/certs/") for name in new)
+    steps = len([line for line in done.stdout.splitlines() if line.startswith("- ") and not line.startswith("- hand-over")])
+    outcomes = []
+    for step in range(1, steps + 1):
+        root = tmp_path / f"cut{step}"
+        shutil.copytree(target_template, root, symlinks=True)
+        process = restore_paused(root, file, step)
+        process.send_signal(signal.SIGKILL)
+        process.communicate(timeout=60)
+        boot_files(root)
+        now = the_set(root)
+        assert now in (old, new), f"a power cut after step {step}: {sorted(set(now.items()) ^ set(old.items()))[:4]}"
+        outcomes.append("new" if now == new else "old")
+        shutil.rmtree(root)
+    assert outcomes[0] == "old" and outcomes[-1] == "new" and outcomes.count("new") == 1, outcomes  # the commit: the last step

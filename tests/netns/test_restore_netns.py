@@ -2,12 +2,15 @@
 restored from the backup of another. A fault injected after each step of the restore leaves the whole
 picture (the namespace, every file under the root with its mode, its directories, HAProxy's servers) as
 it was; the restore let run to its end leaves the backup's addresses, firewall and daemon files live, and
-HAProxy started on them presents the backup's certificate."""
+HAProxy started on them presents the backup's certificate. `lbwizard rollback` then puts back the
+certificates, host keys and password with the rest; and a power cut after any step of a restore boots
+exactly the old configuration with the old set, or the new one with the new set."""
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import signal
 import subprocess
 import sys
 from itertools import count
@@ -15,13 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from lbwizard.apply.transaction import FAULT_HOOK
+from lbwizard.apply.transaction import FAULT_HOOK, PAUSE_HOOK
 from lbwizard.config import model
 from lbwizard.config.password import hash_password
 from tests.conftest import TWO_ARM_NAT
-from tests.netns.lab import Lab, lbwizard
+from tests.netns.lab import Lab, finish, lbwizard
 from tests.netns.test_apply_netns import write_config
-from tests.netns.test_power_cut_matrix import WEB, Unit, mismatch, picture
+from tests.netns.test_power_cut_matrix import WEB, Unit, mismatch, paused, picture
 
 CERTIFICATE = "etc/haproxy/certs/appliance.pem"
 HOST_KEY = "etc/ssh/ssh_host_ed25519_key"
@@ -95,3 +98,62 @@ def test_a_restore_cut_by_a_fault_after_any_step_leaves_all_as_it_was_and_a_whol
     unit.power_off_haproxy()  # the appliance's hand-over reloads it; here it is started on the restored files
     unit.start_haproxy()
     assert fingerprint(lab) == fingerprint(lab, other / CERTIFICATE) != ""
+
+
+def without_history(now: dict) -> dict:
+    """A picture without the history's versions: a rollback applies an old state, and history only grows."""
+    files = {name: item for name, item in now["files"].items() if not name.startswith("etc/lbwizard/history/")}
+    return now | {"files": files}
+
+
+def test_a_rollback_after_a_restore_puts_back_the_certificates_keys_and_password(lab, tmp_path):
+    file, other = backup_of_another_unit(lab, tmp_path)
+    unit = Unit(lab, tmp_path)
+    (unit.root / "etc/ssh").mkdir(parents=True)
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(unit.root / HOST_KEY)], check=True)
+    own_key = (unit.root / HOST_KEY).read_bytes()
+    old = picture(lab, unit.root)
+    restored = lbctl(lab, unit.root, "restore", str(file))
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    for name in (CERTIFICATE, HOST_KEY, "etc/lbwizard/admin-password.hash"):
+        assert (unit.root / name).read_bytes() == (other / name).read_bytes(), name
+    back = lbwizard(lab, "rollback", "--root", str(unit.root))
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert f"put back {unit.root / HOST_KEY} as it was before the restore" in back.stdout
+    assert not (unit.root / CERTIFICATE).exists()  # the unit had none: the backup's is gone again
+    assert (unit.root / HOST_KEY).read_bytes() == own_key
+    now = picture(lab, unit.root)
+    assert without_history(now) == without_history(old), mismatch(without_history(now), without_history(old))
+
+
+def restore_started(lab: Lab, root: Path, file: Path, step: int) -> subprocess.Popen:
+    command = ["ip", "netns", "exec", lab.ns("lb"), sys.executable, "-m", "lbwizard.manage.lbctl", "--root", str(root)]
+    return subprocess.Popen(
+        [*command, "restore", str(file)],
+        env={**os.environ, PAUSE_HOOK: str(step)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.mark.long
+def test_a_power_cut_after_any_step_of_a_restore_boots_the_old_or_the_new_unit_whole(lab, tmp_path):
+    file, _ = backup_of_another_unit(lab, tmp_path)
+    unit = Unit(lab, tmp_path)
+    whole = lbctl(lab, unit.root, "restore", str(file))
+    assert whole.returncode == 0, whole.stdout + whole.stderr
+    steps = len([line for line in whole.stdout.splitlines() if line.startswith("- ") and not line.startswith("- hand-over")])
+    new = unit.after_power_cut()
+    assert new != unit.old and CERTIFICATE in new["files"] and CERTIFICATE not in unit.old["files"]
+    outcomes = []
+    for step in range(1, steps + 1):
+        unit.reset()
+        process = restore_started(lab, unit.root, file, step)
+        paused(process, step)
+        process.send_signal(signal.SIGKILL)
+        finish(process, f"restore: power cut after step {step}")
+        now = unit.after_power_cut()
+        assert now in (unit.old, new), f"a cut after step {step}: {mismatch(now, unit.old)} / {mismatch(now, new)}"
+        outcomes.append("new" if now == new else "old")
+    assert outcomes[0] == "old" and outcomes[-1] == "new" and outcomes.count("new") == 1, outcomes

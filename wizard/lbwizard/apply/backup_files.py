@@ -165,7 +165,7 @@ def _gid(group: str | None, directory: Path) -> int:
     return directory.stat().st_gid if found is None else found
 
 
-def _try_reload(unit: str) -> None:
+def try_reload(unit: str) -> None:
     """Reload (or restart) unit if it runs; one that is down stays down and reads its files when it starts."""
     result = subprocess.run(["systemctl", "try-reload-or-restart", unit], check=False, capture_output=True, text=True)
     if result.returncode != 0:
@@ -182,12 +182,22 @@ def _files_of(
     writes = [_owned_file_step(path, content, mode, changed, group, root) for path, content, mode in files]
     if unit is None or not files:
         return writes
-    when_changed = lambda: _try_reload(unit) if changed else None
+    when_changed = lambda: try_reload(unit) if changed else None
     return [
         Step(f"(on the way back: reload {unit} if it runs)", lambda: None, when_changed),
         *writes,
         Step(f"reload {unit} if it runs and a file of it changed", when_changed, lambda: None),
     ]
+
+
+def written(backup: Backup, paths: Paths, host_keys: bool) -> list[str]:
+    """The files (relative to the root) a restore of backup writes besides the configuration and its
+    history: what restore_steps() writes, and the password hash record under a root other than /."""
+    names = [n for n in sorted(certificate_members(backup.config) | set(PAIR_MEMBERS)) if n in backup.members]
+    names += backup.host_keys if host_keys else []
+    if PASSWORD_MEMBER in backup.members and not paths.is_live_root:
+        names.append(str(paths.admin_password_hash.relative_to(paths.root)))
+    return names
 
 
 def restore_steps(backup: Backup, paths: Paths, host_keys: bool) -> list[Step]:

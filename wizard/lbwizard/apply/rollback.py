@@ -19,7 +19,7 @@ from ..config.files import atomic_write
 from ..config.model import ApplianceConfig, ConfigFormatError
 from ..config.paths import Paths
 from ..engines.access import Engines
-from . import firewall, network, sysctl
+from . import firewall, network, restore_journal, sysctl
 from .config_files import file_step
 from .handover import ROLES, reload_daemons
 from .runtime import runtime_change
@@ -176,4 +176,5 @@ def plan(record: dict, paths: Paths, engines: Engines) -> list[Step]:
         if path not in recorded:
             steps.append(_file_restore_step(path, None))
     steps += [_file_restore_step(paths.root / name, wanted) for name, wanted in files.items()]
+    steps += restore_journal.rollback_steps(record, paths)  # a restore's certificates, host keys, password
     return steps + engines_after

@@ -24,7 +24,7 @@ import socket
 from ipaddress import IPv4Address, IPv4Interface
 from pathlib import Path
 
-from ..apply import sysctl
+from ..apply import restore_journal, sysctl
 from ..apply.config_files import config_steps
 from ..apply.handover import ROLES, handover_step
 from ..apply.plan import live_steps, system_files
@@ -137,6 +137,7 @@ def boot(paths: Paths) -> int:
     for temporary in leftovers(paths):
         print(f"- remove {temporary}: a write the power cut stopped", flush=True)
         temporary.unlink()
+    restore_journal.recover(paths, print_step)  # a restore cut off before it was whole: taken back whole
     for number in history.unfinished(paths):  # a change cut off before its commit point: it never happened
         print(f"- remove history version {number}: its change was cut off before it was saved", flush=True)
         history.path_of(paths, number).unlink()

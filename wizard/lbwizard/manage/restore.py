@@ -4,8 +4,11 @@ answers disk saying `restore: FILE`).
 The file is checked whole before anything is touched (config/backup.py). Then, under the change lock,
 one transaction: the backup's config applied like any change (network, kernel, firewall, files, the
 hand-over), its certificates, pair identity, SSH host keys and admin password hash written, its history
-brought in, and appliance.yaml saved last. Any failure undoes all of it, proven against a picture that
-includes the restored files. A paired unit's config keeps its ha section; it is not pushed to the peer.
+brought in, and appliance.yaml saved. Any failure undoes all of it, proven against a picture that
+includes the restored files. What it replaces is kept first (apply/restore_journal.py), and the last
+step, the restore's commit point, hands that to the rollback record: a power cut before it boots the old
+configuration with the old certificates, keys and password, and `lbwizard rollback` after it puts them
+back. A paired unit's config keeps its ha section; it is not pushed to the peer.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from ..apply import backup_files, state
+from ..apply import backup_files, restore_journal, state
 from ..apply.plan import plan
 from ..config import backup, files
 from ..config.backup import Backup, BackupError
@@ -62,16 +65,20 @@ def restore(
             except ConfigFormatError:
                 previous = None  # a saved config that no longer loads is replaced all the same
             config = found.config
+            password = backup_files.password_hash(found)
+            written = backup_files.written(found, paths, host_keys)
+            keep, whole = restore_journal.journal_steps(paths, written, password is not None, live)
             steps = plan(
                 config,
                 paths,
-                backup_files.password_hash(found),
+                password,
                 live=live,
                 previous=previous,
                 handover=handover,
                 restored_files=backup_files.restore_steps(found, paths, host_keys),
                 history=backup_files.history_steps(found, paths),
             )
+            steps = [keep, *steps, whole]  # whole: the commit point (apply/restore_journal.py)
             capture = None
             if live:
                 engines = for_run(paths.haproxy_socket, live)
