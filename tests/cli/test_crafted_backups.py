@@ -181,6 +181,14 @@ REFUSED_MEMBERS = {
         lambda c: with_certificate_at(c, "etc/ssl/private/shop.pem", carried=False),
         "refused: virtual service SHOP2 names the certificate /etc/ssl/private/shop.pem, outside /etc/haproxy/certs/",
     ),
+    "a_password_with_a_second_account": (
+        lambda c: c.put(backup.PASSWORD_MEMBER, c.files[backup.PASSWORD_MEMBER] + b"bin:" + c.files[backup.PASSWORD_MEMBER]),
+        "refused: admin-password.hash is not one crypt(3) hash on one line",
+    ),
+    "a_password_that_is_no_hash": (
+        lambda c: c.put(backup.PASSWORD_MEMBER, b"correct horse battery\n"),
+        "refused: admin-password.hash is not one crypt(3) hash on one line",
+    ),
     "a_member_no_backup_holds": (
         lambda c: c.put("etc/shadow", b"root::0:0:99999:7:::\n"),
         "refused: etc/shadow is not a file an appliance backup holds",
@@ -242,6 +250,15 @@ def test_modes_wider_than_the_units_own_are_not_taken(source, target, tmp_path):
     assert {mode for name, mode in modes.items() if name.startswith("etc/lbwizard/history/")} == {0o644}
     assert (target / "etc/lbwizard/admin-password.hash").stat().st_mode & 0o7777 == 0o600
     assert (target / PAIR_KEY).parent.stat().st_mode & 0o7777 == 0o700  # made as pair/keys.py makes it
+
+
+def test_a_manifest_hostname_reaches_the_terminal_as_printable_text_only(source, target, tmp_path):
+    crafted = Crafted.of(source[1])
+    crafted.manifest["hostname"] = "lb\x1b]0;owned\x07\n0003  2026-12-06 forged line"
+    result = restore(target, crafted, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "\x1b" not in result.stdout and "\x07" not in result.stdout
+    assert "restored the backup of lb?]0;owned??0003  2026-12-06 forged line, made " in result.stdout
 
 
 def test_a_manifest_mode_that_is_not_a_mode_is_damage(source, target, tmp_path):

@@ -36,6 +36,7 @@ from pathlib import Path, PurePosixPath
 
 from . import history, model
 from .model import APPLIANCE_CERTIFICATE, ApplianceConfig, ConfigFormatError
+from .password import is_crypt_hash
 from .paths import Paths
 from .verify import verify
 
@@ -91,7 +92,14 @@ class Backup:
         versions = self.versions
         held = f"{len(versions)} version(s)" + (f" (newest {versions[-1]:04d})" if versions else "")
         keys = "with SSH host keys" if self.host_keys else "without SSH host keys"
-        return f"{self.manifest.get('hostname', '?')}, made {self.manifest.get('created', '?')}: {held}, {keys}"
+        return f"{shown(self.manifest.get('hostname'))}, made {shown(self.manifest.get('created'))}: {held}, {keys}"
+
+
+def shown(value: object, limit: int = 64) -> str:
+    """A manifest's word as it may reach a terminal: printable characters only (no escape sequence, no
+    line of its own), bounded."""
+    text = value if isinstance(value, str) else "?"
+    return "".join(c if c.isprintable() else "?" for c in text[:limit]) or "?"
 
 
 def history_member(number: int, kind: str = "yaml") -> str:
@@ -346,6 +354,13 @@ def _json_or_none(content: bytes) -> object:
         return None
 
 
+def _one_crypt_hash(text: str) -> bool:
+    """Root's password hash and nothing else: chpasswd takes it on a line of its own, where a second line
+    would set another account's password."""
+    hashed = text.removesuffix("\n")
+    return "\n" not in hashed and is_crypt_hash(hashed)
+
+
 def _config(members: Members) -> ApplianceConfig:
     """The configuration inside, which must load and verify; and no member a backup of it would not hold."""
     if CONFIG_MEMBER not in members:
@@ -365,6 +380,8 @@ def _config(members: Members) -> ApplianceConfig:
         raise BackupError(f"refused: {outside[0]}")
     if bad := history_problems(members):
         raise BackupError(next(iter(bad.values())))
+    if PASSWORD_MEMBER in members and not _one_crypt_hash(members[PASSWORD_MEMBER][0].decode()):
+        raise BackupError(f"refused: {PASSWORD_MEMBER} is not one crypt(3) hash on one line, as lbctl backup writes it")
     if strays := sorted(name for name in members if not belongs(name, config)):
         raise BackupError(f"refused: {strays[0]} is not a file an appliance backup holds")
     return config

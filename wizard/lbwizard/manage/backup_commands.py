@@ -49,8 +49,8 @@ def _summary(found: backup.Backup, where: str) -> tuple[str, dict]:
     data = {
         "ok": True,
         "file": where,
-        "hostname": found.manifest.get("hostname"),
-        "created": found.manifest.get("created"),
+        "hostname": backup.shown(found.manifest.get("hostname")),
+        "created": backup.shown(found.manifest.get("created")),
         "versions": found.versions,
         "certificates": certificates,
         "pair_identity": bool(pair),
