@@ -263,3 +263,33 @@ async def test_ssh_keys_and_management_networks_from_the_access_screen(root, tmp
     access = saved(root).access
     assert access.ssh_authorized_keys == [key] and access.management_networks == ["10.9.0.0/24", "2001:db8::/32"]
     assert key in (root / "etc/lbwizard/authorized_keys/root").read_text()
+
+
+async def test_a_change_whose_undo_fails_says_the_rollback_is_incomplete(root, monkeypatch):
+    """A drain fails after step 3 and the undo of its first step fails: the run screen says the rollback is
+    INCOMPLETE (exit 4, lbctl's), not "every change was undone" (issue 35)."""
+    from lbwizard.apply.step import Step
+    from lbwizard.manage import changes
+
+    real = changes.plan
+
+    def with_a_stuck_undo(*args, **kwargs):
+        steps = real(*args, **kwargs)
+
+        def cannot() -> None:
+            raise OSError("read-only file system")
+
+        steps[0] = Step(steps[0].description, steps[0].do, cannot)
+        return steps
+
+    monkeypatch.setattr(changes, "plan", with_a_stuck_undo)
+    monkeypatch.setenv("LBWIZARD_TEST_FAULT_AFTER_STEP", "3")
+    async with app_for(root).run_test(size=SIZE) as pilot:
+        await choose(pilot, "servers")
+        await pilot.press("d")
+        outcome = await finished(pilot)
+        assert outcome.startswith("Failed (see the steps above), and the rollback is INCOMPLETE"), outcome
+        assert "every change was undone" not in outcome
+        steps = str(pilot.app.screen.query_one("#steps", Static).render())
+        assert "apply failed (injected fault after step 3" in steps and "), and the rollback is INCOMPLETE" in steps
+        assert "read-only file system" in steps

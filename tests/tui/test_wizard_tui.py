@@ -334,3 +334,36 @@ async def test_setup_again_on_the_screens_changes_only_what_was_typed(tmp_path):
     expected = model.loads(model.dumps(saved))
     expected.gateway = "10.0.0.1"
     assert (tmp_path / "etc/lbwizard/appliance.yaml").read_text() == model.dumps(expected)
+
+
+async def test_an_apply_whose_undo_fails_says_the_rollback_is_incomplete(tmp_path):
+    """The apply fails, and one undo fails too: the screen says the rollback is INCOMPLETE and what was not
+    undone, never "nothing was changed" (issue 35: it said so for any failure)."""
+
+    def raise_(error: Exception):
+        def act() -> None:
+            raise error
+
+        return act
+
+    def planner(config, hashed):
+        stuck = Step("write something the undo cannot take back (test)", lambda: None, raise_(OSError("read-only file system")))
+        broken = Step("a step that fails (test)", raise_(RuntimeError("the disk is full")), lambda: None)
+        return [stuck, *real_plan(config, Paths(tmp_path), hashed), broken]
+
+    app = make_app(tmp_path, planner)
+    async with app.run_test(size=SIZE) as pilot:
+        await walk(pilot, NAT_SCREENS)
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(app.screen, ProgressScreen)
+        heading = str(app.screen.query_one("#heading").render())
+        outcome = str(app.screen.query_one("#outcome").render())
+        assert heading == "Apply failed; the rollback is INCOMPLETE", heading
+        assert outcome.startswith("Failed: the disk is full, and the rollback is INCOMPLETE"), outcome
+        assert "write something the undo cannot take back (test): read-only file system" in outcome
+        assert "Nothing was changed" not in outcome and "every change was undone" not in outcome
+        await pilot.press("enter")
+    assert app.return_value == "failed" and app.outcome.exit_code == 4
+    assert tree(tmp_path) == []  # every other step was undone

@@ -87,3 +87,36 @@ def test_undo_of_a_file_step_that_never_ran_leaves_the_file_alone(tmp_path):
     existing.write_text("the admin's")
     file_step(existing, "ours", "write keep.txt").undo()
     assert existing.read_text() == "the admin's"
+
+
+def _raises(error: BaseException):
+    def act() -> None:
+        raise error
+
+    return act
+
+
+@pytest.mark.parametrize(
+    ("fault", "undo_fails", "kind", "code", "line"),
+    [
+        (None, False, "ok", 0, "applied"),
+        (Boom("disk full"), False, "failed-and-undone", 1, "apply failed and every change was undone: disk full"),
+        (Boom("disk full"), True, "failed-and-undo-incomplete", 4,
+         "apply failed (disk full), and the rollback is INCOMPLETE: could not undo: b: read-only"),
+        (KeyboardInterrupt(), False, "interrupted", 130, "interrupted; every change was undone"),
+        (KeyboardInterrupt(), True, "failed-and-undo-incomplete", 4,
+         "apply failed (interrupted), and the rollback is INCOMPLETE: could not undo: b: read-only"),
+    ],
+    ids=["ok", "undone", "undo_incomplete", "interrupted", "interrupted_undo_incomplete"],
+)  # fmt: skip
+def test_every_way_a_transaction_ends_is_one_outcome_with_its_line_and_exit_code(fault, undo_fails, kind, code, line):
+    """The Outcome lbctl, lbwizard and the screens all render: an incomplete rollback is never "undone"."""
+    steps = [
+        Step("a", lambda: None, lambda: None),
+        Step("b", lambda: None, _raises(OSError("read-only")) if undo_fails else lambda: None),
+        *([Step("c", _raises(fault), lambda: None)] if fault else []),
+    ]
+    outcome = transaction.attempt(steps)
+    assert (outcome.kind, outcome.exit_code, outcome.line()) == (kind, code, line)
+    assert transaction.Outcome.of_exit_code(code).kind == kind
+    assert ("INCOMPLETE" in outcome.screen_text()) == undo_fails and ("undone" in outcome.screen_text()) == (kind != "ok")

@@ -13,11 +13,18 @@ from ..apply import state, transaction
 from ..apply.plan import plan
 from ..apply.runtime import RuntimeChange
 from ..apply.step import Step
+
+# a transaction's own exit codes, by its Outcome: applied 0, failed and undone 1, rollback incomplete 4,
+# interrupted and undone 130 (named here too, with the others, for the commands)
+from ..apply.transaction import EXIT_ABORTED as EXIT_ABORTED
+from ..apply.transaction import EXIT_FAILED as EXIT_FAILED
+from ..apply.transaction import EXIT_OK as EXIT_OK
+from ..apply.transaction import EXIT_UNDO_INCOMPLETE as EXIT_UNDO_INCOMPLETE
 from ..config.model import ApplianceConfig
 from ..config.paths import Paths
 from ..engines.access import for_run
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_ABORTED = 0, 1, 2, 130
+EXIT_BAD_INPUT = 2
 EXIT_BUSY = 75  # another change holds the lock (sysexits' EX_TEMPFAIL: try again later)
 EXIT_PEER_REFUSED = 3  # the HA peer refused the change: neither unit has it
 
@@ -68,20 +75,13 @@ def run_steps(
     echo: Callable[[str], None] = print_step,
     failure: Callable[[str], None] = print_failure,
 ) -> int:
-    """failure receives the one line that says what went wrong (stderr for a command, the screen for a TUI)."""
-    try:
-        compare = state.settled_comparison(capture) if capture else None
-        transaction.run(steps, echo, capture=capture, compare=compare)
-    except KeyboardInterrupt:
-        failure("interrupted; every change was undone")
-        return EXIT_ABORTED
-    except transaction.RollbackIncomplete as exc:
-        failure(f"apply failed ({exc.__cause__}), and the rollback is INCOMPLETE: {exc}")
-        return EXIT_FAILED
-    except Exception as exc:
-        failure(f"apply failed and every change was undone: {exc}")
-        return EXIT_FAILED
-    return EXIT_OK
+    """failure receives the one line that says what went wrong (stderr for a command, the screen for a TUI);
+    the exit code is the outcome's (transaction.Outcome: every caller renders that one)."""
+    compare = state.settled_comparison(capture) if capture else None
+    outcome = transaction.attempt(steps, echo, capture=capture, compare=compare)
+    if not outcome.ok:
+        failure(outcome.line())
+    return outcome.exit_code
 
 
 def commit(

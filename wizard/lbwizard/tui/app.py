@@ -34,7 +34,7 @@ Planner = Callable[[ApplianceConfig, str | None], list[Step]]
 
 
 class WizardApp(App[str]):
-    """Returns 'applied', 'aborted' or 'failed' from run()."""
+    """Returns 'applied', 'aborted' or 'failed' from run(); outcome says how a failed apply ended."""
 
     CSS_PATH = Path(__file__).with_name("wizard.tcss")
     TITLE = "lbwizard"
@@ -63,6 +63,7 @@ class WizardApp(App[str]):
         self.cancel = threading.Event()
         self.applying = False
         self.result = "aborted"
+        self.outcome: transaction.Outcome | None = None  # how the apply ended (None: not applied)
         self._held_keys: list[events.Key] | None = None
         if os.environ.get("TERM", "") in ("linux", "vt100", "vt220"):
             self.ansi_color = True  # the 16 colours of the console, not approximations of truecolor
@@ -166,17 +167,17 @@ class WizardApp(App[str]):
             with self.guard():
                 steps = self.planner(config, self.flow.admin_password_hash())
                 compare = state.settled_comparison(picture) if picture else None
-                transaction.run(steps, progress, self.cancel.is_set, picture, compare, detail)
-        except KeyboardInterrupt:
-            self.applying = False
+                self.outcome = transaction.attempt(steps, progress, self.cancel.is_set, picture, compare, detail)
+        except Exception as exc:  # before the first step (the lock busy, the saved config changed): nothing done
+            self.outcome = transaction.Outcome(transaction.Outcome.UNDONE, str(exc))
+        self.applying = False
+        if self.outcome.kind == transaction.Outcome.INTERRUPTED:  # undone whole: leave, as Ctrl-C before confirm
             self.call_from_thread(self.exit, "aborted")
             return
-        except Exception as exc:
-            self.applying = False
+        if not self.outcome.ok:  # undone, or not all of it: the screen says which
             self.result = "failed"
-            self.call_from_thread(screen.show_outcome, "Apply failed", f"Nothing was changed (every step was undone): {exc}", [])
+            self.call_from_thread(screen.show_outcome, self.outcome.heading(), self.outcome.screen_text(), [])
             return
-        self.applying = False
         self.result = "applied"
         self.call_from_thread(
             screen.show_outcome,

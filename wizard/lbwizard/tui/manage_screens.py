@@ -17,6 +17,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, DataTable, Footer, Input, Static
 
+from ..apply.transaction import Outcome
 from ..config import provenance
 from ..manage.operations import Operations
 
@@ -99,8 +100,8 @@ class RunScreen(Screen[bool]):
             text = "Not applied; nothing was changed. Fix:\n" + "\n".join(f"{field}: {message}" for field, message in problems)
         elif result == 0:
             text = "Applied and saved as a new version. Press Enter to go back."
-        else:
-            text = "Failed; every change was undone (see the steps above). Press Enter to go back."
+        else:  # undone, or not all of it (exit 4): the one rendering of a transaction's outcome
+            text = f"{Outcome.of_exit_code(result).screen_text()} Press Enter to go back."
         self.app.call_from_thread(self._finish, text, result == 0 and not problems)
 
     def _finish(self, text: str, applied: bool) -> None:
