@@ -90,7 +90,7 @@ async def test_adding_a_real_server_with_bad_input_names_the_field_and_saves_not
         await pilot.press("a")
         await pilot.pause()
         await fill(pilot, {"endpoint": "192.168.2.51", "weight": "heavy"})
-        assert "weight: 'heavy' is not a int" in await finished(pilot)
+        assert "weight: 'heavy' is not a weight; use 0-65535" in await finished(pilot)
     assert (root / "etc/lbwizard/appliance.yaml").read_text() == before
 
 

@@ -13,13 +13,12 @@ mapping of names to them (interfaces), or a scalar whose kind parses it.
 from __future__ import annotations
 
 import functools
-import re
 import types
 import typing
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from typing import Any
 
-from .kinds import Kind, KindError, Listed, shown
+from .kinds import Kind, KindError, Listed, key_text
 
 
 def setting(
@@ -115,8 +114,7 @@ Problems = list[tuple[str, str]]
 
 def _join(path: str, name: str) -> str:
     """A field path; a key that is not a plain word is quoted (escaped, cut), so no key can forge a line."""
-    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,40}", name):
-        name = shown(name, 30)
+    name = key_text(name)
     return f"{path}.{name}" if path else name
 
 

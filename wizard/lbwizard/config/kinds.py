@@ -41,6 +41,14 @@ def shown(value: object, limit: int = SHOWN_MAX) -> str:
     return f"{text[:limit]}...{length}"
 
 
+def key_text(key: object) -> str:
+    """A document's key as a field name may show it: a plain word as it is, anything else quoted and cut,
+    so no key can forge a line or an escape sequence in a message."""
+    if isinstance(key, str) and re.fullmatch(r"[A-Za-z0-9_.-]{1,40}", key):
+        return key
+    return shown(key, 30)
+
+
 def unprintable(text: str) -> str | None:
     """The first character no config file or terminal should get (control, format, line separators), as
     U+XXXX, or None. Tabs and newlines count: no setting is more than one line."""
@@ -631,3 +639,32 @@ class Listed(Kind):
 
 def choice_of(values: Sequence[Any], what: str, verb: str = "choose") -> Choice:
     return Choice(what=what, choices=tuple(values), verb=verb, metavar="|".join(str(v) for v in values))
+
+
+@dataclass(frozen=True)
+class Parsed(Kind):
+    """A kind made of a parsing function (text or typed alike) and its schema: an answer that takes a list or
+    one line, or a word like "default" beside its values. The function raises ValueError; its message is
+    the kind's."""
+
+    read: Callable[[Any], Any] = field(default=lambda value: value)
+    schema: dict[str, Any] = field(default_factory=dict)
+
+    def parse(self, value: object) -> Any:
+        if isinstance(value, str):
+            _plain(value, self.what, self.max_length)
+        return self.check(value)
+
+    def parse_text(self, text: str) -> Any:
+        return self.check(text)
+
+    def check(self, value: object) -> Any:
+        try:
+            return self.read(value)
+        except KindError:
+            raise
+        except ValueError as exc:
+            raise KindError(str(exc)) from None
+
+    def json_schema(self) -> dict[str, Any]:
+        return dict(self.schema)

@@ -339,9 +339,9 @@ WEIGHT = Integer(
     what="a weight",
     low=WEIGHT_MIN,
     high=WEIGHT_MAX,
-    rule=f"out of range; use 0-{WEIGHT_MAX} (0 takes the server out of rotation)",
+    rule=f"use 0-{WEIGHT_MAX} (0 takes the server out of rotation)",
 )
-CONNECTIONS = Integer(what="a connection count", low=0, high=65535, rule="out of range; use 0-65535")
+CONNECTIONS = Integer(what="a connection count", low=0, high=65535)
 
 
 @dataclass

@@ -91,6 +91,7 @@ class PublicKey(Kind):
 
     what: str = "an SSH public key"
     metavar: str = "KEY"
+    max_length: int = MAX_KEY_LENGTH
 
     def parse_text(self, text: str) -> str:
         if len(text) > MAX_KEY_LENGTH:

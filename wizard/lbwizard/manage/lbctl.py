@@ -21,8 +21,8 @@ from typing import NoReturn
 import yaml
 
 from ..config import edit, history, lock, model, provenance, sshkeys, verify_access
-from ..config.addressing import parse_yes_no
 from ..config.model import ApplianceConfig, ConfigFormatError
+from ..config.options import SERVER_NAME, SERVER_OPTIONS, SERVICE_OPTIONS, Option, read_options
 from ..config.paths import Paths
 from ..engines import diagnose, persist_refresh, response_weights
 from ..engines.errors import EngineError
@@ -33,81 +33,34 @@ from .operations import Operations
 from .process_end import end_process
 
 
-def _none_or(kind: type) -> Callable[[str], object]:
-    """An option value where "none" clears the setting (--fwmark none, --persistence none)."""
-
-    def convert(text: str) -> object:
-        return None if text.lower() == "none" else kind(text)
-
-    convert.__name__ = kind.__name__
-    return convert
-
-
-def _int_or_text(text: str) -> int | str:
-    """A number where one is given (a ToS byte), else the text (a QoS class name)."""
-    return int(text) if text.isascii() and text.isdigit() else text
+def _add_options(parser: argparse.ArgumentParser, table: list[Option]) -> None:
+    """The settings' own options (config/options.py); their text is read by each setting's kind after
+    parsing, so a wrong value is a `--flag: message` problem (exit 2, --json too), not argparse's usage."""
+    for option in table:
+        parser.add_argument(
+            option.flag,
+            dest=f"opt:{option.path}",
+            metavar=option.kind.metavar or None,
+            default=argparse.SUPPRESS,
+            help=option.help + (" (or none)" if option.clear and "(or none)" not in option.help else ""),
+        )
 
 
-def yes_no(text: str) -> bool:
-    """The wizard's y/yes/true and n/no/false, and on/off, 1/0 for the switches of a service."""
-    return parse_yes_no({"on": "yes", "1": "yes", "off": "no", "0": "no"}.get(text.lower(), text))
+def _options(args: argparse.Namespace, table: list[Option]) -> dict[str, object]:
+    """The model settings the admin gave, by model path, each read by its kind (EditError naming the flag)."""
+    given = {key[4:]: value for key, value in vars(args).items() if key.startswith("opt:")}
+    options, problems = read_options(table, given)
+    if problems:
+        raise OptionsError(problems)
+    return options | {key: value for key, value in given.items() if key not in {o.path for o in table}}
 
 
-yes_no.__name__ = "yes or no"
+class OptionsError(ValueError):
+    """lbctl arguments not of their settings' kinds: (option, message) pairs, every one at once."""
 
-# (option, model path, type, help): every setting of a virtual service, by the model's own names
-SERVICE_OPTIONS = [
-    ("--address", "address", str, "the VIP (the floating external address in an HA pair)"),
-    ("--port", "port", int, "the VIP's port"),
-    ("--extra-ports", "extra_ports", str, 'more ports of the same service, e.g. "8000-8080, 9002"'),
-    ("--fwmark", "fwmark", _none_or(int), "firewall mark shared by services that follow each other (or none)"),
-    ("--protocol", "protocol", str, "tcp | udp"),
-    ("--layer", "layer", int, "4 (IPVS) | 7 (HAProxy)"),
-    ("--forwarding", "forwarding", str, "dr | nat | tun at layer 4, snat at layer 7 (default: the topology's)"),
-    ("--scheduler", "scheduler", str, "rr wrr lc wlc sh mh fo sed nq ; layer 7: roundrobin leastconn source uri hdr ..."),
-    ("--scheduler-param", "scheduler_param", str, "the header or URL parameter of hdr / url_param"),
-    ("--persistence", "persistence.mode", _none_or(str), "source-ip, active-cookie, ... (or none)"),
-    ("--persistence-timeout", "persistence.timeout", int, "seconds"),
-    ("--persistence-netmask", "persistence.netmask", str, "source-ip granularity, e.g. 24"),
-    ("--persistence-name", "persistence.name", str, "cookie, query item or header name"),
-    ("--persistence-refresh", "persistence.refresh", yes_no, "yes: clients with a live connection keep it (4 days+)"),
-    ("--check", "health_check.type", str, "tcp | udp | http | https | misc | none"),
-    ("--check-path", "health_check.path", str, "http(s) check path"),
-    ("--check-expect", "health_check.expect", int, "http(s) status expected"),
-    ("--check-script", "health_check.script", str, "misc check program"),
-    ("--check-interval", "health_check.interval", int, "seconds between checks"),
-    ("--check-timeout", "health_check.timeout", int, "seconds a check may take before it fails"),
-    ("--sorry-server", "sorry_server", _none_or(str), "ADDRESS[:PORT] that serves while no real server is up (or none)"),
-    ("--quorum", "quorum", _none_or(int), "layer 4: healthy weight below which the service is down (or none)"),
-    ("--tos", "tos", _none_or(_int_or_text), "layer 7: QoS class (minimize-delay, ...) or ToS byte, 184 = EF (or none)"),
-    ("--idle-timeout", "idle_timeout", int, "seconds an idle connection is kept (0: the default; layer 4: for all)"),
-    ("--server-initiating", "server_initiating", yes_no, "layer 7: yes for protocols where the server speaks first"),
-    ("--tls", "tls", yes_no, "layer 7: yes to terminate TLS here (HTTPS to clients, HTTP to the servers)"),
-    ("--tls-certificate", "tls_certificate", _none_or(str), "PEM with certificate and key (none: the unit's own)"),
-    ("--transparent", "transparent", yes_no, "layer 7: yes for servers to see clients' own addresses (gateway: this unit)"),
-    ("--subnet-originating", "subnet_originating", yes_no, "layer 7: no to connect to the servers from the VIP"),
-    ("--server-nat", "server_nat", yes_no, "yes: the servers' own connections to this port leave from the VIP"),
-    ("--retry-requests", "retry_requests", yes_no, "layer 7: no to answer 502 when a server fails a request, not retry"),
-    ("--agent-port", "agent_port", _none_or(int), "adaptive: the servers' agents on this port set their weights (or none)"),
-    ("--response-weights", "response_weights", yes_no, "yes: weights follow the checks' response times (002)"),
-]
-SERVER_OPTIONS = [
-    ("--weight", "weight", int, "relative share of new connections (0: none)"),
-    ("--min-conns", "min_conns", int, "connections below which an overloaded server is used again"),
-    ("--max-conns", "max_conns", int, "connection limit (0: none)"),
-    ("--nat-address", "nat_address", _none_or(str), "two-arm: the server's own public address (or none)"),
-    ("--nat-ports", "nat_ports", str, 'ports of that address forwarded to the server, e.g. "25, 587" ("": none)'),
-]
-
-
-def _add_options(parser: argparse.ArgumentParser, table) -> None:
-    for option, path, kind, text in table:
-        parser.add_argument(option, dest=f"opt:{path}", type=kind, default=argparse.SUPPRESS, help=text)
-
-
-def _options(args: argparse.Namespace) -> dict[str, object]:
-    """The model settings the admin gave, by model path."""
-    return {key[4:]: value for key, value in vars(args).items() if key.startswith("opt:")}
+    def __init__(self, problems: list[tuple[str, str]]):
+        super().__init__("; ".join(f"{f}: {m}" for f, m in problems))
+        self.problems = problems
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -141,14 +94,12 @@ def _parser() -> argparse.ArgumentParser:
     add = rs.add_parser("add", parents=[common], help="a new real server of VS")
     add.add_argument("vs")
     add.add_argument("endpoint", metavar="ADDRESS[:PORT]", help="the port defaults to the VIP's")
-    add.add_argument("--name", dest="opt:name", default=argparse.SUPPRESS, help="its label (default RIP<n>)")
-    _add_options(add, SERVER_OPTIONS)
+    _add_options(add, [SERVER_NAME, *SERVER_OPTIONS])
     change = rs.add_parser("set", parents=[common], help="change a real server")
     change.add_argument("vs")
     change.add_argument("rs", help="name, address or address:port")
     change.add_argument("--address", dest="opt:endpoint", metavar="ADDRESS[:PORT]", default=argparse.SUPPRESS)
-    change.add_argument("--name", dest="opt:name", default=argparse.SUPPRESS, help="a new label")
-    _add_options(change, SERVER_OPTIONS)
+    _add_options(change, [SERVER_NAME, *SERVER_OPTIONS])
     for action, text in (
         ("remove", "remove a real server"),
         ("drain", "no new connections; current ones finish (weight 0)"),
@@ -288,7 +239,7 @@ def cmd_vs(ctl: Ctl, args: argparse.Namespace) -> int:
         left_out = not_in_ipvs_because(found)  # a YAML comment: the text stays the service's YAML
         note = f"\n# not in IPVS: {left_out}" if left_out else ""
         return ctl.out(yaml.safe_dump(service, sort_keys=False).rstrip() + note, service) or EXIT_OK
-    options = _options(args)
+    options = _options(args, SERVICE_OPTIONS)
     if args.action == "add":
         return ctl.commit(lambda current: edit.add_service(current, args.vs, options), f"added virtual service {args.vs}")
     if args.action == "set":
@@ -297,7 +248,7 @@ def cmd_vs(ctl: Ctl, args: argparse.Namespace) -> int:
 
 
 def cmd_rs(ctl: Ctl, args: argparse.Namespace) -> int:
-    options = _options(args)
+    options = _options(args, [SERVER_NAME, *SERVER_OPTIONS])
     vs, rs = args.vs, getattr(args, "rs", None)
     if args.action == "add":
         # the name and port the new server gets (RIP<n>, the VIP's), for the message; the commit makes it again
@@ -506,6 +457,8 @@ def main(argv: list[str] | None = None) -> int:
         return ctl.problems([(exc.field, exc.message)])
     except verify_access.NetworkError as exc:
         return ctl.problems([("networks", str(exc))])
+    except OptionsError as exc:
+        return ctl.problems(exc.problems)
     except ConfigFormatError as exc:
         return ctl.problems(exc.problems)
 

@@ -25,27 +25,6 @@ from .changes import EXIT_BAD_INPUT, EXIT_BUSY, EXIT_FAILED, EXIT_OK, EXIT_PEER_
 Edit = Callable[[ApplianceConfig], ApplianceConfig]
 
 
-def convert(table, values: dict[str, str], clear: bool = False) -> tuple[dict[str, object], list[tuple[str, str]]]:
-    """Form text to model options with an option table of lbctl's (option, path, type, help): an empty
-    field is left out, or with clear (an edit form, where the admin emptied it) set to None; text that
-    is not of the option's type is a problem naming the field. verify() judges the rest."""
-    options: dict[str, object] = {}
-    problems = []
-    for _option, path, kind, _help in table:
-        if path not in values:
-            continue
-        text = values[path].strip()
-        if not text:
-            if clear:
-                options[path] = None
-            continue
-        try:
-            options[path] = kind(text)
-        except ValueError:
-            problems.append((path, f"{text!r} is not a {getattr(kind, '__name__', 'value')}"))
-    return options, problems
-
-
 @dataclass
 class Operations:
     """What a day-2 change needs: where the files are, whether it is live, and the engines it may talk to."""

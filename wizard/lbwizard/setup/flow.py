@@ -11,20 +11,30 @@ to that group's questions.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import model
-from ..config.addressing import IPv4Interface, parse_address, parse_port, parse_prefix, parse_yes_no
-from ..config.model import ApplianceConfig, Floating, HealthCheck, HighAvailability, Interface, RealServer, VirtualService
-from ..config.password import hash_password, is_crypt_hash
-from ..config.sshkeys import SSHKeyError, parse_key
+from ..config.addressing import IPv4Interface, parse_address
+from ..config.kinds import PORT, Boolean, Kind, Prefix, Text, choice_of, key_text
+from ..config.model import (
+    ADDRESS,
+    HOSTNAME,
+    ApplianceConfig,
+    Floating,
+    HealthCheck,
+    HighAvailability,
+    Interface,
+    RealServer,
+    VirtualService,
+)
+from ..config.password import hash_password
 from ..config.verify import Problem, verify
-from ..config.verify_access import parse_networks
 from ..pair import keys as pair_keys
 from .again import lay_over
-from .host_answers import HOST_SETTINGS, host_setting_problems, set_host_settings
+from .answers_file import ANSWERS_ONLY, PASSWORD_MIN_LENGTH, PairSecret, Password, answers_only
+from .host_answers import HOST_SETTINGS, set_host_settings
 from .live import LiveSystem
 
 Answers = dict[str, Any]
@@ -35,7 +45,6 @@ METHOD_HELP = {
     "tun": "layer 4 IP-in-IP tunnel: like DR, but real servers may be on other subnets",
     "snat": "layer 7 proxy (HAProxy): no real server changes; cookies possible; slower",
 }
-PASSWORD_MIN_LENGTH = 8
 # The quick start's bracketed defaults, used when neither a saved config nor the live system has a value.
 REFERENCE_DEFAULTS = {
     "eth0_address": "192.168.2.21",
@@ -59,61 +68,31 @@ class AnswersError(ValueError):
 
 @dataclass(frozen=True)
 class Question:
-    """One question: its answers-file id, what the console shows, and how an answer is read."""
+    """One question: its answers-file id, what the console shows, and how an answer is read: by its kind
+    (config/kinds.py), the same parser an lbctl option or a config field of that kind has, then read
+    (the prefix length of a netmask, say) where the answer is used in another form."""
 
     id: str
     prompt: str
     group: str
     kind: str  # yes_no | choice | address | netmask | port | text | password
-    parse: Callable[[object], Any]
+    accepts: Kind
     hint: str = ""
     choices: tuple[str, ...] = ()
     asked: Callable[[Answers], bool] = lambda answers: True
     interactive_only: bool = False  # typed on a screen, never in an answers file (password confirmation)
     secret: bool = False
+    read: Callable[[Any], Any] | None = None
+
+    def parse(self, value: object) -> Any:
+        """The answer by the question's kind; ValueError (a KindError) saying what is wrong."""
+        parsed = self.accepts.parse(value)
+        return self.read(parsed) if self.read else parsed
 
 
-def _choice(options: Iterable[str], what: str) -> Callable[[object], str]:
-    options = tuple(options)
-
-    def parse(value: object) -> str:
-        text = str(value).strip().lower() if value is not None else ""
-        if text not in options:
-            raise ValueError(f"{text!r} is not a {what}; choose {', '.join(options)}")
-        return text
-
-    return parse
-
-
-# Settings an answers file may carry that the console does not ask (lbctl changes them later).
-ANSWERS_ONLY = ("management_networks", "ssh_authorized_keys", "admin_password_hash", "pair_secret", *HOST_SETTINGS)
-
-
-def _text(value: object) -> str:
-    return "" if value is None else str(value).strip()
-
-
-def _password(value: object) -> str:
-    text = "" if value is None else str(value)
-    if len(text) < PASSWORD_MIN_LENGTH:
-        raise ValueError(f"use at least {PASSWORD_MIN_LENGTH} characters")
-    if any(ord(c) < 32 for c in text):
-        raise ValueError("control characters (newline, tab, ...) cannot be typed at a login prompt; leave them out")
-    return text
-
-
-def _address(value: object) -> str:
-    return str(parse_address(value))
-
-
-def _pair_secret(value: object) -> str | None:
-    """The secret typed on the HA screen; empty: pair later (lbctl pair join)."""
-    text = "" if value is None else str(value).strip()
-    if not text:
-        return None
-    if problem := pair_keys.secret_problem(text):
-        raise ValueError(problem)
-    return text
+YES_NO = Boolean()
+NETMASK = Prefix()
+METHOD = choice_of(("dr", "nat", "tun", "snat"), "method")
 
 
 def _is_pair(a: Answers) -> bool:
@@ -125,13 +104,13 @@ def _is_two_arm(a: Answers) -> bool:
 
 
 QUESTIONS: tuple[Question, ...] = (
-    Question("ha_pair", "Is this unit part of an HA-Pair?", "ha", "yes_no", parse_yes_no, hint="n for a single load balancer"),
+    Question("ha_pair", "Is this unit part of an HA-Pair?", "ha", "yes_no", YES_NO, hint="n for a single load balancer"),
     Question(
         "ha_role",
         "Is this unit the master or the backup of the pair?",
         "ha_role",
         "choice",
-        _choice(model.HA_ROLES, "role"),
+        choice_of(model.HA_ROLES, "role"),
         choices=model.HA_ROLES,
         asked=_is_pair,
         hint="set up the backup first, as the quick start advises",
@@ -141,7 +120,7 @@ QUESTIONS: tuple[Question, ...] = (
         "Will the load balancer form part of a one-armed set-up (i.e. same subnet as servers)?",
         "topology",
         "yes_no",
-        parse_yes_no,
+        YES_NO,
         hint="n for two-arm NAT: eth0 external, eth1 internal",
     ),
     Question(
@@ -149,7 +128,7 @@ QUESTIONS: tuple[Question, ...] = (
         "Enter the IP address for interface eth0",
         "eth0",
         "address",
-        _address,
+        ADDRESS,
         hint="the external subnet",
     ),
     Question(
@@ -157,7 +136,8 @@ QUESTIONS: tuple[Question, ...] = (
         "Enter the netmask for interface eth0",
         "eth0",
         "netmask",
-        parse_prefix,
+        NETMASK,
+        read=NETMASK.length,
         hint="255.255.255.0, /24 or 24",
     ),
     Question(
@@ -165,27 +145,35 @@ QUESTIONS: tuple[Question, ...] = (
         "Enter the IP address for interface eth1",
         "eth1",
         "address",
-        _address,
+        ADDRESS,
         asked=_is_two_arm,
         hint="the internal subnet, where the real servers are",
     ),
-    Question("eth1_netmask", "Enter the netmask for interface eth1", "eth1", "netmask", parse_prefix, asked=_is_two_arm),
+    Question(
+        "eth1_netmask",
+        "Enter the netmask for interface eth1",
+        "eth1",
+        "netmask",
+        NETMASK,
+        read=NETMASK.length,
+        asked=_is_two_arm,
+    ),
     Question(
         "gateway",
         "Enter the IP address of the default gateway",
         "routing",
         "address",
-        _address,
+        ADDRESS,
         hint="the default gateway for your external network",
     ),
-    Question("nameserver", "Enter the IP address of the nameserver", "routing", "address", _address, hint="the DNS server"),
-    Question("hostname", "Enter the host name of this unit", "routing", "text", _text),
+    Question("nameserver", "Enter the IP address of the nameserver", "routing", "address", ADDRESS, hint="the DNS server"),
+    Question("hostname", "Enter the host name of this unit", "routing", "text", HOSTNAME),
     Question(
         "peer_address",
         "Enter the IP address of the other unit of the pair",
         "ha_addresses",
         "address",
-        _address,
+        ADDRESS,
         asked=_is_pair,
         hint="its eth0 address; VRRP runs between the two",
     ),
@@ -194,7 +182,7 @@ QUESTIONS: tuple[Question, ...] = (
         "Enter the floating IP address for the virtual server",
         "ha_addresses",
         "address",
-        _address,
+        ADDRESS,
         asked=_is_pair,
         hint="moves to whichever unit is master",
     ),
@@ -203,7 +191,7 @@ QUESTIONS: tuple[Question, ...] = (
         "Enter the floating IP address for the real servers' default gateway",
         "ha_addresses",
         "address",
-        _address,
+        ADDRESS,
         asked=lambda a: _is_pair(a) and _is_two_arm(a),
         hint="on the internal subnet",
     ),
@@ -212,28 +200,28 @@ QUESTIONS: tuple[Question, ...] = (
         "Enter the pair secret (type the same on the other unit)",
         "ha_addresses",
         "password",
-        _pair_secret,
+        PairSecret(),
         asked=_is_pair,
         interactive_only=True,  # an answers file gives it too, as pair_secret (ANSWERS_ONLY): never shown back
         secret=True,
         hint=f"at least {pair_keys.MIN_SECRET} characters: the two units then trust each other; empty: lbctl pair join later",
     ),
-    Question("vip_port", "Enter the port for first virtual server", "service", "port", parse_port),
+    Question("vip_port", "Enter the port for first virtual server", "service", "port", PORT),
     Question(
         "method",
         "Choose the load balancing method for the first virtual server",
         "service",
         "choice",
-        _choice(METHODS, "method"),
+        METHOD,
         choices=METHODS,
     ),
-    Question("real_server", "Enter the IP address of the first real server (backend)", "service", "address", _address),
+    Question("real_server", "Enter the IP address of the first real server (backend)", "service", "address", ADDRESS),
     Question(
         "admin_password",
         "Enter a password for the administrator (root)",
         "password",
         "password",
-        _password,
+        Password(),
         secret=True,
         hint=f"at least {PASSWORD_MIN_LENGTH} characters; stored only as a hash",
     ),
@@ -242,7 +230,7 @@ QUESTIONS: tuple[Question, ...] = (
         "Enter the same password again",
         "password",
         "password",
-        _text,
+        Text(what="the password again", max_length=256),
         secret=True,
         interactive_only=True,
     ),
@@ -290,6 +278,24 @@ def _field_to_question(path: str, answers: Answers) -> str:
     if path.startswith("virtual_services[0].real_servers[0]"):
         return "real_server"
     return path
+
+
+ANSWERS_ONLY_FIELDS = {
+    "access.management_networks": "management_networks",
+    "access.ssh_authorized_keys": "ssh_authorized_keys",
+    "time.ntp_servers": "ntp_servers",
+    "logging.syslog_server": "syslog_server",
+    "logging.syslog_protocol": "syslog_protocol",
+    "metrics": "metrics",
+}
+
+
+def _field_to_answer(path: str, answers: Answers) -> str:
+    """The answers file's key a verify() problem is about: a question's, or an answers-only setting's."""
+    for prefix, key in ANSWERS_ONLY_FIELDS.items():
+        if path == prefix or path.startswith((f"{prefix}[", f"{prefix}.")):
+            return key + path[len(prefix) :] if path.startswith(f"{prefix}[") else key
+    return _field_to_question(path, answers)
 
 
 @dataclass
@@ -426,39 +432,26 @@ class Flow:
         config = self.build_config(answers)
         return [Problem(_field_to_question(p.field, answers), p.message) for p in verify(config)]
 
+    def problems_of(self, config: ApplianceConfig) -> list[Problem]:
+        """verify() on a whole config from an answers file, each problem named by the key that set it."""
+        return [Problem(_field_to_answer(p.field, self.answers), p.message) for p in verify(config)]
+
     def run_answers(self, data: object) -> ApplianceConfig:
         """The answers-file path: the same questions and checks, no screen; every problem at once."""
         if not isinstance(data, dict):
             raise AnswersError([Problem("answers", "expected a mapping of question ids to answers")])
-        problems = []
-        settings, networks = {key: value for key, value in data.items() if key not in ANSWERS_ONLY}, None
-        if "management_networks" in data:
-            try:
-                networks = parse_networks(data["management_networks"])
-            except ValueError as exc:
-                problems.append(Problem("management_networks", str(exc)))
-        keys = data.get("ssh_authorized_keys")
-        keys = [keys] if isinstance(keys, str) else keys
-        if keys is not None and not isinstance(keys, list):
-            problems.append(Problem("ssh_authorized_keys", "expected a list of public keys (the lines of .pub files)"))
-            keys = None
-        for i, key in enumerate(keys or []):
-            try:
-                parse_key(key)
-            except SSHKeyError as exc:
-                problems.append(Problem(f"ssh_authorized_keys[{i}]", str(exc)))
-        problems += self._given_hash_problems(data)
-        host = {key: data[key] for key in HOST_SETTINGS if key in data}
-        problems += [Problem(key, message) for key, message in host_setting_problems(host)]
-        secret = data.get("pair_secret")
-        if secret is not None and (problem := pair_keys.secret_problem(secret)):
-            problems.append(Problem("pair_secret", problem))
+        given, problems_by_key = answers_only(data)
+        problems = [Problem(key, message) for key, message in problems_by_key]
+        settings = {key: value for key, value in data.items() if key not in ANSWERS_ONLY}
+        networks, keys, secret = given.get("management_networks"), given.get("ssh_authorized_keys"), given.get("pair_secret")
+        problems += self._given_hash_problems(data, given.get("admin_password_hash"))
+        host = {key: data[key] for key in HOST_SETTINGS if key in given}
         data = settings
         for key in data:
             question = QUESTION_BY_ID.get(str(key))
             if question is None or question.interactive_only:
                 known = ", ".join([*(q.id for q in QUESTIONS if not q.interactive_only), *ANSWERS_ONLY])
-                problems.append(Problem(str(key), f"unknown question id; the answers file takes: {known}"))
+                problems.append(Problem(key_text(key), f"unknown question id; the answers file takes: {known}"))
         answers: Answers = {}
         for question in QUESTIONS:
             if question.interactive_only or not self.is_asked(question, answers):
@@ -485,8 +478,10 @@ class Flow:
         if networks is not None:
             config.access.management_networks = networks
         if keys is not None:
-            config.access.ssh_authorized_keys = [parse_key(k) for k in keys]
+            config.access.ssh_authorized_keys = keys
         set_host_settings(config, host)
+        if problems := self.problems_of(config):  # with the answers-only settings too, each by its key
+            raise AnswersError(problems)
         self.pair_identity = None
         if secret is not None:
             if config.ha is None:
@@ -498,18 +493,15 @@ class Flow:
             self.pair_identity = pair_keys.identity_text(key)
         return config
 
-    def _given_hash_problems(self, data: Mapping) -> list[Problem]:
+    def _given_hash_problems(self, data: Mapping, given: str | None) -> list[Problem]:
         """admin_password_hash: a crypt hash instead of the password, so an answers disk holds no clear text."""
         self.given_hash = None
-        if "admin_password_hash" not in data:
+        if given is None:
             return []
-        given = data["admin_password_hash"]
         if not self.first_boot:
             return [Problem("admin_password_hash", "is not asked on a unit that is already set up; remove it")]
         if "admin_password" in data:
             return [Problem("admin_password_hash", "give the password or its hash, not both")]
-        if not isinstance(given, str) or not is_crypt_hash(given):
-            return [Problem("admin_password_hash", "is not a crypt hash; make one with `openssl passwd -6`")]
         self.given_hash = given
         return []
 

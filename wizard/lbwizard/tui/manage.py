@@ -18,8 +18,9 @@ from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
 from ..config import edit, history
-from ..manage.lbctl import SERVER_OPTIONS, SERVICE_OPTIONS
-from ..manage.operations import Operations, convert
+from ..config.options import SERVER_NAME, SERVER_OPTIONS, SERVICE_OPTIONS, read_options
+from ..config.options import Option as Setting
+from ..manage.operations import Operations
 from .console import use_ascii_scrollbars
 from .manage_access import AccessScreen
 from .manage_screens import Field, FormScreen, ListScreen, OperationsScreen, RunScreen, TextScreen
@@ -49,11 +50,23 @@ class MenuScreen(Screen):
         self.app.open(str(event.option.id))  # type: ignore[attr-defined]
 
 
-def _option_fields(table, values: dict[str, object]) -> list[Field]:
-    """Form fields from an lbctl option table, labelled like the options, filled with the current values."""
+def _option_fields(table: list[Setting], values: dict[str, object]) -> list[Field]:
+    """Form fields from the settings' options, labelled like lbctl's, filled with the current values, each
+    judged by its setting's kind as it is typed."""
     return [
-        (path, f"{option[2:]}: {text}", "" if values.get(path) is None else str(values[path])) for option, path, _k, text in table
+        (
+            option.path,
+            f"{option.label}: {option.help}",
+            "" if values.get(option.path) is None else str(values[option.path]),
+            option.read,
+        )
+        for option in table
     ]
+
+
+def convert(table: list[Setting], values: dict[str, str], clear: bool = False) -> tuple[dict[str, object], list]:
+    """The form's texts (stripped: spaces typed around a value are not part of it) read by their kinds."""
+    return read_options(table, {k: v.strip() for k, v in values.items()}, clear=clear, by="path")
 
 
 def _service_fields(values: dict[str, object]) -> list[Field]:
@@ -62,7 +75,8 @@ def _service_fields(values: dict[str, object]) -> list[Field]:
 
 def _service_values(service) -> dict[str, object]:
     values: dict[str, object] = {}
-    for _option, path, _kind, _text in SERVICE_OPTIONS:
+    for option in SERVICE_OPTIONS:
+        path = option.path
         head, _, rest = path.partition(".")
         part = getattr(service, head)
         values[path] = getattr(part, rest) if rest and part is not None else (None if rest else part)
@@ -94,7 +108,7 @@ class ServicesScreen(ListScreen):
         ]
 
     def action_add(self) -> None:
-        fields = [("name", "name: the service's label, e.g. WEB", ""), *_service_fields({})]
+        fields: list[Field] = [("name", "name: the service's label, e.g. WEB", ""), *_service_fields({})]
         hint = "Empty fields take the defaults (forwarding: the topology's; scheduler: the layer's)."
         self.app.push_screen(FormScreen("Add a virtual service", fields, hint), self._added)
 
@@ -161,7 +175,7 @@ class ServersScreen(ListScreen):
         fields: list[Field] = [
             ("vs", f"virtual service ({', '.join(services)})", pair[0] if pair else (services[0] if services else "")),
             ("endpoint", "address[:port] (the port defaults to the VIP's)", ""),
-            ("name", "name (empty: the next RIP<n>)", ""),
+            ("name", "name (empty: the next RIP<n>)", "", SERVER_NAME.read),
             *_option_fields(SERVER_OPTIONS, {}),
         ]
         self.app.push_screen(FormScreen("Add a real server", fields), self._added)
@@ -180,9 +194,7 @@ class ServersScreen(ListScreen):
     def action_edit(self) -> None:
         if pair := self._selected_pair():
             server = edit.find_server(edit.find_service(self.operations.config(), pair[0]), pair[1])
-            fields = [
-                (path, f"{option[2:]}: {text}", str(getattr(server, path) or "")) for option, path, _k, text in SERVER_OPTIONS
-            ]
+            fields = _option_fields(SERVER_OPTIONS, {o.path: getattr(server, o.path) for o in SERVER_OPTIONS})
             self.app.push_screen(FormScreen(f"Edit {pair[1]} of {pair[0]}", fields), lambda v: self._edited(pair, v))
 
     def _edited(self, pair: tuple[str, str], values: dict[str, str] | None) -> None:

@@ -20,8 +20,10 @@ from textual.widgets import Button, DataTable, Footer, Input, Static
 from ..apply.transaction import Outcome
 from ..config import provenance
 from ..manage.operations import Operations
+from .validation import ReadsAs
 
-Field = tuple[str, str, str]  # (model path, label, current value)
+# (model path, label, current value, how its text is read: a setting's own kind, so it is judged as typed)
+Field = tuple[str, str, str] | tuple[str, str, str, Callable[[str], object] | None]
 Change = Callable[[Callable[[str], None]], tuple[int, list[tuple[str, str]]]]
 
 
@@ -39,9 +41,12 @@ class FormScreen(ModalScreen[dict[str, str] | None]):
         if self.hint:
             yield Static(self.hint, markup=False, classes="hint")
         with VerticalScroll():
-            for path, label, value in self.fields:
+            for path, label, value, *read in self.fields:
                 yield Static(label, markup=False, classes="prompt")
-                yield Input(value=value, id=f"field-{path.replace('.', '-')}", name=path)
+                validators = [ReadsAs(read[0])] if read and read[0] else []
+                key = path.replace(".", "-")
+                yield Input(value=value, id=f"field-{key}", name=path, validators=validators, validate_on=["changed"])
+                yield Static("", markup=False, classes="error", id=f"error-{key}")
         with Horizontal(classes="buttons"):
             yield Button("Cancel", id="cancel")
             yield Button("Save", id="save", variant="primary")
@@ -49,6 +54,13 @@ class FormScreen(ModalScreen[dict[str, str] | None]):
 
     def on_mount(self) -> None:
         self.query(Input).first().focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        """The field's own problem under it as it is typed (the kind's words); the save still goes through
+        verify, which judges the settings together."""
+        result = event.validation_result
+        message = "" if result is None or result.is_valid else "; ".join(result.failure_descriptions)
+        self.query_one(f"#error-{str(event.input.name).replace('.', '-')}", Static).update(message)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         inputs = list(self.query(Input))
