@@ -295,9 +295,11 @@ class Guest:
     def text(self) -> str:
         return "\n".join(self.screen.display)
 
-    def wait_screen(self, text: str, timeout: float = 60) -> str:
-        """Until text is on the 80x24 screen; the screen, or AssertionError showing it."""
-        return self._wait(lambda: text in self.text(), f"{text!r} on screen", timeout) and self.text()
+    def wait_screen(self, *texts: str, timeout: float = 60) -> str:
+        """Until every one of texts is on the 80x24 screen at once; the screen, or AssertionError showing it.
+        Name all a check needs here: a screen arrives in several reads (tests/terminal.py says more)."""
+        on_screen = lambda: all(text in self.text() for text in texts)
+        return self._wait(on_screen, " and ".join(map(repr, texts)) + " on screen", timeout) and self.text()
 
     def wait_output(self, pattern: str | bytes, timeout: float = 60, since: int = 0) -> re.Match:
         """Until the byte log after offset `since` matches pattern; the match."""

@@ -16,10 +16,9 @@ def test_wizard_on_the_serial_console_of_a_uefi_boot(guest_lab):
     guest.wait_screen("setup wizard", timeout=120)
     # the whole example in one burst, as a script on a serial line sends it
     guest.send("\r" + "".join(value + "\r" for _, values in NAT_SCREENS for value in values))
-    screen = guest.wait_screen("make the changes permanent", timeout=120)
-    assert "VIP1 10.0.0.21:80/tcp layer 4 NAT" in screen
+    guest.wait_screen("make the changes permanent", "VIP1 10.0.0.21:80/tcp layer 4 NAT", timeout=120)
     guest.send("\r")
-    guest.wait_screen("Press Enter to leave", timeout=600)
+    guest.wait_screen("Press Enter to leave", "default gateway to 192.168.2.21", timeout=600)
     mark = len(guest.raw)
     guest.send("\r")
     guest.wait_output(rb"login: ", timeout=120, since=mark)  # configured: a normal login prompt

@@ -30,7 +30,7 @@ def test_the_quick_start_typed_at_the_console_serves_the_real_servers(lab, tmp_p
     term = wizard(lab, tmp_path / "root")
     term.wait_for("setup wizard")
     term.send("\r" + "".join(value + "\r" for _, values in NAT_SCREENS for value in values))
-    assert "set eth0 to 10.0.0.21/24" in term.wait_for("make the changes permanent")
+    term.wait_for("make the changes permanent", "set eth0 to 10.0.0.21/24")
     term.send("\r")
     term.wait_for("Press Enter to leave")
     term.send("\r")
