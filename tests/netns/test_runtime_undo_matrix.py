@@ -35,6 +35,8 @@ from tests.netns.test_power_cut_matrix import SOCKET, Unit, mismatch, paused, pi
 
 RUNTIME_STEP = 2  # the rollback record is step 1; the runtime steps come next, before anything else
 TO = "IPVS TCP 10.0.0.21:80 -> 192.168.2"  # the start of each IPVS step's line
+RS2 = "HAProxy runtime: WEB_servers/RS2"
+RESTART = ["(restart HAProxy from the root's haproxy.cfg, as a boot does)"]
 CASES = {
     # name: (changes made first, whole; the change held after its runtime step; the start of that step's line)
     "ipvs add": ([], ["rs", "add", "VIP1", "192.168.2.51"], f"{TO}.51:80: add with weight 1"),
@@ -42,8 +44,11 @@ CASES = {
     "ipvs weight": ([], ["rs", "set", "VIP1", "RIP1", "--weight", "3"], f"{TO}.50:80: weight 1 -> 3"),
     "haproxy drain": ([], ["rs", "drain", "WEB", "RS1"], "HAProxy runtime: WEB_servers/RS1 online -> drain"),
     "haproxy offline": ([], ["rs", "offline", "WEB", "RS1"], "HAProxy runtime: WEB_servers/RS1 online -> offline"),
-    "haproxy online": (
-        [["rs", "offline", "WEB", "RS2"]], ["rs", "online", "WEB", "RS2"], "HAProxy runtime: WEB_servers/RS2 offline -> online"
+    "haproxy online": ([["rs", "offline", "WEB", "RS2"]], ["rs", "online", "WEB", "RS2"], f"{RS2} offline -> online"),
+    # HAProxy started from a file where RS2 is disabled: its admin state has the configuration's maintenance bit,
+    # which "ready" leaves set while the server serves (show servers state: 5, then 4)
+    "haproxy online, offline in the file": (
+        [["rs", "offline", "WEB", "RS2"], RESTART], ["rs", "online", "WEB", "RS2"], f"{RS2} offline -> online"
     ),
 }  # fmt: skip
 HAPROXY_WORD = {"online": "ready", "drain": "drain", "offline": "maint"}
@@ -102,6 +107,10 @@ def test_each_runtime_steps_undo_succeeds_whether_or_not_the_engine_is_already_b
         unit.reset()
         engines.load_saved()
         for earlier in first:
+            if earlier == RESTART:
+                unit.power_off_haproxy()
+                unit.start_haproxy()
+                continue
             done = lbctl(unit, engines, *earlier)
             out, err = done.communicate(timeout=120)
             assert done.returncode == 0, out + err

@@ -42,9 +42,10 @@ def _haproxy_commands(service: str, server: RealServer) -> list[str]:
     return commands
 
 
-# srv_admin_state bits of `show servers state` (HAProxy's enum srv_admin): forced, inherited, configured
-# and resolution maintenance; forced and inherited drain
-HAPROXY_MAINT, HAPROXY_DRAIN = 0x01 | 0x02 | 0x04 | 0x20, 0x08 | 0x10
+# srv_admin_state bits of `show servers state` (HAProxy's enum srv_admin): its SRV_ADMF_MAINT mask (forced,
+# inherited and resolution maintenance) and its drain mask. Not 0x04, "disabled" in the file: a server started
+# disabled is 5, and `set server ... state ready` leaves 4, which serves.
+HAPROXY_MAINT, HAPROXY_DRAIN = 0x01 | 0x02 | 0x20, 0x08 | 0x10
 
 
 def _haproxy_state(settings: dict[str, str]) -> str:
