@@ -72,11 +72,13 @@ def test_lbwizard_apply_no_handover_saves_nothing_haproxy_refuses(tmp_path):
     assert not (root / "etc/lbwizard/appliance.yaml").exists()
 
 
-def test_a_no_handover_change_no_daemon_reads_is_not_checked(unit):
-    """An input rule is the firewall's alone: the daemons' verdict on the saved configuration stands."""
+def test_a_no_handover_change_is_checked_only_where_a_daemon_reads_a_file_verify_cannot(unit, tmp_path):
+    """An input rule is the firewall's alone, and a weight is a value verify and the templates' filters judge:
+    no daemon check (the answers run stays fast); a TLS service's certificate is a file only HAProxy reads."""
     changed = ok(unit, "--no-handover", "access", "allow", "161", "--protocol", "udp", "--source", "10.9.0.5/32").stdout
     assert "check the daemons' files" not in changed
     renamed = ok(unit, "--no-handover", "rs", "set", "VIP1", "RIP1", "--weight", "3").stdout
-    assert (
-        "- check the daemons' files with their daemons (keepalived -t, haproxy -c, ...; no hand-over: none installed)" in renamed
-    )
+    assert "check the daemons' files" not in renamed
+    add = ["vs", "add", "SHOP", "--address", "10.0.0.21", "--port", "443", "--layer", "7", "--tls", "yes"]
+    refused = lbctl(unit, "--no-handover", *add, "--tls-certificate", str(not_a_certificate(tmp_path)))
+    assert "- check the daemons' files with their daemons" in refused.stdout + refused.stderr

@@ -24,7 +24,9 @@ from .config.backup import BackupError
 from .config.lock import Busy, one_change
 from .config.model import ApplianceConfig, ConfigFormatError
 from .config.paths import Paths
+from .config.provenance import ssh_client
 from .config.verify import verify
+from .config.verify_access import guards
 from .engines.access import LiveEngines
 from .manage import boot as booting
 from .manage import restore as restoring
@@ -69,6 +71,8 @@ def _parser() -> argparse.ArgumentParser:
     rollback_parser.add_argument("--root", metavar="DIR", type=Path, help="files under DIR instead of /")
     confirm_parser = commands.add_parser("confirm", help="keep the last apply (stop the confirm timer)")
     confirm_parser.add_argument("--root", metavar="DIR", type=Path, help="files under DIR instead of /")
+    schema_parser = commands.add_parser("schema", help="print the JSON Schema of appliance.yaml or of an answers file")
+    schema_parser.add_argument("document", nargs="?", choices=("config", "answers"), default="config")
     timer_parser = commands.add_parser("confirm-timer", help=argparse.SUPPRESS)
     timer_parser.add_argument("--seconds", type=float, required=True)
     timer_parser.add_argument("--root", metavar="DIR", type=Path)
@@ -189,7 +193,9 @@ def _apply_saved(
     if config is None:
         print(f"config: nothing to apply; {paths.appliance_yaml} does not exist (run lbwizard first)")
         return EXIT_BAD_INPUT
-    problems = verify(config)
+    problems = [str(p) for p in verify(config)]
+    if not problems and not boot:  # the guards every change path applies (the boot re-applies what is saved)
+        problems = [f"{field}: {message}" for field, message in guards(previous, config, ssh_client())]
     for problem in problems:
         print(problem)
     if problems:
@@ -310,6 +316,8 @@ def run_interactive(paths: Paths, live: bool, handover: bool, setup: bool = Fals
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "schema":
+        return print_schema(args.document)
     paths = _paths(args)
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     # Ctrl-C undoes, even when this was started with SIGINT ignored (a background job of a shell, some
@@ -336,6 +344,21 @@ def _run(args: argparse.Namespace, paths: Paths) -> int:
     if args.answers is not None:
         return run_answers(args.answers, paths, live, handover)
     return run_interactive(paths, live, handover, args.setup)
+
+
+def print_schema(document_name: str) -> int:
+    """`lbwizard schema [config|answers]`: made from the declarations the loaders read with (no root needed)."""
+    import json
+
+    if document_name == "answers":
+        from .setup.answers_schema import schema
+
+        print(json.dumps(schema(), indent=1))
+    else:
+        from .config.declare import json_schema
+
+        print(json.dumps(json_schema(ApplianceConfig, "lbwizard appliance.yaml", ApplianceConfig.__doc__ or ""), indent=1))
+    return EXIT_OK
 
 
 def run() -> NoReturn:

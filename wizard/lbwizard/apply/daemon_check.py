@@ -31,9 +31,19 @@ def _scratch(paths: Paths) -> Path:
 
 
 def needed(config: ApplianceConfig, previous: ApplianceConfig | None) -> bool:
-    """Whether a change from previous to config gives a daemon anything new to read (its role's variables);
-    when nothing changed for any of them, the daemons' verdict on the saved configuration stands."""
-    return previous is None or role_vars(config) != role_vars(previous)
+    """Whether a change gives a daemon something only the daemon can judge: the contents of a file the
+    configuration names (a TLS service's certificate), new or changed for its role. Every value in the files
+    comes from a setting its declaration and verify() judged, and each template passes it through its
+    daemon's quoting rule (the roles' second wall, proven by the daemons themselves in tests/roles), so a
+    configuration without such a file needs no daemon's word, and the answers run stays as fast as it was."""
+    named = _certificates(config)
+    if not named:
+        return False
+    return previous is None or named != _certificates(previous) or role_vars(config) != role_vars(previous)
+
+
+def _certificates(config: ApplianceConfig) -> list[str]:
+    return sorted({s.tls_certificate for s in config.virtual_services if s.tls and s.tls_certificate})
 
 
 def check_step(config: ApplianceConfig, paths: Paths) -> Step:

@@ -12,6 +12,7 @@ from dataclasses import fields, replace
 from typing import Any
 
 from . import addressing, sshkeys
+from .kinds import shown
 from .model import ApplianceConfig as Config
 from .model import HealthCheck, InputRule, Persistence, RealServer, VirtualService
 
@@ -39,7 +40,7 @@ def service_index(config: Config, name: str) -> int:
         if service.name == name:
             return index
     known = ", ".join(s.name for s in config.virtual_services) or "none yet"
-    raise EditError("vs", f"no virtual service named {name!r} (there are: {known})")
+    raise EditError("vs", f"no virtual service named {shown(name)} (there are: {known})")
 
 
 def find_service(config: Config, name: str) -> VirtualService:
@@ -55,7 +56,8 @@ def server_index(service: VirtualService, key: str) -> int:
     if len(by_address) == 1:
         return by_address[0]
     known = ", ".join(f"{s.name} ({s.address}:{s.port})" for s in service.real_servers) or "none"
-    what = f"{key!r} is on more than one port; use ADDRESS:PORT or the name" if by_address else f"no real server {key!r}"
+    shown_key = shown(key)
+    what = f"{shown_key} is on more than one port; use ADDRESS:PORT or the name" if by_address else f"no real server {shown_key}"
     raise EditError("rs", f"{what} in {service.name} (there are: {known})")
 
 
@@ -115,7 +117,7 @@ def add_service(config: Config, name: str, options: dict[str, Any]) -> Config:
     """A new virtual service with the topology's forwarding and the layer's scheduler unless given."""
     new = copy.deepcopy(config)
     if any(s.name == name for s in new.virtual_services):
-        raise EditError("vs", f"a virtual service named {name!r} already exists; use `lbctl vs set`")
+        raise EditError("vs", f"a virtual service named {shown(name)} already exists; use `lbctl vs set`")
     missing = [key for key in ("address", "port") if options.get(key) is None]
     if missing:
         raise EditError(missing[0], f"a new virtual service needs --{missing[0]}")
@@ -173,7 +175,7 @@ def add_server(config: Config, vs: str, endpoint: str, options: dict[str, Any]) 
     options = dict(options)  # the caller's options stay as given
     name = options.pop("name", None) or _next_server_name(new)
     if any(s.name == name for s in service.real_servers):
-        raise EditError("rs.name", f"{service.name} already has a real server named {name!r}")
+        raise EditError("rs.name", f"{service.name} already has a real server named {shown(name)}")
     server = RealServer(name=name, address=address, port=port)
     _set_options(server, options)
     service.real_servers.append(server)
@@ -268,16 +270,15 @@ def add_ssh_key(config: Config, key: str) -> Config:
     return changed
 
 
-def remove_ssh_key(config: Config, which: str, force: bool = False) -> Config:
-    """Remove the key named by its number (as `lbctl access key list` counts), fingerprint or comment."""
+def remove_ssh_key(config: Config, which: str) -> Config:
+    """Remove the key named by its number (as `lbctl access key list` counts), fingerprint or comment. The
+    last one only with --force: verify_access.guards() says so on every path."""
     keys = config.access.ssh_authorized_keys
     found = [i for i, key in enumerate(keys) if which in (str(i + 1), sshkeys.fingerprint(key), " ".join(key.split()[2:]))]
     if len(found) != 1:
         known = ", ".join(f"{i}: {sshkeys.fingerprint(k)}" for i, k in enumerate(keys, 1)) or "none"
         what = "names more than one key" if found else "is no key"
-        raise EditError("key", f"{which!r} {what} (there are: {known})")
-    if len(keys) == 1 and not force:
-        raise EditError("key", "it is the last key: root could then log in at the console only; add another first, or --force")
+        raise EditError("key", f"{shown(which)} {what} (there are: {known})")
     changed = copy.deepcopy(config)
     del changed.access.ssh_authorized_keys[found[0]]
     return changed

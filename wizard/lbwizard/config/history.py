@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 
 from . import model
+from .kinds import printable_text
 from .model import ApplianceConfig, ConfigFormatError
 from .paths import Paths
 
@@ -132,14 +133,16 @@ def rows(paths: Paths) -> list[dict]:
 
 
 def row_text(row: dict) -> str:
-    who = ", ".join(x for x in (row.get("by"), row.get("via")) if x)
+    """One version on one line; what a record says (a message, a command line, a path) is shown with its
+    control characters escaped, so no record can draw another line or move the terminal's cursor."""
+    who = ", ".join(str(x) for x in (row.get("by"), row.get("via")) if x)
     line = f"{row['version']:04d}  {row['saved'] or '(time not recorded)'}  {who}: {row.get('command') or '?'}"
     if row.get("message"):
         line += f'  "{row["message"]}"'
     if row.get("problem"):
-        return line + f"  [BAD: {row['problem']}]"
+        return printable_text(line + f"  [BAD: {row['problem']}]")
     line += f"  [{row['services']} service(s), {row['real_servers']} real server(s)]"
-    return line + ("  <- current" if row["current"] else "")
+    return printable_text(line + ("  <- current" if row["current"] else ""))
 
 
 def rollback_target(paths: Paths, wanted: int | None) -> tuple[int | None, str | None]:

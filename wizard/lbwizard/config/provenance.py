@@ -16,7 +16,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+from .kinds import Text
 from .lock import command_line
+
+# why a change was made (lbctl --message): one line of printable text, so no message can forge a history line
+MESSAGE = Text(what="a message", max_length=200, metavar="TEXT")
 
 _said: ContextVar[dict | None] = ContextVar("lbwizard_provenance", default=None)
 
@@ -29,6 +33,12 @@ def saying(**what: str | None) -> Iterator[None]:
         yield
     finally:
         _said.reset(token)
+
+
+def ssh_client() -> str | None:
+    """The address this process works for over SSH (sshd's SSH_CONNECTION), if any: a change must not cut it off."""
+    parts = os.environ.get("SSH_CONNECTION", "").split()
+    return parts[0] if parts else None
 
 
 def _via() -> str:

@@ -66,3 +66,28 @@ def cuts_off(config: ApplianceConfig, client: str) -> bool:
     if address.version == 6 and address.ipv4_mapped:
         address = address.ipv4_mapped
     return not any(address in ip_network(net, strict=False) for net in management_networks(config))
+
+
+def guards(
+    previous: ApplianceConfig | None, new: ApplianceConfig, client: str | None, force: bool = False
+) -> list[tuple[str, str]]:
+    """What a change must not do to the admin making it, on every path that changes the unit (lbctl, the
+    screens, the wizard and answers files run again, a restore, the API): cut off the session it comes
+    from (client: the SSH or HTTPS peer's address; None at a console), or take away root's last SSH key.
+    force: the admin said so (lbctl --force)."""
+    if force:
+        return []
+    problems = []
+    if client and cuts_off(new, client) and (previous is None or not cuts_off(previous, client)):
+        networks = ", ".join(management_networks(new))
+        problems.append(
+            ("access.management_networks", f"{networks} would cut off this SSH session from {client}; add it, or --force")
+        )
+    if previous is not None and previous.access.ssh_authorized_keys and not new.access.ssh_authorized_keys:
+        problems.append(
+            (
+                "access.ssh_authorized_keys",
+                "this change removes the last SSH key: root could then log in at the console only; add another first, or --force",
+            )
+        )
+    return problems

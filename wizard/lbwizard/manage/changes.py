@@ -22,6 +22,7 @@ from ..apply.transaction import EXIT_OK as EXIT_OK
 from ..apply.transaction import EXIT_UNDO_INCOMPLETE as EXIT_UNDO_INCOMPLETE
 from ..config.model import ApplianceConfig
 from ..config.paths import Paths
+from ..config.verify_access import guards
 from ..engines.access import for_run
 
 EXIT_BAD_INPUT = 2
@@ -93,16 +94,19 @@ def commit(
     runtime: Callable[[], RuntimeChange] | None = None,
     echo: Callable[[str], None] = print_step,
     failure: Callable[[str], None] = print_failure,
+    client: str | None = None,
+    force: bool = False,
 ) -> tuple[int, list[tuple[str, str]]]:
     """A day-2 change (lbctl, the management screens): verify, then apply and hand over as one transaction.
+    client and force: for the guards every path applies (verify_access.guards: no cut-off session, no last key).
 
     runtime() says, once verify is content, what the running engines can take at once. Returns the exit
     code and, when verify objects, its (field, message) problems: nothing is written then.
     """
     from ..config.verify import verify
 
-    problems = verify(new)
+    problems = [(p.field, p.message) for p in verify(new)] or guards(previous, new, client, force)
     if problems:
-        return EXIT_BAD_INPUT, [(p.field, p.message) for p in problems]
+        return EXIT_BAD_INPUT, problems
     taken_now = runtime() if runtime else None
     return apply_config(new, paths, live, handover, previous=previous, runtime=taken_now, echo=echo, failure=failure), []

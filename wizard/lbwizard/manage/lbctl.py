@@ -21,6 +21,7 @@ from typing import NoReturn
 import yaml
 
 from ..config import edit, history, lock, model, provenance, sshkeys, verify_access
+from ..config.kinds import KindError, shown
 from ..config.model import ApplianceConfig, ConfigFormatError
 from ..config.options import SERVER_NAME, SERVER_OPTIONS, SERVICE_OPTIONS, Option, read_options
 from ..config.paths import Paths
@@ -188,8 +189,9 @@ class Ctl:
     def config(self) -> ApplianceConfig:
         return self.operations.config()
 
-    def run(self, change: Callable[..., tuple[int, list[tuple[str, str]]]], what: str) -> int:
-        """Run one change (Operations.change or .rollback, given echo and failure) and report it."""
+    def run(self, change: Callable[..., tuple[int, list[tuple[str, str]]]], what: str | Callable[[], str]) -> int:
+        """Run one change (Operations.change or .rollback, given echo and failure) and report it. what may be
+        worked out once the change is made (the name the new server got, under the change lock)."""
         steps: list[str] = []
         errors: list[str] = []
 
@@ -204,6 +206,8 @@ class Ctl:
         result, problems = change(echo, failure)
         if problems:
             return self.problems(problems)
+        if callable(what):
+            what = what() if result == EXIT_OK else "not changed"
         if result == EXIT_OK:
             version = self.operations.saved_version
             self.out(f"{what}; saved as version {version}.", {"ok": True, "change": what, "version": version, "steps": steps})
@@ -211,9 +215,22 @@ class Ctl:
             print(json.dumps({"ok": False, "change": what, "steps": steps, "error": " ".join(errors)}))
         return result
 
-    def commit(self, make: Callable[[ApplianceConfig], ApplianceConfig], what: str) -> int:
-        """Edit, verify, then apply as one transaction and hand over; nothing is written if verify objects."""
-        return self.run(lambda echo, failure: self.operations.change(make, echo, failure), what)
+    def commit(
+        self,
+        make: Callable[[ApplianceConfig], ApplianceConfig],
+        what: str | Callable[[ApplianceConfig], str],
+        force: bool = False,
+    ) -> int:
+        """Edit, verify, then apply as one transaction and hand over; nothing is written if verify objects.
+        what: the change's line, or made from the configuration the change saved."""
+        made: list[ApplianceConfig] = []
+
+        def making(current: ApplianceConfig) -> ApplianceConfig:
+            made.append(make(current))
+            return made[-1]
+
+        told = (lambda: what(made[-1])) if callable(what) else what
+        return self.run(lambda echo, failure: self.operations.change(making, echo, failure, force=force), told)
 
 
 def _service_line(service: model.VirtualService) -> str:
@@ -251,22 +268,19 @@ def cmd_rs(ctl: Ctl, args: argparse.Namespace) -> int:
     options = _options(args, [SERVER_NAME, *SERVER_OPTIONS])
     vs, rs = args.vs, getattr(args, "rs", None)
     if args.action == "add":
-        # the name and port the new server gets (RIP<n>, the VIP's), for the message; the commit makes it again
-        added = edit.find_service(edit.add_server(ctl.config(), vs, args.endpoint, options), vs).real_servers[-1]
-        what = f"added real server {added.name} ({added.address}:{added.port}) to {vs}"
-        return ctl.commit(lambda current: edit.add_server(current, vs, args.endpoint, options), what)
+
+        def added(saved: ApplianceConfig) -> str:
+            """The name and port the new server got (RIP<n>, the VIP's) in the configuration made under the lock."""
+            server = edit.find_service(saved, vs).real_servers[-1]
+            return f"added real server {server.name} ({server.address}:{server.port}) to {vs}"
+
+        return ctl.commit(lambda current: edit.add_server(current, vs, args.endpoint, options), added)
     if args.action == "set":
         return ctl.commit(lambda current: edit.set_server(current, vs, rs, options), f"changed real server {rs} of {vs}")
     if args.action == "remove":
         return ctl.commit(lambda current: edit.remove_server(current, vs, rs), f"removed real server {rs} from {vs}")
     what = f"real server {rs} of {vs} is now {args.action}"
     return ctl.commit(lambda current: edit.set_server_state(current, vs, rs, args.action), what)
-
-
-def _ssh_client() -> str | None:
-    """The address this lbctl runs for over SSH (sshd's SSH_CONNECTION), if any."""
-    parts = os.environ.get("SSH_CONNECTION", "").split()
-    return parts[0] if parts else None
 
 
 def cmd_access(ctl: Ctl, args: argparse.Namespace) -> int:
@@ -282,17 +296,9 @@ def cmd_access(ctl: Ctl, args: argparse.Namespace) -> int:
         data = {"management_networks": model.management_networks(config), "input_rules": [dataclasses.asdict(r) for r in rules]}
         return ctl.out("\n".join(lines), data) or EXIT_OK
     if args.action == "networks":
-        client = _ssh_client()
         wanted = verify_access.parse_networks(args.networks)
-
-        def change(current: ApplianceConfig) -> ApplianceConfig:
-            changed = edit.set_management_networks(current, wanted)
-            if client and not args.force and verify_access.cuts_off(changed, client):
-                networks = ", ".join(model.management_networks(changed))
-                raise edit.EditError("networks", f"{networks} would cut off this SSH session from {client}; add it, or --force")
-            return changed
-
-        return ctl.commit(change, f"management networks are now {' '.join(args.networks)}")
+        what = f"management networks are now {' '.join(args.networks)}"
+        return ctl.commit(lambda current: edit.set_management_networks(current, wanted), what, force=args.force)
     if args.action == "key":
         return _cmd_key(ctl, args)
     if args.action == "allow":
@@ -318,7 +324,7 @@ def _cmd_key(ctl: Ctl, args: argparse.Namespace) -> int:
         except sshkeys.SSHKeyError as exc:
             return ctl.problems([("key", str(exc))])
         return ctl.commit(lambda current: edit.add_ssh_key(current, key), f"added SSH key {sshkeys.fingerprint(key)}")
-    return ctl.commit(lambda current: edit.remove_ssh_key(current, args.key, args.force), f"removed SSH key {args.key}")
+    return ctl.commit(lambda current: edit.remove_ssh_key(current, args.key), f"removed SSH key {args.key}", force=args.force)
 
 
 def cmd_status(ctl: Ctl, args: argparse.Namespace) -> int:
@@ -381,8 +387,8 @@ def cmd_realserver_script(ctl: Ctl, args: argparse.Namespace) -> int:
         listed = hosts or realserver.hosts(config)
         known = ", ".join(f"{'/'.join(h.names)} ({h.address}, file {h.file})" for h in listed) or "none"
         if hosts:
-            return ctl.problems([("rs", f"{args.rs!r} names more than one real server: {known}; give its address")])
-        return ctl.problems([("rs", f"no layer-4 real server {args.rs!r} (there are: {known}); layer 7 needs no setup")])
+            return ctl.problems([("rs", f"{shown(args.rs)} names more than one real server: {known}; give its address")])
+        return ctl.problems([("rs", f"no layer-4 real server {shown(args.rs)} (there are: {known}); layer 7 needs no setup")])
     host = hosts[0]
     if args.os == "linux":
         text = realserver.linux_script(host)
@@ -450,8 +456,14 @@ def main(argv: list[str] | None = None) -> int:
     # Ctrl-C undoes, even when this was started with SIGINT ignored (a background job of a shell, some
     # service managers): Python then leaves SIGINT ignored, and the change would go on (CI saw it)
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    message = getattr(args, "message", None)
     try:
-        with provenance.saying(message=getattr(args, "message", None)):
+        if message is not None:
+            provenance.MESSAGE.parse(message)
+    except KindError as exc:
+        return ctl.problems([("--message", str(exc))])
+    try:
+        with provenance.saying(message=message):
             return COMMANDS[args.command](ctl, args)
     except edit.EditError as exc:
         return ctl.problems([(exc.field, exc.message)])

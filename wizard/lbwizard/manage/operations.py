@@ -7,14 +7,15 @@ cannot drift apart: both edit with edit.py, change engines with runtime.py and c
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..apply.handover import started_ahead as handover_ahead
 from ..apply.runtime import RuntimeChange, runtime_change
-from ..config import edit, files, history
+from ..config import edit, files, history, provenance
 from ..config.lock import Busy, one_change
 from ..config.model import ApplianceConfig, ConfigFormatError
 from ..config.paths import Paths
+from ..config.verify_access import guards
 from ..engines import clock, diagnose, status
 from ..engines.access import Engines, for_run
 from ..engines.errors import NotAsked
@@ -34,6 +35,8 @@ class Operations:
     engines: Engines
     handover: bool = True
     saved_version: int | None = None  # the history version the last successful change saved
+    # the address the admin works from (an SSH session's; the API's caller), whom no change may cut off
+    client: str | None = field(default_factory=provenance.ssh_client)
 
     @classmethod
     def start(cls, paths: Paths, live: bool, handover: bool = True) -> Operations:
@@ -55,6 +58,7 @@ class Operations:
         peer: bool = True,
         wait: float | None = None,
         on_verified: Callable[[], None] | None = None,
+        force: bool = False,
     ) -> tuple[int, list[tuple[str, str]]]:
         """Edit the saved config and commit it; (exit code, problems). What the engines can take at once
         (servers added, removed, reweighted, drained, offline, online) reaches them first. In a paired
@@ -63,7 +67,7 @@ class Operations:
         on_verified: called once verify is content, before anything is applied (the peer's ACCEPTED).
 
         failure gets the line saying why an apply failed; by default echo, as on a screen nothing
-        printed would be seen.
+        printed would be seen. force: past the guards of the admin's own access (lbctl --force).
         """
         try:
             # from reading the saved config to the last step; Ansible loads meanwhile, for the hand-over
@@ -74,8 +78,9 @@ class Operations:
                 if peer and shared.paired(previous) and shared.paired(new) and shared.differs(previous, new):
                     from ..config.verify import verify  # as commit() does: only a change pays for verify's import
 
-                    if problems := verify(new):  # judged here before the peer is asked
-                        return EXIT_BAD_INPUT, [(p.field, p.message) for p in problems]
+                    problems = [(p.field, p.message) for p in verify(new)]  # judged here before the peer is asked
+                    if problems := problems or guards(previous, new, self.client, force):
+                        return EXIT_BAD_INPUT, problems
                     new = shared.stepped(new, shared.version(previous))
                     pending = sync.PeerChange(self.paths, previous, new, echo)
                     if not pending.wait_accepted():
@@ -88,7 +93,9 @@ class Operations:
                         on_verified()
                     return runtime_change(previous, new, self.engines)
 
-                result = commit(previous, new, self.paths, self.live, self.handover, taken_now, echo, failure or echo)
+                result = commit(
+                    previous, new, self.paths, self.live, self.handover, taken_now, echo, failure or echo, self.client, force
+                )
                 if pending is not None:
                     answer = pending.result()
                     if result[0] == EXIT_OK and answer.reached and not answer.ok:  # accepted, then failed there

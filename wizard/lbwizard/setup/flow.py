@@ -30,7 +30,9 @@ from ..config.model import (
     VirtualService,
 )
 from ..config.password import hash_password
+from ..config.provenance import ssh_client
 from ..config.verify import Problem, verify
+from ..config.verify_access import guards
 from ..pair import keys as pair_keys
 from .again import lay_over
 from .answers_file import ANSWERS_ONLY, PASSWORD_MIN_LENGTH, PairSecret, Password, answers_only
@@ -307,6 +309,7 @@ class Flow:
     first_boot: bool = True
     answers: Answers = field(default_factory=dict)
     given_hash: str | None = None  # an answers file's admin_password_hash
+    client: str | None = field(default_factory=ssh_client)  # an SSH session the wizard runs in: never cut off
     pair_identity: str | None = None  # the pair key made from an answers file's pair_secret (never the secret)
 
     # -- which questions -------------------------------------------------------------------------
@@ -382,7 +385,7 @@ class Flow:
     def parse(self, question_id: str, raw: object, answers: Answers | None = None) -> Any:
         """Read one typed answer (empty means the default); ValueError says what is wrong with it."""
         question = QUESTION_BY_ID[question_id]
-        if (raw is None or str(raw).strip() == "") and not question.secret:
+        if raw in (None, "") and not question.secret:  # only nothing is "the default"; spaces are refused
             raw = self.default(question_id, answers)
         return question.parse(raw)
 
@@ -430,11 +433,16 @@ class Flow:
         """verify() on the config these answers imply, each problem named by its question."""
         answers = self.answers if answers is None else answers
         config = self.build_config(answers)
-        return [Problem(_field_to_question(p.field, answers), p.message) for p in verify(config)]
+        return [Problem(_field_to_answer(field, answers), message) for field, message in self._judged(config)]
+
+    def _judged(self, config: ApplianceConfig) -> list[tuple[str, str]]:
+        """verify(), then the guards every path applies: no change cuts off the session it comes from (the
+        wizard run again over SSH) or takes away root's last key."""
+        return [(p.field, p.message) for p in verify(config)] or guards(self.previous, config, self.client)
 
     def problems_of(self, config: ApplianceConfig) -> list[Problem]:
         """verify() on a whole config from an answers file, each problem named by the key that set it."""
-        return [Problem(_field_to_answer(p.field, self.answers), p.message) for p in verify(config)]
+        return [Problem(_field_to_answer(field, self.answers), message) for field, message in self._judged(config)]
 
     def run_answers(self, data: object) -> ApplianceConfig:
         """The answers-file path: the same questions and checks, no screen; every problem at once."""

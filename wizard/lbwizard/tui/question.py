@@ -18,7 +18,7 @@ from textual.validation import ValidationResult, Validator
 from textual.widgets import Button, Footer, Input, Static
 
 from ..config.verify import Problem
-from ..setup.flow import GROUP_TITLES, Flow, Question, display_answer
+from ..setup.flow import GROUP_TITLES, QUESTION_BY_ID, Flow, Question, display_answer
 
 
 class AnswerValidator(Validator):
@@ -32,10 +32,15 @@ class AnswerValidator(Validator):
         if self.question.secret and not value:
             return self.success()  # nothing typed yet is not an error worth shouting about
         try:
-            self.flow.parse(self.question.id, value)
+            self.flow.parse(self.question.id, typed(self.question, value))
         except ValueError as exc:
             return self.failure(str(exc))
         return self.success()
+
+
+def typed(question: Question, value: str) -> str:
+    """What was typed, without the spaces around it (a secret is taken whole): the flow judges the rest."""
+    return value if question.secret else value.strip()
 
 
 class AnswerInput(Input):
@@ -150,7 +155,7 @@ class QuestionScreen(Screen):
 
     @on(Button.Pressed, "#next")
     def action_next(self) -> None:
-        values = {i.id: i.value for i in self.query(Input) if i.id}
+        values = {i.id: typed(QUESTION_BY_ID[i.id], i.value) for i in self.query(Input) if i.id}
         self.post_message(self.Done(self.group, values))
 
     @on(Button.Pressed, "#back")
