@@ -99,3 +99,21 @@ def test_the_management_screens_refuse_the_last_key(tmp_path, answers):
     code, problems = operations.change(lambda config: edit.remove_ssh_key(config, "1"), lambda line: None)
     assert code == 2 and problems[0][0] == "access.ssh_authorized_keys", problems
     assert files.load_config(Paths(root)).access.ssh_authorized_keys == [KEY]
+
+
+def test_a_restore_keeps_the_session_it_comes_from(tmp_path, answers):
+    """A backup of a unit managed from elsewhere would cut this SSH session off: refused unless --force."""
+    root = set_up(tmp_path, answers)
+    (tmp_path / "other").mkdir()
+    other = set_up(tmp_path / "other", answers)
+    networks = run([*LBCTL, "--dry-run", "--root", str(other), "access", "networks", "10.9.0.0/24"], env=dict(os.environ))
+    assert networks.returncode == 0, networks.stdout + networks.stderr
+    made = run([*LBCTL, "--dry-run", "--root", str(other), "backup", str(tmp_path / "other.lbbackup")], env=dict(os.environ))
+    assert made.returncode == 0, made.stdout + made.stderr
+    before = snapshot(root)
+    refused = run([*LBCTL, "--dry-run", "--root", str(root), "restore", str(tmp_path / "other.lbbackup")])
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "access.management_networks: 10.9.0.0/24 would cut off this SSH session from 10.0.0.99" in refused.stdout
+    assert snapshot(root) == before
+    forced = run([*LBCTL, "--dry-run", "--root", str(root), "restore", str(tmp_path / "other.lbbackup"), "--force"])
+    assert forced.returncode == 0, forced.stdout + forced.stderr

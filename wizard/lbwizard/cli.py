@@ -262,7 +262,7 @@ def run_restore_answers(data: dict, answers_file: Path, paths: Paths, live: bool
     except BackupError as exc:
         print(f"restore: {exc}")
         return EXIT_BAD_INPUT
-    result = restoring.restore(found, paths, live=live, handover=handover)
+    result = restoring.restore(found, paths, live=live, handover=handover, client=ssh_client())
     if result == EXIT_OK:
         print("\n".join(summary_lines(found.config)))
         print(f"\nRestored the backup of {found.describe()}. Configuration saved to {paths.appliance_yaml}.")

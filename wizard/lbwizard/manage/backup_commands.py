@@ -33,6 +33,9 @@ def add_parser(commands, common: argparse.ArgumentParser) -> None:
     back.add_argument(
         "--keep-host-keys", action="store_true", help="keep this unit's own SSH host keys even if the backup has some"
     )
+    back.add_argument(
+        "--force", action="store_true", help="even if the backup's access settings cut off this session or remove every SSH key"
+    )
 
 
 def _summary(found: backup.Backup, where: str) -> tuple[str, dict]:
@@ -162,6 +165,8 @@ def cmd_restore(ctl, args: argparse.Namespace) -> int:
             echo=echo,
             failure=failure,
             refused=refusals.append,
+            client=ctl.operations.client,
+            force=args.force,
         )
         ctl.operations.saved_version = history.newest(ctl.paths) if code == EXIT_OK else None
         return code, [("backup", reason) for reason in refusals]

@@ -24,6 +24,7 @@ from ..config.backup import Backup, BackupError
 from ..config.lock import Busy, one_change
 from ..config.model import ConfigFormatError
 from ..config.paths import Paths
+from ..config.verify_access import guards
 from ..engines.access import for_run
 from .changes import EXIT_BAD_INPUT, EXIT_BUSY, print_failure, print_step, run_steps
 
@@ -51,10 +52,14 @@ def restore(
     echo: Callable[[str], None] = print_step,
     failure: Callable[[str], None] = print_failure,
     refused: Callable[[str], None] = print_refusal,
+    client: str | None = None,
+    force: bool = False,
 ) -> int:
     """Make this unit what found holds, as one transaction; host_keys=False keeps this unit's own SSH host
     keys even when the backup has some. Returns the exit code, as every change does: EXIT_BAD_INPUT, after
-    refused(reason), when this unit's tree cannot take the backup's files (nothing is touched then)."""
+    refused(reason), when this unit's tree cannot take the backup's files, or when the backup's access
+    settings would cut off the session the restore comes from (client) or leave root without its SSH key
+    (verify_access.guards, as on every path; force: the admin said so). Nothing is touched then."""
     try:
         with one_change(paths):
             if reason := backup_files.refuse(found, paths, host_keys):
@@ -65,6 +70,10 @@ def restore(
             except ConfigFormatError:
                 previous = None  # a saved config that no longer loads is replaced all the same
             config = found.config
+            if problems := guards(previous, config, client, force):
+                for field, message in problems:
+                    refused(f"{field}: {message}")
+                return EXIT_BAD_INPUT
             password = backup_files.password_hash(found)
             written = backup_files.written(found, paths, host_keys)
             keep, whole = restore_journal.journal_steps(paths, written, password is not None, live)
