@@ -12,17 +12,26 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[2] / "wizard/lbwizard"
 README = PACKAGE.parents[1] / "README.md"
 
-# What each folder may import besides itself, in the order data flows through them.
-MAY_IMPORT = {
-    "config": set(),
-    "render": {"config"},
-    "engines": {"config", "render"},
-    "pair": {"config", "render"},  # render: which addresses keepalived moves (pair/view.py)
-    "setup": {"config", "render", "pair"},
-    "apply": {"config", "render", "engines", "pair"},
-    "manage": {"config", "render", "engines", "apply", "pair"},
-    "tui": {"config", "render", "engines", "apply", "setup", "manage", "pair"},
-}
+
+
+def declared_chain() -> list[str]:
+    """The package docstring's chain: the order data flows through the folders."""
+    docstring = ast.get_docstring(ast.parse((PACKAGE / "__init__.py").read_text())) or ""
+    line = next(line for line in docstring.splitlines() if line.startswith("Chain: "))
+    return [name.strip() for name in line.removeprefix("Chain: ").split("->")]
+
+
+def declared_imports(folder: str) -> set[str]:
+    """What a folder's docstring says it imports (its "Imports:" line): the contract the code is held to."""
+    docstring = ast.get_docstring(ast.parse((PACKAGE / folder / "__init__.py").read_text())) or ""
+    lines = [line for line in docstring.splitlines() if line.startswith("Imports: ")]
+    assert len(lines) == 1, f"{folder}/__init__.py must say what it imports in one 'Imports: ...' line"
+    text = lines[0].removeprefix("Imports: ").rstrip(".")
+    return set() if text == "nothing of lbwizard's" else {name.strip() for name in text.split(",")}
+
+
+FOLDERS = sorted(p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").exists())
+MAY_IMPORT = {folder: declared_imports(folder) for folder in FOLDERS}
 ENTRY_POINTS = {"__init__.py", "cli.py", "launch.py"}
 
 
@@ -73,6 +82,14 @@ def folder_of(name: str) -> str | None:
 def test_the_top_level_holds_only_the_entry_points():
     assert {p.name for p in PACKAGE.glob("*.py")} == ENTRY_POINTS
     assert {p.name for p in PACKAGE.iterdir() if p.is_dir() and p.name != "__pycache__"} == set(MAY_IMPORT)
+
+
+def test_the_chain_names_every_folder_and_each_imports_only_folders_before_it():
+    chain = declared_chain()
+    assert sorted(name for name in chain if (PACKAGE / name).is_dir()) == FOLDERS, chain
+    for folder in FOLDERS:
+        earlier = set(chain[: chain.index(folder)])
+        assert MAY_IMPORT[folder] <= earlier, f"{folder}/ says it imports {MAY_IMPORT[folder] - earlier}, later in the chain"
 
 
 @pytest.mark.parametrize("folder", sorted(MAY_IMPORT))

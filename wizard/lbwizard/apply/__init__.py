@@ -2,6 +2,8 @@
 
 plan.plan() lists the steps (network with pyroute2, kernel settings, firewall with python-iptables,
 files, the hand-over to the engines' Ansible roles); transaction.run() applies them all or none;
-state pictures what an apply touches, so rollback can restore it and prove it did. May import
-config/, render/ and engines/; knows no screen and no command line.
+state pictures what an apply touches, so rollback can restore it and prove it did. Knows no screen and
+no command line.
+
+Imports: config, render, engines, pair.
 """

@@ -1,3 +1,5 @@
 """Day-2 operations: lbctl and the management screens' operations, over the one commit path (edit ->
-verify -> apply -> hand-over). May import config/, render/, engines/ and apply/; knows no screen.
+verify -> guards -> apply -> hand-over); the boot apply, backups and restores. Knows no screen.
+
+Imports: config, render, engines, pair, apply.
 """
