@@ -57,9 +57,9 @@ test: ## the whole suite: unit, tui, cli, roles, netns and e2e (QEMU boots of th
 	@start=$$(date +%s) && $(MAKE) --no-print-directory lint && echo "time: lint $$(( $$(date +%s) - start )) s"
 	@start=$$(date +%s) && $(MAKE) --no-print-directory image && echo "time: image $$(( $$(date +%s) - start )) s"
 	@base=$$(mktemp -d /tmp/lbwXXXX) && rc=0 && start=$$(date +%s) && \
-	$(VENV)/bin/pytest -q -n $(HOST_WORKERS) --basetemp=$$base --durations=25 tests/netns tests/cli tests/tui tests/roles tests/unit \
+	$(VENV)/bin/pytest -q -n $(HOST_WORKERS) --basetemp=$$base --durations=25 tests/netns tests/cli tests/api tests/tui tests/roles tests/unit \
 		|| rc=$$?; \
-	echo "time: netns, cli, tui, roles and unit tiers, $(HOST_WORKERS) workers: $$(( $$(date +%s) - start )) s"; \
+	echo "time: netns, cli, api, tui, roles and unit tiers, $(HOST_WORKERS) workers: $$(( $$(date +%s) - start )) s"; \
 	start=$$(date +%s) && $(VENV)/bin/pytest -q --durations=30 --reruns 1 --only-rerun GuestKernelStalled tests/e2e || rc=$$?; \
 	echo "time: e2e tier, one guest (or the HA pair) at a time: $$(( $$(date +%s) - start )) s"; \
 	[ $$rc -ne 0 ] || rm -rf $$base; exit $$rc

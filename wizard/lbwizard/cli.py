@@ -73,6 +73,9 @@ def _parser() -> argparse.ArgumentParser:
     confirm_parser.add_argument("--root", metavar="DIR", type=Path, help="files under DIR instead of /")
     schema_parser = commands.add_parser("schema", help="print the JSON Schema of appliance.yaml or of an answers file")
     schema_parser.add_argument("document", nargs="?", choices=("config", "answers"), default="config")
+    serve_parser = commands.add_parser("serve", help="the HTTPS API (lbctl api token add NAME makes its tokens)")
+    serve_parser.add_argument("--listen", metavar="ADDR:PORT", help="default: port 9443 of this unit's own addresses")
+    _add_target_options(serve_parser)
     timer_parser = commands.add_parser("confirm-timer", help=argparse.SUPPRESS)
     timer_parser.add_argument("--seconds", type=float, required=True)
     timer_parser.add_argument("--root", metavar="DIR", type=Path)
@@ -319,6 +322,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "schema":
         return print_schema(args.document)
     paths = _paths(args)
+    if args.command == "serve":  # uvicorn handles its own signals: SIGTERM ends it gracefully
+        from .api.serve import serve
+
+        return serve(paths, getattr(args, "dry_run", False), args.listen)
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     # Ctrl-C undoes, even when this was started with SIGINT ignored (a background job of a shell, some
     # service managers): Python then leaves SIGINT ignored, and the change would go on (CI saw it)

@@ -2,7 +2,8 @@
 and why (an admin's --message), so `lbctl history` answers the first question after an incident.
 
 From where is read off the process: an SSH session (SSH_CONNECTION), a console (its tty), the answers
-disk, the boot apply or the commit-confirm timer (which say so themselves); the command is the
+disk, the boot apply or the commit-confirm timer (which say so themselves), or the HTTPS API, which runs
+lbctl saying who asked (LBWIZARD_VIA) and what (LBWIZARD_COMMAND: the request); the command is the
 command line, or the screen a management change came from.
 """
 
@@ -69,7 +70,7 @@ def describe() -> dict[str, str]:
         "saved": time.strftime("%Y-%m-%d %H:%M:%S"),
         "by": _user(),
         "via": said.get("via") or _via(),
-        "command": said.get("command") or command_line(),
+        "command": said.get("command") or os.environ.get("LBWIZARD_COMMAND") or command_line(),
     }
     if said.get("message"):
         record["message"] = said["message"]

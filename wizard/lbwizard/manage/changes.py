@@ -28,6 +28,7 @@ from ..engines.access import for_run
 EXIT_BAD_INPUT = 2
 EXIT_BUSY = 75  # another change holds the lock (sysexits' EX_TEMPFAIL: try again later)
 EXIT_PEER_REFUSED = 3  # the HA peer refused the change: neither unit has it
+EXIT_STALE = 5  # --if-version (the API's If-Match) named a version that is no longer the current one
 
 
 def print_step(line: str) -> None:

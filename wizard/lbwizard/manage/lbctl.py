@@ -20,15 +20,15 @@ from typing import NoReturn
 
 import yaml
 
-from ..config import edit, history, lock, model, provenance, sshkeys, verify_access
+from ..config import edit, history, json_options, lock, model, provenance, sshkeys, verify_access
 from ..config.kinds import KindError, shown
-from ..config.model import ApplianceConfig, ConfigFormatError
+from ..config.model import ApplianceConfig, ConfigFormatError, RealServer, VirtualService
 from ..config.options import SERVER_NAME, SERVER_OPTIONS, SERVICE_OPTIONS, Option, read_options
 from ..config.paths import Paths
 from ..engines import diagnose, persist_refresh, response_weights
 from ..engines.errors import EngineError
 from ..render import realserver
-from . import backup_commands, host_commands, pair_commands
+from . import api_commands, backup_commands, host_commands, pair_commands
 from .changes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 from .operations import Operations
 from .process_end import end_process
@@ -45,15 +45,35 @@ def _add_options(parser: argparse.ArgumentParser, table: list[Option]) -> None:
             default=argparse.SUPPRESS,
             help=option.help + (" (or none)" if option.clear and "(or none)" not in option.help else ""),
         )
+    # the HTTPS API's request body, read by the same declarations (config/json_options.py); not for people
+    parser.add_argument("--options-json", metavar="FILE", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
 
-def _options(args: argparse.Namespace, table: list[Option]) -> dict[str, object]:
-    """The model settings the admin gave, by model path, each read by its kind (EditError naming the flag)."""
+def _options(args: argparse.Namespace, table: list[Option], cls: type) -> dict[str, object]:
+    """The model settings the admin gave, by model path, each read by its kind (EditError naming the flag);
+    with --options-json, those of a JSON object too (the API's body; its problems name the model path)."""
     given = {key[4:]: value for key, value in vars(args).items() if key.startswith("opt:")}
     options, problems = read_options(table, given)
+    if hasattr(args, "options_json"):
+        typed, json_problems = json_options.read(cls, table, _json_document(args.options_json))
+        options, problems = typed | options, json_problems + problems
     if problems:
         raise OptionsError(problems)
     return options | {key: value for key, value in given.items() if key not in {o.path for o in table}}
+
+
+def _json_document(name: str) -> object:
+    """--options-json FILE or - (standard input), bounded; text that is not JSON is a problem of that option."""
+    try:
+        text = sys.stdin.read(JSON_LIMIT + 1) if name == "-" else Path(name).read_text()[: JSON_LIMIT + 1]
+        if len(text) > JSON_LIMIT:
+            raise ValueError(f"more than {JSON_LIMIT} characters")
+        return json.loads(text)
+    except (OSError, ValueError) as exc:
+        raise OptionsError([("--options-json", f"not a JSON object of settings: {exc}")]) from None
+
+
+JSON_LIMIT = 256 * 1024
 
 
 class OptionsError(ValueError):
@@ -76,6 +96,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     common.add_argument(
         "--no-handover", action="store_true", default=argparse.SUPPRESS, help="do not hand over to keepalived/HAProxy"
+    )
+    common.add_argument(  # the API's If-Match: checked under the change lock (manage/operations.py)
+        "--if-version", metavar="N", type=int, default=argparse.SUPPRESS, help="change only if the configuration is version N"
     )
     parser = argparse.ArgumentParser(
         prog="lbctl", parents=[common], description="Day-2 operations of this load balancer (lbwizard sets it up)."
@@ -152,6 +175,7 @@ def _parser() -> argparse.ArgumentParser:
     pair_commands.add_parser(commands, common)
     backup_commands.add_parser(commands, common)
     host_commands.add_parser(commands, common)
+    api_commands.add_parser(commands, common)
     commands.add_parser("history", parents=[common], help="the applied versions of the configuration")
     back = commands.add_parser("rollback", parents=[common], help="apply an earlier version again (default: the one before)")
     back.add_argument("version", nargs="?", type=int)
@@ -173,6 +197,7 @@ class Ctl:
             raise SystemExit("lbctl: run as root, or try it with --dry-run --root DIR")
         self.paths = Paths((root or Path("/")).absolute())  # absolute: Ansible runs in the roles' directory
         self.operations = Operations.start(self.paths, live=not self.dry_run, handover=self.handover)
+        self.operations.expected_version = getattr(args, "if_version", None)
 
     def out(self, text: str, data: object) -> None:
         print(json.dumps(data, indent=1) if self.json else text)
@@ -256,7 +281,7 @@ def cmd_vs(ctl: Ctl, args: argparse.Namespace) -> int:
         left_out = not_in_ipvs_because(found)  # a YAML comment: the text stays the service's YAML
         note = f"\n# not in IPVS: {left_out}" if left_out else ""
         return ctl.out(yaml.safe_dump(service, sort_keys=False).rstrip() + note, service) or EXIT_OK
-    options = _options(args, SERVICE_OPTIONS)
+    options = _options(args, SERVICE_OPTIONS, VirtualService)
     if args.action == "add":
         return ctl.commit(lambda current: edit.add_service(current, args.vs, options), f"added virtual service {args.vs}")
     if args.action == "set":
@@ -265,7 +290,7 @@ def cmd_vs(ctl: Ctl, args: argparse.Namespace) -> int:
 
 
 def cmd_rs(ctl: Ctl, args: argparse.Namespace) -> int:
-    options = _options(args, [SERVER_NAME, *SERVER_OPTIONS])
+    options = _options(args, [SERVER_NAME, *SERVER_OPTIONS], RealServer)
     vs, rs = args.vs, getattr(args, "rs", None)
     if args.action == "add":
 
@@ -441,6 +466,7 @@ COMMANDS = {
     "time": host_commands.cmd_time,
     "logging": host_commands.cmd_logging,
     "metrics": host_commands.cmd_metrics,
+    "api": api_commands.cmd_api,
 }
 
 

@@ -21,7 +21,7 @@ from ..engines.access import Engines, for_run
 from ..engines.errors import NotAsked
 from ..pair import shared, sync, view
 from . import boot, motd, pair_findings
-from .changes import EXIT_BAD_INPUT, EXIT_BUSY, EXIT_FAILED, EXIT_OK, EXIT_PEER_REFUSED, commit
+from .changes import EXIT_BAD_INPUT, EXIT_BUSY, EXIT_FAILED, EXIT_OK, EXIT_PEER_REFUSED, EXIT_STALE, commit
 
 Edit = Callable[[ApplianceConfig], ApplianceConfig]
 
@@ -37,6 +37,8 @@ class Operations:
     saved_version: int | None = None  # the history version the last successful change saved
     # the address the admin works from (an SSH session's; the API's caller), whom no change may cut off
     client: str | None = field(default_factory=provenance.ssh_client)
+    # change only if the configuration is still this history version (the API's If-Match), judged under the lock
+    expected_version: int | None = None
 
     @classmethod
     def start(cls, paths: Paths, live: bool, handover: bool = True) -> Operations:
@@ -72,6 +74,10 @@ class Operations:
         try:
             # from reading the saved config to the last step; Ansible loads meanwhile, for the hand-over
             with one_change(self.paths, wait=wait), handover_ahead(self.handover):
+                if self.expected_version is not None and (now := history.newest(self.paths)) != self.expected_version:
+                    (failure or echo)(f"the configuration is version {now}, not {self.expected_version}: it changed "
+                                      "meanwhile, so nothing was changed; read it again")  # fmt: skip
+                    return EXIT_STALE, []
                 previous = self.config()
                 new = make(previous)
                 pending = None

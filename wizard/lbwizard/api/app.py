@@ -1,0 +1,53 @@
+"""The Starlette application: the endpoint table's routes behind the token check, errors as problem details."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from . import openapi
+from .auth import caller, may_change
+from .problems import Problem
+from .routes import BASE, ENDPOINTS, Call, Endpoint
+from .served import Served
+
+
+def _handler(endpoint: Endpoint, served: Served):
+    async def handle(request: Request) -> Response:
+        try:
+            who = caller(request, served.paths)
+            if endpoint.change:
+                may_change(who)
+            return await endpoint.run(Call(request, served, who))
+        except Problem as problem:
+            return problem.response()
+
+    return handle
+
+
+async def _document(request: Request) -> Response:
+    """The OpenAPI document is public: it holds no secret, and a client needs it before it has a token."""
+    return JSONResponse(openapi.document())
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return Problem(exc.status_code, "http", str(exc.detail), headers=dict(exc.headers or {})).response()
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    """A fault of ours: said in the server's log whole, to the caller without a traceback."""
+    traceback.print_exception(exc, file=sys.stderr)
+    return Problem(500, "internal", f"the server failed on this request ({type(exc).__name__}); its log says why").response()
+
+
+def make_app(served: Served) -> Starlette:
+    routes = [Route(BASE + "/openapi.json", _document, methods=["GET"])]
+    routes += [Route(BASE + e.path, _handler(e, served), methods=[e.method]) for e in ENDPOINTS]
+    return Starlette(routes=routes, exception_handlers={HTTPException: _http_error, Exception: _unexpected})

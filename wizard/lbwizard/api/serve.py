@@ -1,0 +1,80 @@
+"""`lbwizard serve [--listen ADDR:PORT] [--dry-run --root DIR]`: the API over HTTPS, on uvicorn.
+
+By default it listens on port 9443 of this unit's own interface addresses (never the floating ones,
+which move to the peer). A dry run works on DIR with a certificate it makes there; nothing live.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import sys
+from ipaddress import IPv4Interface
+
+from ..config import files
+from ..config.paths import Paths
+
+DEFAULT_PORT = 9443
+
+
+class ListenError(ValueError):
+    pass
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """ADDR:PORT, [IPv6]:PORT, or ADDR (port 9443)."""
+    found = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\](?::([0-9]{1,5}))?|([^:\[\]]+)(?::([0-9]{1,5}))?", text)
+    if not found:
+        raise ListenError(f"--listen: {text[:60]!r} is not ADDR:PORT or [IPV6]:PORT")
+    host = found.group(1) or found.group(3)
+    port = int(found.group(2) or found.group(4) or DEFAULT_PORT)
+    if not 1 <= port <= 65535:
+        raise ListenError(f"--listen: port {port} is not 1-65535")
+    return host, port
+
+
+def own_addresses(paths: Paths) -> list[tuple[str, int]]:
+    config = files.load_config(paths)
+    if config is None:
+        raise ListenError("this unit is not set up yet (no appliance.yaml): run lbwizard first, or give --listen")
+    return [(str(IPv4Interface(iface.address).ip), DEFAULT_PORT) for iface in config.interfaces.values()]
+
+
+def _socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve(paths: Paths, dry_run: bool, listen: str | None) -> int:
+    import uvicorn
+
+    from . import certificate
+    from .app import make_app
+    from .served import Served
+
+    try:
+        addresses = [parse_listen(listen)] if listen else own_addresses(paths)
+        sockets = [_socket(host, port) for host, port in addresses]
+    except (ListenError, OSError) as exc:
+        print(f"lbwizard serve: {exc}", file=sys.stderr)
+        return 2
+    if dry_run:
+        cert, key = certificate.for_dry_run(paths, addresses[0][0])
+    else:
+        cert, key = certificate.unit_files(paths)
+    config = uvicorn.Config(
+        make_app(Served.start(paths, dry_run)),
+        ssl_certfile=str(cert),
+        ssl_keyfile=str(key) if key else None,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=600,  # a change in progress is answered before the server goes
+        lifespan="off",
+    )
+    print(f"lbwizard serve: https://{', https://'.join(f'{h}:{p}' for h, p in addresses)}/api/v1/", flush=True)
+    uvicorn.Server(config).run(sockets=sockets)
+    return 0

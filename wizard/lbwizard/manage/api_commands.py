@@ -1,0 +1,45 @@
+"""`lbctl api token add NAME [--read-only] | list | remove NAME`: who may use the HTTPS API (lbwizard serve).
+
+The token is printed once, when it is made; only its SHA-256 is kept (config/api_tokens.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..config import api_tokens
+from .changes import EXIT_OK
+
+
+def add_parser(commands, common: argparse.ArgumentParser) -> None:
+    api = commands.add_parser("api", help="the HTTPS API's tokens (lbwizard serve)")
+    token = api.add_subparsers(dest="action", metavar="ACTION", required=True).add_parser("token", help="API tokens")
+    actions = token.add_subparsers(dest="token_action", metavar="ACTION", required=True)
+    add = actions.add_parser("add", parents=[common], help="make a token; it is printed once and stored only as a hash")
+    add.add_argument("name", help="whose or what it is for, e.g. nms or deploy-script")
+    add.add_argument("--read-only", action="store_true", help="it may read, never change")
+    actions.add_parser("list", parents=[common], help="the tokens' names, rights and dates (never the tokens)")
+    actions.add_parser("remove", parents=[common], help="revoke a token at once").add_argument("name")
+
+
+def cmd_api(ctl, args: argparse.Namespace) -> int:
+    try:
+        return _token(ctl, args)
+    except api_tokens.TokenError as exc:
+        return ctl.problems([(exc.field, exc.message)])
+
+
+def _token(ctl, args: argparse.Namespace) -> int:
+    if args.token_action == "add":
+        token = api_tokens.add(ctl.paths, args.name, args.read_only)
+        rights = "read-only" if args.read_only else "read and change"
+        if not ctl.json:  # beside the token, so TOKEN=$(lbctl api token add NAME) takes the token alone
+            print(f"API token {args.name} ({rights}), shown this once: send it as 'Authorization: Bearer TOKEN'", file=sys.stderr)
+        return ctl.out(token, {"name": args.name, "read_only": args.read_only, "token": token}) or EXIT_OK
+    if args.token_action == "list":
+        rows = [{"name": t.name, "read_only": t.read_only, "created": t.created} for t in api_tokens.load(ctl.paths)]
+        lines = [f"{r['name']:<32} {'read-only' if r['read_only'] else 'read and change':<16} {r['created']}" for r in rows]
+        return ctl.out("\n".join(lines) or "no API token yet: lbctl api token add NAME", rows) or EXIT_OK
+    api_tokens.remove(ctl.paths, args.name)
+    return ctl.out(f"removed API token {args.name}", {"removed": args.name}) or EXIT_OK
