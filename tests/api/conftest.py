@@ -90,6 +90,7 @@ class Server:
         token: str | None = "admin",
         headers: dict[str, str] | None = None,
         raw: bytes | None = None,
+        parse: bool = True,
     ) -> Answer:
         """One request on a connection of its own, as a separate client would make it."""
         sent = dict(headers or {})
@@ -106,7 +107,9 @@ class Server:
             answer = Answer(response.status, {k.lower(): v for k, v in response.getheaders()}, None)
         finally:
             connection.close()
-        if text:
+        if not parse:
+            answer.body = text
+        elif text:
             answer.body = json.loads(text)
             kind = answer.headers.get("content-type", "")
             assert kind == ("application/problem+json" if answer.status >= 400 else "application/json"), (answer.status, kind)

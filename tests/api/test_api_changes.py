@@ -4,6 +4,7 @@ version and its steps) or refused with nothing changed: 403 read-only token, 409
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -192,3 +193,27 @@ def test_rollback_to_the_one_before_and_to_a_version(server):
     assert made["change"].startswith("rolled back to version") and saved_text(server.root) == before
     made = changed(server, "POST", "/rollback", {"version": 1})
     assert [s.address for s in service(server, "VIP1").real_servers] == ["192.168.2.50"]
+
+
+def events(server, method: str, path: str, body: object = None) -> list[tuple[str, object]]:
+    """A change asked for as server-sent events, read as a browser's EventSource reads them."""
+    answer = server.request(method, path, body, headers={"Accept": "text/event-stream"}, parse=False)
+    assert answer.status == 200 and answer.headers["content-type"].startswith("text/event-stream")
+    found = []
+    for block in answer.body.decode().split("\n\n"):
+        if block.strip():
+            fields = dict(line.split(": ", 1) for line in block.splitlines())
+            found.append((fields["event"], json.loads(fields["data"])))
+    return found
+
+
+def test_a_changes_steps_can_be_followed_as_they_run(server):
+    sent = events(server, "POST", "/virtual-services/VIP1/real-servers", {"address": "192.168.2.91"})
+    names = [name for name, _ in sent]
+    assert names[-1] == "result" and set(names[:-1]) == {"step"} and len(names) > 5
+    result = sent[-1][1]
+    assert result["ok"] and result["version"] == newest(server.root)
+    assert [data["step"] for name, data in sent[:-1]] == result["steps"]  # the same steps, as they ran
+    refused_change = events(server, "POST", "/virtual-services/VIP1/real-servers", {"address": "192.168.2.91"})
+    assert [name for name, _ in refused_change] == ["problem"]
+    assert refused_change[0][1]["status"] == 422 and refused_change[0][1]["errors"]

@@ -18,6 +18,7 @@ from ..config.declare import json_schema
 from ..config.model import REAL_SERVER_STATES, ApplianceConfig
 from ..config.options import SERVER_NAME, SERVER_OPTIONS, SERVICE_OPTIONS, Option
 from .bodies import BODY_LIMIT
+from .changes import EVENT_STREAM
 from .problems import MEDIA_TYPE
 from .routes import BASE, ENDPOINTS, Endpoint
 
@@ -152,6 +153,14 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
     answer: dict[str, Any] = {"description": "OK", "content": {"application/json": {"schema": endpoint.answer}}}
     if endpoint.etag or endpoint.change:
         answer["headers"] = {"ETag": {"description": "the configuration's version", "schema": {"type": "string"}}}
+    if endpoint.change:  # Accept: text/event-stream
+        answer["content"][EVENT_STREAM] = {
+            "schema": {
+                "type": "string",
+                "description": "server-sent events: `step` ({step}) as each step runs, then `result` (the JSON answer) "
+                "or `problem` (the problem details the plain request would have answered)",
+            }
+        }
     responses: dict[str, Any] = {"200": answer}
     codes = [401, 404] if endpoint.parameters else [401]
     if endpoint.change:

@@ -32,6 +32,9 @@ class Problem(Exception):
         self.extra = extra
 
     def response(self) -> JSONResponse:
+        return JSONResponse(self.body(), status_code=self.status, headers=self.headers, media_type=MEDIA_TYPE)
+
+    def body(self) -> dict[str, object]:
         body: dict[str, object] = {
             "type": TYPE_BASE + self.kind,
             "title": HTTPStatus(self.status).phrase,
@@ -41,7 +44,7 @@ class Problem(Exception):
         if self.errors is not None:
             body["errors"] = [{"field": field, "message": message} for field, message in self.errors]
         body.update(self.extra)
-        return JSONResponse(body, status_code=self.status, headers=self.headers, media_type=MEDIA_TYPE)
+        return body
 
 
 def bad_input(errors: list[tuple[str, str]]) -> Problem:

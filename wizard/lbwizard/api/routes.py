@@ -65,8 +65,12 @@ class Call:
         """?message=WHY: kept with the version, as lbctl --message keeps it."""
         return self.request.query_params.get("message")
 
-    async def change(self, words: list[str], options: dict | None = None) -> JSONResponse:
-        return await changes.run(self.served, self.who, words, options, self.if_version(), self.message(), self.said())
+    async def change(self, words: list[str], options: dict | None = None) -> Response:
+        """Run it through lbctl; with Accept: text/event-stream, its steps as they run, then its answer."""
+        change = changes.Change(words, options, self.if_version(), self.message(), self.said())
+        if changes.EVENT_STREAM in self.request.headers.get("accept", ""):
+            return changes.stream(self.served, self.who, change)
+        return await changes.run(self.served, self.who, change)
 
     def said(self) -> str:
         """The request as history records it: method, path and body (JSON, ASCII: no control character), bounded."""
