@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 import pytest
 
@@ -217,3 +218,22 @@ def test_a_changes_steps_can_be_followed_as_they_run(server):
     refused_change = events(server, "POST", "/virtual-services/VIP1/real-servers", {"address": "192.168.2.91"})
     assert [name for name, _ in refused_change] == ["problem"]
     assert refused_change[0][1]["status"] == 422 and refused_change[0][1]["errors"]
+
+
+def test_a_caller_that_goes_mid_change_leaves_it_whole_and_the_lock_free(server):
+    """The stream closed after the first step: the change still ends as lbctl ends it (here: made), and the
+    next change goes ahead (nothing blocked holding the lock)."""
+    import http.client
+
+    connection = http.client.HTTPSConnection("127.0.0.1", server.port, context=server.context, timeout=60)
+    body = json.dumps({"address": "192.168.2.92"})
+    headers = {"Authorization": f"Bearer {server.admin}", "Accept": "text/event-stream", "Content-Type": "application/json"}
+    connection.request("POST", "/api/v1/virtual-services/VIP1/real-servers", body=body, headers=headers)
+    response = connection.getresponse()
+    assert response.status == 200 and b"event: step" in response.readline()
+    connection.close()  # gone, the change half way
+    deadline = time.monotonic() + 120
+    while "192.168.2.92" not in saved_text(server.root):
+        assert time.monotonic() < deadline, "the change of a caller that went never ended"
+        time.sleep(0.2)
+    changed(server, "DELETE", "/virtual-services/VIP1/real-servers/192.168.2.92")
