@@ -75,6 +75,7 @@ bench: venv ## speed targets, as absolute times and ratios (numbers go into the 
 	$(PY) tests/bench/bench_guest_ha.py
 	$(PY) tests/bench/bench_vrrp.py
 	$(PY) tests/bench/bench_l7.py
+	$(PY) tests/bench/bench_api.py
 
 clean:
 	rm -rf build $(VENV) .pytest_cache .ruff_cache
