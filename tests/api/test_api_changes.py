@@ -69,7 +69,10 @@ def test_a_virtual_service_added_changed_and_removed(server):
 
 def test_history_records_the_token_the_address_and_the_request(server):
     body = {"address": "192.168.2.81", "weight": 2}
-    version = changed(server, "POST", "/virtual-services/VIP1/real-servers?message=more%20capacity", body)["version"]
+    spoofed = {"X-Forwarded-For": "10.9.9.9", "Forwarded": "for=10.9.9.9"}  # no header names another caller
+    version = changed(server, "POST", "/virtual-services/VIP1/real-servers?message=more%20capacity", body, headers=spoofed)[
+        "version"
+    ]
     rows = {row["version"]: row for row in server.request("GET", "/history").body}
     row = rows[version]
     assert row["via"] == f"api token admin{server.port} from 127.0.0.1"

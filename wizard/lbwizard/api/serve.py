@@ -15,6 +15,7 @@ from ..config import files
 from ..config.paths import Paths
 
 DEFAULT_PORT = 9443
+CONNECTIONS_AT_ONCE = 64
 
 
 class ListenError(ValueError):
@@ -66,12 +67,18 @@ def serve(paths: Paths, dry_run: bool, listen: str | None) -> int:
         cert, key = certificate.for_dry_run(paths, addresses[0][0])
     else:
         cert, key = certificate.unit_files(paths)
+        if not cert.is_file():
+            print(f"lbwizard serve: no certificate at {cert} (the first boot makes it)", file=sys.stderr)
+            return 2
     config = uvicorn.Config(
         make_app(Served.start(paths, dry_run)),
         ssl_certfile=str(cert),
         ssl_keyfile=str(key) if key else None,
         log_level="warning",
         access_log=False,
+        proxy_headers=False,  # the caller is the TCP peer: no header may name another (history, the access guards)
+        server_header=False,
+        limit_concurrency=CONNECTIONS_AT_ONCE,  # past it, 503 at once rather than memory without bound
         timeout_graceful_shutdown=600,  # a change in progress is answered before the server goes
         lifespan="off",
     )
