@@ -10,6 +10,7 @@ Answers go through the real reader (a YAML file read by document.load_file) and 
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import yaml
@@ -109,5 +110,8 @@ def test_each_lbctl_option_refuses_by_flag_or_takes_as_written(option):
             assert text.lower() in ("yes", "no", "y", "n", "true", "false", "on", "off"), (option.flag, text)
         elif isinstance(value, int):
             assert str(value) == text, (option.flag, text, value)
+        elif isinstance(value, list):  # a list of names (--certificates): the words typed, or none
+            assert value == ([] if text.lower() == "none" else re.split(r"[ ,]+", text)), (option.flag, text[:40], value)
+            assert all(not unprintable(item) for item in value), (option.flag, value)
         else:
             assert value is None and text.lower() == "none", (option.flag, text, value)

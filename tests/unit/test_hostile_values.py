@@ -52,10 +52,12 @@ def base_document() -> dict:
                 tos=184,
                 agent_port=3333,
                 tls_certificate="/etc/haproxy/certs/web.pem",
+                certificates=["web"],
                 fwmark=5,
                 scheduler_param="host",
             )
         ],
+        certificates=[model.Certificate("web", "0" * 64, model.CertificateAcme(["www.example.com"], email="admin@example.com"))],
     )
     return asdict(config)
 

@@ -31,6 +31,8 @@ LBCTL_CHANGES = {
     ("rollback", None),
     ("restore", None),
     ("pair", "join"),
+    ("cert", "add"),
+    ("cert", "remove"),
 }
 # options of either command that take a value: the word after them is not a command word
 VALUE_OPTIONS = {"--root", "--message", "-m", "--config", "--answers", "--confirm-timeout", "--seconds", "--weight"}

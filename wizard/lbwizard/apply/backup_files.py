@@ -26,16 +26,18 @@ import os
 import subprocess
 from pathlib import Path
 
-from ..config import history, provenance
+from ..config import certstore, history, provenance
 from ..config.backup import (
     CONFIG_MEMBER,
     PAIR_MEMBERS,
     PASSWORD_MEMBER,
+    STORE_MEMBER,
     Backup,
     Members,
     belongs,
     certificate_members,
     history_member,
+    store_member,
 )
 from ..config.files import atomic_write
 from ..config.model import ApplianceConfig
@@ -65,6 +67,9 @@ def collect(paths: Paths, config: ApplianceConfig, host_keys: bool) -> Members:
     identity, the admin password hash (when one is set) and, if asked, the SSH host keys."""
     wanted = [paths.appliance_yaml, *(sorted(paths.history_dir.iterdir()) if paths.history_dir.is_dir() else [])]
     wanted += [paths.root / name for name in (*sorted(certificate_members(config)), *PAIR_MEMBERS)]
+    # the store's files of the configuration and of every kept version (a rollback after a restore finds them)
+    named = certstore.named(config) | certstore.named_in_history(paths)
+    wanted += [paths.root / store_member(fingerprint) for fingerprint in sorted(named)]
     if host_keys:
         wanted += sorted((paths.root / "etc/ssh").glob("ssh_host_*"))
     members: Members = {}
@@ -84,7 +89,7 @@ def password_hash(backup: Backup) -> str | None:
 
 
 # directories a restore may have to make, with the unit's own modes (make-appliance-certificate, pair/keys.py)
-DIRECTORY_MODES = {"etc/haproxy/certs": 0o750, "etc/lbwizard/pair": 0o700}
+DIRECTORY_MODES = {"etc/haproxy/certs": 0o750, "etc/lbwizard/certificates": 0o750, "etc/lbwizard/pair": 0o700}
 
 
 def refuse(backup: Backup, paths: Paths, host_keys: bool) -> str | None:
@@ -194,10 +199,16 @@ def written(backup: Backup, paths: Paths, host_keys: bool) -> list[str]:
     """The files (relative to the root) a restore of backup writes besides the configuration and its
     history: what restore_steps() writes, and the password hash record under a root other than /."""
     names = [n for n in sorted(certificate_members(backup.config) | set(PAIR_MEMBERS)) if n in backup.members]
+    names += _store_members(backup)
     names += backup.host_keys if host_keys else []
     if PASSWORD_MEMBER in backup.members and not paths.is_live_root:
         names.append(str(paths.admin_password_hash.relative_to(paths.root)))
     return names
+
+
+def _store_members(backup: Backup) -> list[str]:
+    """The certificate store's files a backup holds (each new to a unit that lacks it: a file never changes)."""
+    return sorted(name for name in backup.members if STORE_MEMBER.fullmatch(name))
 
 
 def restore_steps(backup: Backup, paths: Paths, host_keys: bool) -> list[Step]:
@@ -208,7 +219,8 @@ def restore_steps(backup: Backup, paths: Paths, host_keys: bool) -> list[Step]:
     # HAProxy reads its certificates as its own group (haproxy.service.d/unprivileged.conf), as
     # make-appliance-certificate installs them
     root = paths.root
-    steps = _files_of(found(certificate_members(backup.config)), "haproxy" if live else None, "haproxy", root)
+    certificates = certificate_members(backup.config) | set(_store_members(backup))
+    steps = _files_of(found(certificates), "haproxy" if live else None, "haproxy", root)
     steps += _files_of(found(PAIR_MEMBERS), None, root=root)
     if host_keys:
         steps += _files_of(found(backup.host_keys), "ssh" if live else None, root=root)

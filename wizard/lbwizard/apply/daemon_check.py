@@ -27,6 +27,10 @@ def _scratch(paths: Paths) -> Path:
     if certificate.is_file():
         (scratch / APPLIANCE_CERTIFICATE).parent.mkdir(parents=True)
         shutil.copy(certificate, scratch / APPLIANCE_CERTIFICATE)
+    if paths.certificate_store.is_dir():  # the store's files, read where they are (no private key copied)
+        store = Paths(scratch).certificate_store
+        store.parent.mkdir(parents=True, exist_ok=True)
+        store.symlink_to(paths.certificate_store.absolute())
     return scratch
 
 
@@ -43,7 +47,10 @@ def needed(config: ApplianceConfig, previous: ApplianceConfig | None) -> bool:
 
 
 def _certificates(config: ApplianceConfig) -> list[str]:
-    return sorted({s.tls_certificate for s in config.virtual_services if s.tls and s.tls_certificate})
+    paths = {s.tls_certificate for s in config.virtual_services if s.tls and s.tls_certificate}
+    used = {name for s in config.virtual_services if s.tls for name in s.certificates}
+    named = {c.fingerprint for c in config.certificates if c.name in used}
+    return sorted(paths | named)
 
 
 def check_step(config: ApplianceConfig, paths: Paths) -> Step:

@@ -14,7 +14,7 @@ from ..engines.access import Engines, LiveEngines
 from ..pair import keys as pair_keys
 from ..pair import shared
 from ..render import quoting, realserver
-from . import daemon_check, firewall, network, rollback, sysctl
+from . import certificate_steps, daemon_check, firewall, network, rollback, sysctl
 from .config_files import config_steps, file_step, password_step, script_steps
 from .handover import handover_step
 from .pair_steps import is_pair_change, pair_steps
@@ -149,6 +149,7 @@ def plan(
     if pair_identity:  # the pair key an answers file's pair_secret made
         steps.append(file_step(paths.pair_identity, pair_identity, "write the pair's SSH identity", 0o600))
     steps += restored_files or []
+    steps += certificate_steps.store_steps(config, paths)  # before HAProxy reads them (the hand-over, the check)
     steps += files
     if handover:
         reload_haproxy = runtime.haproxy_reload if runtime else True
@@ -161,6 +162,8 @@ def plan(
         steps += history
     elif config != previous:  # re-applying the saved config (at boot) makes no new history version
         steps += config_steps(config, paths)
+    if prune := certificate_steps.prune_step(config, paths):  # after the commit point: what no version names
+        steps.append(prune)
     if peer_steps:
         steps.append(peer_steps[1])
     return steps

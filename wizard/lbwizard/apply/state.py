@@ -89,7 +89,10 @@ def tracked_files(paths: Paths) -> list[Path]:
     if paths.config_dir.is_dir():
         scripts = paths.realservers_dir
         admins = lambda p: scripts in p.parents and not (p.parent == scripts and is_lbwizard_script(p))
-        found += [p for p in paths.config_dir.rglob("*") if p.is_file() and paths.history_dir not in p.parents and not admins(p)]
+        # the certificate store and the ACME account hold private keys: never pictured (apply/certificate_steps.py)
+        unpictured = (paths.history_dir, paths.certificate_store, paths.acme_dir)
+        pictured = lambda p: p.is_file() and not any(d in p.parents for d in unpictured) and not admins(p)
+        found += [p for p in paths.config_dir.rglob("*") if pictured(p)]
     return sorted(set(found) - {paths.rollback_record})
 
 

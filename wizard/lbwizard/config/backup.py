@@ -52,6 +52,8 @@ PAIR_MEMBERS = (str(_RELATIVE.pair_identity), str(_RELATIVE.pair_known_hosts))
 HISTORY_MEMBER = re.compile(re.escape(str(_RELATIVE.history_dir)) + r"/(\d{4,})\.(yaml|json)")
 HOST_KEY_MEMBER = re.compile(r"etc/ssh/ssh_host_[a-z0-9]+_key(\.pub)?")
 CERTIFICATE_DIR = PurePosixPath(APPLIANCE_CERTIFICATE).parent  # etc/haproxy/certs: the only place certificates go
+# the certificate store's files (config/certstore.py), each named by the SHA-256 of its content
+STORE_MEMBER = re.compile(re.escape(str(_RELATIVE.certificate_store)) + r"/([0-9a-f]{64})\.pem")
 # The unit's own modes, per kind of member (what the unit itself writes: make-appliance-certificate, ssh-keygen,
 # pair/keys.py, config_files.py); a restore writes these whatever the manifest says.
 PRIVATE_MODE, PUBLIC_MODE, CERTIFICATE_MODE = 0o600, 0o644, 0o640
@@ -142,8 +144,13 @@ def belongs(name: str, config: ApplianceConfig) -> bool:
     return (
         name in (CONFIG_MEMBER, PASSWORD_MEMBER, *PAIR_MEMBERS)
         or name in certificate_members(config)
-        or bool(HISTORY_MEMBER.fullmatch(name) or HOST_KEY_MEMBER.fullmatch(name))
+        or bool(HISTORY_MEMBER.fullmatch(name) or HOST_KEY_MEMBER.fullmatch(name) or STORE_MEMBER.fullmatch(name))
     )
+
+
+def store_member(fingerprint: str) -> str:
+    """The member of a store file: its path under the root, named by its content's SHA-256."""
+    return f"{_RELATIVE.certificate_store}/{fingerprint}.pem"
 
 
 def unit_mode(name: str) -> int:
@@ -151,7 +158,7 @@ def unit_mode(name: str) -> int:
     hash 0600, certificates 0640 (HAProxy's group reads them), the rest 0644."""
     if name in (PASSWORD_MEMBER, PAIR_MEMBERS[0]) or (HOST_KEY_MEMBER.fullmatch(name) and not name.endswith(".pub")):
         return PRIVATE_MODE
-    if in_certificate_dir(name):
+    if in_certificate_dir(name) or STORE_MEMBER.fullmatch(name):
         return CERTIFICATE_MODE
     return PUBLIC_MODE
 
@@ -347,6 +354,18 @@ def _load_problem(content: bytes) -> str | None:
     return _LOADED[digest]
 
 
+def _store_problem(config: ApplianceConfig, members: Members) -> str | None:
+    """A store file whose content is not what its name says, or a certificate of the configuration whose
+    file the backup lacks: a restore would hand HAProxy something else, or nothing."""
+    for name, (content, _mode) in sorted(members.items()):
+        if (match := STORE_MEMBER.fullmatch(name)) and _digest(content) != match.group(1):
+            return f"refused: {name} is not the content its name (its SHA-256) says"
+    for certificate in config.certificates:
+        if (member := store_member(certificate.fingerprint)) not in members:
+            return f"refused: certificate {certificate.name}'s file ({member}) is not in the backup"
+    return None
+
+
 def _json_or_none(content: bytes) -> object:
     try:
         return json.loads(content)
@@ -378,6 +397,8 @@ def _config(members: Members) -> ApplianceConfig:
         raise BackupError("its configuration does not verify: " + "; ".join(map(str, problems)))
     if outside := certificate_problems(config):
         raise BackupError(f"refused: {outside[0]}")
+    if stray := _store_problem(config, members):
+        raise BackupError(stray)
     if bad := history_problems(members):
         raise BackupError(next(iter(bad.values())))
     if PASSWORD_MEMBER in members and not _one_crypt_hash(members[PASSWORD_MEMBER][0].decode()):

@@ -178,6 +178,46 @@ COMMENT = Text(
     what="a comment", pattern=r"[^\"'\\]*", rule="use up to 64 printable characters, no quotes or backslashes", max_length=64
 )
 ADDRESS = Address()
+FINGERPRINT = Text(
+    what="a certificate fingerprint",
+    pattern=r"[0-9a-f]{64}",
+    rule="the SHA-256 of its file in the store: 64 lowercase hex digits (lbctl cert list)",
+    max_length=64,
+    metavar="SHA256",
+)
+DOMAIN = Text(
+    what="a domain name",
+    pattern=r"(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+",
+    rule="a DNS name with a dot, like www.example.com (HTTP-01 proves no wildcard)",
+    max_length=253,
+    metavar="DOMAIN",
+)
+ACME_DIRECTORY = Text(
+    what="an ACME directory URL",
+    pattern=r"https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%/-]*)?",
+    rule="an https:// URL of plain characters, like https://acme-v02.api.letsencrypt.org/directory",
+    max_length=512,
+    metavar="URL",
+)
+EMAIL = Text(
+    what="an e-mail address",
+    pattern=r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+",
+    rule="like admin@example.com",
+    max_length=254,
+    metavar="EMAIL",
+)
+LETS_ENCRYPT = "https://acme-v02.api.letsencrypt.org/directory"
+
+
+@dataclass(frozen=True)
+class CertificateNames(Listed):
+    """The store certificates a TLS service presents, by name; "none" (lbctl, a form) is no name at all."""
+
+    def parse_text(self, text: str) -> list[Any]:
+        return [] if text.lower() == "none" else super().parse_text(text)
+
+
+CERTIFICATE_NAMES = CertificateNames(what="the certificates", item=NAME, max_items=64, metavar="NAME[,NAME...]")
 
 
 @dataclass(frozen=True)
@@ -459,7 +499,18 @@ class VirtualService:
         False, kind=Boolean(), help="layer 7: yes to terminate TLS here (HTTPS to clients, HTTP to the servers)", flag="--tls"
     )
     tls_certificate: str | None = setting(
-        None, kind=CERTIFICATE, help="PEM with certificate and key (none: the unit's own)", flag="--tls-certificate", clear=True
+        None,
+        kind=CERTIFICATE,
+        help="a PEM file under /etc/haproxy/certs/ (the older way; the store's --certificates is the newer)",
+        flag="--tls-certificate",
+        clear=True,
+    )
+    certificates: list[str] = setting(
+        factory=list,
+        kind=CERTIFICATE_NAMES,
+        help="store certificates by name (lbctl cert list): the first is the default, HAProxy picks the others by "
+        "the name a client asks for (SNI); none: the unit's own",
+        flag="--certificates",
     )
     transparent: bool = setting(
         False,
@@ -558,6 +609,30 @@ class Metrics:
 
 
 @dataclass
+class CertificateAcme:
+    """How a certificate is issued and renewed by ACME (RFC 8555): HTTP-01, answered by this unit's HAProxy on
+    port 80 of its layer-7 TLS services' addresses; renewed at two thirds of its life."""
+
+    domains: list[str] = setting(
+        factory=list,
+        kind=Listed(what="the domains", item=DOMAIN, max_items=100),
+        help="the names it is for (each must resolve to a VIP of this unit)",
+    )
+    directory: str = setting(LETS_ENCRYPT, kind=ACME_DIRECTORY, help="the CA's ACME directory URL")
+    email: str | None = setting(None, kind=EMAIL, help="where the CA may write about the account (or none)")
+
+
+@dataclass
+class Certificate:
+    """A certificate of the unit's store: its PEM (certificate, chain, key) is the file named by its SHA-256 in
+    /etc/lbwizard/certificates/, never written here (lbctl cert add)."""
+
+    name: str = setting(kind=NAME, help="what TLS services call it")
+    fingerprint: str = setting(kind=FINGERPRINT, help="the SHA-256 of its file in the store")
+    acme: CertificateAcme | None = setting(None, help="issued and renewed by ACME (null: uploaded)")
+
+
+@dataclass
 class ApplianceConfig:
     """Everything the appliance does, in one document."""
 
@@ -574,6 +649,7 @@ class ApplianceConfig:
     logging: Logging = setting(factory=Logging, help="where the logs go")
     metrics: Metrics = setting(factory=Metrics, help="Prometheus endpoints")
     virtual_services: list[VirtualService] = setting(factory=list, help="what clients connect to")
+    certificates: list[Certificate] = setting(factory=list, help="the certificate store: TLS services name these")
     version: int = setting(
         SCHEMA_VERSION, kind=Integer(what="a schema version", low=1, high=1, rule="must be 1"), help="schema version"
     )

@@ -76,6 +76,16 @@ class Paths:
         return self.config_dir / "realservers"
 
     @property
+    def certificate_store(self) -> Path:
+        """The certificates' PEM files, each named by its SHA-256 (config/certstore.py); never in a picture."""
+        return self.config_dir / "certificates"
+
+    @property
+    def acme_dir(self) -> Path:
+        """This unit's ACME account key, and what its last orders said (engines/acme.py)."""
+        return self.config_dir / "acme"
+
+    @property
     def rules_v4(self) -> Path:
         return self.config_dir / "rules.v4"
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from . import model, verify_access, verify_host
+from . import model, verify_access, verify_certificates, verify_host
 from .addressing import IPv4Address, IPv4Interface, host_address_problem, parse_address, service_ports
 from .declare import check
 from .model import HAPROXY_TIMER_MAX, ApplianceConfig, HighAvailability, RealServer, VirtualService
@@ -87,6 +87,7 @@ def _rules(config: ApplianceConfig) -> list[Callable[[], Iterator[Problem]]]:
         lambda: _check_ipvs_timeouts(config),
         lambda: (Problem(field, message) for field, message in verify_access.check(config)),
         lambda: (Problem(field, message) for field, message in verify_host.check(config)),
+        lambda: (Problem(field, message) for field, message in verify_certificates.check(config)),
     ]
 
 

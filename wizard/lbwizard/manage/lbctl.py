@@ -28,7 +28,7 @@ from ..config.paths import Paths
 from ..engines import diagnose, persist_refresh, response_weights
 from ..engines.errors import EngineError
 from ..render import realserver
-from . import api_commands, backup_commands, host_commands, pair_commands
+from . import api_commands, backup_commands, cert_commands, host_commands, pair_commands
 from .changes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 from .operations import Operations
 from .process_end import end_process
@@ -175,6 +175,7 @@ def _parser() -> argparse.ArgumentParser:
     pair_commands.add_parser(commands, common)
     backup_commands.add_parser(commands, common)
     host_commands.add_parser(commands, common)
+    cert_commands.add_parser(commands, common)
     api_commands.add_parser(commands, common)
     commands.add_parser("history", parents=[common], help="the applied versions of the configuration")
     back = commands.add_parser("rollback", parents=[common], help="apply an earlier version again (default: the one before)")
@@ -466,6 +467,7 @@ COMMANDS = {
     "time": host_commands.cmd_time,
     "logging": host_commands.cmd_logging,
     "metrics": host_commands.cmd_metrics,
+    "cert": cert_commands.cmd_cert,
     "api": api_commands.cmd_api,
 }
 

@@ -23,6 +23,7 @@ from ..config.model import (
     ipvs_marks,
     nat_addresses,
 )
+from ..config.paths import Paths
 from .host_services import host_service_vars
 
 PRIORITY = {"master": 150, "backup": 100}
@@ -245,9 +246,18 @@ def _haproxy_servers(service: VirtualService) -> list[dict]:
     return servers
 
 
+def tls_certificates(config: ApplianceConfig, service: VirtualService, root: str = "/") -> list[str]:
+    """The PEM files a TLS service presents, the default first (HAProxy picks the others by SNI, from each
+    certificate's own names): the store's it names, else the older PEM path, else the unit's own."""
+    if service.certificates:
+        store = Paths(Path(root)).certificate_store
+        by_name = {c.name: c.fingerprint for c in config.certificates}
+        return [str(store / f"{by_name[name]}.pem") for name in service.certificates if name in by_name]
+    return [service.tls_certificate or str(Path(root) / APPLIANCE_CERTIFICATE)]
+
+
 def haproxy_services(config: ApplianceConfig, root: str = "/") -> list[dict]:
-    """One frontend/backend pair per layer-7 service; TLS with the given PEM or the unit's own (under root)."""
-    own_certificate = str(Path(root) / APPLIANCE_CERTIFICATE)
+    """One frontend/backend pair per layer-7 service; TLS with its certificates (under root)."""
     result = []
     for service in config.virtual_services:
         if service.layer != 7:
@@ -263,7 +273,7 @@ def haproxy_services(config: ApplianceConfig, root: str = "/") -> list[dict]:
                 "tos": QOS_CLASSES.get(service.tos) if isinstance(service.tos, str) else service.tos,
                 "idle_timeout": service.idle_timeout or IDLE_TIMEOUT_DEFAULT,
                 "retry_requests": service.retry_requests,
-                "tls": {"certificate": service.tls_certificate or own_certificate} if service.tls else None,
+                "tls": {"certificates": tls_certificates(config, service, root)} if service.tls else None,
                 "sorry_server": _endpoint(service.sorry_server, service.port),
                 "balance": service.scheduler,
                 "balance_param": service.scheduler_param,
