@@ -13,8 +13,9 @@ from starlette.routing import Route
 
 from . import openapi
 from .auth import caller, may_change
+from .call import Call, Endpoint
 from .problems import Problem
-from .routes import BASE, ENDPOINTS, Call, Endpoint
+from .routes import BASE, ENDPOINTS
 from .served import Served
 
 
@@ -24,7 +25,7 @@ def _handler(endpoint: Endpoint, served: Served):
             who = caller(request, served.paths)
             if endpoint.change:
                 may_change(who)
-            return await endpoint.run(Call(request, served, who))
+            return await endpoint.run(Call(request, served, who, endpoint))
         except Problem as problem:
             return problem.response()
 
@@ -49,5 +50,5 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 
 def make_app(served: Served) -> Starlette:
     routes = [Route(BASE + "/openapi.json", _document, methods=["GET"])]
-    routes += [Route(BASE + e.path, _handler(e, served), methods=[e.method]) for e in ENDPOINTS]
+    routes += [Route(BASE + e.route, _handler(e, served), methods=[e.method]) for e in ENDPOINTS]
     return Starlette(routes=routes, exception_handlers={HTTPException: _http_error, Exception: _unexpected})

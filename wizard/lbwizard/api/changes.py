@@ -35,30 +35,35 @@ _draining: set[asyncio.Task] = set()  # the reads of changes whose caller went; 
 
 @dataclass(frozen=True)
 class Change:
-    """What lbctl is asked: its words, options as --options-json, If-Match's version, a message, and the
-    request as history records it."""
+    """What lbctl is asked: its words, options as --options-json, If-Match's version, a message, the
+    request as history records it, and text for its standard input (an SSH key)."""
 
     words: list[str]
     options: dict | None = None
     if_version: int | None = None
     message: str | None = None
     said: str = ""
+    text: str | None = None
+    read: bool = False  # a read (access show, pair status): lbctl's JSON as it is, no "ok" in it
 
     def argv(self, served: Served) -> list[str]:
         argv = [*served.lbctl, "--json", *served.target()]
         argv += ["--if-version", str(self.if_version)] if self.if_version is not None else []
         argv += ["--message", self.message] if self.message is not None else []
+        assert self.options is None or "--" not in self.words  # --options-json is an option, not a word after --
         return [*argv, *self.words, *(["--options-json", "-"] if self.options is not None else [])]
 
     def stdin(self) -> bytes | None:
-        return json.dumps(self.options).encode() if self.options is not None else None
+        if self.options is not None:
+            return json.dumps(self.options).encode()
+        return self.text.encode() if self.text is not None else None
 
 
 async def _start(served: Served, who: Caller, change: Change) -> asyncio.subprocess.Process:
     env = os.environ | {"LBWIZARD_VIA": who.via(), "SSH_CONNECTION": who.ssh_connection(), "LBWIZARD_COMMAND": change.said}
     return await asyncio.create_subprocess_exec(
         *change.argv(served),
-        stdin=asyncio.subprocess.PIPE if change.options is not None else asyncio.subprocess.DEVNULL,
+        stdin=asyncio.subprocess.PIPE if change.stdin() is not None else asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         env=env,
@@ -89,7 +94,7 @@ async def run(served: Served, who: Caller, change: Change) -> JSONResponse:
         except asyncio.CancelledError:
             _keep_draining(process)
             raise
-    return answer(process.returncode, out[:OUTPUT_LIMIT], err[-2000:])
+    return answer(process.returncode, out[:OUTPUT_LIMIT], err[-2000:], change.read)
 
 
 def stream(served: Served, who: Caller, change: Change) -> StreamingResponse:
@@ -131,12 +136,14 @@ def _event(name: str, data: object) -> str:
     return f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
 
 
-def answer(code: int | None, out: bytes, err: bytes) -> JSONResponse:
+def answer(code: int | None, out: bytes, err: bytes, read: bool = False) -> JSONResponse:
     """lbctl's exit code and JSON as an HTTP answer."""
     try:
         said = json.loads(out)
     except ValueError:
         said = None
+    if read and code == EXIT_OK and said is not None:
+        return JSONResponse(said)
     if not isinstance(said, dict):
         last = err.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
         raise Problem(500, "lbctl-failed", f"lbctl ended with exit code {code} and no JSON: {last[0]}")

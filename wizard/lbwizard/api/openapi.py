@@ -18,16 +18,18 @@ from ..config.declare import json_schema
 from ..config.model import REAL_SERVER_STATES, ApplianceConfig
 from ..config.options import SERVER_NAME, SERVER_OPTIONS, SERVICE_OPTIONS, Option
 from .bodies import BODY_LIMIT
+from .call import Endpoint
 from .changes import EVENT_STREAM
 from .problems import MEDIA_TYPE
-from .routes import BASE, ENDPOINTS, Endpoint
+from .routes import BASE, ENDPOINTS
+from .unit import UNIT_SCHEMAS
 
 ERRORS = {
     401: "No token, or not one of this unit's (lbctl api token add NAME)",
     403: "The token is read-only",
     404: "No such virtual service, real server or version",
     409: "Another change holds the change lock (the problem names it), or the HA peer refused",
-    412: "If-Match names a configuration version that is no longer the current one",
+    412: "If-Match names a configuration version that is no longer the current one (or this change takes none)",
     413: f"The body is larger than {BODY_LIMIT // 1024} KiB",
     422: "Bad input: every problem at once, each naming its field; nothing was changed",
     500: "The change failed and was undone (or its undo was incomplete: the problem says which)",
@@ -139,7 +141,7 @@ def schemas() -> dict[str, Any]:
     server_table = [SERVER_NAME, *SERVER_OPTIONS]
     found["RealServerNew"] = _body(server, server_table, ("address", "port"), ["address"], "lbctl rs add (port: the VIP's)")
     found["RealServerChange"] = _body(server, server_table, ("address", "port"), [], "lbctl rs set: the settings to change")
-    return found | _result_schemas()
+    return found | _result_schemas() | UNIT_SCHEMAS
 
 
 def _operation(endpoint: Endpoint) -> dict[str, Any]:
@@ -166,11 +168,14 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
     if endpoint.change:
         codes += [403, 409, 412, 413, 422, 500]
         operation["parameters"] += [
-            {"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"},
-             "description": "the version a configuration read tagged (ETag): change only if it is still current"},
             {"name": "message", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 200},
              "description": "why: kept with the version in history"},
         ]  # fmt: skip
+    if endpoint.change and endpoint.if_match:
+        operation["parameters"].append(
+            {"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"},
+             "description": "the version a configuration read tagged (ETag): change only if it is still current"}
+        )  # fmt: skip
     if endpoint.etag:
         responses["304"] = {"description": "Not modified (If-None-Match is the current version)"}
     for code in sorted(set(codes)):
