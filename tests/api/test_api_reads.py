@@ -124,5 +124,5 @@ def test_the_openapi_document_validates_and_names_every_lbctl_option(server):
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
             assert "401" in operation["responses"], (method, path)
-            if method != "get":
+            if method != "get" and not path.endswith("/session"):  # a change of the unit, not logging in or out
                 assert {"403", "409", "412", "413", "422"} <= set(operation["responses"]), (method, path)

@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from . import openapi
-from .auth import caller, may_change
+from .auth import Caller, caller, may_change, peer
 from .call import Call, Endpoint
 from .problems import Problem
 from .routes import BASE, ENDPOINTS
@@ -22,7 +22,7 @@ from .served import Served
 def _handler(endpoint: Endpoint, served: Served):
     async def handle(request: Request) -> Response:
         try:
-            who = caller(request, served.paths)
+            who = Caller("anyone", True, *peer(request)) if endpoint.public else caller(request, served.paths, served.sessions)
             if endpoint.change:
                 may_change(who)
             return await endpoint.run(Call(request, served, who, endpoint))

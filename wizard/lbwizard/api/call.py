@@ -99,6 +99,7 @@ class Endpoint:
     etag: bool = False  # answers with the configuration's version as its ETag
     if_match: bool = True  # a change that takes If-Match (one made through lbctl's commit path)
     tail: bool = False  # the last path parameter may hold "/" (an SSH key's fingerprint)
+    public: bool = False  # answered without a token or session (logging in)
 
     @property
     def parameters(self) -> list[str]:

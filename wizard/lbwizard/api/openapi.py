@@ -20,8 +20,10 @@ from ..config.options import SERVER_NAME, SERVER_OPTIONS, SERVICE_OPTIONS, Optio
 from .bodies import BODY_LIMIT
 from .call import Endpoint
 from .changes import EVENT_STREAM
+from .people import PEOPLE_SCHEMAS
 from .problems import MEDIA_TYPE
 from .routes import BASE, ENDPOINTS
+from .sessions import COOKIE
 from .unit import UNIT_SCHEMAS
 
 ERRORS = {
@@ -32,6 +34,7 @@ ERRORS = {
     412: "If-Match names a configuration version that is no longer the current one (or this change takes none)",
     413: f"The body is larger than {BODY_LIMIT // 1024} KiB",
     422: "Bad input: every problem at once, each naming its field; nothing was changed",
+    429: "Too many failed logins from this address lately (Retry-After says when to try again)",
     500: "The change failed and was undone (or its undo was incomplete: the problem says which)",
 }
 
@@ -141,7 +144,7 @@ def schemas() -> dict[str, Any]:
     server_table = [SERVER_NAME, *SERVER_OPTIONS]
     found["RealServerNew"] = _body(server, server_table, ("address", "port"), ["address"], "lbctl rs add (port: the VIP's)")
     found["RealServerChange"] = _body(server, server_table, ("address", "port"), [], "lbctl rs set: the settings to change")
-    return found | _result_schemas() | UNIT_SCHEMAS
+    return found | _result_schemas() | UNIT_SCHEMAS | PEOPLE_SCHEMAS
 
 
 def _operation(endpoint: Endpoint) -> dict[str, Any]:
@@ -180,6 +183,12 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
         responses["304"] = {"description": "Not modified (If-None-Match is the current version)"}
     for code in sorted(set(codes)):
         responses[str(code)] = {"$ref": f"#/components/responses/{code}"}
+    if endpoint.public:
+        operation["security"] = []
+        responses.pop("401", None)
+        responses["401"] = {"$ref": "#/components/responses/401"}  # a wrong password
+        responses["429"] = {"$ref": "#/components/responses/429"}
+        responses["422"] = {"$ref": "#/components/responses/422"}
     operation["responses"] = responses
     if endpoint.body:
         operation["requestBody"] = {
@@ -203,11 +212,19 @@ def document() -> dict[str, Any]:
             "the reason it failed and nothing changed.",
         },
         "servers": [{"url": "/"}],
-        "security": [{"bearer": []}],
+        "security": [{"bearer": []}, {"session": []}],
         "paths": paths,
         "components": {
             "schemas": schemas(),
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "lbctl api token add NAME"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "lbctl api token add NAME"},
+                "session": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": COOKIE,
+                    "description": "POST /api/v1/session; a change carries the session's X-CSRF-Token",
+                },
+            },
             "responses": {
                 str(code): {"description": text, "content": {MEDIA_TYPE: {"schema": _ref("Problem")}}}
                 for code, text in ERRORS.items()

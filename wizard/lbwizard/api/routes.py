@@ -5,8 +5,9 @@ the document lists exactly what is served. A handler is thin: it calls the same 
 
 from __future__ import annotations
 
+from .people import PEOPLE_ENDPOINTS
 from .services import SERVICE_ENDPOINTS
 from .unit import UNIT_ENDPOINTS
 
 BASE = "/api/v1"
-ENDPOINTS = [*SERVICE_ENDPOINTS, *UNIT_ENDPOINTS]
+ENDPOINTS = [*SERVICE_ENDPOINTS, *UNIT_ENDPOINTS, *PEOPLE_ENDPOINTS]

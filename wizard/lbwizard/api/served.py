@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..config.paths import Paths
 from ..manage.operations import Operations
+from .sessions import Sessions
 
 CHANGES_AT_ONCE = 8  # lbctl processes started at once; the change lock lets one of them work at a time
 
@@ -25,12 +26,13 @@ class Served:
     paths: Paths
     dry_run: bool
     operations: Operations  # reads only: status, diagnose; no change is made in this process
+    sessions: Sessions
     lbctl: list[str] = field(default_factory=lbctl_command)
     slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(CHANGES_AT_ONCE))
 
     @classmethod
     def start(cls, paths: Paths, dry_run: bool) -> Served:
-        return cls(paths, dry_run, Operations.start(paths, live=not dry_run))
+        return cls(paths, dry_run, Operations.start(paths, live=not dry_run), Sessions(paths))
 
     def target(self) -> list[str]:
         """lbctl's options for the same root and mode as this server."""
