@@ -319,3 +319,63 @@ def test_a_backup_holds_store_files_only_as_their_names_say_and_every_one_its_co
     assert backup._store_problem(config, {member: (data, 0o640)}) is None
     other = backup.store_member("3" * 64)
     assert "is not the content its name" in backup._store_problem(config, {member: (data, 0o640), other: (data, 0o640)})
+
+
+class ServingEngines:
+    """HAProxy as the runtime steps see it: the certificates it serves, by name, and what was swapped."""
+
+    def __init__(self, serving: dict[str, str]):
+        self.serving, self.swapped = serving, []
+
+    def haproxy_reachable(self) -> bool:
+        return True
+
+    def haproxy_certificates(self) -> dict[str, str]:
+        return dict(self.serving)
+
+    def haproxy_server_settings(self) -> dict:
+        return {}
+
+    def ipvs_services(self) -> dict:
+        return {}
+
+    def haproxy_replace_certificate(self, name: str, pem_text: str) -> None:
+        from lbwizard.apply.certificate_runtime import sha1_of
+
+        self.swapped.append(name)
+        self.serving[name] = sha1_of(pem_text.encode())
+
+
+def test_a_new_content_of_a_served_certificate_is_swapped_without_a_reload_and_anything_more_reloads(tmp_path):
+    from lbwizard.apply.certificate_runtime import sha1_of
+    from lbwizard.apply.runtime import runtime_change
+
+    paths = Paths(tmp_path)
+    old, new = GOOD.pem(), pem.from_pem(issue_renewal()).pem()
+    old_fp, new_fp = certstore.fingerprint_of(old), certstore.fingerprint_of(new)
+    certstore.make_directory(paths)
+    certstore.write(paths, old_fp, old)
+    before = tls_config(certificates=["shop"])
+    before.certificates = [model.Certificate("shop", old_fp)]
+    after = certificate_edit.put(before, "shop", new_fp, replace=True)
+    engines = ServingEngines({"/etc/lbwizard/certificates/older.pem": sha1_of(old)})
+    with certstore.offering({new_fp: new}):
+        change = runtime_change(before, after, engines, paths)
+        assert (len(change.steps), change.haproxy_reload) == (1, False)
+        change.steps[0].do()
+        assert engines.swapped == ["/etc/lbwizard/certificates/older.pem"]
+        assert engines.serving["/etc/lbwizard/certificates/older.pem"] == sha1_of(new)
+        change.steps[0].undo()
+        assert engines.serving["/etc/lbwizard/certificates/older.pem"] == sha1_of(old)
+        more = certificate_edit.put(after, "api", "a" * 64)
+        more.virtual_services[0].certificates.append("api")
+        assert runtime_change(before, more, engines, paths).haproxy_reload is True  # a new certificate: HAProxy reloads
+        elsewhere = ServingEngines({"/x.pem": "0" * 40})
+        assert runtime_change(before, after, elsewhere, paths).steps == []  # not served: the reload brings it
+        assert runtime_change(before, after, elsewhere, paths).haproxy_reload is True
+    assert runtime_change(before, after, engines).steps == []  # no store to read the old content from: reload
+
+
+def issue_renewal() -> bytes:
+    leaf = issue("www.example.test", GOOD.intermediate, names=("www.example.test",))
+    return leaf.cert_pem + GOOD.intermediate.cert_pem + leaf.key_pem

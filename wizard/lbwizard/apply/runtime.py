@@ -21,11 +21,13 @@ import time
 from dataclasses import dataclass, field, replace
 
 from ..config.model import ApplianceConfig, RealServer, VirtualService
+from ..config.paths import Paths
 from ..engines.access import Engines
 from ..engines.errors import EngineError, NotAsked
 from ..engines.haproxy import backend_name
 from ..engines.ipvs import FORWARD_FLAGS, ipvs_key, ipvs_service_args
 from ..render.rolevars import keepalived_virtual_servers
+from . import certificate_runtime
 from .step import Step
 
 HAPROXY_STATE = {"online": "ready", "drain": "drain", "offline": "maint"}
@@ -193,16 +195,22 @@ def _layer7_without_states(config: ApplianceConfig) -> list[VirtualService]:
     ]
 
 
-def runtime_change(before: ApplianceConfig, after: ApplianceConfig, engines: Engines) -> RuntimeChange:
+def runtime_change(
+    before: ApplianceConfig, after: ApplianceConfig, engines: Engines, paths: Paths | None = None
+) -> RuntimeChange:
     """What the engines can take now: IPVS destinations added, removed or reweighted (ipvsadm), HAProxy
-    servers drained, taken offline or brought online (its runtime API).
+    servers drained, taken offline or brought online, and a certificate's new content (its runtime API;
+    paths: where the store is, for the content a swap's undo puts back).
 
     Nothing where the engines were not asked (a dry run): the change then only reaches the files.
     """
     try:
         haproxy = _haproxy_steps(before, after, engines)
+        swaps, swapped = certificate_runtime.swaps(before, after, engines, paths)
         states_only = _layer7_without_states(before) == _layer7_without_states(after)
-        return RuntimeChange(haproxy + _ipvs_steps(before, after, engines), haproxy_reload=not (states_only and haproxy))
+        contents_taken = certificate_runtime.used_contents(before) == certificate_runtime.reverted(after, before, swapped)
+        taken = states_only and contents_taken and bool(haproxy or swaps)
+        return RuntimeChange(swaps + haproxy + _ipvs_steps(before, after, engines), haproxy_reload=not taken)
     except NotAsked:
         return RuntimeChange()
 

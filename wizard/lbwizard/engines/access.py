@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import arp, clock, haproxy, host, ipvs
+from . import arp, clock, haproxy, haproxy_certs, host, ipvs
 from .errors import NotAsked
 
 
@@ -56,6 +56,12 @@ class LiveEngines:
     def haproxy_server_settings(self) -> dict[str, dict[str, str]]:
         return haproxy.server_settings(self.haproxy_socket)
 
+    def haproxy_certificates(self) -> dict[str, str]:
+        return haproxy_certs.loaded(self.haproxy_socket)
+
+    def haproxy_replace_certificate(self, name: str, pem: str) -> None:
+        haproxy_certs.replace(self.haproxy_socket, name, pem)
+
     def clock_state(self) -> clock.ClockState:
         return clock.clock_state()
 
@@ -98,6 +104,12 @@ class DryRunEngines:
 
     def haproxy_server_settings(self) -> dict[str, dict[str, str]]:
         raise NotAsked("read HAProxy's server settings (show servers state)")
+
+    def haproxy_certificates(self) -> dict[str, str]:
+        raise NotAsked("read the certificates HAProxy serves (show ssl cert)")
+
+    def haproxy_replace_certificate(self, name: str, pem: str) -> None:
+        raise NotAsked(f"swap the certificate {name} in HAProxy (set ssl cert, commit ssl cert)")
 
     def clock_state(self) -> clock.ClockState:
         raise NotAsked("ask chrony whether the clock is synchronised (chronyc tracking)")

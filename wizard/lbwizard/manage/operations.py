@@ -97,7 +97,7 @@ class Operations:
                 def taken_now() -> RuntimeChange:
                     if on_verified:
                         on_verified()
-                    return runtime_change(previous, new, self.engines)
+                    return runtime_change(previous, new, self.engines, self.paths)
 
                 result = commit(
                     previous, new, self.paths, self.live, self.handover, taken_now, echo, failure or echo, self.client, force
@@ -139,7 +139,7 @@ class Operations:
             self.paths,
             self.live,
             self.handover,
-            lambda: runtime_change(new, previous, self.engines),
+            lambda: runtime_change(new, previous, self.engines, self.paths),
             echo,
             failure or echo,
         )
