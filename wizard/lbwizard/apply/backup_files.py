@@ -28,6 +28,7 @@ from pathlib import Path
 
 from ..config import certstore, history, provenance
 from ..config.backup import (
+    API_TOKENS_MEMBER,
     CONFIG_MEMBER,
     PAIR_MEMBERS,
     PASSWORD_MEMBER,
@@ -64,9 +65,9 @@ def _password_hash_now(paths: Paths) -> str | None:
 
 def collect(paths: Paths, config: ApplianceConfig, host_keys: bool) -> Members:
     """What a backup of this unit holds, read now: the config, its history, certificates, the pair's
-    identity, the admin password hash (when one is set) and, if asked, the SSH host keys."""
+    identity, the API's token hashes, the admin password hash (when one is set) and, if asked, the SSH host keys."""
     wanted = [paths.appliance_yaml, *(sorted(paths.history_dir.iterdir()) if paths.history_dir.is_dir() else [])]
-    wanted += [paths.root / name for name in (*sorted(certificate_members(config)), *PAIR_MEMBERS)]
+    wanted += [paths.root / name for name in (*sorted(certificate_members(config)), *PAIR_MEMBERS, API_TOKENS_MEMBER)]
     # the store's files of the configuration and of every kept version (a rollback after a restore finds them)
     named = certstore.named(config) | certstore.named_in_history(paths)
     wanted += [paths.root / store_member(fingerprint) for fingerprint in sorted(named)]
@@ -200,6 +201,7 @@ def written(backup: Backup, paths: Paths, host_keys: bool) -> list[str]:
     history: what restore_steps() writes, and the password hash record under a root other than /."""
     names = [n for n in sorted(certificate_members(backup.config) | set(PAIR_MEMBERS)) if n in backup.members]
     names += _store_members(backup)
+    names += [API_TOKENS_MEMBER] if API_TOKENS_MEMBER in backup.members else []
     names += backup.host_keys if host_keys else []
     if PASSWORD_MEMBER in backup.members and not paths.is_live_root:
         names.append(str(paths.admin_password_hash.relative_to(paths.root)))
@@ -212,7 +214,7 @@ def _store_members(backup: Backup) -> list[str]:
 
 
 def restore_steps(backup: Backup, paths: Paths, host_keys: bool) -> list[Step]:
-    """The backup's certificates, pair identity and (with host_keys) SSH host keys, written before the
+    """The backup's certificates, pair identity, API tokens and (with host_keys) SSH host keys, written before the
     hand-over reads them; on the unit itself HAProxy and sshd are reloaded when theirs changed."""
     live = paths.is_live_root
     found = lambda names: [(paths.root / n, *backup.members[n]) for n in sorted(names) if n in backup.members]
@@ -222,6 +224,7 @@ def restore_steps(backup: Backup, paths: Paths, host_keys: bool) -> list[Step]:
     certificates = certificate_members(backup.config) | set(_store_members(backup))
     steps = _files_of(found(certificates), "haproxy" if live else None, "haproxy", root)
     steps += _files_of(found(PAIR_MEMBERS), None, root=root)
+    steps += _files_of(found([API_TOKENS_MEMBER]), None, root=root)  # who may use the API (hashes only)
     if host_keys:
         steps += _files_of(found(backup.host_keys), "ssh" if live else None, root=root)
     return steps

@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import secrets
 import time
 from collections.abc import Iterator
@@ -70,6 +71,30 @@ def load(paths: Paths) -> list[Token]:
             found.append(Token(str(row["name"]), str(row["sha256"]), bool(row["read_only"]), str(row.get("created", ""))))
         except (KeyError, TypeError):
             continue
+    return found
+
+
+def strict(text: str) -> list[Token]:
+    """A token file as `lbctl api token` writes it, or ValueError saying why not (a backup's, before a restore
+    lets it decide who may use the API)."""
+    data = json.loads(text)
+    if not isinstance(data, dict) or set(data) != {"tokens"} or not isinstance(data["tokens"], list):
+        raise ValueError('expected {"tokens": [...]}')
+    found: list[Token] = []
+    for index, row in enumerate(data["tokens"]):
+        fields = {"name", "sha256", "read_only", "created"}
+        if not isinstance(row, dict) or set(row) != fields:
+            raise ValueError(f"tokens[{index}]: expected exactly {', '.join(sorted(fields))}")
+        if not isinstance(row["name"], str) or not isinstance(row["created"], str) or len(row["created"]) > 40:
+            raise ValueError(f"tokens[{index}]: name and created are text")
+        if not isinstance(row["sha256"], str) or not re.fullmatch(r"[0-9a-f]{64}", row["sha256"]):
+            raise ValueError(f"tokens[{index}].sha256: expected 64 lowercase hex digits")
+        if not isinstance(row["read_only"], bool) or not row["created"].isprintable():
+            raise ValueError(f"tokens[{index}]: read_only is true or false, created printable")
+        check_name(row["name"])
+        if any(t.name == row["name"] for t in found):
+            raise ValueError(f"tokens[{index}].name: {row['name']} twice")
+        found.append(Token(row["name"], row["sha256"], row["read_only"], row["created"]))
     return found
 
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 
-from . import history, model
+from . import api_tokens, history, model
 from .model import APPLIANCE_CERTIFICATE, ApplianceConfig, ConfigFormatError
 from .password import is_crypt_hash
 from .paths import Paths
@@ -53,6 +53,7 @@ HISTORY_MEMBER = re.compile(re.escape(str(_RELATIVE.history_dir)) + r"/(\d{4,})\
 HOST_KEY_MEMBER = re.compile(r"etc/ssh/ssh_host_[a-z0-9]+_key(\.pub)?")
 CERTIFICATE_DIR = PurePosixPath(APPLIANCE_CERTIFICATE).parent  # etc/haproxy/certs: the only place certificates go
 # the certificate store's files (config/certstore.py), each named by the SHA-256 of its content
+API_TOKENS_MEMBER = str(api_tokens.token_file(_RELATIVE))  # the API's tokens (hashes only): the unit's, not history's
 STORE_MEMBER = re.compile(re.escape(str(_RELATIVE.certificate_store)) + r"/([0-9a-f]{64})\.pem")
 # The unit's own modes, per kind of member (what the unit itself writes: make-appliance-certificate, ssh-keygen,
 # pair/keys.py, config_files.py); a restore writes these whatever the manifest says.
@@ -142,7 +143,7 @@ def certificate_problems(config: ApplianceConfig) -> list[str]:
 def belongs(name: str, config: ApplianceConfig) -> bool:
     """Whether a backup of a unit with this config holds a member of that name (restore writes no other)."""
     return (
-        name in (CONFIG_MEMBER, PASSWORD_MEMBER, *PAIR_MEMBERS)
+        name in (CONFIG_MEMBER, PASSWORD_MEMBER, API_TOKENS_MEMBER, *PAIR_MEMBERS)
         or name in certificate_members(config)
         or bool(HISTORY_MEMBER.fullmatch(name) or HOST_KEY_MEMBER.fullmatch(name) or STORE_MEMBER.fullmatch(name))
     )
@@ -156,7 +157,8 @@ def store_member(fingerprint: str) -> str:
 def unit_mode(name: str) -> int:
     """The mode this unit gives a member of that name (one belongs() allows): private keys and the password
     hash 0600, certificates 0640 (HAProxy's group reads them), the rest 0644."""
-    if name in (PASSWORD_MEMBER, PAIR_MEMBERS[0]) or (HOST_KEY_MEMBER.fullmatch(name) and not name.endswith(".pub")):
+    private_key = HOST_KEY_MEMBER.fullmatch(name) and not name.endswith(".pub")
+    if name in (PASSWORD_MEMBER, API_TOKENS_MEMBER, PAIR_MEMBERS[0]) or private_key:
         return PRIVATE_MODE
     if in_certificate_dir(name) or STORE_MEMBER.fullmatch(name):
         return CERTIFICATE_MODE
@@ -403,6 +405,12 @@ def _config(members: Members) -> ApplianceConfig:
         raise BackupError(next(iter(bad.values())))
     if PASSWORD_MEMBER in members and not _one_crypt_hash(members[PASSWORD_MEMBER][0].decode()):
         raise BackupError(f"refused: {PASSWORD_MEMBER} is not one crypt(3) hash on one line, as lbctl backup writes it")
+    if API_TOKENS_MEMBER in members:
+        try:
+            api_tokens.strict(members[API_TOKENS_MEMBER][0].decode())
+        except (ValueError, api_tokens.TokenError) as exc:
+            why = f"is not the API's token file as lbctl api token writes it: {exc}"
+            raise BackupError(f"refused: {API_TOKENS_MEMBER} {why}") from None
     if strays := sorted(name for name in members if not belongs(name, config)):
         raise BackupError(f"refused: {strays[0]} is not a file an appliance backup holds")
     return config
