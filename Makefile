@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON_SYSTEM ?= /usr/bin/python3
 VENV := .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := python3-venv python3-dev gcc libc6-dev libcrypt1 zstd openssl iproute2 iputils-ping iptables openssh-client openssh-server chrony rsyslog procps util-linux tmux haproxy keepalived ipvsadm curl wrk \
+APT_PACKAGES := python3-venv python3-dev gcc libc6-dev libcrypt1 zstd openssl iproute2 iputils-ping iptables openssh-client openssh-server chrony rsyslog procps util-linux tmux haproxy keepalived ipvsadm curl wrk pebble \
 	mmdebstrap qemu-system-x86 qemu-utils grub-pc-bin grub-efi-amd64-bin ovmf xorriso mtools dosfstools e2fsprogs gdisk
 ROOT_DIR ?= build/root
 # the host tiers wait part of the time (check intervals, timeouts, ARP): 3 workers keep the 2 cores busy
@@ -26,6 +26,7 @@ wizard: venv ## the wizard on this terminal, writing under ./build/root instead 
 	mkdir -p $(ROOT_DIR)
 	$(VENV)/bin/lbwizard --dry-run --root $(ROOT_DIR)
 
+# pebble (with pebble-challtestsrv): RFC 8555's test CA, run offline in namespaces by the certificate tests.
 # openssh-server: the pair tests run their own sshd in namespaces; one this installs is not left running on the host.
 # chrony and rsyslog: the roles' files are checked by chronyd -p and rsyslogd -N1, and the e2e tier's NTP server
 # is a chronyd in a namespace; an rsyslog this installs is not left writing the host's logs (chrony keeps the

@@ -22,6 +22,7 @@ from lbwizard.setup.flow import Flow
 from lbwizard.setup.live import LiveSystem
 from tests.certificates import chain, issue
 from tests.conftest import TWO_ARM_NAT
+from tests.netns import pebble
 from tests.netns.lab import Lab, lbwizard
 from tests.roles.render import render
 
@@ -32,11 +33,11 @@ API = issue("api.example.test", SHOP.intermediate, names=("api.example.test",)) 
 
 # HTTPS requests, one TLS handshake each, for a while: which certificate (serial) each got, and every failure.
 HTTPS_LOAD = r"""
-import json, socket, ssl, sys, time
-address, name, cafile, seconds = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+import json, os, socket, ssl, sys, time
+address, name, cafile, stop = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 context = ssl.create_default_context(cafile=cafile)
 serials, failures, start = [], [], time.monotonic()
-while time.monotonic() - start < seconds:
+while not os.path.exists(stop) and time.monotonic() - start < 120:
     try:
         with socket.create_connection((address, 443), timeout=5) as raw, context.wrap_socket(raw, server_hostname=name) as tls:
             tls.sendall(f"GET / HTTP/1.1\r\nHost: {name}\r\nConnection: close\r\n\r\n".encode())
@@ -151,9 +152,22 @@ def test_each_name_is_answered_with_its_own_certificate_and_others_with_the_firs
     assert "Verify return code: 0 (ok)" in verified.stdout, verified.stdout[-600:] + verified.stderr
 
 
-def https_load(unit: Unit, seconds: float) -> subprocess.Popen:
-    command = [sys.executable, "-c", HTTPS_LOAD, "10.0.0.21", "www.example.test", str(unit.folder / "roots.pem"), str(seconds)]
-    return subprocess.Popen(["ip", "netns", "exec", unit.lab.ns("client"), *command], stdout=subprocess.PIPE, text=True)
+class HttpsLoad:
+    """HTTPS_LOAD from the client until stopped: a TLS handshake per request, by serial, and every failure."""
+
+    def __init__(self, unit: Unit, address: str = "10.0.0.21", name: str = "www.example.test", roots: Path | None = None):
+        self.stop_file = unit.folder / f"stop-{time.monotonic_ns()}"
+        command = [sys.executable, "-c", HTTPS_LOAD, address, name, str(roots or unit.folder / "roots.pem"), str(self.stop_file)]
+        self.process = subprocess.Popen(
+            ["ip", "netns", "exec", unit.lab.ns("client"), *command], stdout=subprocess.PIPE, text=True
+        )
+        time.sleep(2)  # handshakes with the old certificate first
+
+    def result(self) -> dict:
+        """Stopped a second after the change: handshakes with the new certificate too."""
+        time.sleep(1)
+        self.stop_file.touch()
+        return json.loads(self.process.communicate(timeout=60)[0])
 
 
 def renewed_shop() -> tuple[bytes, str]:
@@ -163,14 +177,13 @@ def renewed_shop() -> tuple[bytes, str]:
 
 def test_a_new_content_is_swapped_in_under_load_with_no_failed_request_and_no_restart(unit):
     pid = unit.haproxy.pid
-    old_serial = format(SHOP.leaf.certificate.serial_number, "x")
+    old_serial = served_serial(unit)
     data, new_serial = renewed_shop()
-    load = https_load(unit, 8)
-    time.sleep(2)
+    load = HttpsLoad(unit)
     started = time.monotonic()
     out = unit.ok("cert", "add", "shop", "--pem", unit.write("renewed.pem", data), "--replace")
     took = time.monotonic() - started
-    seen = json.loads(load.communicate(timeout=60)[0])
+    seen = load.result()
     print(f"swap under load: lbctl took {took:.2f} s; handshakes by serial: {seen['serials']}")
     assert "HAProxy runtime: certificate shop's new content served (set ssl cert, no reload)" in out
     assert seen["failures"] == [], seen["failures"][:5]
@@ -205,11 +218,98 @@ def certificate_fingerprint(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def served_serial(unit: Unit) -> str:
-    hello = unit.lab.run(
-        "client", "openssl", "s_client", "-connect", "10.0.0.21:443", "-servername", "www.example.test", check=False
-    )
+def served_serial(unit: Unit, address: str = "10.0.0.21", name: str = "www.example.test") -> str:
+    hello = unit.lab.run("client", "openssl", "s_client", "-connect", f"{address}:443", "-servername", name, check=False)
     serial = subprocess.run(
         ["openssl", "x509", "-noout", "-serial"], input=hello.stdout, capture_output=True, text=True, check=True
     )
     return serial.stdout.strip().removeprefix("serial=").lstrip("0").lower()
+
+
+# -- ACME with pebble ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ca(unit):
+    """pebble in the client's namespace (the unit's "internet"): www.example.test is the unit's 10.0.0.21, where
+    the layer-7 HTTP service VIP1 answers port 80; api.example.test is 10.0.0.22, where the TLS service API has
+    only port 443 (HAProxy's own challenge listener answers there)."""
+    if not pebble.available():
+        pytest.skip("make test installs pebble")
+    started = pebble.start(unit.lab, "client", "10.0.0.31", unit.folder / "pebble")
+    started.add_a("www.example.test", "10.0.0.21")
+    started.add_a("api.example.test", "10.0.0.22")
+    unit.ok("vs", "add", "API", "--address", "10.0.0.22", "--port", "443", "--layer", "7", "--tls", "yes")
+    unit.ok("rs", "add", "API", "192.168.2.50:8080", "--name", "WEB1")
+    (unit.folder / "pebble-root.pem").write_bytes(started.root())
+    return started
+
+
+def acme(unit: Unit, ca: pebble.Pebble, *args: str) -> subprocess.CompletedProcess:
+    return unit.lbctl("cert", *args, env={"REQUESTS_CA_BUNDLE": str(ca.https_ca)})
+
+
+def verified(unit: Unit, address: str, name: str) -> str:
+    """openssl s_client's verdict on what address serves for name, against pebble's root."""
+    hello = unit.lab.run(
+        "client", "openssl", "s_client", "-connect", f"{address}:443", "-servername", name,
+        "-CAfile", str(unit.folder / "pebble-root.pem"), "-verify_return_error", "-verify_hostname", name, check=False,
+    )  # fmt: skip
+    return next((line.strip() for line in hello.stdout.splitlines() if "Verify return code" in line), hello.stderr[-300:])
+
+
+def test_an_order_is_proved_through_the_units_haproxy_renewed_under_load_and_a_failed_one_changes_nothing(unit, ca):
+    account = acme(unit, ca, "account", "--directory", ca.directory, "--email", "admin@example.test")
+    assert account.returncode == 0, account.stdout + account.stderr
+    thumbprint = unit.config().acme.thumbprint
+    assert (
+        "frontend lb_acme_challenge\n    mode http\n    bind 10.0.0.22:80\n"
+        in (unit.root / "etc/haproxy/haproxy.cfg").read_text()
+    )
+    unit.start_haproxy()  # the hand-over's reload on the unit
+    answer = unit.lab.run("client", "curl", "-sS", "http://10.0.0.22/.well-known/acme-challenge/abc_DEF-1")
+    assert answer.stdout == f"abc_DEF-1.{thumbprint}"
+    elsewhere = unit.lab.run("client", "curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "http://10.0.0.22/index.html")
+    assert elsewhere.stdout == "404"  # the listener answers the challenge path only
+
+    issued = acme(
+        unit, ca, "acme", "web", "--domain", "www.example.test", "--domain", "api.example.test", "--directory", ca.directory
+    )
+    assert issued.returncode == 0, issued.stdout + issued.stderr
+    assert "issued certificate web (www.example.test, api.example.test, until " in issued.stdout
+    unit.ok("vs", "set", "API", "--certificates", "web")
+    unit.start_haproxy()
+    assert verified(unit, "10.0.0.22", "api.example.test") == "Verify return code: 0 (ok)"
+    assert "PRIVATE KEY" not in (unit.root / "etc/lbwizard/appliance.yaml").read_text()
+
+    not_due = acme(unit, ca, "renew")
+    assert (not_due.returncode, not_due.stdout.strip()) == (0, "no ACME certificate is due for renewal"), not_due.stderr
+    before = served_serial(unit, "10.0.0.22", "api.example.test")
+    load = HttpsLoad(unit, "10.0.0.22", "api.example.test", unit.folder / "pebble-root.pem")
+    renewed = acme(unit, ca, "renew", "web", "--force")
+    seen = load.result()
+    print(f"ACME renewal under load: handshakes by serial: {seen['serials']}")
+    assert renewed.returncode == 0, renewed.stdout + renewed.stderr
+    assert "HAProxy runtime: certificate web's new content served (set ssl cert, no reload)" in renewed.stdout
+    assert seen["failures"] == [], seen["failures"][:5]
+    after = served_serial(unit, "10.0.0.22", "api.example.test")
+    assert [serial for serial, _ in seen["serials"]] == [before, after] and before != after
+    metrics = (unit.root / "run/lbwizard/metrics/lbwizard_certificates.prom").read_text()
+    assert 'lbwizard_certificate_expiry_seconds{name="web"} ' in metrics
+
+    failed = acme(
+        unit, ca, "acme", "web", "--domain", "api.example.test", "--domain", "nowhere.example.test", "--directory", ca.directory
+    )
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert (
+        "ACME order for api.example.test, nowhere.example.test failed: the CA could not verify nowhere.example.test:"
+        in failed.stderr
+    )
+    assert "the certificate in the store keeps serving" in failed.stderr
+    assert served_serial(unit, "10.0.0.22", "api.example.test") == after
+    assert verified(unit, "10.0.0.22", "api.example.test") == "Verify return code: 0 (ok)"
+    diagnosed = unit.lbctl("diagnose")
+    assert diagnosed.returncode == 1
+    line = next(line for line in diagnosed.stdout.splitlines() if "certificate web: the ACME order" in line)
+    assert "for api.example.test, nowhere.example.test failed: the CA could not verify nowhere.example.test" in line
+    assert "the certificate it has keeps serving" in line

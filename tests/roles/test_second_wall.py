@@ -13,7 +13,7 @@ import jinja2.meta
 import jinja2.nodes
 import pytest
 
-from lbwizard.config.model import HealthCheck, Persistence
+from lbwizard.config.model import AcmeAccount, Certificate, HealthCheck, Persistence
 from lbwizard.render.rolevars import role_vars
 from tests.quoting_table import MAX_BYTES, SPECIAL
 from tests.roles.render import FILTERS, ROLES, _defaults, quoting_plugin
@@ -48,6 +48,8 @@ def rich_config():
     config.metrics.enabled = True
     config.time.ntp_servers = ["10.0.0.31", "ntp1.example.net"]
     config.logging.syslog_server = "logs.example.net:1514"
+    config.certificates = [Certificate("shop", "a" * 64)]  # issue 39: a store certificate, ACME's answers
+    l7.certificates, config.acme = ["shop"], AcmeAccount("T" * 43)
     return config
 
 

@@ -379,3 +379,110 @@ def test_a_new_content_of_a_served_certificate_is_swapped_without_a_reload_and_a
 def issue_renewal() -> bytes:
     leaf = issue("www.example.test", GOOD.intermediate, names=("www.example.test",))
     return leaf.cert_pem + GOOD.intermediate.cert_pem + leaf.key_pem
+
+
+# -- ACME's HTTP-01 answers, expiry findings and metrics -----------------------------------------------------
+
+
+def acme_config() -> model.ApplianceConfig:
+    config = tls_config()
+    config.virtual_services += [
+        model.VirtualService("WEB", "10.0.0.21", 80, layer=7, forwarding="snat", scheduler="roundrobin"),
+        model.VirtualService("API", "10.0.0.22", 443, layer=7, forwarding="snat", scheduler="roundrobin", tls=True),
+        model.VirtualService("L4", "10.0.0.23", 80),
+        model.VirtualService("L4TLS", "10.0.0.23", 443, layer=7, forwarding="snat", scheduler="roundrobin", tls=True),
+    ]
+    config.acme = model.AcmeAccount("T" * 43)
+    return config
+
+
+def test_challenges_are_answered_by_an_http_service_on_port_80_else_by_a_listener_of_their_own():
+    from lbwizard.apply import firewall
+    from lbwizard.config import acme_http
+    from lbwizard.render.rolevars import role_vars
+
+    config = acme_config()
+    assert acme_http.listener_addresses(config) == ["10.0.0.22"]  # .21 has WEB on 80; .23's port 80 is IPVS's
+    assert [s["name"] for s in haproxy_services(config) if s["acme_challenge"]] == ["WEB"]
+    assert role_vars(config)["haproxy_acme"] == {"thumbprint": "T" * 43, "listeners": ["10.0.0.22"]}
+    opened = [r for c in firewall.chains(config) for r in c.rules if r.get("dst") == "10.0.0.22/32"]
+    assert {r["tcp"]["dport"] for r in opened} == {"443", "80"}
+    config.acme = None
+    assert acme_http.listener_addresses(config) == [] and role_vars(config)["haproxy_acme"] is None
+    assert not [
+        r for c in firewall.chains(config) for r in c.rules if r.get("dst") == "10.0.0.22/32" and r["tcp"]["dport"] == "80"
+    ]
+
+
+def stored_config(tmp_path, *entries: tuple[str, bytes, bool]) -> tuple[model.ApplianceConfig, Paths]:
+    """A config whose store holds each (name, PEM, used by SHOP)."""
+    paths = Paths(tmp_path)
+    certstore.make_directory(paths)
+    config = tls_config()
+    for name, data, used in entries:
+        fingerprint = certstore.fingerprint_of(data)
+        certstore.write(paths, fingerprint, data)
+        config.certificates.append(model.Certificate(name, fingerprint))
+        if used:
+            config.virtual_services[0].certificates.append(name)
+    return config, paths
+
+
+def soon(days: float) -> bytes:
+    leaf = issue("soon.example.test", GOOD.intermediate, not_after=NOW + datetime.timedelta(days=days))
+    return leaf.cert_pem + GOOD.intermediate.cert_pem + leaf.key_pem
+
+
+def test_diagnose_warns_21_days_before_and_after_expiry_and_says_why_an_order_failed(tmp_path):
+    from lbwizard.manage import acme_state, certificate_findings
+
+    config, paths = stored_config(
+        tmp_path, ("fresh", GOOD.pem(), True), ("soon", soon(20), True), ("idle", soon(10), False), ("later", soon(22), True)
+    )
+    config.certificates.append(model.Certificate("gone", "9" * 64))
+    later = NOW + datetime.timedelta(hours=1)
+    found = {f.subject: f for f in certificate_findings.findings(config, paths, later)}
+    assert (found["certificate fresh"].severity, found["certificate later"].severity) == ("ok", "ok")
+    assert found["certificate soon"].severity == "problem" and "expires in 19 days" in found["certificate soon"].what
+    assert "SHOP present it" in found["certificate soon"].what and "--replace" in found["certificate soon"].fix
+    assert found["certificate idle"].severity == "note"  # no service presents it
+    assert found["certificate gone"].severity == "problem" and "is not in the store" in found["certificate gone"].what
+    expired = {f.subject: f for f in certificate_findings.findings(config, paths, NOW + datetime.timedelta(days=21))}
+    assert (
+        expired["certificate soon"].what.startswith("EXPIRED on ")
+        and "clients of SHOP refuse it" in expired["certificate soon"].what
+    )
+    acme_state.record_failure(
+        paths, "fresh", ["www.example.test"], "the CA could not verify www.example.test: refused", new=False
+    )
+    failed = [f for f in certificate_findings.findings(config, paths) if "ACME order" in f.what]
+    assert len(failed) == 1 and "refused; the certificate it has keeps serving" in failed[0].what
+    acme_state.record_success(paths, "fresh")
+    assert not [f for f in certificate_findings.findings(config, paths) if "ACME order" in f.what]
+    lines = certificate_findings.status_lines(config, paths, later)
+    assert lines[0] == "Certificates (5):" and any("soon" in line and "(19 days LEFT, RENEW IT); SHOP" in line for line in lines)
+
+
+def test_the_metrics_give_seconds_to_expiry_per_certificate(tmp_path):
+    from lbwizard.manage import certificate_findings
+
+    config, paths = stored_config(tmp_path, ("shop", GOOD.pem(), True), ("soon", soon(2), False))
+    text = certificate_findings.metrics_text(config, paths, NOW)
+    left = int((GOOD.leaf.certificate.not_valid_after_utc - NOW).total_seconds())
+    assert f'lbwizard_certificate_expiry_seconds{{name="shop"}} {left}\n' in text
+    assert "# TYPE lbwizard_certificate_expiry_seconds gauge" in text
+    assert 'lbwizard_certificate_not_after_timestamp_seconds{name="soon"} ' in text
+    certificate_findings.write_metrics(config, paths)
+    assert (tmp_path / "run/lbwizard/metrics/lbwizard_certificates.prom").read_text().count(
+        "lbwizard_certificate_expiry_seconds{"
+    ) == 2
+
+
+def test_renewal_is_due_at_two_thirds_of_the_life():
+    from lbwizard.manage.acme_commands import due
+
+    start = NOW - datetime.timedelta(days=1)
+    entry = certstore.Entry("x", "0" * 64, (), True, {"not_before": start.isoformat()}, None, start + datetime.timedelta(days=90))
+    assert not due(entry, start + datetime.timedelta(days=59))
+    assert due(entry, start + datetime.timedelta(days=60, seconds=1))
+    assert due(certstore.Entry("x", "0" * 64, (), True, None, "missing", None), NOW)

@@ -58,6 +58,7 @@ def base_document() -> dict:
             )
         ],
         certificates=[model.Certificate("web", "0" * 64, model.CertificateAcme(["www.example.com"], email="admin@example.com"))],
+        acme=model.AcmeAccount("A" * 43),
     )
     return asdict(config)
 

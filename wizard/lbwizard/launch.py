@@ -33,6 +33,8 @@ LBCTL_CHANGES = {
     ("pair", "join"),
     ("cert", "add"),
     ("cert", "remove"),
+    ("cert", "acme"),
+    ("cert", "account"),
 }
 # options of either command that take a value: the word after them is not a command word
 VALUE_OPTIONS = {"--root", "--message", "-m", "--config", "--answers", "--confirm-timeout", "--seconds", "--weight"}

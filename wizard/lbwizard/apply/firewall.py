@@ -33,6 +33,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from ipaddress import IPv4Interface, ip_network
 
+from ..config import acme_http
 from ..config.addressing import parse_port_list, port_ranges, service_ports
 from ..config.model import (
     HAPROXY_PEERS_PORT,
@@ -88,7 +89,10 @@ def _service_matches(service) -> list[Rule]:
 
 
 def _service_rules(config: ApplianceConfig) -> list[Rule]:
-    return [match | {"target": "ACCEPT"} for service in config.virtual_services for match in _service_matches(service)]
+    rules = [match | {"target": "ACCEPT"} for service in config.virtual_services for match in _service_matches(service)]
+    # HAProxy's ACME HTTP-01 listeners (config/acme_http.py): port 80 of TLS services' addresses
+    challenge = [{"dst": f"{a}/32", "protocol": "tcp", "tcp": {"dport": "80"}} for a in acme_http.listener_addresses(config)]
+    return rules + [match | {"target": "ACCEPT"} for match in challenge]
 
 
 def _mark_rules(config: ApplianceConfig) -> list[Rule]:

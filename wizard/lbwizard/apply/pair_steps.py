@@ -31,7 +31,7 @@ def pair_steps(paths: Paths, previous: ApplianceConfig, config: ApplianceConfig)
     acked_before = sync.acknowledged(paths)
 
     def ask() -> None:
-        answer = channel.call(paths, peer, sync.request("apply", config, base), report)
+        answer = channel.call(paths, peer, sync.request("apply", config, base, paths), report)
         if not answer.reached:
             report(f"the peer {peer} could not be reached ({answer.error}): the change is made here, the peer catches up later")
             return
@@ -42,7 +42,7 @@ def pair_steps(paths: Paths, previous: ApplianceConfig, config: ApplianceConfig)
 
     def take_back() -> None:
         if taken.pop("peer", False):
-            undone = channel.call(paths, peer, sync.request("undo", previous, shared.version(config)), report)
+            undone = channel.call(paths, peer, sync.request("undo", previous, shared.version(config), paths), report)
             if not undone.ok:
                 raise PeerRefused(f"the peer {peer} could not undo its part ({undone.error}): run lbctl pair sync")
 

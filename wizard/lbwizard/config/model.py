@@ -632,6 +632,23 @@ class Certificate:
     acme: CertificateAcme | None = setting(None, help="issued and renewed by ACME (null: uploaded)")
 
 
+ACME_THUMBPRINT = Text(
+    what="an ACME account thumbprint",
+    pattern=r"[A-Za-z0-9_-]{43}",
+    rule="the base64url SHA-256 thumbprint of this unit's ACME account key (43 characters; lbctl cert acme sets it)",
+    max_length=43,
+)
+
+
+@dataclass
+class AcmeAccount:
+    """This unit's ACME account (its key stays in /etc/lbwizard/acme/, 0600): while it is set, HAProxy answers
+    the CA's HTTP-01 challenges for it on port 80 of the layer-7 TLS services' addresses (each token with this
+    thumbprint, RFC 8555 8.3: nothing is written per order). Each unit of a pair has its own."""
+
+    thumbprint: str = setting(kind=ACME_THUMBPRINT, help="its key's JWK thumbprint (RFC 7638), base64url")
+
+
 @dataclass
 class ApplianceConfig:
     """Everything the appliance does, in one document."""
@@ -650,6 +667,7 @@ class ApplianceConfig:
     metrics: Metrics = setting(factory=Metrics, help="Prometheus endpoints")
     virtual_services: list[VirtualService] = setting(factory=list, help="what clients connect to")
     certificates: list[Certificate] = setting(factory=list, help="the certificate store: TLS services name these")
+    acme: AcmeAccount | None = setting(None, help="this unit's ACME account; null: none (lbctl cert acme makes it)")
     version: int = setting(
         SCHEMA_VERSION, kind=Integer(what="a schema version", low=1, high=1, rule="must be 1"), help="schema version"
     )

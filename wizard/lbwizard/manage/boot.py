@@ -24,7 +24,7 @@ import socket
 from ipaddress import IPv4Address, IPv4Interface
 from pathlib import Path
 
-from ..apply import restore_journal, sysctl
+from ..apply import certificate_steps, restore_journal, sysctl
 from ..apply.config_files import config_steps
 from ..apply.handover import ROLES, handover_step
 from ..apply.plan import live_steps, system_files
@@ -178,6 +178,7 @@ def catch_up(paths: Paths, booted: ApplianceConfig) -> None:
     steps = [
         *live_steps(pulled, paths, booted),
         *system_files(pulled, paths),
+        *certificate_steps.store_steps(pulled, paths),  # the peer's files are in the store by now (pair/catch_up.py)
         handover_step(pulled, paths, manage_services=False),
         *config_steps(pulled, paths),
     ]

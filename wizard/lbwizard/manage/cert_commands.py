@@ -17,6 +17,7 @@ from pathlib import Path
 from ..config import certificate_edit, certstore, pem
 from ..config.document import DocumentError, read_bounded
 from ..config.edit import EditError
+from . import acme_commands
 from .changes import EXIT_OK
 
 EXPIRY_WARNING_DAYS = 21
@@ -35,6 +36,7 @@ def add_parser(commands, common: argparse.ArgumentParser) -> None:
     actions.add_parser("list", parents=[common], help="every certificate: names, issuer, expiry, which services use it")
     actions.add_parser("show", parents=[common], help="one certificate, whole (never its key)").add_argument("name")
     actions.add_parser("remove", parents=[common], help="a certificate no service uses").add_argument("name")
+    acme_commands.add_actions(actions, common)
 
 
 def _read(option: str, file: str) -> bytes:
@@ -133,7 +135,15 @@ def remove(ctl, args: argparse.Namespace) -> int:
     return ctl.commit(lambda current: certificate_edit.remove(current, args.name), f"removed certificate {args.name}")
 
 
-ACTIONS = {"add": add, "list": list_, "show": show, "remove": remove}
+ACTIONS = {
+    "add": add,
+    "list": list_,
+    "show": show,
+    "remove": remove,
+    "acme": acme_commands.cmd_acme,
+    "account": acme_commands.cmd_account,
+    "renew": acme_commands.cmd_renew,
+}
 
 
 def cmd_cert(ctl, args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ from ..config.paths import Paths
 from ..engines import clock, diagnose
 from ..engines.status import ServiceStatus
 from ..render.quoting import display
+from . import certificate_findings
 
 VERSION_FILE = "etc/lb-appliance-version"
 
@@ -49,6 +50,7 @@ def text(
     lines.append("  " + (clock_now if isinstance(clock_now, str) else clock.as_text(clock_now, config.time.ntp_servers)))
     lines.append(f"Virtual services ({len(statuses)}):" if statuses else "No virtual service yet (lbctl vs add).")
     lines += [service_line(status) for status in statuses]
+    lines += certificate_findings.status_lines(config, paths)
     problems = [f for f in findings if f.severity == "problem"]
     if problems:
         lines.append(f"PROBLEMS found by lbctl diagnose ({len(problems)}):")

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from ..apply.handover import started_ahead as handover_ahead
 from ..apply.runtime import RuntimeChange, runtime_change
-from ..config import edit, files, history, provenance
+from ..config import certstore, edit, files, history, provenance
 from ..config.lock import Busy, one_change
 from ..config.model import ApplianceConfig, ConfigFormatError
 from ..config.paths import Paths
@@ -20,7 +21,7 @@ from ..engines import clock, diagnose, status
 from ..engines.access import Engines, for_run
 from ..engines.errors import NotAsked
 from ..pair import shared, sync, view
-from . import boot, motd, pair_findings
+from . import boot, certificate_findings, motd, pair_findings
 from .changes import EXIT_BAD_INPUT, EXIT_BUSY, EXIT_FAILED, EXIT_OK, EXIT_PEER_REFUSED, EXIT_STALE, commit
 
 Edit = Callable[[ApplianceConfig], ApplianceConfig]
@@ -190,21 +191,26 @@ class Operations:
         """The boot's banner, both units of the pair, the clock and each service's status (read now unless given)."""
         config, statuses, pair, clock_now = self.status_snapshot() if snapshot is None else snapshot
         clock_line = clock_now if isinstance(clock_now, str) else clock.as_text(clock_now, config.time.ntp_servers)
-        return boot.banner(self.paths) + view.as_text(pair) + clock_line + "\n" + status.as_text(statuses, config)
+        services = status.as_text(statuses, config)
+        certificates = "".join(f"\n{line}" for line in certificate_findings.status_lines(config, self.paths))
+        return boot.banner(self.paths) + view.as_text(pair) + clock_line + "\n" + services + certificates
 
     def status_json(self, snapshot: tuple | None = None) -> dict:
-        _config, statuses, pair, clock_now = self.status_snapshot() if snapshot is None else snapshot
+        config, statuses, pair, clock_now = self.status_snapshot() if snapshot is None else snapshot
+        now = datetime.now(UTC)
         return {
             "boot_problems": boot.report(self.paths),
             "pair": pair.as_json() if pair else None,
             "clock": None if isinstance(clock_now, str) else clock_now.as_json(),
             "services": status.as_json(statuses),
+            "certificates": [entry.as_json(now) for entry in certstore.inventory(config, self.paths)],
         }
 
     def diagnose_findings(self) -> list[diagnose.Finding]:
         """The boot's problems, the pair's and each service's, in that order."""
         config = self.config()
-        return boot.findings(self.paths) + pair_findings.findings(self.pair_view(config)) + diagnose.run(config, self.engines)
+        found = boot.findings(self.paths) + pair_findings.findings(self.pair_view(config)) + diagnose.run(config, self.engines)
+        return found + certificate_findings.findings(config, self.paths)
 
     def motd_text(self) -> str:
         """The login banner (manage/motd.py): version, addresses, clock, services, diagnose's problems."""

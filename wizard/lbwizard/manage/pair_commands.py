@@ -9,6 +9,7 @@ import getpass
 import json
 import sys
 
+from ..config import certstore
 from ..config.lock import Busy, one_change
 from ..config.model import ApplianceConfig
 from ..pair import channel, keys, shared, sync, view
@@ -138,7 +139,7 @@ def receive(ctl, args: argparse.Namespace) -> int:
         print(json.dumps({"ok": False, "error": f"not a pair request: {exc}"}))
         return EXIT_BAD_INPUT
     if isinstance(incoming, dict) and incoming.get("action") == "state":  # asks, changes nothing: no lock
-        return _state(ctl)
+        return _state(ctl, incoming)
     errors: list[str] = []
 
     def echo(line: str) -> None:
@@ -157,11 +158,15 @@ def receive(ctl, args: argparse.Namespace) -> int:
     config = ctl.config()
     wait = MASTER_WAIT if config.ha is not None and config.ha.role == "master" else BACKUP_WAIT
     try:
-        code, problems = ctl.operations.change(
-            take, echo, failure, peer=False, wait=wait, on_verified=lambda: echo(f"{channel.ACCEPTED} verified; applying")
-        )
+        contents = sync.contents_of(incoming) if isinstance(incoming, dict) else {}
+        with certstore.offering(contents):  # the store's files the change names (a renewed certificate, say)
+            code, problems = ctl.operations.change(
+                take, echo, failure, peer=False, wait=wait, on_verified=lambda: echo(f"{channel.ACCEPTED} verified; applying")
+            )
     except _Level:
         code, problems = EXIT_OK, []
+    except sync.Refused as exc:
+        code, problems = EXIT_PEER_REFUSED, [(exc.field, exc.message)]
     if code == EXIT_BUSY and not errors:
         errors.append("busy")
     if code == EXIT_OK:  # the sender has what this unit now has
@@ -177,13 +182,16 @@ def receive(ctl, args: argparse.Namespace) -> int:
     return code
 
 
-def _state(ctl) -> int:
+def _state(ctl, incoming: dict) -> int:
     """This unit as it stands, for the peer's one view of the pair and its catching up at boot."""
     config = ctl.config()
     if not shared.paired(config):
         print(json.dumps({"ok": False, "error": f"{config.hostname} is not paired (lbctl pair join)"}))
         return EXIT_PEER_REFUSED
-    print(json.dumps({"ok": True, **view.own_state(config, ctl.paths, ctl.operations.local_addresses())}))
+    state = view.own_state(config, ctl.paths, ctl.operations.local_addresses())
+    if incoming.get("certificates"):  # a peer catching up at boot takes the files its new config names
+        state["certificates"] = sync.certificate_contents(config, ctl.paths)
+    print(json.dumps({"ok": True, **state}))
     return EXIT_OK
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ..config import certstore
 from ..config.model import ApplianceConfig
 from ..config.paths import Paths
 from . import shared, sync, view
@@ -24,7 +25,7 @@ def from_peer(paths: Paths, config: ApplianceConfig, echo: Callable[[str], None]
         return None, ""
     assert config.ha is not None
     own = shared.version(config)
-    state, why = view.ask_peer(paths, config)
+    state, why = view.ask_peer(paths, config, certificates=True)
     if state is None:
         return None, f"the peer {config.ha.peer} could not be asked ({why}); booting shared version {own} as saved"
     theirs, peer_config = state.get("shared_version"), view.config_of(state)
@@ -36,6 +37,10 @@ def from_peer(paths: Paths, config: ApplianceConfig, echo: Callable[[str], None]
     ours_new, theirs_new = own > common, theirs > common
     if theirs_new and not ours_new:
         echo(f"the peer {config.ha.peer} is at shared version {theirs}, this unit at {own}: take the peer's")
+        try:
+            _store(paths, sync.contents_of(state))
+        except (sync.Refused, OSError) as exc:
+            return None, f"the peer {config.ha.peer} sent certificates this unit cannot keep ({exc}); booting as saved"
         return shared.merged(config, peer_config, theirs), f"took shared version {theirs} from the peer {config.ha.peer}"
     if ours_new and not theirs_new:
         peer = config.ha.peer
@@ -45,3 +50,13 @@ def from_peer(paths: Paths, config: ApplianceConfig, echo: Callable[[str], None]
         f"{own}, the peer {config.ha.peer} {theirs}, both from {common}); nothing was merged and this unit boots "
         "what it had saved. On the unit whose configuration is to be kept, run `lbctl pair sync --overwrite-peer`"
     )
+
+
+def _store(paths: Paths, contents: dict[str, bytes]) -> None:
+    """The peer's certificate files into the store before the boot applies what names them: a file named by
+    its content is no store's until a saved configuration names it, and the next change lets go of any
+    that none does (apply/certificate_steps.py), so a boot that then fails leaves the store it had whole."""
+    if contents:
+        certstore.make_directory(paths)
+    for fingerprint, data in contents.items():
+        certstore.write(paths, fingerprint, data)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from ..config import model
+from ..config import certstore, model
 from ..config.files import atomic_write
 from ..config.model import ApplianceConfig
 from ..config.paths import Paths
@@ -23,10 +23,43 @@ from .channel import Answer
 Echo = Callable[[str], None]
 
 
-def request(action: str, config: ApplianceConfig, base: int) -> dict:
+def request(action: str, config: ApplianceConfig, base: int, paths: Paths | None = None) -> dict:
     """apply: take config's shared part at its shared version, if this unit's is base or older (it is
-    behind or level). undo: put back config's shared part, if this unit is at base (the change undone)."""
-    return {"action": action, "base": base, "version": shared.version(config), "config": model.dumps(config)}
+    behind or level). undo: put back config's shared part, if this unit is at base (the change undone).
+    With paths, the store's files config names go with it (they travel over the pair's channel only)."""
+    made = {"action": action, "base": base, "version": shared.version(config), "config": model.dumps(config)}
+    if paths is not None:
+        made["certificates"] = certificate_contents(config, paths)
+    return made
+
+
+def certificate_contents(config: ApplianceConfig, paths: Paths) -> dict[str, str]:
+    """The store's files config names, by fingerprint (a file missing here is left out: the peer's own check
+    of its store then says which)."""
+    found, offered = {}, certstore.offered()  # a change's new content is not in the store yet when the peer is asked
+    for certificate in config.certificates:
+        try:
+            data = offered.get(certificate.fingerprint) or certstore.read(paths, certificate.fingerprint)
+            found[certificate.fingerprint] = data.decode()
+        except (certstore.StoreError, UnicodeDecodeError):
+            continue
+    return found
+
+
+def contents_of(message: dict) -> dict[str, bytes]:
+    """The certificate files a request or a state carries, each checked against its name (Refused otherwise)."""
+    carried = message.get("certificates") or {}
+    if not isinstance(carried, dict):
+        raise Refused("certificates", "the certificates a pair request carries are not a mapping")
+    found = {}
+    for fingerprint, text in carried.items():
+        data = text.encode() if isinstance(text, str) else b""
+        if not isinstance(fingerprint, str) or certstore.fingerprint_of(data) != fingerprint:
+            raise Refused(
+                "certificates", f"a certificate file the peer sent is not what its name says ({str(fingerprint)[:16]}...)"
+            )
+        found[fingerprint] = data
+    return found
 
 
 def acknowledged(paths: Paths) -> int | None:
@@ -59,7 +92,7 @@ class PeerChange:
         assert new.ha is not None and new.ha.peer
         self.echo = echo
         echo(f"change the peer {new.ha.peer} (shared version {shared.version(new)}); this unit follows once it accepts")
-        self.call = channel.Call(paths, new.ha.peer, request("apply", new, shared.version(previous)))
+        self.call = channel.Call(paths, new.ha.peer, request("apply", new, shared.version(previous), paths))
         self.answer: Answer | None = None
 
     def wait_accepted(self) -> bool:
@@ -89,7 +122,7 @@ def after_here(paths: Paths, previous: ApplianceConfig, new: ApplianceConfig, an
         )
     elif answer.ok:
         echo(f"undo the change on the peer {new.ha.peer} too")
-        undone = channel.call(paths, new.ha.peer, request("undo", previous, shared.version(new)), echo)
+        undone = channel.call(paths, new.ha.peer, request("undo", previous, shared.version(new), paths), echo)
         if undone.ok:
             echo(f"the peer {new.ha.peer} undid it too, so neither unit has it")
         else:
@@ -109,7 +142,7 @@ def sync(
     or overwritten by the timer. overwrite: the admin's choice of this unit's part over the peer's."""
     assert config.ha is not None and config.ha.peer
     base = OVERWRITE_BASE if overwrite else (acknowledged(paths) or 0)
-    answer = channel.call(paths, config.ha.peer, request("apply", config, base), echo, retry=retry)
+    answer = channel.call(paths, config.ha.peer, request("apply", config, base, paths), echo, retry=retry)
     if answer.ok:
         record_acknowledged(paths, shared.version(config))
     return answer

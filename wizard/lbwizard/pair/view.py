@@ -115,10 +115,11 @@ class PairView:
         return asdict(self)
 
 
-def ask_peer(paths: Paths, config: ApplianceConfig) -> tuple[dict | None, str]:
-    """The peer's own state, or (None, why not)."""
+def ask_peer(paths: Paths, config: ApplianceConfig, certificates: bool = False) -> tuple[dict | None, str]:
+    """The peer's own state, or (None, why not); with certificates, the store's files its config names too."""
     assert config.ha is not None and config.ha.peer
-    answer = channel.call(paths, config.ha.peer, {"action": "state"}, lambda _line: None, channel.QUESTION_SECONDS)
+    asked = {"action": "state", **({"certificates": True} if certificates else {})}
+    answer = channel.call(paths, config.ha.peer, asked, lambda _line: None, channel.QUESTION_SECONDS)
     if not answer.ok:
         return None, answer.error or "it did not say"
     return answer.data, ""

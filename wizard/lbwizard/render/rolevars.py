@@ -10,6 +10,7 @@ from __future__ import annotations
 from ipaddress import IPv4Interface
 from pathlib import Path
 
+from ..config import acme_http
 from ..config.addressing import service_ports, split_endpoint
 from ..config.model import (
     APPLIANCE_CERTIFICATE,
@@ -273,6 +274,7 @@ def haproxy_services(config: ApplianceConfig, root: str = "/") -> list[dict]:
                 "tos": QOS_CLASSES.get(service.tos) if isinstance(service.tos, str) else service.tos,
                 "idle_timeout": service.idle_timeout or IDLE_TIMEOUT_DEFAULT,
                 "retry_requests": service.retry_requests,
+                "acme_challenge": acme_http.answers_in_frontend(config, service),
                 "tls": {"certificates": tls_certificates(config, service, root)} if service.tls else None,
                 "sorry_server": _endpoint(service.sorry_server, service.port),
                 "balance": service.scheduler,
@@ -303,9 +305,18 @@ def role_vars(config: ApplianceConfig, root: str = "/", services: bool = True, r
         "haproxy_services": haproxy_services(config, root),
         "haproxy_appliance_certificate": str(Path(root) / APPLIANCE_CERTIFICATE),
         "haproxy_peers": haproxy_peers(config),
+        "haproxy_acme": haproxy_acme(config),
         "haproxy_peers_port": HAPROXY_PEERS_PORT,
         **host_service_vars(config),
     }
+
+
+def haproxy_acme(config: ApplianceConfig) -> dict | None:
+    """This unit's ACME account thumbprint, which HAProxy answers HTTP-01 tokens with, and the addresses that
+    get a port-80 listener for it (config/acme_http.py); None without an account."""
+    if config.acme is None:
+        return None
+    return {"thumbprint": config.acme.thumbprint, "listeners": acme_http.listener_addresses(config)}
 
 
 def lvs_timeouts(config: ApplianceConfig) -> dict[str, int]:
