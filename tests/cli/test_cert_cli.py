@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 
 import pytest
 
@@ -144,3 +145,69 @@ def test_a_backup_carries_the_store_and_a_restore_brings_it_back(unit, files, tm
     assert store_file(other, "shop").read_bytes() == SHOP.pem() and f"crt {store_file(other, 'shop')}\n" in haproxy(other)
     assert dataclasses.asdict(saved(other)) == dataclasses.asdict(saved(unit))
     assert isinstance(saved(other).certificates[0], model.Certificate)
+
+
+# -- a power cut during a change that writes a certificate ---------------------------------------------------
+
+
+def store_state(unit_root) -> tuple[str, bool]:
+    """The content appliance.yaml names for shop, and whether the store has that file whole."""
+    fingerprint = certstore.find(saved(unit_root), "shop").fingerprint
+    path = unit_root / "etc/lbwizard/certificates" / f"{fingerprint}.pem"
+    return fingerprint, path.is_file() and certstore.fingerprint_of(path.read_bytes()) == fingerprint
+
+
+def test_a_replace_cut_by_a_power_cut_after_any_step_boots_the_old_store_or_the_new_whole(unit, files, tmp_path):
+    import shutil
+    import signal
+    import subprocess
+    import time
+
+    from lbwizard.apply.transaction import PAUSE_HOOK
+    from lbwizard.config import history
+    from lbwizard.config.paths import Paths
+    from lbwizard.manage.boot import leftovers
+    from tests.cli.test_lbctl_dry_run import LBCTL
+
+    ok(unit, "cert", "add", "shop", "--pem", str(files / "shop.pem"))
+    ok(unit, "vs", "set", "SHOP", "--certificates", "shop")
+    renewed = issue("www.example.test", SHOP.intermediate, names=("www.example.test",))
+    (files / "renewed.pem").write_bytes(renewed.cert_pem + SHOP.intermediate.cert_pem + renewed.key_pem)
+    replace = ["cert", "add", "shop", "--pem", str(files / "renewed.pem"), "--replace"]
+    old = store_state(unit)
+    whole = tmp_path / "whole"
+    shutil.copytree(unit, whole, symlinks=True)
+    done = ok(whole, *replace)
+    new = store_state(whole)
+    assert new[0] != old[0] and old[1] and new[1]
+    steps = len([line for line in done.stdout.splitlines() if line.startswith("- ") and not line.startswith("- hand-over")])
+    outcomes = []
+    for step in range(1, steps + 1):
+        cut = tmp_path / f"cut{step}"
+        shutil.copytree(unit, cut, symlinks=True)
+        process = subprocess.Popen(
+            [*LBCTL, "--dry-run", "--root", str(cut), *replace],
+            env={**os.environ, PAUSE_HOOK: str(step)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 120
+        while f"paused after step {step}" not in (line := process.stderr.readline()):
+            assert line and time.monotonic() < deadline, f"the change never paused after step {step}"
+        process.send_signal(signal.SIGKILL)
+        process.communicate(timeout=60)
+        paths = Paths(cut)  # the boot's file work (manage/boot.py): half writes gone, an unsaved version too
+        for temporary in leftovers(paths):
+            temporary.unlink()
+        for number in history.unfinished(paths):
+            history.path_of(paths, number).unlink()
+            history.record_of(paths, number).unlink(missing_ok=True)
+        now = store_state(cut)
+        assert now in (old, new), f"a power cut after step {step}: {now}"
+        assert not [p for p in (cut / "etc/lbwizard/certificates").iterdir() if p.name.startswith(".")]
+        outcomes.append("new" if now == new else "old")
+        shutil.rmtree(cut)
+    print(f"power cut after each of {steps} steps: {outcomes}")
+    assert outcomes[0] == "old" and outcomes[-1] == "new", outcomes
+    assert outcomes == sorted(outcomes, key=lambda o: o == "new"), outcomes  # old until the commit point, new after
