@@ -1,21 +1,28 @@
-"""The Starlette application: the endpoint table's routes behind the token check, errors as problem details."""
+"""The Starlette application: the endpoint table's routes behind the token check, errors as problem details, the
+web console's page and files, every answer with the security headers, and the charts' sampler alongside."""
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import traceback
+from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from . import openapi
 from .auth import Caller, caller, may_change, peer
 from .call import Call, Endpoint
+from .console import console_routes
+from .headers import SecurityHeaders
 from .problems import Problem
 from .routes import BASE, ENDPOINTS
+from .sampler import Sampler
 from .served import Served
 
 
@@ -48,7 +55,30 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return Problem(500, "internal", f"the server failed on this request ({type(exc).__name__}); its log says why").response()
 
 
+def _lifespan(served: Served):
+    """The sampler runs while the server does (a live unit only), and writes what it holds when it ends."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if not served.dry_run:
+            served.sampler = Sampler(served.paths, served.operations.engines)
+            served.sampler.start()
+        try:
+            yield
+        finally:
+            if served.sampler is not None:
+                served.sampler.stop()
+
+    return lifespan
+
+
 def make_app(served: Served) -> Starlette:
-    routes = [Route(BASE + "/openapi.json", _document, methods=["GET"])]
+    routes: list[BaseRoute] = [Route(BASE + "/openapi.json", _document, methods=["GET"])]
     routes += [Route(BASE + e.route, _handler(e, served), methods=[e.method]) for e in ENDPOINTS]
-    return Starlette(routes=routes, exception_handlers={HTTPException: _http_error, Exception: _unexpected})
+    routes += console_routes()
+    return Starlette(
+        routes=routes,
+        exception_handlers={HTTPException: _http_error, Exception: _unexpected},
+        middleware=[Middleware(SecurityHeaders)],
+        lifespan=_lifespan(served),
+    )

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from ..config import api_tokens
 from ..config.paths import Paths
 from .problems import Problem
-from .sessions import COOKIE, CSRF_HEADER, Session, Sessions
+from .sessions import COOKIE, CSRF_HEADER, REFRESH_HEADER, Session, Sessions
 
 CHALLENGE = 'Bearer realm="lbwizard"'
 SAFE_METHODS = ("GET", "HEAD")
@@ -46,7 +46,8 @@ def caller(request: Request, paths: Paths, sessions: Sessions) -> Caller:
     """The caller of a request with a valid token or session; Problem 401 otherwise (the same for a missing and
     a wrong one, but for the header's hint), 403 for a session's change without its CSRF token."""
     authorization = request.headers.get("authorization")
-    if authorization is None and (session := sessions.find(request.cookies.get(COOKIE))) is not None:
+    touch = request.headers.get(REFRESH_HEADER) != "auto"
+    if authorization is None and (session := sessions.find(request.cookies.get(COOKIE), touch)) is not None:
         if request.method not in SAFE_METHODS and not sessions.csrf_ok(session, request.headers.get(CSRF_HEADER)):
             raise Problem(403, "csrf", f"a change made with a session cookie carries its CSRF token in {CSRF_HEADER}")
         return Caller("root's web session", False, *peer(request), session=session)

@@ -34,5 +34,20 @@ async def json_object(request: Request, required: bool = True) -> dict | None:
     return body
 
 
-def too_large() -> Problem:
-    return Problem(413, "body-too-large", f"the body is larger than {BODY_LIMIT // 1024} KiB; nothing was changed")
+def too_large(limit: int = BODY_LIMIT) -> Problem:
+    return Problem(413, "body-too-large", f"the body is larger than {limit // 1024} KiB; nothing was changed")
+
+
+async def raw_body(request: Request, limit: int) -> bytes:
+    """The body as it came (a file upload), bounded: 413 past limit, read no further."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large(limit)
+    data = bytearray()
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > limit:
+            raise too_large(limit)
+    if not data:
+        raise bad_input([("body", "send the file as the body")])
+    return bytes(data)

@@ -57,10 +57,12 @@ class Call:
         """?message=WHY: kept with the version, as lbctl --message keeps it."""
         return self.request.query_params.get("message")
 
-    async def change(self, words: list[str], options: dict | None = None, text: str | None = None) -> Response:
-        """Run it through lbctl; with Accept: text/event-stream, its steps as they run, then its answer. text: lbctl's
-        standard input (an SSH key)."""
-        change = changes.Change(words, options, self.if_version(), self.message(), self.said(), text)
+    async def change(
+        self, words: list[str], options: dict | None = None, text: str | None = None, data: bytes | None = None
+    ) -> Response:
+        """Run it through lbctl; with Accept: text/event-stream, its steps as they run, then its answer. text, data:
+        lbctl's standard input (an SSH key, a backup)."""
+        change = changes.Change(words, options, self.if_version(), self.message(), self.said(), text, data=data)
         if changes.EVENT_STREAM in self.request.headers.get("accept", ""):
             return changes.stream(self.served, self.who, change)
         return await changes.run(self.served, self.who, change)
@@ -100,6 +102,8 @@ class Endpoint:
     if_match: bool = True  # a change that takes If-Match (one made through lbctl's commit path)
     tail: bool = False  # the last path parameter may hold "/" (an SSH key's fingerprint)
     public: bool = False  # answered without a token or session (logging in)
+    answer_media: str = "application/json"
+    body_media: str = "application/json"
 
     @property
     def parameters(self) -> list[str]:

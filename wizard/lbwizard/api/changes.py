@@ -45,6 +45,7 @@ class Change:
     said: str = ""
     text: str | None = None
     read: bool = False  # a read (access show, pair status): lbctl's JSON as it is, no "ok" in it
+    data: bytes | None = None  # standard input as bytes (a backup to restore)
 
     def argv(self, served: Served) -> list[str]:
         argv = [*served.lbctl, "--json", *served.target()]
@@ -55,6 +56,8 @@ class Change:
         return [*argv, *self.words, *(["--options-json", "-"] if self.options is not None else [])]
 
     def stdin(self) -> bytes | None:
+        if self.data is not None:
+            return self.data
         if self.options is not None:
             return json.dumps(self.options).encode()
         return self.text.encode() if self.text is not None else None

@@ -17,13 +17,16 @@ from typing import Any
 from ..config.declare import json_schema
 from ..config.model import REAL_SERVER_STATES, ApplianceConfig
 from ..config.options import SERVER_NAME, SERVER_OPTIONS, SERVICE_OPTIONS, Option
+from .backups import BACKUP_SCHEMAS
 from .bodies import BODY_LIMIT
 from .call import Endpoint
 from .changes import EVENT_STREAM
+from .charts import CHART_SCHEMAS
 from .people import PEOPLE_SCHEMAS
 from .problems import MEDIA_TYPE
 from .routes import BASE, ENDPOINTS
 from .sessions import COOKIE
+from .tokens import TOKEN_SCHEMAS
 from .unit import UNIT_SCHEMAS
 
 ERRORS = {
@@ -144,7 +147,7 @@ def schemas() -> dict[str, Any]:
     server_table = [SERVER_NAME, *SERVER_OPTIONS]
     found["RealServerNew"] = _body(server, server_table, ("address", "port"), ["address"], "lbctl rs add (port: the VIP's)")
     found["RealServerChange"] = _body(server, server_table, ("address", "port"), [], "lbctl rs set: the settings to change")
-    return found | _result_schemas() | UNIT_SCHEMAS | PEOPLE_SCHEMAS
+    return found | _result_schemas() | UNIT_SCHEMAS | PEOPLE_SCHEMAS | TOKEN_SCHEMAS | BACKUP_SCHEMAS | CHART_SCHEMAS
 
 
 def _operation(endpoint: Endpoint) -> dict[str, Any]:
@@ -155,7 +158,7 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
             {"name": name, "in": "path", "required": True, "schema": {"type": "string"}} for name in endpoint.parameters
         ],
     }
-    answer: dict[str, Any] = {"description": "OK", "content": {"application/json": {"schema": endpoint.answer}}}
+    answer: dict[str, Any] = {"description": "OK", "content": {endpoint.answer_media: {"schema": endpoint.answer}}}
     if endpoint.etag or endpoint.change:
         answer["headers"] = {"ETag": {"description": "the configuration's version", "schema": {"type": "string"}}}
     if endpoint.change:  # Accept: text/event-stream
@@ -193,7 +196,7 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
     if endpoint.body:
         operation["requestBody"] = {
             "required": endpoint.body_required,
-            "content": {"application/json": {"schema": _ref(endpoint.body)}},
+            "content": {endpoint.body_media: {"schema": _ref(endpoint.body)}},
         }
     return operation
 

@@ -87,6 +87,11 @@ def difference(paths: Paths, older: int, newer: int) -> dict[str, Any]:
     return {"from": older, "to": newer, "changes": changes, "diff": "".join(text)}
 
 
+def setting_changes(before: dict, after: dict) -> list[dict[str, Any]]:
+    """Each setting that differs between two configurations (as dicts), by its path."""
+    return list(_changes(before, after, ""))
+
+
 def _changes(before: Any, after: Any, path: str):
     """(path, from, to) of every setting that differs; list items with names are matched by name."""
     if isinstance(before, dict) and isinstance(after, dict):

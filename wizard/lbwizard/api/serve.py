@@ -80,7 +80,7 @@ def serve(paths: Paths, dry_run: bool, listen: str | None) -> int:
         server_header=False,
         limit_concurrency=CONNECTIONS_AT_ONCE,  # past it, 503 at once rather than memory without bound
         timeout_graceful_shutdown=600,  # a change in progress is answered before the server goes
-        lifespan="off",
+        lifespan="on",  # the charts' sampler starts and stops with the server (app.py)
     )
     print(f"lbwizard serve: https://{', https://'.join(f'{h}:{p}' for h, p in addresses)}/api/v1/", flush=True)
     uvicorn.Server(config).run(sockets=sockets)

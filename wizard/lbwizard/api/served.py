@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..config.paths import Paths
 from ..manage.operations import Operations
+from .sampler import Sampler
 from .sessions import Sessions
 
 CHANGES_AT_ONCE = 8  # lbctl processes started at once; the change lock lets one of them work at a time
@@ -29,6 +30,7 @@ class Served:
     sessions: Sessions
     lbctl: list[str] = field(default_factory=lbctl_command)
     slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(CHANGES_AT_ONCE))
+    sampler: Sampler | None = None  # the charts' (a dry run has none: it asks no engine)
 
     @classmethod
     def start(cls, paths: Paths, dry_run: bool) -> Served:

@@ -23,6 +23,7 @@ from ..config.paths import Paths
 
 COOKIE = "lbwizard_session"
 CSRF_HEADER = "x-csrf-token"
+REFRESH_HEADER = "x-refresh"  # "auto": the console refreshing a page by itself; it does not keep a session alive
 IDLE_SECONDS = 15 * 60
 LONGEST_SECONDS = 12 * 3600
 MAX_SESSIONS = 256  # past it, the least recently used ends
@@ -101,8 +102,9 @@ class Sessions:
         print(f"lbwizard serve: root logged in from {address}", file=sys.stderr)
         return session
 
-    def find(self, cookie: str | None) -> Session | None:
-        """The live session of a cookie, its idle time restarted; None for none, an unknown or an ended one."""
+    def find(self, cookie: str | None, touch: bool = True) -> Session | None:
+        """The live session of a cookie, its idle time restarted (unless touch is False: the page refreshing
+        itself is not the person at work); None for none, an unknown or an ended one."""
         now = time.monotonic()
         session = self.open.get(cookie or "")
         if session is None:
@@ -110,7 +112,8 @@ class Sessions:
         if session.expired(now):
             del self.open[session.id]
             return None
-        session.seen = now
+        if touch:
+            session.seen = now
         return session
 
     def end(self, session: Session) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import arp, clock, haproxy, haproxy_certs, host, ipvs
+from . import arp, clock, counters, haproxy, haproxy_certs, host, ipvs
 from .errors import NotAsked
 
 
@@ -37,6 +37,9 @@ class LiveEngines:
 
     def ipvs_connections(self) -> list[dict[str, str]]:
         return ipvs.ipvs_connections()
+
+    def ipvs_stats(self) -> dict | None:
+        return counters.ipvs_stats()
 
     def ipvsadm(self, *args: str) -> None:
         ipvs.ipvsadm(*args)
@@ -86,6 +89,9 @@ class DryRunEngines:
 
     def ipvs_connections(self) -> list[dict[str, str]]:
         raise NotAsked("read IPVS's connections (ipvsadm -Lnc)")
+
+    def ipvs_stats(self) -> dict | None:
+        raise NotAsked("read IPVS's counters (ipvsadm -Ln --stats)")
 
     def ipvsadm(self, *args: str) -> None:
         raise NotAsked(f"run ipvsadm {' '.join(args)}")
