@@ -313,3 +313,34 @@ def test_an_order_is_proved_through_the_units_haproxy_renewed_under_load_and_a_f
     line = next(line for line in diagnosed.stdout.splitlines() if "certificate web: the ACME order" in line)
     assert "for api.example.test, nowhere.example.test failed: the CA could not verify nowhere.example.test" in line
     assert "the certificate it has keeps serving" in line
+
+
+def test_a_rollback_after_a_restore_finds_the_store_it_had_whole(unit):
+    """A restore brings the backup's store files beside the unit's own; lbwizard rollback after it goes back
+    to the configuration before the restore, whose certificate files are all still there (kept versions
+    name them), and HAProxy, started on what the rollback put back, serves that content."""
+    unit.ok("backup", str(unit.folder / "unit.lbbackup"))
+    leaf = issue("www.example.test", SHOP.intermediate, names=("www.example.test", "example.test"))
+    unit.ok(
+        "cert",
+        "add",
+        "shop",
+        "--pem",
+        unit.write("before.pem", leaf.cert_pem + SHOP.intermediate.cert_pem + leaf.key_pem),
+        "--replace",
+    )
+    before = unit.config()
+    unit.ok("restore", str(unit.folder / "unit.lbbackup"))
+    assert certstore_fingerprint(unit.config(), "shop") != certstore_fingerprint(before, "shop")
+    back = lbwizard(unit.lab, "rollback", "--root", str(unit.root))
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert unit.config() == before
+    for certificate in before.certificates:
+        data = (unit.root / "etc/lbwizard/certificates" / f"{certificate.fingerprint}.pem").read_bytes()
+        assert certificate_fingerprint(data) == certificate.fingerprint, certificate.name
+    unit.start_haproxy()
+    assert served_serial(unit) == format(leaf.certificate.serial_number, "x")
+
+
+def certstore_fingerprint(config: model.ApplianceConfig, name: str) -> str:
+    return next(c.fingerprint for c in config.certificates if c.name == name)
