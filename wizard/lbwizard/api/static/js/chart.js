@@ -59,16 +59,18 @@ export function chart(title, values, unit) {
   const latest = known.length ? known[known.length - 1] : null;
   const said = known.length ? `${title}: now ${amount(latest, unit)}, highest ${amount(highest, unit)}` : `${title}: no samples`;
   picture.setAttribute("aria-label", said);
-  picture.append(svg("title")).textContent = said;
+  const tooltip = svg("title");
+  tooltip.textContent = said;
+  picture.append(tooltip);
   return h("figure", { class: "chart", dataset: { title, highest: String(highest), samples: String(known.length) } },
     picture,
     h("figcaption", {}, h("span", { text: title }), h("span", { text: known.length ? `${amount(latest, unit)} (max ${amount(highest, unit)})` : "no samples" })));
 }
 
 // The three charts of one series (a service or a server) from /samples' columns.
-export function charts(series, layer) {
-  if (!series) return h("p", { class: "note", text: "no samples yet" });
-  return h("div", { class: "charts" },
+export function charts(series, layer, key) {
+  if (!series) return h("p", { class: "note", dataset: { series: key }, text: "no samples yet" });
+  return h("div", { class: "charts", dataset: { series: key } },
     chart("connections", series.connections, "/s"),
     layer === 7 ? chart("requests", series.requests, "/s") : null,
     chart("bytes", series.bytes, "B/s"));

@@ -43,7 +43,7 @@ function serviceCard(service, samples) {
       h("h3", {}, h("a", { href: `#/services/${encodeURIComponent(service.name)}`, text: service.name }), " ",
         h("span", { class: "muted", text: `${service.endpoint} · layer ${layer} · ${service.forwarding} · ${service.scheduler}` })),
       h("span", { class: "muted", text: service.engine })),
-    samples?.sampling ? charts(samples.series[service.name], layer) : null,
+    samples?.sampling ? charts(samples.series[service.name], layer, service.name) : null,
     service.servers.length
       ? table([{ label: "Server" }, "Requested", "Actual", { label: "Weight", num: true }, { label: "Active", num: true },
         { label: "Inactive", num: true }, "Check"], serverRows(service), "servers")

@@ -92,19 +92,26 @@ function serversTable(service, status) {
     : h("p", { class: "note", text: "No real server yet." });
 }
 
+const CHART_SECONDS = 10;
+
+// The service's and each server's charts, drawn again every few seconds while the page is open.
 function chartsSection(service) {
   let span = "hour";
   const body = h("div");
   const draw = async () => {
-    const samples = await get(`${"/samples/" + encodeURIComponent(service.name)}?range=${span}`);
+    const samples = await get(`/samples/${encodeURIComponent(service.name)}?range=${span}`, { auto: true });
     if (!samples.sampling) return replace(body, h("p", { class: "note", text: samples.note }));
     replace(body,
       rangeSwitch(span, (chosen) => { span = chosen; draw(); }),
-      h("h3", { text: service.name }), charts(samples.series[service.name], service.layer),
-      service.real_servers.map((server) => [h("h3", { text: server.name }), charts(samples.series[`${service.name}/${server.name}`], service.layer)]));
+      samples.note ? h("p", { class: "note", text: samples.note }) : null,
+      h("h3", { text: service.name }), charts(samples.series[service.name], service.layer, service.name),
+      service.real_servers.map((server) => [h("h3", { text: server.name }), charts(samples.series[`${service.name}/${server.name}`], service.layer, `${service.name}/${server.name}`)]));
   };
-  draw().catch((error) => replace(body, h("p", { class: "problems", text: error.message })));
-  return h("section", { class: "card", "aria-labelledby": "charts-title" }, h("h2", { id: "charts-title", text: "Traffic" }), body);
+  const failed = (error) => replace(body, h("p", { class: "problems", text: error.message }));
+  draw().catch(failed);
+  const timer = setInterval(() => draw().catch(failed), CHART_SECONDS * 1000);
+  const element = h("section", { class: "card", "aria-labelledby": "charts-title" }, h("h2", { id: "charts-title", text: "Traffic" }), body);
+  return { element, stop: () => clearInterval(timer) };
 }
 
 export async function servicePage(name, main) {
@@ -138,6 +145,7 @@ export async function servicePage(name, main) {
     }
   });
   const mine = status?.services.find((s) => s.name === name);
+  const traffic = isNew ? null : chartsSection(service);
   replace(main,
     h("p", {}, h("a", { href: "#/services", text: "← Virtual services" })),
     h("h1", { text: isNew ? "New virtual service" : `Virtual service ${name}` }),
@@ -147,5 +155,6 @@ export async function servicePage(name, main) {
       h("div", { class: "row between" }, h("h2", { id: "servers-title", text: "Real servers" }),
         h("a", { class: "button primary", href: `#/services/${encodeURIComponent(name)}/servers/new`, text: "Add a real server" })),
       serversTable(service, mine)),
-    isNew ? null : chartsSection(service));
+    traffic?.element);
+  return traffic?.stop;
 }
