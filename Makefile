@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON_SYSTEM ?= /usr/bin/python3
 VENV := .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := python3-venv python3-dev gcc libc6-dev libcrypt1 zstd openssl iproute2 iputils-ping iptables openssh-client openssh-server chrony rsyslog procps util-linux tmux haproxy keepalived ipvsadm curl wrk pebble \
+APT_PACKAGES := python3-venv python3-dev gcc libc6-dev libcrypt1 zstd openssl iproute2 iputils-ping iptables openssh-client openssh-server chrony rsyslog procps util-linux tmux haproxy keepalived ipvsadm curl wrk pebble chromium chromium-driver \
 	mmdebstrap qemu-system-x86 qemu-utils grub-pc-bin grub-efi-amd64-bin ovmf xorriso mtools dosfstools e2fsprogs gdisk
 ROOT_DIR ?= build/root
 # the host tiers wait part of the time (check intervals, timeouts, ARP): 3 workers keep the 2 cores busy
@@ -27,6 +27,8 @@ wizard: venv ## the wizard on this terminal, writing under ./build/root instead 
 	$(VENV)/bin/lbwizard --dry-run --root $(ROOT_DIR)
 
 # pebble (with pebble-challtestsrv): RFC 8555's test CA, run offline in namespaces by the certificate tests.
+# chromium (and chromium-driver, for Selenium): tests/web drive Debian's own browser headless through Playwright
+# (pip playwright, told where /usr/bin/chromium is); no browser is downloaded.
 # openssh-server: the pair tests run their own sshd in namespaces; one this installs is not left running on the host.
 # chrony and rsyslog: the roles' files are checked by chronyd -p and rsyslogd -N1, and the e2e tier's NTP server
 # is a chronyd in a namespace; an rsyslog this installs is not left writing the host's logs (chrony keeps the
@@ -58,9 +60,9 @@ test: ## the whole suite: unit, tui, cli, roles, netns and e2e (QEMU boots of th
 	@start=$$(date +%s) && $(MAKE) --no-print-directory lint && echo "time: lint $$(( $$(date +%s) - start )) s"
 	@start=$$(date +%s) && $(MAKE) --no-print-directory image && echo "time: image $$(( $$(date +%s) - start )) s"
 	@base=$$(mktemp -d /tmp/lbwXXXX) && rc=0 && start=$$(date +%s) && \
-	$(VENV)/bin/pytest -q -n $(HOST_WORKERS) --basetemp=$$base --durations=25 tests/netns tests/cli tests/api tests/tui tests/roles tests/unit \
+	$(VENV)/bin/pytest -q -n $(HOST_WORKERS) --basetemp=$$base --durations=25 tests/netns tests/cli tests/api tests/web tests/tui tests/roles tests/unit \
 		|| rc=$$?; \
-	echo "time: netns, cli, api, tui, roles and unit tiers, $(HOST_WORKERS) workers: $$(( $$(date +%s) - start )) s"; \
+	echo "time: netns, cli, api, web, tui, roles and unit tiers, $(HOST_WORKERS) workers: $$(( $$(date +%s) - start )) s"; \
 	start=$$(date +%s) && $(VENV)/bin/pytest -q --durations=30 --reruns 1 --only-rerun GuestKernelStalled tests/e2e || rc=$$?; \
 	echo "time: e2e tier, one guest (or the HA pair) at a time: $$(( $$(date +%s) - start )) s"; \
 	[ $$rc -ne 0 ] || rm -rf $$base; exit $$rc
@@ -77,6 +79,7 @@ bench: venv ## speed targets, as absolute times and ratios (numbers go into the 
 	$(PY) tests/bench/bench_vrrp.py
 	$(PY) tests/bench/bench_l7.py
 	$(PY) tests/bench/bench_api.py
+	$(PY) tests/bench/bench_web.py
 
 clean:
 	rm -rf build $(VENV) .pytest_cache .ruff_cache
