@@ -119,3 +119,11 @@ def test_the_console_page_is_served_without_a_session(server):
         connection.close()
     assert response.status == 200 and response.getheader("content-type").startswith("text/html")
     assert '<script type="module" src="/static/js/app.js">' in page and "<script>" not in page and " style=" not in page
+
+
+def test_a_real_servers_setup_script_is_lbctls(server):
+    answer = server.request("GET", "/virtual-services/VIP1/real-servers/RIP1/script?os=windows")
+    said = json.loads(lbctl(server.root, "--json", "realserver-script", "--os=windows", "192.168.2.50").stdout)
+    assert answer.status == 200 and answer.body == said and answer.body["script"]
+    assert server.request("GET", "/virtual-services/VIP1/real-servers/RIP1/script?os=beos").errors["os"].startswith("'beos'")
+    assert server.request("GET", "/virtual-services/VIP1/real-servers/NOPE/script").status == 404

@@ -6,6 +6,7 @@ keyboard alone."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from tests.api.conftest import newest, saved_text
 from tests.web.conftest import PASSWORD
@@ -149,3 +150,22 @@ def test_a_phone_and_the_keyboard_alone(phone):
     page.get_by_role("heading", name="History").wait_for()
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 400, width  # nothing wider than the phone
+
+
+def test_a_servers_setup_script_and_a_backup_download_from_the_page(person):
+    page = person.page
+    person.log_in()
+    person.go("#/services/VIP1/servers/RIP1")
+    page.get_by_role("heading", name="Setup script for this server").wait_for()
+    with page.expect_download() as script:
+        page.get_by_role("button", name="Linux (.sh)").click()
+    assert script.value.suggested_filename == "RIP1-192.168.2.50.sh"
+    assert Path(script.value.path()).read_text().startswith("#!/bin/sh\n# managed by lbwizard")
+    person.go("#/backup")
+    with page.expect_download() as backup:
+        page.get_by_role("button", name="Download a backup").click()
+    assert backup.value.suggested_filename.startswith("lbmaster-") and backup.value.suggested_filename.endswith(".lbbackup")
+    page.set_input_files("#restore-file", backup.value.path())
+    page.get_by_role("button", name="Check the file").click()
+    page.get_by_text("This backup can be restored.").wait_for()
+    assert page.get_by_role("button", name="Restore this backup").is_enabled()

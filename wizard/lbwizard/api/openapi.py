@@ -25,6 +25,7 @@ from .charts import CHART_SCHEMAS
 from .people import PEOPLE_SCHEMAS
 from .problems import MEDIA_TYPE
 from .routes import BASE, ENDPOINTS
+from .scripts import SCRIPT_SCHEMAS
 from .sessions import COOKIE
 from .tokens import TOKEN_SCHEMAS
 from .unit import UNIT_SCHEMAS
@@ -147,7 +148,8 @@ def schemas() -> dict[str, Any]:
     server_table = [SERVER_NAME, *SERVER_OPTIONS]
     found["RealServerNew"] = _body(server, server_table, ("address", "port"), ["address"], "lbctl rs add (port: the VIP's)")
     found["RealServerChange"] = _body(server, server_table, ("address", "port"), [], "lbctl rs set: the settings to change")
-    return found | _result_schemas() | UNIT_SCHEMAS | PEOPLE_SCHEMAS | TOKEN_SCHEMAS | BACKUP_SCHEMAS | CHART_SCHEMAS
+    console = TOKEN_SCHEMAS | BACKUP_SCHEMAS | CHART_SCHEMAS | SCRIPT_SCHEMAS  # what the web console added
+    return found | _result_schemas() | UNIT_SCHEMAS | PEOPLE_SCHEMAS | console
 
 
 def _operation(endpoint: Endpoint) -> dict[str, Any]:

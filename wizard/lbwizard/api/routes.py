@@ -8,9 +8,18 @@ from __future__ import annotations
 from .backups import BACKUP_ENDPOINTS
 from .charts import CHART_ENDPOINTS
 from .people import PEOPLE_ENDPOINTS
+from .scripts import SCRIPT_ENDPOINTS
 from .services import SERVICE_ENDPOINTS
 from .tokens import TOKEN_ENDPOINTS
 from .unit import UNIT_ENDPOINTS
 
 BASE = "/api/v1"
-ENDPOINTS = [*SERVICE_ENDPOINTS, *UNIT_ENDPOINTS, *TOKEN_ENDPOINTS, *BACKUP_ENDPOINTS, *CHART_ENDPOINTS, *PEOPLE_ENDPOINTS]
+ENDPOINTS = [
+    *SERVICE_ENDPOINTS,
+    *UNIT_ENDPOINTS,
+    *TOKEN_ENDPOINTS,
+    *BACKUP_ENDPOINTS,
+    *CHART_ENDPOINTS,
+    *SCRIPT_ENDPOINTS,
+    *PEOPLE_ENDPOINTS,
+]

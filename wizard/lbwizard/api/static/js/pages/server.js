@@ -14,9 +14,10 @@ const GROUPS = groupOf([
 export async function serverPage(serviceName, serverName, main) {
   const isNew = serverName === null;
   const base = `/virtual-services/${encodeURIComponent(serviceName)}/real-servers`;
-  const [schemaFields, server] = await Promise.all([
+  const [schemaFields, server, service] = await Promise.all([
     fields(isNew ? "RealServerNew" : "RealServerChange"),
     isNew ? null : get(`${base}/${encodeURIComponent(serverName)}`),
+    get(`/virtual-services/${encodeURIComponent(serviceName)}`),
   ]);
   const form = new SettingsForm(schemaFields, GROUPS, server);
   const save = h("button", { type: "submit", class: "primary", text: isNew ? "Add the real server" : "Save changes" });
@@ -45,5 +46,28 @@ export async function serverPage(serviceName, serverName, main) {
   replace(main,
     h("p", {}, h("a", { href: back, text: `← ${serviceName}` })),
     h("h1", { text: isNew ? `New real server for ${serviceName}` : `Real server ${serverName} of ${serviceName}` }),
-    element);
+    element,
+    !isNew && (service.layer === 4 || service.transparent) ? scripts(`${base}/${encodeURIComponent(serverName)}/script`) : null);
+}
+
+const SYSTEMS = [["linux", "Linux (.sh)", "sh"], ["windows", "Windows 2012 and later (.ps1)", "ps1"], ["windows-2003", "Windows Server 2003 (.cmd)", "cmd"]];
+
+// The setup its forwarding method needs on the server itself (ARP, the VIP, its gateway), as a file to run there.
+function scripts(path) {
+  const said = h("p", { role: "status" });
+  const download = async (system, extension) => {
+    const found = await get(`${path}?os=${system}`);
+    const name = `${found.file}${system === "windows-2003" ? "-2003" : ""}.${extension}`;
+    const link = h("a", { href: URL.createObjectURL(new Blob([found.script], { type: "text/plain" })), download: name });
+    document.body.append(link);
+    link.click();
+    setTimeout(() => { URL.revokeObjectURL(link.href); link.remove(); }, 1000);
+    said.textContent = `${name} downloaded: run it on the server as root (or Administrator); --undo takes it back.`;
+  };
+  return h("section", { class: "card", "aria-labelledby": "scripts-title" },
+    h("h2", { id: "scripts-title", text: "Setup script for this server" }),
+    h("p", { class: "note", text: "What this forwarding method needs on the server itself (ARP, the VIP, its gateway)." }),
+    h("p", { class: "row" }, SYSTEMS.map(([system, label, extension]) =>
+      h("button", { type: "button", text: label, onclick: () => download(system, extension).catch((e) => { said.textContent = e.message; }) }))),
+    said);
 }
