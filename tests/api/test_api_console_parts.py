@@ -8,9 +8,11 @@ import gzip
 import http.client
 import json
 
+import pytest
 from openapi_spec_validator import validate
 
 from lbwizard.api import openapi
+from lbwizard.api.problems import Problem
 from tests.api.conftest import lbctl, newest, saved_text
 
 
@@ -127,3 +129,39 @@ def test_a_real_servers_setup_script_is_lbctls(server):
     assert answer.status == 200 and answer.body == said and answer.body["script"]
     assert server.request("GET", "/virtual-services/VIP1/real-servers/RIP1/script?os=beos").errors["os"].startswith("'beos'")
     assert server.request("GET", "/virtual-services/VIP1/real-servers/NOPE/script").status == 404
+
+
+async def test_the_pages_own_refreshes_do_not_keep_a_session_alive(tmp_path, monkeypatch):
+    from starlette.requests import Request
+
+    from lbwizard.api import auth, sessions
+    from lbwizard.config.password import hash_password
+    from lbwizard.config.paths import Paths
+
+    paths = Paths(tmp_path)
+    paths.admin_password_hash.parent.mkdir(parents=True)
+    paths.admin_password_hash.write_text(hash_password("correct horse battery") + "\n")
+    store = sessions.Sessions(paths)
+    session = await store.log_in("correct horse battery", "10.9.0.5")
+    now = [sessions.time.monotonic()]
+    monkeypatch.setattr(sessions.time, "monotonic", lambda: now[0])
+
+    def get(*headers: tuple[bytes, bytes]) -> auth.Caller:
+        cookie = (b"cookie", f"{sessions.COOKIE}={session.id}".encode())
+        scope = {"type": "http", "method": "GET", "path": "/api/v1/status", "headers": [cookie, *headers],
+                 "client": ("10.9.0.5", 5555), "server": ("10.0.0.21", 9443)}  # fmt: skip
+        return auth.caller(Request(scope), paths, store)
+
+    for _ in range(3):  # a dashboard left open: a refresh every 10 minutes, nobody at the keyboard
+        now[0] += 10 * 60
+        if now[0] - session.seen > sessions.IDLE_SECONDS:
+            break
+        assert get((b"x-refresh", b"auto")).session is session
+    with pytest.raises(Problem) as ended:
+        get((b"x-refresh", b"auto"))
+    assert ended.value.status == 401  # 20 minutes without the person: over, refreshes or not
+    session = await store.log_in("correct horse battery", "10.9.0.5")
+    session.started = session.seen = now[0]  # (its dataclass took the clock before the test replaced it)
+    for _ in range(3):  # a person at work: each request of theirs restarts the idle time
+        now[0] += 10 * 60
+        assert get().session is session
