@@ -169,3 +169,38 @@ def test_a_servers_setup_script_and_a_backup_download_from_the_page(person):
     page.get_by_role("button", name="Check the file").click()
     page.get_by_text("This backup can be restored.").wait_for()
     assert page.get_by_role("button", name="Restore this backup").is_enabled()
+
+
+PAIR = {
+    "units": [
+        {"hostname": "lbmaster", "address": "10.0.0.21", "here": True, "reachable": True, "role": "master", "vrrp": "MASTER",
+         "config_version": 9, "shared_version": 4, "holds": ["10.0.0.20", "192.168.2.20"], "error": ""},
+        {"hostname": "lbbackup", "address": "10.0.0.22", "here": False, "reachable": True, "role": "backup", "vrrp": "BACKUP",
+         "config_version": 8, "shared_version": 3, "holds": [], "error": ""},
+    ],
+    "in_sync": False,
+    "peer_behind": 1,
+    "split_brain": [],
+}  # fmt: skip
+
+
+def test_the_dashboard_shows_both_units_of_a_pair(person):
+    """A dry run has no peer to ask: the pair's part of GET /status is given to the page as a paired unit answers it."""
+    page = person.page
+    person.log_in()
+
+    def paired(route):
+        answer = route.fetch()
+        body = answer.json() | {"pair": PAIR}
+        route.fulfill(response=answer, json=body)
+
+    page.route("**/api/v1/status", paired)
+    person.go("#/history")
+    page.get_by_role("heading", name="History").wait_for()
+    person.go("#/dashboard")
+    page.get_by_role("heading", name="HA pair").wait_for()
+    rows = page.locator("#units-title").locator("xpath=ancestor::section").locator("tbody tr")
+    assert rows.count() == 2
+    assert rows.nth(0).inner_text().split("\t")[:5] == ["lbmaster (this one)", "10.0.0.21", "master", "MASTER", "9"]
+    assert "10.0.0.20, 192.168.2.20" in rows.nth(0).inner_text() and "nothing" in rows.nth(1).inner_text()
+    assert page.get_by_text("peer behind by 1 version(s)").is_visible()

@@ -10,10 +10,10 @@ from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp
 
 from . import openapi
 from .auth import Caller, caller, may_change, peer
@@ -72,13 +72,13 @@ def _lifespan(served: Served):
     return lifespan
 
 
-def make_app(served: Served) -> Starlette:
+def make_app(served: Served) -> ASGIApp:
     routes: list[BaseRoute] = [Route(BASE + "/openapi.json", _document, methods=["GET"])]
     routes += [Route(BASE + e.route, _handler(e, served), methods=[e.method]) for e in ENDPOINTS]
     routes += console_routes()
-    return Starlette(
+    app = Starlette(
         routes=routes,
         exception_handlers={HTTPException: _http_error, Exception: _unexpected},
-        middleware=[Middleware(SecurityHeaders)],
         lifespan=_lifespan(served),
     )
+    return SecurityHeaders(app)  # outermost: a fault's 500 carries the headers too

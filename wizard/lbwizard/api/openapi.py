@@ -32,7 +32,7 @@ from .unit import UNIT_SCHEMAS
 
 ERRORS = {
     401: "No token, or not one of this unit's (lbctl api token add NAME)",
-    403: "The token is read-only",
+    403: "The token is read-only, or a session's change came without its CSRF token (X-CSRF-Token)",
     404: "No such virtual service, real server or version",
     409: "Another change holds the change lock (the problem names it), or the HA peer refused",
     412: "If-Match names a configuration version that is no longer the current one (or this change takes none)",
@@ -175,6 +175,8 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
     codes = [401, 404] if endpoint.parameters else [401]
     if endpoint.change:
         codes += [403, 409, 412, 413, 422, 500]
+    elif endpoint.method != "GET" and not endpoint.public:  # a session's request other than a read: its CSRF token
+        codes += [403, *([413, 422] if endpoint.body else [])]
         operation["parameters"] += [
             {"name": "message", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 200},
              "description": "why: kept with the version in history"},

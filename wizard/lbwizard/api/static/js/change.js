@@ -23,8 +23,21 @@ export async function runChange(method, path, options = {}) {
   const clock = setInterval(() => {
     state.textContent = `Working: ${seconds()} s${steps.lastChild ? ` (step ${steps.childElementCount})` : ""}`;
   }, 500);
+  // Escape may not hide a change that is still running (it would go on unseen); once it ended, it may.
+  const holdOpen = (event) => { if (close.disabled) event.preventDefault(); };
+  box.addEventListener("cancel", holdOpen);
   if (!box.open) box.showModal();
-  const finished = new Promise((resolve) => close.addEventListener("click", () => { box.close(); resolve(); }, { once: true }));
+  const finished = new Promise((resolve) => {
+    const done = () => {
+      box.removeEventListener("cancel", holdOpen);
+      close.removeEventListener("click", done);
+      box.removeEventListener("close", done);
+      if (box.open) box.close();
+      resolve();
+    };
+    close.addEventListener("click", done);
+    box.addEventListener("close", done);
+  });
   try {
     const result = await call(method, path, {
       ...options,
