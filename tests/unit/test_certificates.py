@@ -486,3 +486,24 @@ def test_renewal_is_due_at_two_thirds_of_the_life():
     assert not due(entry, start + datetime.timedelta(days=59))
     assert due(entry, start + datetime.timedelta(days=60, seconds=1))
     assert due(certstore.Entry("x", "0" * 64, (), True, None, "missing", None), NOW)
+
+
+def test_a_pair_request_carries_the_named_files_and_a_file_not_what_its_name_says_is_refused(tmp_path):
+    from lbwizard.pair import shared, sync
+
+    config, paths = stored_config(tmp_path, ("shop", GOOD.pem(), True))
+    other = tls_config()
+    assert shared.differs(config, other)  # the store is part of what the two units share
+    assert shared.merged(other, config, 3).certificates == config.certificates
+    fingerprint = config.certificates[0].fingerprint
+    request = sync.request("apply", config, 0, paths)
+    assert request["certificates"] == {fingerprint: GOOD.pem().decode()}
+    assert sync.contents_of(request) == {fingerprint: GOOD.pem()}
+    fresh = pem.from_pem(issue_renewal()).pem()
+    with certstore.offering({certstore.fingerprint_of(fresh): fresh}):  # a change's new content, not stored yet
+        renewed = certificate_edit.put(config, "shop", certstore.fingerprint_of(fresh), replace=True)
+        assert sync.request("apply", renewed, 0, paths)["certificates"] == {certstore.fingerprint_of(fresh): fresh.decode()}
+    request["certificates"][fingerprint] = GOOD.pem().decode().replace("MII", "MIJ", 1)
+    with pytest.raises(sync.Refused, match="is not what its name says"):
+        sync.contents_of(request)
+    assert "certificates" not in sync.request("apply", config, 0)  # without paths: none (a unit's own tests)
