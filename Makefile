@@ -65,6 +65,7 @@ test: ## the whole suite: unit, tui, cli, roles, netns and e2e (QEMU boots of th
 	echo "time: netns, cli, api, web, tui, roles and unit tiers, $(HOST_WORKERS) workers: $$(( $$(date +%s) - start )) s"; \
 	start=$$(date +%s) && $(VENV)/bin/pytest -q --durations=30 --reruns 1 --only-rerun GuestKernelStalled tests/e2e || rc=$$?; \
 	echo "time: e2e tier, one guest (or the HA pair) at a time: $$(( $$(date +%s) - start )) s"; \
+	rm -rf build/web-screenshots && mkdir -p build && { cp -r $$base/screenshots build/web-screenshots 2>/dev/null || true; }; \
 	[ $$rc -ne 0 ] || rm -rf $$base; exit $$rc
 
 bench: venv ## speed targets, as absolute times and ratios (numbers go into the issue notes)

@@ -19,7 +19,7 @@ from tests.netns.lab import Lab
 from tests.netns.test_api_netns import PORT, unit_certificate
 from tests.netns.test_haproxy_netns import client, servers  # noqa: F401 - servers is a fixture
 from tests.netns.test_lbctl_netns import configure, start_haproxy, wait_for
-from tests.web.conftest import CHROMIUM, FLAGS, PASSWORD
+from tests.web.conftest import CHROMIUM, FLAGS, PASSWORD, screenshots
 
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed (make deps)")
 
@@ -52,7 +52,7 @@ def chart(page, series: str, title: str) -> tuple[int, float]:
     return int(figure.get_attribute("data-samples") or 0), float(figure.get_attribute("data-highest") or 0)
 
 
-def test_a_services_chart_rises_after_traffic_through_it(lab, tmp_path, servers):  # noqa: F811
+def test_a_services_chart_rises_after_traffic_through_it(lab, tmp_path, tmp_path_factory, servers):  # noqa: F811
     sync_api = pytest.importorskip("playwright.sync_api")
     config, root = configure(lab, tmp_path, layer7=True)
     haproxy = start_haproxy(lab, config, root)
@@ -79,7 +79,8 @@ def test_a_services_chart_rises_after_traffic_through_it(lab, tmp_path, servers)
                 wait_for(lambda: {p.name for p in (root / "var/lib/lbwizard/samples").glob("*.ring")} >= {"VIP1.ring"}, 70,
                          "the store written (once a minute)")  # fmt: skip
             finally:
-                page.screenshot(path=str(tmp_path.parent / "screenshots-netns-chart.png"), full_page=True)
+                shot = screenshots(tmp_path_factory) / "test_a_services_chart_rises_after_traffic_through_it.png"
+                page.screenshot(path=str(shot), full_page=True)
                 browser.close()
         assert haproxy.poll() is None
     finally:

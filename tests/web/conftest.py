@@ -2,7 +2,7 @@
 against a real `lbwizard serve --dry-run` process. No browser is downloaded: Playwright is told where
 Debian's is, and each test gets a context of its own (fresh cookies and storage; Playwright gives the
 browser a fresh --user-data-dir of its own). Each test leaves a screenshot of its last page under the
-pytest base temp directory, in screenshots/."""
+pytest base temp directory, in screenshots/ (make test keeps them in build/web-screenshots)."""
 
 from __future__ import annotations
 
@@ -51,7 +51,10 @@ def console(tmp_path_factory):
 
 
 def screenshots(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.getbasetemp() / "screenshots"
+    """One folder for every worker's screenshots: the base temp directory's (make test copies it to
+    build/web-screenshots before it removes the rest)."""
+    base = tmp_path_factory.getbasetemp()
+    folder = (base.parent if re.fullmatch(r"popen-gw[0-9]+", base.name) else base) / "screenshots"
     folder.mkdir(exist_ok=True)
     return folder
 
