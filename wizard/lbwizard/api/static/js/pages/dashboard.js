@@ -91,6 +91,7 @@ export async function dashboardPage(match, main) {
       : h("p", { class: "note" }, "No virtual service yet: ", h("a", { href: "#/services/new", text: "add one" }), "."));
     replace(samplingNote, samples && !samples.sampling ? samples.note : "");
     if (findings) replace(diagnose, findingsCard(findings));
+    else replace(diagnose, h("section", { class: "card" }, h("h2", { text: "Diagnose" }), h("p", { class: "note", role: "status", text: "Checking…" })));
     if (status.boot_problems?.length) services.prepend(h("p", { class: "problems", text: `At boot: ${status.boot_problems.join("; ")}` }));
   };
   const fast = async (auto = true) => {
@@ -102,7 +103,10 @@ export async function dashboardPage(match, main) {
     [samples, findings] = await Promise.all([get(`/samples?range=${span}`, { auto }), get("/diagnose", { auto })]);
     draw();
   };
-  await Promise.all([fast(false), slow(false)]);
+  // the services first; diagnose (it probes every server on a unit) and the charts fill in when they come
+  const later = slow(false).catch((error) => replace(diagnose, h("p", { class: "problems", text: error.message })));
+  await fast(false);
+  void later;
   const timers = [
     setInterval(() => fast().catch(() => {}), STATUS_SECONDS * 1000),
     setInterval(() => slow().catch(() => {}), SLOW_SECONDS * 1000),
