@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Interface, ip_network
 
 from ..config import acme_http
-from ..config.addressing import parse_port_list, port_ranges, service_ports
+from ..config.addressing import parse_port_list, port_ranges, service_ports, split_endpoint
 from ..config.model import (
     HAPROXY_PEERS_PORT,
     TRANSPARENT_MARK,
@@ -181,8 +181,7 @@ def _nat_reply_rules(config: ApplianceConfig) -> list[Rule]:
             continue
         ports = [(s.address, s.port) for s in service.real_servers]
         if service.sorry_server:
-            address, _, port = service.sorry_server.partition(":")
-            ports.append((address, int(port or service.port)))
+            ports.append(split_endpoint(service.sorry_server, service.port))  # the one ADDRESS[:PORT] parser
         extra = _ports(service.extra_ports) if service.extra_ports else []
         for address, port in dict.fromkeys(ports):
             if covered is not None and IPv4Interface(address).ip in covered:
