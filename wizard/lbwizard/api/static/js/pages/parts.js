@@ -7,7 +7,7 @@ import { h, replace } from "../dom.js";
 
 let serial = 0;
 
-// fields: [{name, label, type: "text"|"checkbox"|"select"|"textarea", options, help, value}]
+// fields: [{name, label, type: "text"|"checkbox"|"select"|"textarea", options, help, value, also: [lbctl's names]}]
 export function smallForm(title, fields, submitLabel, send) {
   const errors = new Map();
   const controls = new Map();
@@ -21,6 +21,7 @@ export function smallForm(title, fields, submitLabel, send) {
         : f.type === "textarea" ? h("textarea", { ...common, rows: 3, spellcheck: "false", text: f.value || "" })
           : h("input", { ...common, type: "text", value: f.value ?? "", autocomplete: "off", spellcheck: "false" });
     errors.set(f.name, { error, control });
+    for (const name of f.also || []) errors.set(name, { error, control }); // lbctl's own name for it
     controls.set(f.name, control);
     return h("div", { class: "field" },
       f.type === "checkbox" ? h("label", { for: id }, control, " ", f.label) : [h("label", { for: id, text: f.label }), control],
@@ -43,7 +44,8 @@ export function smallForm(title, fields, submitLabel, send) {
       if (!(error instanceof ApiError)) throw error;
       const elsewhere = [];
       for (const { field, message } of error.errors) {
-        const entry = errors.get(field);
+        // access.input_rules[1].port -> port: the setting's own name, as this form names it
+        const entry = errors.get(field) || errors.get(String(field).split(".").pop().replace(/\[.*$/, ""));
         if (entry) {
           entry.error.textContent = message;
           entry.control.setAttribute("aria-invalid", "true");

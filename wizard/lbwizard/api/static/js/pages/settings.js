@@ -9,11 +9,11 @@ export async function settingsPage(match, main) {
   replace(main,
     h("h1", { text: "Time, logs and metrics" }),
     smallForm("Time", [
-      { name: "ntp_servers", label: "NTP servers (comma separated; empty: none)", value: time.ntp_servers.join(", ") },
+      { name: "ntp_servers", label: "NTP servers (comma separated; empty: none)", value: time.ntp_servers.join(", "), also: ["servers", "clock.ntp_servers"] },
     ], "Save", (v) => change("PUT", "/time", { ntp_servers: list(v.ntp_servers) }, "NTP servers")),
     smallForm("Logging", [
-      { name: "syslog_server", label: "syslog server HOST[:PORT] (empty: the logs stay on the unit)", value: logging.syslog_server || "" },
-      { name: "syslog_protocol", label: "protocol", type: "select", options: ["udp", "tcp"], value: logging.syslog_protocol },
+      { name: "syslog_server", label: "syslog server HOST[:PORT] (empty: the logs stay on the unit)", value: logging.syslog_server || "", also: ["server"] },
+      { name: "syslog_protocol", label: "protocol", type: "select", options: ["udp", "tcp"], value: logging.syslog_protocol, also: ["protocol"] },
     ], "Save", (v) => change("PUT", "/logging", { syslog_server: v.syslog_server || null, syslog_protocol: v.syslog_protocol }, "Logging")),
     smallForm("Metrics", [
       { name: "enabled", label: `Prometheus endpoints on (now ${metrics.enabled ? "on" : "off"}; on ${metrics.addresses.join(", ")})`, type: "checkbox", value: metrics.enabled },
