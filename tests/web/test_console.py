@@ -69,7 +69,7 @@ def test_add_a_service_and_two_servers_then_drain_one_and_the_dashboard_says_so(
     rows.first.get_by_role("button", name="drain").click()
     said = person.confirm("connections already open carry on until they end")
     assert first in said
-    assert f"drain: {first}" in page.locator("#progress-title").inner_text()
+    page.locator("#progress-title").filter(has_text=f"drain: {first}").wait_for()
     assert "Saved as version" in person.finish_change()
     person.go("#/dashboard")
     card = page.locator('section[data-service="SHOP"]')
