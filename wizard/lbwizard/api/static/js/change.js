@@ -33,6 +33,7 @@ export async function runChange(method, path, options = {}) {
       close.removeEventListener("click", done);
       box.removeEventListener("close", done);
       if (box.open) box.close();
+      replace(end); // the next change starts with nothing of this one's
       resolve();
     };
     close.addEventListener("click", done);
