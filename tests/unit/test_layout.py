@@ -13,7 +13,6 @@ PACKAGE = Path(__file__).resolve().parents[2] / "wizard/lbwizard"
 README = PACKAGE.parents[1] / "README.md"
 
 
-
 def declared_chain() -> list[str]:
     """The package docstring's chain: the order data flows through the folders."""
     docstring = ast.get_docstring(ast.parse((PACKAGE / "__init__.py").read_text())) or ""
