@@ -195,6 +195,7 @@ def test_rollback_to_the_one_before_and_to_a_version(server):
     changed(server, "POST", "/virtual-services/VIP1/real-servers", {"address": "192.168.2.90"})
     made = changed(server, "POST", "/rollback")
     assert made["change"].startswith("rolled back to version") and saved_text(server.root) == before
+    changed(server, "POST", "/virtual-services/VIP1/real-servers", {"address": "192.168.2.92"})  # not version 1's
     made = changed(server, "POST", "/rollback", {"version": 1})
     assert [s.address for s in service(server, "VIP1").real_servers] == ["192.168.2.50"]
 
