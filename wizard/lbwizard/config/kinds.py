@@ -301,13 +301,33 @@ def ipv4(text: str, what: str = "an IPv4 address") -> ipaddress.IPv4Address:
         raise KindError(f"{shown(text)} is not {what}; each of its four numbers must be 0-255, without leading zeros") from None
 
 
+def ipv6(text: str, what: str = "an IPv6 address") -> ipaddress.IPv6Address:
+    """An IPv6 address as RFC 5952 writes it (lowercase, the longest run of zero groups compressed, no
+    leading zeros): one address has one spelling, so what is written is what every file gets and a
+    duplicate is seen as one. No scope id or zone: the config names its interfaces itself (a scope id
+    once carried a newline into chrony.conf)."""
+    if "%" in text:
+        raise KindError(f"{shown(text)} has a scope id; write {what} without %ZONE (the unit knows its interfaces)")
+    if len(text) > 45 or ":" not in text or not re.fullmatch(r"[0-9A-Fa-f:.]+", text):
+        raise KindError(f"{shown(text)} is not {what}; write it like 2001:db8::21")
+    try:
+        address = ipaddress.IPv6Address(text)
+    except ValueError:
+        raise KindError(f"{shown(text)} is not {what}; write eight groups of hex digits, like 2001:db8::21") from None
+    if address.ipv4_mapped is not None:
+        raise KindError(f"{shown(text)} is an IPv4-mapped address; write the IPv4 address {address.ipv4_mapped} itself")
+    if text != str(address):
+        raise KindError(f"{shown(text)} is written {address} (RFC 5952: lowercase, zeros compressed); write that", near=True)
+    return address
+
+
 def host_problem(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
     """Why an address can be no host's (unspecified, loopback, multicast, broadcast, reserved), or None."""
     for test, why in (
         (address.is_unspecified, "the unspecified address"),
         (address.is_loopback, "a loopback address, this unit itself"),
         (address.is_multicast, "a multicast address"),
-        (isinstance(address, ipaddress.IPv4Address) and address.is_reserved, "a reserved address"),
+        (address.is_reserved, "a reserved address"),
         (str(address) == "255.255.255.255", "the broadcast address"),
     ):
         if test:
@@ -337,6 +357,84 @@ class Address(Kind):
 
     def json_schema(self) -> dict[str, Any]:
         return {"type": "string", "format": "ipv4", "maxLength": 15}
+
+
+@dataclass(frozen=True)
+class Address6(Kind):
+    """A host's IPv6 address, canonical (RFC 5952), without a scope id. A link-local one (fe80::/10) only
+    where link_local allows it (a gateway, reached on the external interface)."""
+
+    what: str = "an IPv6 address"
+    metavar: str = "ADDRESS6"
+    link_local: bool = False
+
+    def parse_text(self, text: str) -> str:
+        if not text:
+            raise KindError(f"{self.what} is required, for example 2001:db8::21")
+        address = ipv6(text, self.what)
+        if problem := host_problem(address):
+            raise KindError(problem)
+        if address.is_link_local and not self.link_local:
+            raise KindError(f"{text} is a link-local address, which means something on one link only; give a global one")
+        return text
+
+    def check(self, value: object) -> str:
+        if not isinstance(value, str):
+            raise KindError(f"{shown(value)} is not {self.what}: expected text like 2001:db8::21")
+        return self.parse(value)
+
+    def json_schema(self) -> dict[str, Any]:
+        return {"type": "string", "format": "ipv6", "maxLength": 45}
+
+
+@dataclass(frozen=True)
+class IPAddress(Kind):
+    """A host's address of either family: a dotted quad, or an IPv6 address (canonical, no scope id). The
+    family is the text's own (a colon is IPv6), so each is judged by its own parser and message."""
+
+    what: str = "an IP address"
+    metavar: str = "ADDRESS"
+
+    def parse_text(self, text: str) -> str:
+        if not text:
+            raise KindError(f"{self.what} is required, for example 10.0.0.21 or 2001:db8::21")
+        if ":" in text:
+            return Address6(what=self.what).parse_text(text)
+        if not re.fullmatch(r"[0-9.]+", text):
+            raise KindError(
+                f"{shown(text)} is not {self.what}; write an IPv4 address like 10.0.0.21 or an IPv6 one like 2001:db8::21"
+            )
+        return Address(what=self.what).parse_text(text)
+
+    def check(self, value: object) -> str:
+        if not isinstance(value, str):
+            raise KindError(f"{shown(value)} is not {self.what}: expected text like 10.0.0.21 or 2001:db8::21")
+        return self.parse(value)
+
+    def json_schema(self) -> dict[str, Any]:
+        return {"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}], "maxLength": 45}
+
+
+@dataclass(frozen=True)
+class OrNone(Kind):
+    """An answer that may be left empty: nothing, "" or "none" is None (no such setting), anything else
+    the item's kind judges. For the wizard's optional questions (the IPv6 step)."""
+
+    item: Kind = field(default_factory=Kind)
+
+    def parse(self, value: object) -> Any:
+        if value is None or (isinstance(value, str) and value.lower() in ("", "none")):
+            return None
+        return self.item.parse(value)
+
+    def parse_text(self, text: str) -> Any:
+        return self.parse(text)
+
+    def check(self, value: object) -> Any:
+        return self.parse(value)
+
+    def json_schema(self) -> dict[str, Any]:
+        return {"anyOf": [self.item.json_schema(), {"type": "null"}, {"enum": ["", "none"]}]}
 
 
 @dataclass(frozen=True)
@@ -396,8 +494,17 @@ class Prefix(Kind):
         }
 
 
-def host_on_network(address: ipaddress.IPv4Address, network: ipaddress.IPv4Network) -> str | None:
-    """Why an address cannot be a host on the network (its network or broadcast address), or None."""
+def host_on_network(
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address, network: ipaddress.IPv4Network | ipaddress.IPv6Network
+) -> str | None:
+    """Why an address cannot be a host on the network (its network or broadcast address; in IPv6 the
+    subnet-router anycast address, except on a /127 point-to-point link, RFC 6164), or None."""
+    if address.version != network.version:
+        return None
+    if address.version == 6:
+        if address == network.network_address and network.prefixlen < 127:
+            return f"{address} is the subnet-router anycast address of {network}; choose a host address inside it"
+        return None
     if address == network.network_address:
         return f"{address} is the network address of {network}; choose a host address inside it"
     if address == network.broadcast_address:
@@ -430,6 +537,34 @@ class InterfaceAddress(Kind):
 
     def json_schema(self) -> dict[str, Any]:
         return {"type": "string", "pattern": rf"^{IPV4_TEXT}/[0-9]{{1,2}}$", "maxLength": 18}
+
+
+@dataclass(frozen=True)
+class InterfaceAddress6(Kind):
+    """An interface's IPv6 address with its prefix length, 2001:db8::21/64: a host address of that subnet."""
+
+    what: str = "an IPv6 interface address"
+    metavar: str = "ADDRESS6/PREFIX"
+
+    def parse_text(self, text: str) -> str:
+        address, slash, prefix = text.partition("/")
+        if not slash:
+            raise KindError(f"{shown(text)} needs its prefix length, like 2001:db8::21/64")
+        host = Address6(what="an IPv6 address").parse_text(address)
+        if not DECIMAL.fullmatch(prefix) or not 1 <= int(prefix) <= 128:
+            raise KindError(f"{shown(text)}: the prefix length is 1-128 in decimal, like /64", near=True)
+        interface = ipaddress.IPv6Interface(f"{host}/{prefix}")
+        if problem := host_on_network(interface.ip, interface.network):
+            raise KindError(problem)
+        return text
+
+    def check(self, value: object) -> str:
+        if not isinstance(value, str):
+            raise KindError(f"{shown(value)} is not {self.what}: expected text like 2001:db8::21/64")
+        return self.parse(value)
+
+    def json_schema(self) -> dict[str, Any]:
+        return {"type": "string", "pattern": r"^[0-9a-f:.]+/[0-9]{1,3}$", "maxLength": 49}
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import asdict, dataclass
-from ipaddress import IPv4Address, IPv4Interface
+from ipaddress import IPv4Interface, IPv6Interface, ip_address
 from typing import Any
 
 import yaml
@@ -21,6 +21,7 @@ from .document import CONFIG_LIMIT
 from .kinds import (
     PORT,
     Address,
+    Address6,
     Boolean,
     Choice,
     Decimal,
@@ -29,6 +30,8 @@ from .kinds import (
     Host,
     Integer,
     InterfaceAddress,
+    InterfaceAddress6,
+    IPAddress,
     KindError,
     Listed,
     Network,
@@ -178,6 +181,9 @@ COMMENT = Text(
     what="a comment", pattern=r"[^\"'\\]*", rule="use up to 64 printable characters, no quotes or backslashes", max_length=64
 )
 ADDRESS = Address()
+ADDRESS6 = Address6()
+IP_ADDRESS = IPAddress()  # either family: VIPs, real servers, nameservers
+GATEWAY6 = Address6(what="an IPv6 gateway", link_local=True)
 FINGERPRINT = Text(
     what="a certificate fingerprint",
     pattern=r"[0-9a-f]{64}",
@@ -262,6 +268,9 @@ class Interface:
 
     address: str = setting(kind=InterfaceAddress(), help="its address and prefix, e.g. 10.0.0.21/24")
     role: str = setting("external", kind=choice_of(INTERFACE_ROLES, "a role"), help="external (clients) or internal (servers)")
+    address6: str | None = setting(
+        None, kind=InterfaceAddress6(), help="its IPv6 address and prefix, e.g. 2001:db8::21/64 (null: IPv4 only)"
+    )
 
 
 @dataclass
@@ -270,6 +279,8 @@ class Floating:
 
     external: str | None = setting(None, kind=ADDRESS, help="the VIP's address")
     internal: str | None = setting(None, kind=ADDRESS, help="the real servers' default gateway (two-arm)")
+    external6: str | None = setting(None, kind=ADDRESS6, help="the IPv6 VIP's address (a dual-stack pair)")
+    internal6: str | None = setting(None, kind=ADDRESS6, help="the real servers' IPv6 default gateway (two-arm, dual stack)")
 
 
 @dataclass
@@ -389,7 +400,7 @@ class RealServer:
     """A backend that serves a virtual service."""
 
     name: str = setting(kind=NAME, help="its label (default RIP<n>)", flag="--name")
-    address: str = setting(kind=ADDRESS, help="the server's address")
+    address: str = setting(kind=IP_ADDRESS, help="the server's address (IPv4 or IPv6)")
     port: int = setting(kind=PORT, help="the server's port (the VIP's by default)")
     weight: int = setting(1, kind=WEIGHT, help="relative share of new connections (0: none)", flag="--weight")
     min_conns: int = setting(
@@ -424,7 +435,9 @@ class VirtualService:
     """An address and port clients connect to, and where its traffic goes."""
 
     name: str = setting(kind=NAME, help="its name, e.g. WEB")
-    address: str = setting(kind=ADDRESS, help="the VIP (the floating external address in an HA pair)", flag="--address")
+    address: str = setting(
+        kind=IP_ADDRESS, help="the VIP, IPv4 or IPv6 (the floating external address in an HA pair)", flag="--address"
+    )
     port: int = setting(kind=PORT, help="the port clients connect to", flag="--port")
     extra_ports: str = setting(
         "", kind=PortList(what="a port list"), help='more ports, e.g. "8000-8080, 9002" (002)', flag="--extra-ports"
@@ -465,7 +478,7 @@ class VirtualService:
     real_servers: list[RealServer] = setting(factory=list, help="the backends")
     sorry_server: str | None = setting(
         None,
-        kind=Endpoint(what="a sorry server", host=ADDRESS),
+        kind=Endpoint(what="a sorry server", host=IP_ADDRESS),
         help="ADDRESS[:PORT] that serves while no real server is up (or none)",
         flag="--sorry-server",
         clear=True,
@@ -657,8 +670,13 @@ class ApplianceConfig:
     topology: str = setting("two-arm", kind=choice_of(TOPOLOGIES, "a topology"), help="one-arm | two-arm")
     interfaces: dict[str, Interface] = setting(factory=dict, key_kind=INTERFACE_NAME, help="the NICs this unit owns")
     gateway: str | None = setting(None, kind=ADDRESS, help="the default gateway")
+    gateway6: str | None = setting(
+        None,
+        kind=GATEWAY6,
+        help="the IPv6 default gateway: on an interface's IPv6 subnet, or link-local (fe80::, on the external interface)",
+    )
     nameservers: list[str] = setting(
-        factory=list, kind=Listed(what="the nameservers", item=ADDRESS, max_items=3), help="DNS servers (at most 3)"
+        factory=list, kind=Listed(what="the nameservers", item=IP_ADDRESS, max_items=3), help="DNS servers (at most 3)"
     )
     ha: HighAvailability | None = setting(None, help="this unit's part in an HA pair; null: a single unit")
     access: Access = setting(factory=Access, help="who may reach the unit itself")
@@ -677,7 +695,7 @@ class ApplianceConfig:
         data = asdict(self)
         ordered = {"version": data.pop("version")}
         ordered.update(data)
-        return ordered
+        return _without_unset_ipv6(ordered)
 
     def external_interface(self) -> tuple[str, Interface] | None:
         """The interface clients reach the appliance on."""
@@ -687,9 +705,10 @@ class ApplianceConfig:
         return None
 
     def interface_for(self, address: str) -> Interface | None:
-        """The interface whose subnet holds an address: where this unit meets that host."""
+        """The interface whose subnet (of the address's family) holds an address: where this unit meets that host."""
+        host = ip_address(address)
         for iface in self.interfaces.values():
-            if IPv4Address(address) in IPv4Interface(iface.address).network:
+            if any(host in own.network for own in own_interfaces(iface)):
                 return iface
         return None
 
@@ -701,12 +720,50 @@ class ApplianceConfig:
         return None
 
 
+def _without_unset_ipv6(data: dict) -> dict:
+    """The document without IPv6 settings that are null (an IPv4-only unit's file is as it always was)."""
+    if data.get("gateway6") is None:
+        data.pop("gateway6", None)
+    for iface in (data.get("interfaces") or {}).values():
+        if isinstance(iface, dict) and iface.get("address6") is None:
+            iface.pop("address6", None)
+    floating = (data.get("ha") or {}).get("floating")
+    if isinstance(floating, dict):
+        for key in ("external6", "internal6"):
+            if floating.get(key) is None:
+                floating.pop(key, None)
+    return data
+
+
+def own_interfaces(iface: Interface) -> list[IPv4Interface | IPv6Interface]:
+    """An interface's own addresses with their subnets: IPv4, then IPv6 where it has one."""
+    found: list[IPv4Interface | IPv6Interface] = [IPv4Interface(iface.address)]
+    if iface.address6:
+        found.append(IPv6Interface(iface.address6))
+    return found
+
+
+def own_address(iface: Interface, version: int) -> IPv4Interface | IPv6Interface | None:
+    """An interface's own address of one family (4 or 6), or None."""
+    return next((own for own in own_interfaces(iface) if own.version == version), None)
+
+
+def host_route(address: str) -> str:
+    """An address as a host route: /32 in IPv4, /128 in IPv6."""
+    return f"{address}/{ip_address(address).max_prefixlen}"
+
+
+def dual_stack(config: ApplianceConfig) -> bool:
+    """Does this unit have IPv6 (an interface's IPv6 address)? A config is dual stack or IPv4 only."""
+    return any(iface.address6 for iface in config.interfaces.values())
+
+
 def management_networks(config: ApplianceConfig) -> list[str]:
     """Where SSH and the unit's other management services may be reached from: the admin's list, or
-    the subnets of this unit's own interfaces."""
+    the subnets of this unit's own interfaces (IPv4 and IPv6)."""
     if config.access.management_networks:
         return list(config.access.management_networks)
-    return list(dict.fromkeys(str(IPv4Interface(i.address).network) for i in config.interfaces.values()))
+    return list(dict.fromkeys(str(own.network) for i in config.interfaces.values() for own in own_interfaces(i)))
 
 
 def uses_transparency(config: ApplianceConfig) -> bool:
@@ -715,13 +772,14 @@ def uses_transparency(config: ApplianceConfig) -> bool:
 
 
 def extra_vips(config: ApplianceConfig, interface: Interface) -> list[str]:
-    """The VIPs on an interface's subnet that are not its own address: this unit must hold them (or, in
-    a pair, keepalived must move them with the floating address) for clients' packets to reach it."""
-    own = IPv4Interface(interface.address)
+    """The VIPs on an interface's subnets (either family) that are not its own address: this unit must hold
+    them (or, in a pair, keepalived must move them with the floating address) for clients' packets to reach it."""
     found: list[str] = []
-    for service in config.virtual_services:
-        if IPv4Address(service.address) in own.network and service.address != str(own.ip) and service.address not in found:
-            found.append(service.address)
+    for own in own_interfaces(interface):
+        for service in config.virtual_services:
+            vip = ip_address(service.address)
+            if vip in own.network and vip != own.ip and service.address not in found:
+                found.append(service.address)
     return found
 
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv6Address, IPv6Interface, ip_address
 
-from . import model, verify_access, verify_certificates, verify_host
-from .addressing import IPv4Address, IPv4Interface, host_address_problem, parse_address, service_ports
+from . import model, verify_access, verify_certificates, verify_host, verify_ipv6
+from .addressing import IPv4Interface, host_address_problem, service_ports
 from .declare import check
 from .model import HAPROXY_TIMER_MAX, ApplianceConfig, HighAvailability, RealServer, VirtualService
 
@@ -35,15 +36,25 @@ class Problem:
 
 @dataclass
 class _Subnets:
-    """The addresses this unit owns, parsed once for all the rules."""
+    """The addresses this unit owns, parsed once for all the rules: each side's IPv4 address, and its IPv6
+    address where it has one (a family's address is only ever compared with the same family's)."""
 
     external: tuple[str, IPv4Interface] | None = None
     internal: tuple[str, IPv4Interface] | None = None
+    external6: tuple[str, IPv6Interface] | None = None
+    internal6: tuple[str, IPv6Interface] | None = None
 
-    def all(self) -> list[tuple[str, IPv4Interface]]:
-        return [s for s in (self.external, self.internal) if s]
+    def all(self) -> list[tuple[str, IPv4Interface | IPv6Interface]]:
+        return [s for s in (self.external, self.internal, self.external6, self.internal6) if s]
 
-    def holding(self, address: IPv4Address) -> tuple[str, IPv4Interface] | None:
+    def of_family(self, version: int) -> list[tuple[str, IPv4Interface | IPv6Interface]]:
+        return [s for s in self.all() if s[1].version == version]
+
+    def side(self, slot: str, address: IPv4Address | IPv6Address) -> tuple[str, IPv4Interface | IPv6Interface] | None:
+        """A side (external or internal) in the address's family, or None."""
+        return getattr(self, slot if address.version == 4 else f"{slot}6")
+
+    def holding(self, address: IPv4Address | IPv6Address) -> tuple[str, IPv4Interface | IPv6Interface] | None:
         for name, iface in self.all():
             if address in iface.network:
                 return name, iface
@@ -80,6 +91,7 @@ def _rules(config: ApplianceConfig) -> list[Callable[[], Iterator[Problem]]]:
         lambda: _check_interfaces(config, subnets),
         lambda: _check_gateway_and_dns(config, subnets),
         lambda: _check_ha(config, config.ha, subnets) if config.ha is not None else iter(()),
+        lambda: (Problem(field, message) for field, message in verify_ipv6.check_unit(config)),
         lambda: _check_virtual_services(config, subnets),
         lambda: _check_duplicate_addresses(config),
         lambda: _check_fwmark_groups(config),
@@ -88,6 +100,7 @@ def _rules(config: ApplianceConfig) -> list[Callable[[], Iterator[Problem]]]:
         lambda: (Problem(field, message) for field, message in verify_access.check(config)),
         lambda: (Problem(field, message) for field, message in verify_host.check(config)),
         lambda: (Problem(field, message) for field, message in verify_certificates.check(config)),
+        lambda: (Problem(field, message) for field, message in verify_ipv6.check_services(config)),
     ]
 
 
@@ -217,6 +230,8 @@ def _check_interfaces(config: ApplianceConfig, subnets: _Subnets) -> Iterator[Pr
             )
             continue
         setattr(subnets, slot, (name, parsed))
+        if iface.address6 is not None:
+            setattr(subnets, f"{slot}6", (name, IPv6Interface(iface.address6)))
     roles = [i.role for i in config.interfaces.values()]
     if "external" not in roles:
         yield Problem("interfaces", "no external interface; the one clients reach (eth0) needs role external")
@@ -240,11 +255,11 @@ def _check_gateway_and_dns(config: ApplianceConfig, subnets: _Subnets) -> Iterat
 
 def _check_host_on_subnet(field: str, address: IPv4Address, subnets: _Subnets, what: str) -> Iterator[Problem]:
     """An address this unit must reach directly: inside one of its subnets and a host address there."""
-    if not subnets.all():
+    if not subnets.of_family(address.version):
         return
     holder = subnets.holding(address)
     if holder is None:
-        nets = " or ".join(f"{name}'s {iface.network}" for name, iface in subnets.all())
+        nets = " or ".join(f"{name}'s {iface.network}" for name, iface in subnets.of_family(address.version))
         yield Problem(field, f"{what} {address} is outside every configured subnet; it must be inside {nets}")
         return
     problem = host_address_problem(address, holder[1].network)
@@ -402,13 +417,19 @@ def _check_server_nat(config: ApplianceConfig, service: VirtualService, field: s
         yield Problem(f"{field}.server_nat", f"{label}: the servers' outbound traffic passes this unit only in two-arm")
         return
     outside, inside = IPv4Interface(external[1].address).network, IPv4Interface(internal[1].address).network
-    if IPv4Interface(service.address).ip not in outside:
+    if ip_address(service.address).version == 6:
+        yield Problem(
+            f"{field}.server_nat",
+            f"{label}: server NAT gives the servers' connections an IPv4 VIP as their source; IPv6 is routed, not translated",
+        )
+        return
+    if ip_address(service.address) not in outside:
         yield Problem(
             f"{field}.server_nat",
             f"{label}: its VIP must be on the external subnet {outside}, where the servers' connections leave",
         )
     for index, server in enumerate(service.real_servers):
-        if IPv4Address(server.address) not in inside:
+        if ip_address(server.address) not in inside:
             yield Problem(
                 f"{field}.real_servers[{index}].address",
                 f"{label} real server {server.name!r}: server NAT needs it on the internal subnet {inside}, behind this unit",
@@ -432,10 +453,11 @@ def _check_source_address(service: VirtualService, field: str, label: str, subne
             f"{label}: a transparent service connects from the client's own address, never from the VIP; "
             "remove subnet_originating: no, or transparent",
         )
+    yield from (Problem(f, message) for f, message in verify_ipv6.check_layer7_source(service, field, label))
     if not service.transparent:
         return
     for index, server in enumerate(service.real_servers):
-        address = IPv4Address(server.address)
+        address = ip_address(server.address)
         if subnets.all() and subnets.holding(address) is None:
             yield Problem(
                 f"{field}.real_servers[{index}].address",
@@ -465,10 +487,13 @@ def _check_tls(service: VirtualService, field: str, label: str):
 
 
 def _check_vip(config: ApplianceConfig, service: VirtualService, field: str, label: str, subnets: _Subnets):
-    vip = IPv4Address(service.address)
+    vip = ip_address(service.address)
     holder = subnets.holding(vip)
-    if subnets.all() and holder is None:
-        nets = " or ".join(f"{n}'s {i.network}" for n, i in subnets.all())
+    if subnets.all() and holder is None and not subnets.of_family(vip.version):
+        side = subnets.external[0] if subnets.external else "eth0"
+        yield Problem(f"{field}.address", verify_ipv6.no_ipv6_on(f"{label}'s address {vip}", side, "clients reach the VIP there"))
+    elif subnets.all() and holder is None:
+        nets = " or ".join(f"{n}'s {i.network}" for n, i in subnets.of_family(vip.version))
         yield Problem(f"{field}.address", f"{label}'s address {vip} is on no subnet of this unit; use an address in {nets}")
     elif holder and (problem := host_address_problem(vip, holder[1].network)):
         yield Problem(f"{field}.address", problem)
@@ -483,7 +508,7 @@ def _check_vip(config: ApplianceConfig, service: VirtualService, field: str, lab
 def _check_unit_ports(config: ApplianceConfig, service: VirtualService, field: str, label: str, ports: list[int]):
     """Ports this unit itself listens on: a service there would take them from it (IPVS catches the
     packets before the unit's own sshd sees them; HAProxy cannot bind them), locking the admin out."""
-    own = {str(IPv4Interface(i.address).ip) for i in config.interfaces.values()}
+    own = {str(own.ip) for i in config.interfaces.values() for own in model.own_interfaces(i)}
     taken = {22: ("tcp", "SSH, this unit's own management", True)}
     if config.ha is not None:
         taken[model.HAPROXY_PEERS_PORT] = ("tcp", "HAProxy's peers (stick tables shared with the other unit)", False)
@@ -661,7 +686,7 @@ def _check_real_servers(config: ApplianceConfig, service: VirtualService, field:
                 f"use port {service.port}, the VIP's, or choose nat",
             )
         yield from _check_weights(service, server, rfield)
-        address = IPv4Address(server.address)
+        address = ip_address(server.address)
         if (str(address), server.port) in seen_endpoints:
             yield Problem(f"{rfield}.address", f"{rlabel}: {address}:{server.port} is already in this service")
         seen_endpoints.add((str(address), server.port))
@@ -674,6 +699,9 @@ def _check_real_servers(config: ApplianceConfig, service: VirtualService, field:
 def _check_nat_address(config, server: RealServer, field: str, label: str, address: IPv4Address, subnets: _Subnets):
     """A real server's own public address: two-arm only, on the external subnet, one per server."""
     field = f"{field}.nat_address"
+    if address.version == 6:
+        yield Problem(field, f"{label}: a NAT address is an IPv4 address of its own; an IPv6 server is routed, not translated")
+        return
     if config.topology != "two-arm" or not subnets.internal or address not in subnets.internal[1].network:
         yield Problem(field, f"{label}: a NAT address needs two-arm, with the server on the internal subnet behind it")
         return
@@ -718,8 +746,16 @@ def _check_reachability(config, service, field, label, address, vip, subnets: _S
     if holder and (problem := host_address_problem(address, holder[1].network)):
         yield Problem(f"{field}.address", problem)
         return
+    if vip is not None and service.layer == 4 and address.version != vip.version:
+        yield Problem(f"{field}.address", verify_ipv6.family_mix(label, vip, address))
+        return
     if service.forwarding == "nat" and config.topology == "two-arm" and subnets.internal:
-        int_name, internal = subnets.internal
+        if subnets.side("internal", address) is None:
+            yield Problem(
+                f"{field}.address", verify_ipv6.no_ipv6_on(label, subnets.internal[0], "its replies come back through it")
+            )
+            return
+        int_name, internal = subnets.side("internal", address)  # type: ignore[misc]
         if address not in internal.network:
             yield Problem(
                 f"{field}.address",
@@ -745,7 +781,7 @@ def _check_duplicate_addresses(config: ApplianceConfig) -> Iterator[Problem]:
     def claim(address: str | None, field: str, what: str) -> Iterator[Problem]:
         if address is None:
             return
-        key = str(parse_address(address))
+        key = str(ip_address(address))
         if key in owners:
             other_field, other_what = owners[key]
             yield Problem(field, f"{key} is already used by {other_what} ({other_field}); every address needs one owner")
@@ -754,19 +790,24 @@ def _check_duplicate_addresses(config: ApplianceConfig) -> Iterator[Problem]:
 
     for name, iface in (config.interfaces or {}).items():
         yield from claim(str(iface.address).partition("/")[0], f"interfaces.{name}.address", f"interface {name}")
+        if iface.address6 is not None:
+            yield from claim(str(iface.address6).partition("/")[0], f"interfaces.{name}.address6", f"interface {name}")
     yield from claim(config.gateway, "gateway", "the default gateway")
+    yield from claim(config.gateway6, "gateway6", "the default gateway")
     if config.ha is not None:
         yield from claim(config.ha.peer, "ha.peer", "peer unit")
         yield from claim(config.ha.floating.external, "ha.floating.external", "floating external address")
         yield from claim(config.ha.floating.internal, "ha.floating.internal", "floating internal address")
+        yield from claim(config.ha.floating.external6, "ha.floating.external6", "floating external address")
+        yield from claim(config.ha.floating.internal6, "ha.floating.internal6", "floating internal address")
     vip_owners = dict(owners)
     for index, service in enumerate(config.virtual_services):
         # A VIP may sit on the unit's own address (single unit) or a floating one, and VIPs share addresses.
-        key = str(parse_address(service.address))
+        key = str(ip_address(service.address))
         owner = vip_owners.get(key)
         if owner and owner[1] == "peer unit":
             yield Problem(f"virtual_services[{index}].address", f"{key} is the peer unit's address; a VIP must be this pair's")
-        elif owner and owner[0] == "gateway":
+        elif owner and owner[0] in ("gateway", "gateway6"):
             yield Problem(
                 f"virtual_services[{index}].address",
                 f"{key} is the default gateway (gateway); a VIP there answers ARP for the router: use an address of this unit's",
@@ -786,7 +827,7 @@ def _check_duplicate_addresses(config: ApplianceConfig) -> Iterator[Problem]:
     for index, service in enumerate(config.virtual_services):
         for rindex, server in enumerate(service.real_servers):
             field = f"virtual_services[{index}].real_servers[{rindex}].address"
-            key = str(parse_address(server.address))
+            key = str(ip_address(server.address))
             owner = owners.get(key)
             if owner and not owner[1].startswith("real server"):
                 yield Problem(
@@ -795,7 +836,7 @@ def _check_duplicate_addresses(config: ApplianceConfig) -> Iterator[Problem]:
                 )
             owners.setdefault(key, (field, f"real server {server.name!r}"))
     for index, server in enumerate(config.nameservers):
-        owner = owners.get(server)
+        owner = owners.get(str(ip_address(server)))
         if owner and not owner[1].startswith(("real server", "the default gateway")):
             yield Problem(
                 f"nameservers[{index}]",

@@ -34,6 +34,7 @@ def lay_over(previous: ApplianceConfig, asked: ApplianceConfig) -> ApplianceConf
     """previous with what the wizard's answers (asked, the config they alone would make) decide."""
     config = copy.deepcopy(previous)
     config.hostname, config.topology, config.gateway = asked.hostname, asked.topology, asked.gateway
+    config.gateway6 = asked.gateway6  # kept as it was by keep_ipv6 when the IPv6 step was not asked
     others = {name: iface for name, iface in previous.interfaces.items() if name not in WIZARD_INTERFACES}
     config.interfaces = {**copy.deepcopy(asked.interfaces), **copy.deepcopy(others)}
     config.nameservers = asked.nameservers + [n for n in previous.nameservers[1:] if n not in asked.nameservers]
@@ -65,4 +66,16 @@ def lay_over(previous: ApplianceConfig, asked: ApplianceConfig) -> ApplianceConf
         first.real_servers[0].address = answered.real_servers[0].address
     else:
         first.real_servers = copy.deepcopy(answered.real_servers)
+    return config
+
+
+def keep_ipv6(previous: ApplianceConfig, config: ApplianceConfig) -> ApplianceConfig:
+    """config with previous's IPv6 settings: the wizard's IPv6 step was not asked, so they stay as they were."""
+    config.gateway6 = previous.gateway6
+    for name, iface in config.interfaces.items():
+        if name in previous.interfaces:
+            iface.address6 = previous.interfaces[name].address6
+    if config.ha is not None and previous.ha is not None:
+        config.ha.floating.external6 = previous.ha.floating.external6
+        config.ha.floating.internal6 = previous.ha.floating.internal6 if config.topology == "two-arm" else None
     return config

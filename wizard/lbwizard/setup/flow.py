@@ -17,10 +17,13 @@ from typing import Any
 
 from ..config import model
 from ..config.addressing import IPv4Interface, parse_address
-from ..config.kinds import PORT, Boolean, Kind, Prefix, Text, choice_of, key_text
+from ..config.kinds import PORT, Boolean, InterfaceAddress6, Kind, OrNone, Prefix, Text, choice_of, key_text
 from ..config.model import (
     ADDRESS,
+    ADDRESS6,
+    GATEWAY6,
     HOSTNAME,
+    IP_ADDRESS,
     ApplianceConfig,
     Floating,
     HealthCheck,
@@ -34,7 +37,7 @@ from ..config.provenance import ssh_client
 from ..config.verify import Problem, verify
 from ..config.verify_access import guards
 from ..pair import keys as pair_keys
-from .again import lay_over
+from .again import keep_ipv6, lay_over
 from .answers_file import ANSWERS_ONLY, PASSWORD_MIN_LENGTH, PairSecret, Password, answers_only
 from .host_answers import HOST_SETTINGS, set_host_settings
 from .live import LiveSystem
@@ -105,6 +108,12 @@ def _is_two_arm(a: Answers) -> bool:
     return a.get("one_arm") is False
 
 
+# The optional IPv6 step: asked only when the admin asks for it (the summary's "IPv6" key) or an answers file
+# gives one of its keys, so the quick start stays 003's. Empty answers (or "none") mean IPv4 only.
+IPV6_GROUP = "ipv6"
+IPV6_KEYS = ("eth0_address6", "eth1_address6", "gateway6", "floating_external6", "floating_internal6")
+
+
 QUESTIONS: tuple[Question, ...] = (
     Question("ha_pair", "Is this unit part of an HA-Pair?", "ha", "yes_no", YES_NO, hint="n for a single load balancer"),
     Question(
@@ -168,7 +177,7 @@ QUESTIONS: tuple[Question, ...] = (
         ADDRESS,
         hint="the default gateway for your external network",
     ),
-    Question("nameserver", "Enter the IP address of the nameserver", "routing", "address", ADDRESS, hint="the DNS server"),
+    Question("nameserver", "Enter the IP address of the nameserver", "routing", "address", IP_ADDRESS, hint="the DNS server"),
     Question("hostname", "Enter the host name of this unit", "routing", "text", HOSTNAME),
     Question(
         "peer_address",
@@ -217,7 +226,7 @@ QUESTIONS: tuple[Question, ...] = (
         METHOD,
         choices=METHODS,
     ),
-    Question("real_server", "Enter the IP address of the first real server (backend)", "service", "address", ADDRESS),
+    Question("real_server", "Enter the IP address of the first real server (backend)", "service", "address", IP_ADDRESS),
     Question(
         "admin_password",
         "Enter a password for the administrator (root)",
@@ -236,6 +245,49 @@ QUESTIONS: tuple[Question, ...] = (
         secret=True,
         interactive_only=True,
     ),
+    Question(
+        "eth0_address6",
+        "Enter the IPv6 address/prefix of eth0 (empty: IPv4 only)",
+        IPV6_GROUP,
+        "address",
+        OrNone(what="an IPv6 interface address", item=InterfaceAddress6()),
+        hint="like 2001:db8::21/64; router advertisements are ignored",
+    ),
+    Question(
+        "eth1_address6",
+        "Enter the IPv6 address/prefix of eth1 (empty: IPv4 only)",
+        IPV6_GROUP,
+        "address",
+        OrNone(what="an IPv6 interface address", item=InterfaceAddress6()),
+        asked=_is_two_arm,
+        hint="the real servers' IPv6 subnet",
+    ),
+    Question(
+        "gateway6",
+        "Enter the IPv6 default gateway (empty: none)",
+        IPV6_GROUP,
+        "address",
+        OrNone(what="an IPv6 gateway", item=GATEWAY6),
+        hint="on eth0's IPv6 subnet, or link-local (fe80::1) on eth0",
+    ),
+    Question(
+        "floating_external6",
+        "Enter the floating IPv6 address for the virtual servers",
+        IPV6_GROUP,
+        "address",
+        OrNone(what="an IPv6 address", item=ADDRESS6),
+        asked=_is_pair,
+        hint="moves with the IPv4 one",
+    ),
+    Question(
+        "floating_internal6",
+        "Enter the floating IPv6 gateway address for the real servers",
+        IPV6_GROUP,
+        "address",
+        OrNone(what="an IPv6 address", item=ADDRESS6),
+        asked=lambda a: _is_pair(a) and _is_two_arm(a),
+        hint="on eth1's IPv6 subnet",
+    ),
 )
 QUESTION_BY_ID = {q.id: q for q in QUESTIONS}
 GROUP_TITLES = {
@@ -248,6 +300,7 @@ GROUP_TITLES = {
     "ha_addresses": "High availability: peer and floating addresses",
     "service": "First virtual service and real server",
     "password": "Administrator password",
+    IPV6_GROUP: "IPv6 (optional): leave empty for IPv4 only",
 }
 GROUPS = tuple(dict.fromkeys(q.group for q in QUESTIONS))
 
@@ -264,6 +317,9 @@ def _field_to_question(path: str, answers: Answers) -> str:
         "ha.peer": "peer_address",
         "ha.floating.external": "floating_external",
         "ha.floating.internal": "floating_internal",
+        "gateway6": "gateway6",
+        "ha.floating.external6": "floating_external6",
+        "ha.floating.internal6": "floating_internal6",
         "virtual_services[0].port": "vip_port",
         "virtual_services[0].forwarding": "method",
         "virtual_services[0].layer": "method",
@@ -273,6 +329,8 @@ def _field_to_question(path: str, answers: Answers) -> str:
     if path in exact:
         return exact[path]
     for name in ("eth0", "eth1"):
+        if path == f"interfaces.{name}.address6":
+            return f"{name}_address6"
         if path.startswith(f"interfaces.{name}"):
             return "one_arm" if path.endswith(".role") else f"{name}_address"
     if path == "virtual_services[0].address":
@@ -311,11 +369,14 @@ class Flow:
     given_hash: str | None = None  # an answers file's admin_password_hash
     client: str | None = field(default_factory=ssh_client)  # an SSH session the wizard runs in: never cut off
     pair_identity: str | None = None  # the pair key made from an answers file's pair_secret (never the secret)
+    ipv6_step: bool = False  # the optional IPv6 step asked (the summary's key, or an answers file's IPv6 keys)
 
     # -- which questions -------------------------------------------------------------------------
 
     def is_asked(self, question: Question, answers: Answers | None = None) -> bool:
         if question.group == "password" and not self.first_boot:
+            return False
+        if question.group == IPV6_GROUP and not self.ipv6_step:
             return False
         return question.asked(self.answers if answers is None else answers)
 
@@ -454,6 +515,7 @@ class Flow:
         networks, keys, secret = given.get("management_networks"), given.get("ssh_authorized_keys"), given.get("pair_secret")
         problems += self._given_hash_problems(data, given.get("admin_password_hash"))
         host = {key: data[key] for key in HOST_SETTINGS if key in given}
+        self.ipv6_step = any(key in settings for key in IPV6_KEYS)
         data = settings
         for key in data:
             question = QUESTION_BY_ID.get(str(key))
@@ -531,20 +593,28 @@ class Flow:
         """The appliance config these answers describe (defaults for what is not answered yet); on a unit
         already set up, the saved config with only what the answers decide changed (again.lay_over)."""
         asked = self._answered_config(self.filled(answers))
-        return asked if self.previous is None else lay_over(self.previous, asked)
+        if self.previous is None:
+            return asked
+        config = lay_over(self.previous, asked)
+        return config if self.ipv6_step else keep_ipv6(self.previous, config)
 
     def _answered_config(self, a: Answers) -> ApplianceConfig:
         """The config the answers alone make: the quick start's one service and one real server."""
         two_arm = a.get("one_arm") is False
-        interfaces = {"eth0": Interface(f"{a.get('eth0_address')}/{a.get('eth0_netmask')}", "external")}
+        interfaces = {"eth0": Interface(f"{a.get('eth0_address')}/{a.get('eth0_netmask')}", "external", a.get("eth0_address6"))}
         if two_arm:
-            interfaces["eth1"] = Interface(f"{a.get('eth1_address')}/{a.get('eth1_netmask')}", "internal")
+            interfaces["eth1"] = Interface(f"{a.get('eth1_address')}/{a.get('eth1_netmask')}", "internal", a.get("eth1_address6"))
         ha = None
         if a.get("ha_pair"):
             ha = HighAvailability(
                 role=a.get("ha_role") or "master",
                 peer=a.get("peer_address"),
-                floating=Floating(a.get("floating_external"), a.get("floating_internal") if two_arm else None),
+                floating=Floating(
+                    a.get("floating_external"),
+                    a.get("floating_internal") if two_arm else None,
+                    a.get("floating_external6"),
+                    a.get("floating_internal6") if two_arm else None,
+                ),
                 pair_key=pair_keys.public_line(_pair_key(a["pair_secret"])) if a.get("pair_secret") else None,
             )
         method = a.get("method") or ("nat" if two_arm else "dr")
@@ -565,6 +635,7 @@ class Flow:
             topology="two-arm" if two_arm else "one-arm",
             interfaces=interfaces,
             gateway=a.get("gateway"),
+            gateway6=a.get("gateway6"),
             nameservers=[a["nameserver"]] if a.get("nameserver") else [],
             ha=ha,
             virtual_services=[service],
@@ -613,8 +684,10 @@ def answers_from_config(config: ApplianceConfig) -> Answers:
                 continue
             answers[f"{name}_address"] = str(parsed.ip)
             answers[f"{name}_netmask"] = str(parsed.netmask)
+            answers[f"{name}_address6"] = iface.address6
     if config.gateway:
         answers["gateway"] = config.gateway
+    answers["gateway6"] = config.gateway6
     if config.nameservers:
         answers["nameserver"] = config.nameservers[0]
     answers["ha_pair"] = config.ha is not None
@@ -624,6 +697,8 @@ def answers_from_config(config: ApplianceConfig) -> Answers:
             peer_address=config.ha.peer,
             floating_external=config.ha.floating.external,
             floating_internal=config.ha.floating.internal,
+            floating_external6=config.ha.floating.external6,
+            floating_internal6=config.ha.floating.internal6,
         )
     if config.virtual_services:
         first = config.virtual_services[0]
@@ -638,7 +713,11 @@ def summary_lines(config: ApplianceConfig) -> list[str]:
     lines = [f"Host name        {config.hostname}", f"Topology         {config.topology}"]
     for name, iface in config.interfaces.items():
         lines.append(f"{name:<17}{iface.address} ({iface.role})")
+        if iface.address6:
+            lines.append(f"{'':<17}{iface.address6}")
     lines.append(f"Default gateway  {config.gateway}")
+    if config.gateway6:
+        lines.append(f"IPv6 gateway     {config.gateway6}")
     lines.append(f"Nameserver       {', '.join(config.nameservers) or '-'}")
     if config.ha:
         lines.append(f"HA pair          {config.ha.role}, peer {config.ha.peer}")
@@ -646,6 +725,13 @@ def summary_lines(config: ApplianceConfig) -> list[str]:
             f"Floating IPs     external {config.ha.floating.external}"
             + (f", internal {config.ha.floating.internal}" if config.ha.floating.internal else "")
         )
+        six = [
+            f"{side} {value}"
+            for side, value in (("external", config.ha.floating.external6), ("internal", config.ha.floating.internal6))
+            if value
+        ]
+        if six:
+            lines.append(f"Floating IPv6    {', '.join(six)}")
     else:
         lines.append("HA pair          no (single unit)")
     for service in config.virtual_services:
