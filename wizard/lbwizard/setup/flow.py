@@ -50,6 +50,8 @@ METHOD_HELP = {
     "tun": "layer 4 IP-in-IP tunnel: like DR, but real servers may be on other subnets",
     "snat": "layer 7 proxy (HAProxy): no real server changes; cookies possible; slower",
 }
+# The questions the running machine can answer (setup/live.py): addresses, netmasks, gateway, nameserver.
+LIVE_DEFAULTS = ("eth0_address", "eth0_netmask", "eth1_address", "eth1_netmask", "gateway", "nameserver")
 # The quick start's bracketed defaults, used when neither a saved config nor the live system has a value.
 REFERENCE_DEFAULTS = {
     "eth0_address": "192.168.2.21",
@@ -408,9 +410,8 @@ class Flow:
         saved = answers_from_config(self.previous) if self.previous else {}
         if question_id in saved:
             return display_answer(question_id, saved[question_id])
-        live = self.live.answer_defaults()
-        if question_id in live:
-            return live[question_id]
+        if question_id in LIVE_DEFAULTS and question_id in (live := self.live.answer_defaults()):
+            return live[question_id]  # asked only for what the live system can say: it is read when first asked
         return display_answer(question_id, self._computed_default(question_id, answers))
 
     def _computed_default(self, question_id: str, answers: Answers) -> Any:
