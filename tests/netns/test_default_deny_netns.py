@@ -125,6 +125,7 @@ def test_two_arm_denies_everything_but_its_services_and_management_on_every_inte
 
 def test_management_networks_limit_ssh_and_a_change_that_keeps_them_keeps_them(lab, tmp_path, client_addresses):
     listen(lab, 22)
+    listen(lab, 9443)  # the HTTPS API (api.port), opened as SSH is
 
     def only_one_host(config):
         config.access.management_networks = ["10.0.0.32/32"]
@@ -133,6 +134,9 @@ def test_management_networks_limit_ssh_and_a_change_that_keeps_them_keeps_them(l
     assert probe(lab, "client", "10.0.0.21", 22, source="10.0.0.32") == "lb:22"
     assert probe(lab, "client", "10.0.0.21", 22, source="10.0.0.31").startswith("no answer")
     assert probe(lab, "rs1", "192.168.2.21", 22).startswith("no answer")
+    assert probe(lab, "client", "10.0.0.21", 9443, source="10.0.0.32") == "lb:9443"
+    assert probe(lab, "client", "10.0.0.21", 9443, source="10.0.0.31").startswith("no answer")
+    assert probe(lab, "rs1", "192.168.2.21", 9443).startswith("no answer")
     root = tmp_path / "root"
     lbctl = [sys.executable, "-m", "lbwizard.manage.lbctl", "--root", str(root), "--no-handover"]
     added = lab.run("lb", *lbctl, "rs", "add", "VIP1", "192.168.2.51", check=False)

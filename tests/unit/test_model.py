@@ -36,7 +36,7 @@ def test_document_has_the_designed_top_level(example_config):
     assert text.startswith("# managed by lbwizard")
     data = model.yaml.safe_load(text)
     top = ["version", "hostname", "topology", "interfaces", "gateway", "nameservers", "ha", "access"]
-    top += ["time", "logging", "metrics", "virtual_services", "certificates", "acme"]
+    top += ["time", "logging", "metrics", "api", "virtual_services", "certificates", "acme"]
     assert list(data) == top
     assert data["version"] == 1
     assert data["interfaces"]["eth0"] == {"address": "10.0.0.21/24", "role": "external"}

@@ -55,6 +55,11 @@ def metrics_on_and_a_service_on_9100(c):
     add_service(c, port=9100)
 
 
+def api_on_the_node_exporters_port(c):
+    c.metrics.enabled = True
+    c.api.port = c.metrics.node_port
+
+
 # (case name, base, mutation, expected field, a word the message must contain)
 CASES = [
     ("service_on_the_units_ssh_port", "two_arm", lambda c: add_service(c, port=22), "virtual_services[1].port", "SSH"),
@@ -552,6 +557,10 @@ CASES = [
         "virtual_services[1].port",
         "node exporter",
     ),
+    ("service_on_the_apis_port", "two_arm", lambda c: add_service(c, port=9443), "virtual_services[1].port", "HTTPS API"),
+    ("api_on_the_ssh_port", "two_arm", lambda c: setattr(c.api, "port", 22), "api.port", "SSH"),
+    ("api_on_the_node_exporters_port", "two_arm", api_on_the_node_exporters_port, "api.port", "node exporter"),
+    ("api_switch_not_a_bool", "two_arm", lambda c: setattr(c.api, "enabled", "no"), "api.enabled", "true or false"),
 ]
 
 

@@ -74,7 +74,10 @@ def _parser() -> argparse.ArgumentParser:
     schema_parser = commands.add_parser("schema", help="print the JSON Schema of appliance.yaml or of an answers file")
     schema_parser.add_argument("document", nargs="?", choices=("config", "answers"), default="config")
     serve_parser = commands.add_parser("serve", help="the HTTPS API (lbctl api token add NAME makes its tokens)")
-    serve_parser.add_argument("--listen", metavar="ADDR:PORT", help="default: port 9443 of this unit's own addresses")
+    serve_parser.add_argument("--listen", metavar="ADDR:PORT", help="default: api.port of this unit's own addresses")
+    serve_parser.add_argument(
+        "--ready", action="store_true", help="exit 0 if the API should serve now (on; root has a password or key), else 1"
+    )
     _add_target_options(serve_parser)
     timer_parser = commands.add_parser("confirm-timer", help=argparse.SUPPRESS)
     timer_parser.add_argument("--seconds", type=float, required=True)
@@ -325,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":  # uvicorn handles its own signals: SIGTERM ends it gracefully
         from .api.serve import serve
 
-        return serve(paths, getattr(args, "dry_run", False), args.listen)
+        return serve(paths, getattr(args, "dry_run", False), args.listen, ready_only=args.ready)
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     # Ctrl-C undoes, even when this was started with SIGINT ignored (a background job of a shell, some
     # service managers): Python then leaves SIGINT ignored, and the change would go on (CI saw it)

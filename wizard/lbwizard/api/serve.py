@@ -1,7 +1,9 @@
 """`lbwizard serve [--listen ADDR:PORT] [--dry-run --root DIR]`: the API over HTTPS, on uvicorn.
 
-By default it listens on port 9443 of this unit's own interface addresses (never the floating ones,
-which move to the peer). A dry run works on DIR with a certificate it makes there; nothing live.
+By default it listens on appliance.yaml's api.port (9443) of this unit's own interface addresses (never the
+floating ones, which move to the peer). A dry run works on DIR with a certificate it makes there; nothing live.
+`--ready` is lbwizard-api.service's condition: the API serves only while it is on and once the first boot has
+given root a password or an SSH key (before that nobody could make a token or log in, and nothing should listen).
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ import sys
 from ipaddress import IPv4Interface
 
 from ..config import files
+from ..config.password import is_crypt_hash
 from ..config.paths import Paths
+from .sessions import admin_hash
 
 DEFAULT_PORT = 9443
 CONNECTIONS_AT_ONCE = 64
@@ -38,7 +42,27 @@ def own_addresses(paths: Paths) -> list[tuple[str, int]]:
     config = files.load_config(paths)
     if config is None:
         raise ListenError("this unit is not set up yet (no appliance.yaml): run lbwizard first, or give --listen")
-    return [(str(IPv4Interface(iface.address).ip), DEFAULT_PORT) for iface in config.interfaces.values()]
+    return [(str(IPv4Interface(iface.address).ip), config.api.port) for iface in config.interfaces.values()]
+
+
+READY, OFF, NOT_YET = 0, 1, 3  # --ready's exit codes: serve; off (until api changes); not yet (try at every change)
+
+
+def readiness(paths: Paths) -> tuple[int, str]:
+    """Whether the API should serve on this unit now (READY), is turned off (OFF), or may not serve yet
+    (NOT_YET: no configuration, or root can log in neither by password nor by key), and why."""
+    try:
+        config = files.load_config(paths)
+    except ValueError as exc:
+        return NOT_YET, f"appliance.yaml cannot be read: {exc}"
+    if config is None:
+        return NOT_YET, "this unit is not set up yet (no appliance.yaml)"
+    if not config.api.enabled:
+        return OFF, "the API is off (api.enabled: false; lbctl api on)"
+    hashed = admin_hash(paths)
+    if not config.access.ssh_authorized_keys and not (hashed and is_crypt_hash(hashed)):
+        return NOT_YET, "root has no password and no SSH key yet (the first boot sets one)"
+    return READY, "ready: the API serves on this unit"
 
 
 def _socket(host: str, port: int) -> socket.socket:
@@ -50,7 +74,11 @@ def _socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(paths: Paths, dry_run: bool, listen: str | None) -> int:
+def serve(paths: Paths, dry_run: bool, listen: str | None, ready_only: bool = False) -> int:
+    if ready_only:
+        code, why = readiness(paths)
+        print(f"lbwizard serve: {why}", file=sys.stderr if code else sys.stdout)
+        return code
     import uvicorn
 
     from . import certificate

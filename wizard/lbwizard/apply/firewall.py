@@ -15,10 +15,11 @@ never flushes a chain it did not create; it only adds one jump into each built-i
   the policy route of network.transparency_route_step delivers them to HAProxy (TPROXY).
 - filter LBW-INPUT (IPv4 and IPv6): default deny on every interface, configured or not (a third NIC, a
   VLAN, tunl0): loopback, replies, the ICMP that networks need (echo, errors, path MTU; IPv6 neighbour
-  discovery), SSH and the metrics exporters from the management networks only, VRRP, IPVS connection sync and HAProxy's peers
-  from the peer only, the admin's own input rules (appliance.yaml `access.input_rules`), the virtual
-  services' ports; then DROP. lbwizard's jump is INPUT's first rule, so rules added to INPUT by hand
-  never match: input_rules are the admin's place, versioned, rolled back and kept by every apply.
+  discovery), SSH, the metrics exporters and the API from the management networks only, VRRP, IPVS
+  connection sync and HAProxy's peers from the peer only, the admin's own input rules (appliance.yaml
+  `access.input_rules`), the virtual services' ports; then DROP. lbwizard's jump is INPUT's first rule, so
+  rules added to INPUT by hand never match: input_rules are the admin's place, versioned, rolled back and
+  kept by every apply.
 - filter LBW-FORWARD (IPv4 and IPv6): a two-arm unit is not an open router into the server network.
   Forwarded are replies, the replies of layer-4 NAT real servers (IPVS rewrites them after this
   filter), the internal subnet's outbound connections (the masquerade) and the configured ports of a
@@ -44,7 +45,7 @@ from ..config.model import (
     nat_addresses,
     uses_transparency,
 )
-from ..config.verify_host import metrics_ports
+from ..config.verify_host import management_ports
 from ..render import quoting
 from .step import Step
 
@@ -139,12 +140,12 @@ def _input_rules(config: ApplianceConfig, version: int) -> list[Rule]:
             {"protocol": "icmpv6", "icmp6": {"icmpv6-type": kind}, "hl": {"hl-eq": "255"}, "target": "ACCEPT"}
             for kind in NEIGHBOUR_DISCOVERY
         ]
-    management_ports = [SSH_PORT, *(str(port) for port in metrics_ports(config))]  # SSH, and the exporters
+    ports = [SSH_PORT, *(str(port) for port in management_ports(config))]  # SSH, the exporters, the API
     rules += [
         {"src": net, "protocol": "tcp", "tcp": {"dport": port}, "target": "ACCEPT"}
         for net in management_networks(config)
         if _family(net) == version
-        for port in management_ports
+        for port in ports
     ]
     if version == 4 and config.ha is not None and config.ha.peer:
         peer = f"{config.ha.peer}/32"

@@ -621,6 +621,19 @@ class Metrics:
     haproxy_port: int = setting(8405, kind=PORT, help="HAProxy's own exporter: layer 7")
 
 
+API_PORT = 9443  # the reference's web interface port (003)
+
+
+@dataclass
+class Api:
+    """The HTTPS API and web console (lbwizard-api.service) on this unit's own addresses (never the floating
+    ones), reachable from the management networks only. On once the first boot has set root's password or an
+    SSH key; its port is a setting because a virtual service on the unit's own address may need it."""
+
+    enabled: bool = setting(True, kind=Boolean(), help="serve the HTTPS API and the web console")
+    port: int = setting(API_PORT, kind=PORT, help="its TCP port on this unit's own addresses")
+
+
 @dataclass
 class CertificateAcme:
     """How a certificate is issued and renewed by ACME (RFC 8555): HTTP-01, answered by this unit's HAProxy on
@@ -683,6 +696,7 @@ class ApplianceConfig:
     time: Clock = setting(factory=Clock, help="the NTP servers")
     logging: Logging = setting(factory=Logging, help="where the logs go")
     metrics: Metrics = setting(factory=Metrics, help="Prometheus endpoints")
+    api: Api = setting(factory=Api, help="the HTTPS API and web console (lbwizard serve)")
     virtual_services: list[VirtualService] = setting(factory=list, help="what clients connect to")
     certificates: list[Certificate] = setting(factory=list, help="the certificate store: TLS services name these")
     acme: AcmeAccount | None = setting(None, help="this unit's ACME account; null: none (lbctl cert acme makes it)")

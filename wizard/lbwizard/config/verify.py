@@ -512,7 +512,7 @@ def _check_unit_ports(config: ApplianceConfig, service: VirtualService, field: s
     taken = {22: ("tcp", "SSH, this unit's own management", True)}
     if config.ha is not None:
         taken[model.HAPROXY_PEERS_PORT] = ("tcp", "HAProxy's peers (stick tables shared with the other unit)", False)
-    for port, what in verify_host.metrics_ports(config).items():
+    for port, what in verify_host.management_ports(config).items():
         taken.setdefault(port, ("tcp", what, False))
     for port in ports:
         if port not in taken:

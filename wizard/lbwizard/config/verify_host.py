@@ -11,7 +11,7 @@ from ipaddress import IPv4Interface
 
 from .declare import spec_of
 from .kinds import Host, KindError, split_port
-from .model import HAPROXY_PEERS_PORT, SYSLOG_PORT, ApplianceConfig, Clock, Logging, Metrics
+from .model import HAPROXY_PEERS_PORT, SYSLOG_PORT, Api, ApplianceConfig, Clock, Logging, Metrics
 
 SSH_PORT = 22
 NTP_SERVERS = spec_of(Clock, "ntp_servers").kind
@@ -44,7 +44,7 @@ def syslog_endpoint(text: str) -> tuple[str, int]:
 
 
 def check(config: ApplianceConfig) -> Iterator[tuple[str, str]]:
-    """(field, message) for each problem of config.metrics that its values' kinds cannot see alone."""
+    """(field, message) for each problem of config.metrics and config.api that their values' kinds cannot see alone."""
     metrics = config.metrics
     for name in ("node_port", "haproxy_port"):
         port = getattr(metrics, name)
@@ -53,6 +53,12 @@ def check(config: ApplianceConfig) -> Iterator[tuple[str, str]]:
             yield f"metrics.{name}", f"{port} is the unit's own {what} port; choose another"
     if metrics.node_port == metrics.haproxy_port:
         yield "metrics.haproxy_port", f"{metrics.haproxy_port} is the node exporter's port too; give each its own"
+    api = config.api
+    if api.enabled and api.port in (SSH_PORT, HAPROXY_PEERS_PORT):
+        what = "SSH" if api.port == SSH_PORT else "HAProxy peers"
+        yield "api.port", f"{api.port} is the unit's own {what} port; choose another"
+    elif api.enabled and (taken := metrics_ports(config).get(api.port)):
+        yield "api.port", f"{api.port} is {taken} too; give each its own"
 
 
 def own_addresses(config: ApplianceConfig) -> list[str]:
@@ -75,3 +81,17 @@ def metrics_ports(config: ApplianceConfig) -> dict[int, str]:
         metrics.node_port: "the node exporter's metrics (metrics.node_port)",
         metrics.haproxy_port: "HAProxy's metrics (metrics.haproxy_port)",
     }
+
+
+def api_ports(config: ApplianceConfig) -> dict[int, str]:
+    """The TCP port the HTTPS API takes on the unit's own addresses (none while it is off)."""
+    api = config.api
+    if not isinstance(api, Api) or api.enabled is not True:
+        return {}
+    return {api.port: "the HTTPS API and web console (api.port)"}
+
+
+def management_ports(config: ApplianceConfig) -> dict[int, str]:
+    """Every TCP port the unit's own management services take on its own addresses besides SSH: the exporters
+    and the API. The firewall opens them to the management networks; no virtual service may take them there."""
+    return metrics_ports(config) | api_ports(config)

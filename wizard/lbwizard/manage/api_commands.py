@@ -1,4 +1,6 @@
-"""`lbctl api token add NAME [--read-only] | list | remove NAME`: who may use the HTTPS API (lbwizard serve).
+"""`lbctl api token add NAME [--read-only] | list | remove NAME`: who may use the HTTPS API (lbwizard serve);
+`lbctl api show | on | off | port PORT`: whether and where lbwizard-api.service serves it (appliance.yaml `api`,
+a change like any other: the firewall opens the port to the management networks, and the service follows).
 
 The token is printed once, when it is made; only its SHA-256 is kept (config/api_tokens.py).
 """
@@ -6,15 +8,24 @@ The token is printed once, when it is made; only its SHA-256 is kept (config/api
 from __future__ import annotations
 
 import argparse
+import copy
+import dataclasses
 import sys
+from collections.abc import Callable
 
-from ..config import api_tokens
+from ..config import api_tokens, verify_host
+from ..config.model import ApplianceConfig
 from .changes import EXIT_OK
 
 
 def add_parser(commands, common: argparse.ArgumentParser) -> None:
-    api = commands.add_parser("api", help="the HTTPS API's tokens (lbwizard serve)")
-    token = api.add_subparsers(dest="action", metavar="ACTION", required=True).add_parser("token", help="API tokens")
+    api = commands.add_parser("api", help="the HTTPS API (lbwizard serve): its tokens, whether and where it serves")
+    api_actions = api.add_subparsers(dest="action", metavar="ACTION", required=True)
+    api_actions.add_parser("show", parents=[common], help="where the API and web console listen")
+    for action, text in (("on", "serve the API on this unit's own addresses"), ("off", "serve no API (SSH stays)")):
+        api_actions.add_parser(action, parents=[common], help=text)
+    api_actions.add_parser("port", parents=[common], help="its TCP port (9443 by default)").add_argument("port", type=int)
+    token = api_actions.add_parser("token", help="API tokens")
     actions = token.add_subparsers(dest="token_action", metavar="ACTION", required=True)
     add = actions.add_parser("add", parents=[common], help="make a token; it is printed once and stored only as a hash")
     add.add_argument("name", help="whose or what it is for, e.g. nms or deploy-script")
@@ -24,6 +35,8 @@ def add_parser(commands, common: argparse.ArgumentParser) -> None:
 
 
 def cmd_api(ctl, args: argparse.Namespace) -> int:
+    if args.action != "token":
+        return _settings(ctl, args)
     try:
         return _token(ctl, args)
     except api_tokens.TokenError as exc:
@@ -43,3 +56,26 @@ def _token(ctl, args: argparse.Namespace) -> int:
         return ctl.out("\n".join(lines) or "no API token yet: lbctl api token add NAME", rows) or EXIT_OK
     api_tokens.remove(ctl.paths, args.name)
     return ctl.out(f"removed API token {args.name}", {"removed": args.name}) or EXIT_OK
+
+
+def _changed(edit: Callable[[ApplianceConfig], None]) -> Callable[[ApplianceConfig], ApplianceConfig]:
+    def make(current: ApplianceConfig) -> ApplianceConfig:
+        changed = copy.deepcopy(current)
+        edit(changed)
+        return changed
+
+    return make
+
+
+def _settings(ctl, args: argparse.Namespace) -> int:
+    if args.action == "show":
+        config = ctl.config()
+        api = config.api
+        addresses = verify_host.own_addresses(config) if api.enabled else []
+        urls = [f"https://{a}:{api.port}/" for a in addresses]
+        text = "\n".join(urls) if api.enabled else "the API is off (lbctl api on)"
+        return ctl.out(text, dataclasses.asdict(api) | {"addresses": addresses, "urls": urls}) or EXIT_OK
+    if args.action in ("on", "off"):
+        enabled = args.action == "on"
+        return ctl.commit(_changed(lambda config: setattr(config.api, "enabled", enabled)), f"the API is {args.action}")
+    return ctl.commit(_changed(lambda config: setattr(config.api, "port", args.port)), f"the API's port is now {args.port}")
