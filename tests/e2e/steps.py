@@ -14,6 +14,11 @@ from lbwizard.setup.live import LiveSystem
 
 VIP_URL = "http://10.0.0.21/"
 BOOT = 180  # TCG: a first boot reaches its banner in about 30 s here; generous for a loaded CI machine
+# the certificate a TLS client is shown (its SHA-256 over the DER form), from the client namespace
+CERTIFICATE_FINGERPRINT = (
+    "import hashlib, ssl, sys; pem = ssl.get_server_certificate((sys.argv[1], int(sys.argv[2])));"
+    " print(hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem)).hexdigest())"
+)
 APPLY_FROM_ANSWERS_DISK = (
     "mount -o ro LABEL=LBANSWERS /mnt && lbwizard apply --config /mnt/{name}; done=$?; umount /mnt; (exit $done)"
 )

@@ -53,7 +53,12 @@ running unit would: two-arm NAT first, then one-arm DR and TUN, then what restar
    balancer (counted by the router and by the client, per source MAC); the load balancer's health
    check reaches the server and is answered; `ipvsadm` shows the Tunnel method and counts the
    connections, with no reply packet (OutPkts 0). The namespace's end hands eth1 back to the unit.
-7. Issue 18: the clock follows the site's NTP server, the journal reaches its syslog server (UDP, then
+7. Issue 35, an administrator's day (tests/e2e/admin_day.py): back to the first configuration, then the
+   day-2 commands one after another, lbctl on the console (a layer-4 service before its servers, drain,
+   offline and online of each server, scheduler and persistence, a layer-7 and a TLS service, two failures,
+   removals, rollbacks by version and by lbwizard rollback, a reboot); after each, the IPVS table and
+   HAProxy's servers are what lbctl says, and clients from three addresses are served as it says.
+8. Issue 18: the clock follows the site's NTP server, the journal reaches its syslog server (UDP, then
    TCP), the node exporter and HAProxy's exporter answer the management network with real counts, and
    the console shows the version and addresses before login and each service's state after it. Last,
    the unit is backed up, reinstalled from the ISO onto a blank disk and restored from an answers disk:
@@ -74,6 +79,7 @@ import yaml
 
 from image.lab import HTTP_SERVER, answers_disk, sh
 from tests.conftest import TWO_ARM_NAT
+from tests.e2e.admin_day import PICTURE_SCRIPT, administrators_day
 from tests.e2e.single_unit_configs import (
     DR_SERVERS,
     GIVE_ETH1_BACK,
@@ -91,6 +97,7 @@ from tests.e2e.single_unit_configs import files as scenario_files
 from tests.e2e.steps import (
     APPLY_FROM_ANSWERS_DISK,
     BOOT,
+    CERTIFICATE_FINGERPRINT,
     VIP_URL,
     apply_from_answers_disk,
     lbctl_json,
@@ -151,7 +158,7 @@ def unit(shared_lab):
     key = shared_lab.workdir / "admin_key"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "admin@e2e", "-f", str(key)], check=True)
     public_key = key.with_suffix(".pub").read_text().strip()
-    carried = scenario_files(public_key) | {"http_server.py": HTTP_SERVER}
+    carried = scenario_files(public_key) | {"http_server.py": HTTP_SERVER, "lb-picture.py": PICTURE_SCRIPT}
     answers = TWO_ARM_NAT | {"ssh_authorized_keys": [public_key]}
     disk = answers_disk(shared_lab.workdir / "answers.img", yaml.safe_dump(answers), carried)
     guest = shared_lab.boot(drives=[disk], disk_size="4G")
@@ -764,6 +771,14 @@ def configured_rules(guest, dynamic_port: int = 9000) -> list[str]:
     return [weight.sub("", rule) if f":{dynamic_port} " in rule else rule for rule in ipvs_rules(guest)]
 
 
+def test_an_administrators_day_with_lbctl_keeps_the_engines_lbctl_and_the_clients_in_agreement(unit):
+    """Issue 35: the day-2 commands one after another on the unit's console, as an administrator's day goes
+    (tests/e2e/admin_day.py says which and what is checked after each)."""
+    guest_lab, guest, _ = unit
+    day = administrators_day(guest_lab, guest, TWO_ARM_NAT["admin_password"])
+    print(day.report())
+
+
 def test_after_a_reboot_the_unit_serves_what_it_served_before(unit):
     guest_lab, guest, _ = unit
     apply_from_answers_disk(guest, "layers.yaml")
@@ -799,13 +814,6 @@ def test_a_power_cut_during_a_hand_over_boots_exactly_the_old_or_the_new_configu
     assert not says("cat /etc/keepalived/keepalived.conf") and not says("cat /etc/lbwizard/appliance.yaml")
     assert guest.shell("systemctl is-active keepalived haproxy")[1].split() == ["active", "active"]
     wait_served(guest_lab)
-
-
-# the certificate a TLS client is shown (its SHA-256 over the DER form), from the client namespace
-CERTIFICATE_FINGERPRINT = (
-    "import hashlib, ssl, sys; pem = ssl.get_server_certificate((sys.argv[1], int(sys.argv[2])));"
-    " print(hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem)).hexdigest())"
-)
 
 
 def host_keys(lab, kinds: str) -> str:
