@@ -21,7 +21,7 @@ import copy
 import json
 import re
 import socket
-from ipaddress import IPv4Address, IPv4Interface
+from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
 
 from ..apply import certificate_steps, restore_journal, sysctl
@@ -31,7 +31,7 @@ from ..apply.plan import live_steps, system_files
 from ..apply.state import SYSTEM_FILES
 from ..config import files, history
 from ..config.files import atomic_write
-from ..config.model import ApplianceConfig, ConfigFormatError
+from ..config.model import ApplianceConfig, ConfigFormatError, own_interfaces
 from ..config.paths import Paths
 from ..config.verify import verify
 from ..engines.diagnose import Finding
@@ -74,10 +74,20 @@ def on_these_nics(config: ApplianceConfig, present: set[str]) -> ApplianceConfig
     """The config with only the interfaces this machine has (and the gateway only if one reaches it)."""
     reduced = copy.deepcopy(config)
     reduced.interfaces = {name: iface for name, iface in config.interfaces.items() if name in present}
-    subnets = [IPv4Interface(iface.address).network for iface in reduced.interfaces.values()]
+    subnets = [own.network for iface in reduced.interfaces.values() for own in own_interfaces(iface)]
     if config.gateway and not any(IPv4Address(config.gateway) in subnet for subnet in subnets):
         reduced.gateway = None
+    if config.gateway6 and not _gateway6_reached(reduced, IPv6Address(config.gateway6), subnets):
+        reduced.gateway6 = None
     return reduced
+
+
+def _gateway6_reached(config: ApplianceConfig, gateway: IPv6Address, subnets: list) -> bool:
+    """An IPv6 gateway on a subnet the unit still has, or link-local on an external interface with IPv6."""
+    external = config.external_interface()
+    if gateway.is_link_local:
+        return external is not None and external[1].address6 is not None
+    return any(gateway in subnet for subnet in subnets)
 
 
 def management_only(config: ApplianceConfig) -> ApplianceConfig:
@@ -85,7 +95,14 @@ def management_only(config: ApplianceConfig) -> ApplianceConfig:
     external = config.external_interface()
     interfaces = {external[0]: copy.deepcopy(external[1])} if external else {}
     return on_these_nics(
-        ApplianceConfig(config.hostname, "one-arm", interfaces, config.gateway, list(config.nameservers), None, []),
+        ApplianceConfig(
+            hostname=config.hostname,
+            topology="one-arm",
+            interfaces=interfaces,
+            gateway=config.gateway,
+            gateway6=config.gateway6,
+            nameservers=list(config.nameservers),
+        ),
         set(interfaces),
     )
 
