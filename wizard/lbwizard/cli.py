@@ -76,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     serve_parser = commands.add_parser("serve", help="the HTTPS API (lbctl api token add NAME makes its tokens)")
     serve_parser.add_argument("--listen", metavar="ADDR:PORT", help="default: api.port of this unit's own addresses")
     serve_parser.add_argument(
-        "--ready", action="store_true", help="exit 0 if the API should serve now (on; root has a password or key), else 1"
+        "--ready", action="store_true", help="exit 0 if the API should serve now, 1 while it is off, 3 until root can log in"
     )
     _add_target_options(serve_parser)
     timer_parser = commands.add_parser("confirm-timer", help=argparse.SUPPRESS)

@@ -17,9 +17,11 @@ from typing import Any
 from ..config.declare import json_schema
 from ..config.model import REAL_SERVER_STATES, ApplianceConfig
 from ..config.options import SERVER_NAME, SERVER_OPTIONS, SERVICE_OPTIONS, Option
+from .api_settings import API_SETTINGS_SCHEMAS
 from .backups import BACKUP_SCHEMAS
 from .bodies import BODY_LIMIT
 from .call import Endpoint
+from .certificates import CERTIFICATE_SCHEMAS
 from .changes import EVENT_STREAM
 from .charts import CHART_SCHEMAS
 from .people import PEOPLE_SCHEMAS
@@ -149,7 +151,7 @@ def schemas() -> dict[str, Any]:
     found["RealServerNew"] = _body(server, server_table, ("address", "port"), ["address"], "lbctl rs add (port: the VIP's)")
     found["RealServerChange"] = _body(server, server_table, ("address", "port"), [], "lbctl rs set: the settings to change")
     console = TOKEN_SCHEMAS | BACKUP_SCHEMAS | CHART_SCHEMAS | SCRIPT_SCHEMAS  # what the web console added
-    return found | _result_schemas() | UNIT_SCHEMAS | PEOPLE_SCHEMAS | console
+    return found | _result_schemas() | UNIT_SCHEMAS | PEOPLE_SCHEMAS | CERTIFICATE_SCHEMAS | API_SETTINGS_SCHEMAS | console
 
 
 def _operation(endpoint: Endpoint) -> dict[str, Any]:

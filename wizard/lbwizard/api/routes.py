@@ -5,7 +5,9 @@ the document lists exactly what is served. A handler is thin: it calls the same 
 
 from __future__ import annotations
 
+from .api_settings import API_SETTINGS_ENDPOINTS
 from .backups import BACKUP_ENDPOINTS
+from .certificates import CERTIFICATE_ENDPOINTS
 from .charts import CHART_ENDPOINTS
 from .people import PEOPLE_ENDPOINTS
 from .scripts import SCRIPT_ENDPOINTS
@@ -19,6 +21,8 @@ ENDPOINTS = [
     *UNIT_ENDPOINTS,
     *TOKEN_ENDPOINTS,
     *BACKUP_ENDPOINTS,
+    *CERTIFICATE_ENDPOINTS,
+    *API_SETTINGS_ENDPOINTS,
     *CHART_ENDPOINTS,
     *SCRIPT_ENDPOINTS,
     *PEOPLE_ENDPOINTS,
