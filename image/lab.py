@@ -29,8 +29,9 @@ import pyte
 # A real server: answers GET with its name (argv[3]) or, without one, with the caller's address; after
 # argv[4] seconds, if given (a slow server, for check timeouts).
 HTTP_SERVER = r"""
-import http.server, socketserver, sys, time
+import http.server, socket, socketserver, sys, time
 class Server(http.server.ThreadingHTTPServer):
+    address_family = socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET  # an IPv6 server too
     def server_bind(self):  # no reverse DNS lookup of our own address (getfqdn hangs without DNS)
         socketserver.TCPServer.server_bind(self)
         self.server_name, self.server_port = self.server_address[:2]

@@ -23,7 +23,12 @@ never flushes a chain it did not create; it only adds one jump into each built-i
 - filter LBW-FORWARD (IPv4 and IPv6): a two-arm unit is not an open router into the server network.
   Forwarded are replies, the replies of layer-4 NAT real servers (IPVS rewrites them after this
   filter), the internal subnet's outbound connections (the masquerade) and the configured ports of a
-  real server's own public address (nat_ports); then DROP. IPv6 forwards nothing.
+  real server's own public address (nat_ports); then DROP. IPv6 (a dual-stack unit) forwards the same,
+  routed, not translated: replies, the replies of IPv6 layer-4 NAT servers, and the internal IPv6 subnet's
+  outbound connections; there is no NAT address or masquerade in IPv6.
+- IPv6 input as IPv4's: the IPv6 VIPs' ports, management from the IPv6 management networks (by default the
+  unit's own IPv6 subnets), and in a dual-stack pair VRRP from the peer's link-local address to VRRP's
+  multicast group (RFC 5798: hop limit 255), where the IPv6 floating addresses' instances advertise.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ import atexit
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from ipaddress import IPv4Interface, ip_network
+from ipaddress import IPv4Interface, IPv6Interface, ip_address, ip_network
 
 from ..config import acme_http
 from ..config.addressing import parse_port_list, port_ranges, service_ports, split_endpoint
@@ -40,6 +45,8 @@ from ..config.model import (
     HAPROXY_PEERS_PORT,
     TRANSPARENT_MARK,
     ApplianceConfig,
+    dual_stack,
+    host_route,
     ipvs_marks,
     management_networks,
     nat_addresses,
@@ -81,7 +88,7 @@ def _service_matches(service) -> list[Rule]:
     ranges = port_ranges(service_ports(service.port, service.extra_ports))
     return [
         {
-            "dst": f"{service.address}/32",
+            "dst": host_route(service.address),
             "protocol": service.protocol,
             service.protocol: {"dport": _dport(first, last)},
         }
@@ -89,10 +96,17 @@ def _service_matches(service) -> list[Rule]:
     ]
 
 
-def _service_rules(config: ApplianceConfig) -> list[Rule]:
-    rules = [match | {"target": "ACCEPT"} for service in config.virtual_services for match in _service_matches(service)]
+def _version(address: str) -> int:
+    return ip_address(address).version
+
+
+def _service_rules(config: ApplianceConfig, version: int = 4) -> list[Rule]:
+    """The virtual services' ports on their VIPs of one family (and the ACME listeners')."""
+    services = [service for service in config.virtual_services if _version(service.address) == version]
+    rules = [match | {"target": "ACCEPT"} for service in services for match in _service_matches(service)]
     # HAProxy's ACME HTTP-01 listeners (config/acme_http.py): port 80 of TLS services' addresses
-    challenge = [{"dst": f"{a}/32", "protocol": "tcp", "tcp": {"dport": "80"}} for a in acme_http.listener_addresses(config)]
+    listeners = [a for a in acme_http.listener_addresses(config) if _version(a) == version]
+    challenge = [{"dst": host_route(a), "protocol": "tcp", "tcp": {"dport": "80"}} for a in listeners]
     return rules + [match | {"target": "ACCEPT"} for match in challenge]
 
 
@@ -107,7 +121,7 @@ def _mark_rules(config: ApplianceConfig) -> list[Rule]:
     return divert + [
         match | {"target": {"MARK": {"set-xmark": f"{hex(marks[service.name])}/0xffffffff"}}}
         for service in config.virtual_services
-        if service.name in marks
+        if service.name in marks and _version(service.address) == 4  # verify: marked services are IPv4
         for match in _service_matches(service)
     ]
 
@@ -117,6 +131,8 @@ ICMP_TYPES = ("3", "8", "11", "12")  # unreachable (with fragmentation needed: p
 ICMP6_TYPES = ("1", "2", "3", "4", "128")  # the same in IPv6, packet too big (path MTU) among them
 NEIGHBOUR_DISCOVERY = ("135", "136")  # solicitation and advertisement, from on-link only (hop limit 255)
 VRRP_PROTOCOL = "112"  # by number: /etc/protocols may be absent on a minimal system
+MLD_QUERY = "130"  # multicast listener query, from a link-local router address
+VRRP6_GROUP = "ff02::12/128"  # RFC 5798: IPv6 VRRP adverts go to this group, from a link-local address
 ESTABLISHED: Rule = {"conntrack": {"ctstate": "RELATED,ESTABLISHED"}, "target": "ACCEPT"}
 
 
@@ -156,6 +172,13 @@ def _input_rules(config: ApplianceConfig, version: int) -> list[Rule]:
         ]
         if config.ha.pair_key:  # the pair's changes come over SSH, whatever the management networks say
             rules.append({"src": peer, "protocol": "tcp", "tcp": {"dport": SSH_PORT}, "target": "ACCEPT"})
+    if version == 6 and dual_stack(config):  # a router's MLD queries: without answers, a snooping switch stops
+        # sending this unit the multicast NDP (solicited-node) and VRRP need
+        rules.append({"src": "fe80::/10", "protocol": "icmpv6", "icmp6": {"icmpv6-type": MLD_QUERY}, "target": "ACCEPT"})
+    if version == 6 and config.ha is not None and dual_stack(config):
+        rules.append(
+            {"src": "fe80::/10", "dst": VRRP6_GROUP, "protocol": VRRP_PROTOCOL, "hl": {"hl-eq": "255"}, "target": "ACCEPT"}
+        )
     for rule in config.access.input_rules:
         if rule.source != "any" and _family(rule.source) != version:
             continue
@@ -165,17 +188,28 @@ def _input_rules(config: ApplianceConfig, version: int) -> list[Rule]:
             source | {"protocol": rule.protocol, rule.protocol: {"dport": port}} | comment | {"target": "ACCEPT"}
             for port in _ports(str(rule.port))
         ]
-    if version == 4:
-        rules += _service_rules(config)
+    rules += _service_rules(config, version)
     return [*rules, {"target": "DROP"}]
 
 
-def _nat_reply_rules(config: ApplianceConfig) -> list[Rule]:
+def _internal_subnet(config: ApplianceConfig, version: int) -> str | None:
+    """The two-arm unit's internal subnet of one family, or None."""
+    internal = config.internal_interface()
+    if config.topology != "two-arm" or internal is None:
+        return None
+    if version == 4:
+        return str(IPv4Interface(internal[1].address).network)
+    return str(IPv6Interface(internal[1].address6).network) if internal[1].address6 else None
+
+
+def _nat_reply_rules(config: ApplianceConfig, version: int = 4) -> list[Rule]:
     """The replies of layer-4 NAT real servers (and sorry servers) on their way back to the clients: IPVS
     keeps no conntrack entry for them, and rewrites their source only after the filter has seen them.
-    A two-arm unit's servers on its internal subnet need none: the masquerade's rule forwards all they send."""
-    internal = config.internal_interface()
-    covered = IPv4Interface(internal[1].address).network if config.topology == "two-arm" and internal else None
+    A two-arm unit's servers on its internal subnet need none: the masquerade's rule (IPv6: the internal
+    subnet's routed one) forwards all they send."""
+    subnet = _internal_subnet(config, version)
+    covered = ip_network(subnet) if subnet else None
+    icmp = "icmp" if version == 4 else "icmpv6"
     rules: list[Rule] = []
     for service in config.virtual_services:
         if service.layer != 4 or service.forwarding != "nat":
@@ -185,24 +219,26 @@ def _nat_reply_rules(config: ApplianceConfig) -> list[Rule]:
             ports.append(split_endpoint(service.sorry_server, service.port))  # the one ADDRESS[:PORT] parser
         extra = _ports(service.extra_ports) if service.extra_ports else []
         for address, port in dict.fromkeys(ports):
-            if covered is not None and IPv4Interface(address).ip in covered:
+            if _version(address) != version or (covered is not None and ip_address(address) in covered):
                 continue
-            source = {"src": f"{address}/32", "protocol": service.protocol}
+            source = {"src": host_route(address), "protocol": service.protocol}
             sports = dict.fromkeys([str(port), *extra])
             rules += [source | {service.protocol: {"sport": sport}, "target": "ACCEPT"} for sport in sports]
-            rules.append({"src": f"{address}/32", "protocol": "icmp", "target": "ACCEPT"})  # its errors (path MTU)
+            rules.append({"src": host_route(address), "protocol": icmp, "target": "ACCEPT"})  # its errors (path MTU)
     return list({str(rule): rule for rule in rules}.values())
 
 
-def _forward_rules(config: ApplianceConfig) -> list[Rule]:
-    """What this unit routes (IPv4): nothing but what a service, the masquerade or a NAT address needs."""
-    rules: list[Rule] = [ESTABLISHED, *_nat_reply_rules(config)]
+def _forward_rules(config: ApplianceConfig, version: int = 4) -> list[Rule]:
+    """What this unit routes, in one family: nothing but what a service, the internal subnet's outbound
+    connections (IPv4: masqueraded; IPv6: routed) or a NAT address (IPv4) needs."""
+    rules: list[Rule] = [ESTABLISHED, *_nat_reply_rules(config, version)]
     external, internal = config.external_interface(), config.internal_interface()
-    if config.topology == "two-arm" and external and internal:
-        subnet = str(IPv4Interface(internal[1].address).network)
+    subnet = _internal_subnet(config, version)
+    if external and internal and subnet:
         rules.append({"in-interface": internal[0], "src": subnet, "out-interface": external[0], "target": "ACCEPT"})
-        for server, ports in _nat_ports(config).items():
-            rules += _inbound(server, external[0], ports, {"conntrack": {"ctstate": "DNAT"}, "target": "ACCEPT"})
+        if version == 4:
+            for server, ports in _nat_ports(config).items():
+                rules += _inbound(server, external[0], ports, {"conntrack": {"ctstate": "DNAT"}, "target": "ACCEPT"})
     return [*rules, {"target": "DROP"}]
 
 
@@ -257,6 +293,7 @@ def chains(config: ApplianceConfig) -> list[ChainRules]:
             nat.append({"src": f"{server}/32", "out-interface": external[0], "target": {"SNAT": {"to-source": public}}})
         subnet = str(IPv4Interface(internal[1].address).network)
         nat.append({"src": subnet, "out-interface": external[0], "target": "MASQUERADE"})
+    forward6 = _forward_rules(config, 6) if dual_stack(config) else [{"target": "DROP"}]  # IPv4 only: nothing routed
     return [
         ChainRules("nat", "LBW-PREROUTING", "PREROUTING", dnat),
         ChainRules("nat", "LBW-POSTROUTING", "POSTROUTING", nat),
@@ -264,7 +301,7 @@ def chains(config: ApplianceConfig) -> list[ChainRules]:
         ChainRules("filter", "LBW-INPUT", "INPUT", _input_rules(config, 4)),
         ChainRules("filter", "LBW-FORWARD", "FORWARD", _forward_rules(config)),
         ChainRules("filter", "LBW-INPUT", "INPUT", _input_rules(config, 6), ipv6=True),
-        ChainRules("filter", "LBW-FORWARD", "FORWARD", [{"target": "DROP"}], ipv6=True),
+        ChainRules("filter", "LBW-FORWARD", "FORWARD", forward6, ipv6=True),
     ]
 
 

@@ -1,8 +1,10 @@
-"""Links, addresses and the default route, made live with pyroute2 in the current network namespace.
+"""Links, addresses and the default routes, made live with pyroute2 in the current network namespace.
 
-Only the interfaces the config names are touched. On each, the wizard owns the address the config
-gives it and the address the previous config gave it (which it replaces); any other address an admin
-added stays. Each step remembers what it found and undo puts exactly that back.
+Only the interfaces the config names are touched. On each, the wizard owns the addresses the config
+gives it (IPv4, and IPv6 on a dual-stack unit) and those the previous config gave it (which it replaces);
+any other address an admin added stays. IPv6 addresses are added without duplicate address detection
+(nodad), so HAProxy and keepalived can use them at once; the kernel's own link-local addresses are never
+lbwizard's. Each step remembers what it found and undo puts exactly that back.
 """
 
 from __future__ import annotations
@@ -10,17 +12,19 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from ipaddress import IPv4Interface
+from ipaddress import IPv6Address, ip_address, ip_interface
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..config.model import TRANSPARENT_MARK, ApplianceConfig, extra_vips, nat_addresses, uses_transparency
+from ..config.model import TRANSPARENT_MARK, ApplianceConfig, extra_vips, host_route, nat_addresses, uses_transparency
 from .step import Step
 
 if TYPE_CHECKING:
     from pyroute2 import IPRoute
 
 IFF_UP = 0x1
+IFA_F_NODAD = 0x02
+RT_SCOPE_UNIVERSE = 0
 MAIN_TABLE = 254
 PROC_CONF = Path("/proc/sys/net/ipv4/conf")
 
@@ -46,9 +50,23 @@ def ipv4_addresses(ipr: IPRoute, index: int) -> list[str]:
     return [f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}" for a in ipr.get_addr(index=index, family=socket.AF_INET)]
 
 
+def ipv6_addresses(ipr: IPRoute, index: int) -> list[str]:
+    """The interface's global IPv6 addresses as CIDR strings (not its link-local one, which is the kernel's)."""
+    return [
+        f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}"
+        for a in ipr.get_addr(index=index, family=socket.AF_INET6)
+        if a["scope"] == RT_SCOPE_UNIVERSE
+    ]
+
+
+def managed_addresses(ipr: IPRoute, index: int) -> list[str]:
+    """The interface's addresses lbwizard may own: IPv4, and global IPv6."""
+    return ipv4_addresses(ipr, index) + ipv6_addresses(ipr, index)
+
+
 def interface_state(ipr: IPRoute, index: int) -> dict:
-    """What an interface looks like to lbwizard: up or down, and its IPv4 addresses (sorted)."""
-    return {"up": bool(ipr.get_links(index)[0]["flags"] & IFF_UP), "addresses": sorted(ipv4_addresses(ipr, index))}
+    """What an interface looks like to lbwizard: up or down, and its IPv4 and global IPv6 addresses (sorted)."""
+    return {"up": bool(ipr.get_links(index)[0]["flags"] & IFF_UP), "addresses": sorted(managed_addresses(ipr, index))}
 
 
 def interface_step(name: str, wanted: list[str], previously_owned: list[str]) -> Step:
@@ -84,7 +102,7 @@ def interface_step(name: str, wanted: list[str], previously_owned: list[str]) ->
 
 
 def restore_interface(name: str, up: bool, addresses: list[str]) -> None:
-    """Make the interface hold exactly these IPv4 addresses, up or down. A default route the kernel drops
+    """Make the interface hold exactly these addresses (IPv4 and global IPv6), up or down. A default route the kernel drops
     on the way (its gateway unreachable for the moment between the old address going and the new one
     coming: an undo after a change of the interface's address) is put back where its gateway is still
     reachable; a rollback's own route step sets the routes it wants after this."""
@@ -93,7 +111,7 @@ def restore_interface(name: str, up: bool, addresses: list[str]) -> None:
     with iproute() as ipr:
         index = link_index(ipr, name)
         routes = default_routes(ipr)
-        now = ipv4_addresses(ipr, index)
+        now = managed_addresses(ipr, index)
         for cidr in now:
             if cidr not in addresses:
                 _del_addr(ipr, index, cidr)
@@ -102,53 +120,76 @@ def restore_interface(name: str, up: bool, addresses: list[str]) -> None:
                 _add_addr(ipr, index, cidr)
         for via, oif in [route for route in routes if route not in default_routes(ipr)]:
             with suppress(NetlinkError):  # its gateway is on none of the addresses now
-                ipr.route("add", dst="0.0.0.0/0", gateway=via, oif=oif)
+                _add_default(ipr, via, oif)
         ipr.link("set", index=index, state="up" if up else "down")
 
 
 def _add_addr(ipr: IPRoute, index: int, cidr: str) -> None:
-    iface = IPv4Interface(cidr)
-    ipr.addr("add", index=index, address=str(iface.ip), prefixlen=iface.network.prefixlen)
+    iface = ip_interface(cidr)
+    flags = {"flags": IFA_F_NODAD} if iface.version == 6 else {}  # usable at once: no tentative state
+    ipr.addr("add", index=index, address=str(iface.ip), prefixlen=iface.network.prefixlen, **flags)
 
 
 def _del_addr(ipr: IPRoute, index: int, cidr: str) -> None:
-    iface = IPv4Interface(cidr)
+    iface = ip_interface(cidr)
     ipr.addr("del", index=index, address=str(iface.ip), prefixlen=iface.network.prefixlen)
 
 
 def default_routes(ipr: IPRoute) -> list[tuple[str | None, int | None]]:
-    """(gateway, output interface index) of each IPv4 default route in the main table (only: the TPROXY
-    table has a default route of its own)."""
+    """(gateway, output interface index) of each default route in the main table (only: the TPROXY table has a
+    default route of its own), IPv4 then IPv6 (an IPv6 gateway has a colon; one without a gateway is IPv4's)."""
     return [
         (r.get_attr("RTA_GATEWAY"), r.get_attr("RTA_OIF"))
-        for r in ipr.get_default_routes(family=socket.AF_INET)
-        if r.get_attr("RTA_TABLE") == MAIN_TABLE
+        for family in (socket.AF_INET, socket.AF_INET6)
+        for r in ipr.get_default_routes(family=family)
+        if r.get_attr("RTA_TABLE") == MAIN_TABLE and (family == socket.AF_INET or r.get_attr("RTA_GATEWAY"))
     ]
 
 
-def default_route_step(gateway: str) -> Step:
-    """Make gateway the only IPv4 default route; undo restores the routes found."""
+def _is6(via: str | None) -> bool:
+    return via is not None and ":" in via
+
+
+def _default(via: str | None) -> dict:
+    return {"dst": "::/0", "family": socket.AF_INET6} if _is6(via) else {"dst": "0.0.0.0/0"}
+
+
+def _add_default(ipr: IPRoute, via: str | None, oif: int | None) -> None:
+    ipr.route("add", gateway=via, oif=oif, **_default(via))
+
+
+def default_route_step(gateway: str, oif_name: str | None = None) -> Step:
+    """Make gateway the only default route of its family (through interface oif_name: an IPv6 link-local
+    gateway is reached on the external interface); undo restores the routes found."""
     saved: dict[str, list] = {}
+    six = ":" in gateway
 
     def do() -> None:
         with iproute() as ipr:
             saved["routes"] = default_routes(ipr)
-            ipr.route("replace", dst="0.0.0.0/0", gateway=gateway)
+            if six:  # the kernel keeps several IPv6 default routes side by side: this one alone
+                for via, oif in saved["routes"]:
+                    if _is6(via):
+                        ipr.route("del", gateway=via, oif=oif, **_default(via))
+                oif = {"oif": link_index(ipr, oif_name)} if oif_name else {}
+                ipr.route("add", gateway=gateway, **_default(gateway), **oif)
+            else:
+                ipr.route("replace", dst="0.0.0.0/0", gateway=gateway)
 
     def undo() -> None:
         if "routes" in saved:
             restore_default_routes(saved["routes"])
 
-    return Step(f"set the default gateway to {gateway}", do, undo)
+    return Step(f"set the {'IPv6 ' if six else ''}default gateway to {gateway}", do, undo)
 
 
 def restore_default_routes(routes: list) -> None:
-    """Make these (gateway, interface index) pairs the only IPv4 default routes."""
+    """Make these (gateway, interface index) pairs the only default routes (IPv4 and IPv6)."""
     with iproute() as ipr:
-        for _ in default_routes(ipr):
-            ipr.route("del", dst="0.0.0.0/0")
+        for via, oif in default_routes(ipr):
+            ipr.route("del", gateway=via, oif=oif, **_default(via))
         for via, oif in routes:
-            ipr.route("add", dst="0.0.0.0/0", gateway=via, oif=oif)
+            _add_default(ipr, via, oif)
 
 
 def hostname_step(hostname: str) -> Step:
@@ -217,6 +258,31 @@ def transparency_route_step(wanted: list[bool], description: str) -> Step:
     return Step(description, do, undo)
 
 
+def _gateway6_interface(config: ApplianceConfig) -> str | None:
+    """Where a link-local IPv6 gateway is: on the external interface (a global one is found by its subnet)."""
+    gateway = ip_address(config.gateway6 or "::")
+    external = config.external_interface()
+    return external[0] if isinstance(gateway, IPv6Address) and gateway.is_link_local and external else None
+
+
+def no_default_route6_step(gateway: str) -> Step:
+    """The IPv6 default route an earlier config set, removed (this config has no IPv6 gateway); undo restores."""
+    saved: dict[str, list] = {}
+
+    def do() -> None:
+        with iproute() as ipr:
+            saved["routes"] = default_routes(ipr)
+            for via, oif in saved["routes"]:
+                if via == gateway:
+                    ipr.route("del", gateway=via, oif=oif, **_default(via))
+
+    def undo() -> None:
+        if "routes" in saved:
+            restore_default_routes(saved["routes"])
+
+    return Step(f"remove the IPv6 default gateway {gateway}", do, undo)
+
+
 def owned_addresses(config: ApplianceConfig, name: str) -> list[str]:
     """The addresses the config puts on an interface: its own, then (external) the servers' NAT addresses,
     then (single unit) the VIPs on its subnet that are not its own address. In a pair keepalived holds
@@ -224,12 +290,12 @@ def owned_addresses(config: ApplianceConfig, name: str) -> list[str]:
     iface = config.interfaces.get(name)
     if iface is None:
         return []
-    addresses = [iface.address]
+    addresses = [iface.address] + ([iface.address6] if iface.address6 else [])
     if config.ha is not None:
         return addresses
     if iface.role == "external":
         addresses += [f"{address}/32" for address in nat_addresses(config).values()]
-    addresses += [f"{vip}/32" for vip in extra_vips(config, iface) if f"{vip}/32" not in addresses]
+    addresses += [host_route(vip) for vip in extra_vips(config, iface) if host_route(vip) not in addresses]
     return addresses
 
 
@@ -241,6 +307,10 @@ def plan(config: ApplianceConfig, previous: ApplianceConfig | None) -> list[Step
         steps.append(interface_step(name, owned_addresses(config, name), owned))
     if config.gateway:
         steps.append(default_route_step(config.gateway))
+    if config.gateway6:
+        steps.append(default_route_step(config.gateway6, _gateway6_interface(config)))
+    elif previous is not None and previous.gateway6:
+        steps.append(no_default_route6_step(previous.gateway6))
     if uses_transparency(config):
         description = f"deliver replies to transparent HAProxy connections locally (table {TRANSPARENT_TABLE})"
         steps.append(transparency_route_step([True, True], description))

@@ -7,13 +7,16 @@
   legitimate traffic.
 - ip_nonlocal_bind=1 in an HA pair with layer-7 services: HAProxy binds the floating VIP on the backup
   too, where it is not (yet) an address of this unit, so it is ready the moment the VIP moves.
+- A dual-stack unit: accept_ra=0 on each interface it owns (its IPv6 addresses and gateway are the
+  config's; a router advertisement changes neither), IPv6 forwarding where IPv4 forwards (two-arm: routed,
+  not translated), and IPv6's ip_nonlocal_bind beside IPv4's. An IPv4-only unit leaves IPv6 alone.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from ..config.model import ApplianceConfig
+from ..config.model import ApplianceConfig, dual_stack
 from ..render import quoting
 from .step import Step
 
@@ -34,6 +37,14 @@ def wanted(config: ApplianceConfig) -> dict[str, str]:
         values["net.ipv4.conf.all.rp_filter"] = "2"
     if config.ha is not None and any(s.layer == 7 for s in config.virtual_services):
         values["net.ipv4.ip_nonlocal_bind"] = "1"
+    if dual_stack(config):
+        for name in config.interfaces:
+            if "." not in name:  # a VLAN's name would be split as a path (net.ipv6.conf.eth0.100...): left as it is
+                values[f"net.ipv6.conf.{name}.accept_ra"] = "0"
+        if "net.ipv4.ip_forward" in values:
+            values["net.ipv6.conf.all.forwarding"] = "1"
+        if "net.ipv4.ip_nonlocal_bind" in values:
+            values["net.ipv6.ip_nonlocal_bind"] = "1"
     return values
 
 

@@ -1,0 +1,121 @@
+"""Dual stack (issue 38) with real namespaces: the unit's IPv6 applied by lbwizard (addresses without duplicate
+address detection, the default route through a link-local gateway, router advertisements ignored), the IPv6
+default-deny filter seen by a scan, IPv6 routed (not translated) for the internal subnet, and a rollback that
+takes all of it back.
+
+The lab is the quick start's two-arm diagram with IPv6 beside IPv4: the client 2001:db8::31 (and fe80::1, the
+unit's IPv6 gateway) outside, rs1 2001:db8:2::50 inside; 2001:db8:99::31 is a client address on no management
+network.
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+
+from lbwizard.config import model
+from tests.conftest import TWO_ARM_NAT
+from tests.netns.lab import lbwizard
+from tests.netns.test_default_deny_netns import listen
+
+DUAL = TWO_ARM_NAT | {"eth0_address6": "2001:db8::21/64", "eth1_address6": "2001:db8:2::21/64", "gateway6": "fe80::1"}
+OUTSIDER = "2001:db8:99::31"
+SCANNED = (22, 80, 443, 2222, 8405, 9100, 10000)
+
+
+def add_ipv6(lab) -> None:
+    """The lab's IPv6 beside its IPv4 (nodad: usable at once)."""
+    for address in ("2001:db8::31/64", "fe80::1/64", f"{OUTSIDER}/128"):
+        lab.run("client", "ip", "-6", "addr", "add", address, "dev", "ext", "nodad")
+    lab.run("rs1", "ip", "-6", "addr", "add", "2001:db8:2::50/64", "dev", "eth0", "nodad")
+    lab.run("rs1", "ip", "-6", "route", "add", "default", "via", "2001:db8:2::21")
+
+
+def dual_config() -> model.ApplianceConfig:
+    from lbwizard.setup.flow import Flow
+    from lbwizard.setup.live import LiveSystem
+
+    config = Flow(LiveSystem()).run_answers(copy.deepcopy(DUAL))
+    web6 = model.VirtualService("WEB6", "2001:db8::100", 80, layer=7, forwarding="snat", scheduler="roundrobin")
+    web6.real_servers = [model.RealServer("RIP1", "192.168.2.50", 80)]
+    config.virtual_services.append(web6)
+    return config
+
+
+def apply(lab, tmp_path, config: model.ApplianceConfig):
+    path = tmp_path / "appliance.yaml"
+    path.write_text(model.dumps(config))
+    result = lbwizard(lab, "apply", "--config", str(path), "--root", str(tmp_path / "root"), "--no-handover")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def ipv6_state(lab) -> dict[str, str]:
+    """The load balancer's global IPv6 addresses, IPv6 routes and router-advertisement settings."""
+    return {
+        "addresses": lab.run("lb", "ip", "-6", "-o", "addr", "show", "scope", "global").stdout,
+        "routes": lab.run("lb", "ip", "-6", "route", "show").stdout,
+        "accept_ra": lab.run("lb", "sysctl", "-n", "net.ipv6.conf.eth0.accept_ra", "net.ipv6.conf.eth1.accept_ra").stdout,
+        "forwarding": lab.run("lb", "sysctl", "-n", "net.ipv6.conf.all.forwarding").stdout,
+    }
+
+
+SCAN = r"""
+import asyncio, socket, sys
+host, source, ports = sys.argv[1], sys.argv[2], [int(p) for p in sys.argv[3:]]
+async def one(port):
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port, local_addr=(source, 0)), 1.5)
+        banner = await asyncio.wait_for(reader.readline(), 1.5)
+        writer.close()
+        return port if banner else None
+    except (OSError, asyncio.TimeoutError):
+        return None
+async def main():
+    print(" ".join(str(p) for p in await asyncio.gather(*map(one, ports)) if p))
+asyncio.run(main())
+"""
+
+
+def open_ports(lab, host: str, source: str, namespace: str = "client") -> set[int]:
+    """The scanned ports that answer host from source (a connection and the stand-in's banner), all at once."""
+    found = lab.run(namespace, sys.executable, "-c", SCAN, host, source, *map(str, SCANNED)).stdout
+    return {int(port) for port in found.split()}
+
+
+def test_a_dual_stack_unit_is_applied_scanned_routed_and_rolled_back(lab, tmp_path):
+    add_ipv6(lab)
+    before = ipv6_state(lab)
+    for port in SCANNED:
+        listen(lab, port)  # the unit's stand-in daemons on every address: the filter decides who reaches them
+    apply(lab, tmp_path, dual_config())
+
+    state = ipv6_state(lab)
+    assert "eth0    inet6 2001:db8::21/64 scope global nodad" in state["addresses"], state
+    assert "eth0    inet6 2001:db8::100/128 scope global nodad" in state["addresses"], state  # the extra VIP
+    assert "eth1    inet6 2001:db8:2::21/64 scope global nodad" in state["addresses"], state
+    assert "tentative" not in state["addresses"]
+    assert "default via fe80::1 dev eth0" in state["routes"], state
+    assert state["accept_ra"].split() == ["0", "0"] and state["forwarding"].strip() == "1"
+    rules6 = (tmp_path / "root/etc/lbwizard/rules.v6").read_text()
+    assert "-A LBW-INPUT -d 2001:db8::100/128 -p tcp -m tcp --dport 80 -j ACCEPT" in rules6
+
+    # the scan: from the unit's own IPv6 subnet (a management network) SSH and the VIP's port; from
+    # elsewhere the VIP's port only; nothing else on either address
+    assert open_ports(lab, "2001:db8::100", "2001:db8::31") == {22, 80}
+    assert open_ports(lab, "2001:db8::21", "2001:db8::31") == {22}
+    assert open_ports(lab, "2001:db8::100", OUTSIDER) == {80}
+    assert open_ports(lab, "2001:db8::21", OUTSIDER) == set()
+
+    # routed, not translated: the servers reach the outside with their own addresses; nobody reaches them
+    lab.run("client", "ip", "-6", "route", "add", "2001:db8:2::/64", "via", "2001:db8::21")  # the way back
+    lab.start_http("client", "2001:db8::31", 8080)
+    assert lab.fetch_until("rs1", "http://[2001:db8::31]:8080/", "2001:db8:2::50\n") == "2001:db8:2::50\n"
+    lab.start_http("rs1", "2001:db8:2::50", 2626, answer="rs1:2626")
+    assert lab.fetch("client", "http://[2001:db8:2::50]:2626/", timeout=1) is None
+
+    rolled = lbwizard(lab, "rollback", "--root", str(tmp_path / "root"))
+    assert rolled.returncode == 0, rolled.stdout + rolled.stderr
+    after = ipv6_state(lab)
+    after["routes"] = after["routes"].replace("2001:db8:2::/64 via 2001:db8::21 dev ext metric 1024 pref medium\n", "")
+    assert after == before
