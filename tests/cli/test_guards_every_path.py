@@ -79,6 +79,8 @@ def test_lbwizard_apply_of_a_config_file_keeps_the_session(tmp_path, answers):
     result = run([*LBWIZARD, "apply", "--config", str(other), "--dry-run", "--root", str(root), "--no-handover"])
     assert result.returncode == 2 and "access.management_networks:" in result.stdout, result
     assert snapshot(root) == before
+    forced = run([*LBWIZARD, "apply", "--config", str(other), "--dry-run", "--root", str(root), "--no-handover", "--force"])
+    assert forced.returncode == 0, forced.stdout + forced.stderr
 
 
 def test_the_setup_wizard_over_ssh_refuses_an_address_that_cuts_it_off(tmp_path, answers):

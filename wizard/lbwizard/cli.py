@@ -66,6 +66,9 @@ def _parser() -> argparse.ArgumentParser:
     apply_parser.add_argument(
         "--confirm-timeout", metavar="SECONDS", type=float, help="roll back unless `lbwizard confirm` comes in time"
     )
+    apply_parser.add_argument(
+        "--force", action="store_true", help="even if the config cuts off this SSH session or leaves root without an SSH key"
+    )
     _add_target_options(apply_parser)
     rollback_parser = commands.add_parser("rollback", help="put back the state before the last apply")
     rollback_parser.add_argument("--root", metavar="DIR", type=Path, help="files under DIR instead of /")
@@ -172,17 +175,23 @@ def run_confirm_timer(paths: Paths, seconds: float) -> int:
 
 
 def run_apply(
-    config_file: Path | None, paths: Paths, live: bool, handover: bool, confirm_timeout: float | None, boot: bool = False
+    config_file: Path | None,
+    paths: Paths,
+    live: bool,
+    handover: bool,
+    confirm_timeout: float | None,
+    boot: bool = False,
+    force: bool = False,
 ) -> int:
     # at boot nothing may be lost to a refusal: wait as long as a change can take
     with one_change(paths, wait=BOOT_LOCK_WAIT if boot else None), handover_ahead(handover and not boot):
         if boot and live and config_file is None:
             return booting.boot(paths)
-        return _apply_saved(config_file, paths, live, handover, confirm_timeout, boot)
+        return _apply_saved(config_file, paths, live, handover, confirm_timeout, boot, force)
 
 
 def _apply_saved(
-    config_file: Path | None, paths: Paths, live: bool, handover: bool, confirm_timeout: float | None, boot: bool
+    config_file: Path | None, paths: Paths, live: bool, handover: bool, confirm_timeout: float | None, boot: bool, force: bool
 ) -> int:
     """lbwizard apply: a saved config made real (after lbctl changes, or a config file of the admin's).
 
@@ -201,7 +210,7 @@ def _apply_saved(
         return EXIT_BAD_INPUT
     problems = [str(p) for p in verify(config)]
     if not problems and not boot:  # the guards every change path applies (the boot re-applies what is saved)
-        problems = [f"{field}: {message}" for field, message in guards(previous, config, ssh_client())]
+        problems = [f"{field}: {message}" for field, message in guards(previous, config, ssh_client(), force)]
     for problem in problems:
         print(problem)
     if problems:
@@ -344,7 +353,7 @@ def _run(args: argparse.Namespace, paths: Paths) -> int:
     live = not getattr(args, "dry_run", False)
     handover = not getattr(args, "no_handover", False)
     if args.command == "apply":
-        return run_apply(args.config, paths, live, handover, args.confirm_timeout, args.boot)
+        return run_apply(args.config, paths, live, handover, args.confirm_timeout, args.boot, args.force)
     if args.command == "rollback":
         return run_rollback(paths)
     if args.command == "confirm":
