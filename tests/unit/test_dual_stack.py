@@ -323,3 +323,40 @@ def test_the_answers_schema_publishes_the_ipv6_keys():
     assert set(IPV6_KEYS) <= set(properties)
     config_schema = model.ApplianceConfig.__dataclass_fields__
     assert "gateway6" in config_schema
+
+
+IPVSADM6 = """IP Virtual Server version 1.2.1 (size=4096)
+Prot LocalAddress:Port Scheduler Flags
+  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn
+TCP  [2001:db8::100]:80 mh (mh-fallback)
+  -> [2001:db8:2::50]:80          Masq    1      3          1
+  -> [2001:db8:2::51]:80          Masq    0      0          0
+"""
+
+
+def test_an_ipv6_service_is_read_from_ipvsadm_and_shown_beside_its_config(dual):
+    from lbwizard.engines import ipvs, status
+    from lbwizard.render.rolevars import keepalived_virtual_servers
+
+    config = with_service(dual, address="2001:db8::100", scheduler="mh", real_servers=[rs("2001:db8:2::50")])
+    config.virtual_services[0].real_servers.append(model.RealServer("RIP2", "2001:db8:2::51", 80))
+    table = ipvs.parse_ipvsadm(IPVSADM6)
+    entries = keepalived_virtual_servers(config)
+    assert ipvs.ipvs_key(entries[0]) == "TCP [2001:db8::100]:80" and set(table) == {"TCP [2001:db8::100]:80"}
+    assert ipvs.ipvs_service_args(entries[0]) == ["-t", "[2001:db8::100]:80"]
+    engine, servers = status._layer4(entries, config.virtual_services[0], None, table)
+    assert engine == "IPVS: loaded"
+    assert [(s.endpoint, s.actual, s.active) for s in servers] == [
+        ("[2001:db8:2::50]:80", "up", 3),
+        ("[2001:db8:2::51]:80", "down", 0),
+    ]
+
+
+def test_lbctl_finds_an_ipv6_server_by_its_bracketed_endpoint(dual):
+    from lbwizard.config import edit
+
+    config = with_service(dual, address="2001:db8::100", real_servers=[rs("2001:db8:2::50")])
+    config = edit.add_server(config, "VIP1", "[2001:db8:2::50]:8080", {})
+    added = config.virtual_services[0].real_servers[-1]
+    assert (added.address, added.port) == ("2001:db8:2::50", 8080)
+    assert edit.find_server(config.virtual_services[0], "[2001:db8:2::50]:8080") is added

@@ -20,6 +20,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 
+from ..config.addressing import endpoint_text
 from ..config.model import ApplianceConfig, RealServer, VirtualService
 from ..config.paths import Paths
 from ..engines.access import Engines
@@ -124,7 +125,7 @@ def _ipvs_set(engines: Engines, entry: dict, endpoint: tuple[str, int], weight: 
     IPVS_SERVICE_WAIT, then an EngineError says the destination could not be put back.
     """
     key, service = ipvs_key(entry), ipvs_service_args(entry)
-    real, flag = f"{endpoint[0]}:{endpoint[1]}", FORWARD_FLAGS[entry["lb_kind"]]
+    real, flag = endpoint_text(*endpoint), FORWARD_FLAGS[entry["lb_kind"]]
     deadline, refused = time.monotonic() + IPVS_SERVICE_WAIT, 0
     while True:
         table = engines.ipvs_services() or {}
@@ -154,7 +155,7 @@ def _ipvs_set(engines: Engines, entry: dict, endpoint: tuple[str, int], weight: 
 
 
 def _ipvs_destination_steps(engines: Engines, entry: dict, endpoint: tuple[str, int], was, now, kernel) -> list[Step]:
-    label = f"IPVS {ipvs_key(entry)} -> {endpoint[0]}:{endpoint[1]}"
+    label = f"IPVS {ipvs_key(entry)} -> {endpoint_text(*endpoint)}"
 
     def step(what: str, done: int | None, undone: int | None) -> list[Step]:
         """Destination endpoint at weight done (None: removed); its undo, at weight undone (None: removed)."""

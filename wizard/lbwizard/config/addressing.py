@@ -40,6 +40,16 @@ def parse_cidr(text: object) -> IPv4Interface:
     return IPv4Interface(InterfaceAddress().parse(text))
 
 
+def bracketed(address: str) -> str:
+    """An address as it goes before a port (or alone, where a port may follow): [2001:db8::5] in IPv6."""
+    return f"[{address}]" if ":" in address else address
+
+
+def endpoint_text(address: str, port: int) -> str:
+    """ADDRESS:PORT as people and ipvsadm write it: [2001:db8::5]:80 in IPv6."""
+    return f"{bracketed(address)}:{port}"
+
+
 def parse_port(text: object) -> int:
     """A TCP/UDP port, 1-65535, in decimal digits."""
     return PORT.parse(text)

@@ -50,12 +50,12 @@ def find_service(config: Config, name: str) -> VirtualService:
 def server_index(service: VirtualService, key: str) -> int:
     """A real server by name, by address (when only one has it) or by address:port."""
     for index, server in enumerate(service.real_servers):
-        if key in (server.name, f"{server.address}:{server.port}"):
+        if key in (server.name, f"{server.address}:{server.port}", addressing.endpoint_text(server.address, server.port)):
             return index
     by_address = [i for i, s in enumerate(service.real_servers) if s.address == key]
     if len(by_address) == 1:
         return by_address[0]
-    known = ", ".join(f"{s.name} ({s.address}:{s.port})" for s in service.real_servers) or "none"
+    known = ", ".join(f"{s.name} ({addressing.endpoint_text(s.address, s.port)})" for s in service.real_servers) or "none"
     shown_key = shown(key)
     what = f"{shown_key} is on more than one port; use ADDRESS:PORT or the name" if by_address else f"no real server {shown_key}"
     raise EditError("rs", f"{what} in {service.name} (there are: {known})")

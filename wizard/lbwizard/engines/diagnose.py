@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from ..config.addressing import bracketed
 from ..config.model import ApplianceConfig, RealServer, VirtualService
 from ..render.realserver import nat_gateway
 from ..render.rolevars import external_address
@@ -174,7 +175,8 @@ def _syn_recv_findings(config: ApplianceConfig, service: VirtualService, engines
         connections = engines.ipvs_connections()
     except NotAsked as exc:
         return [_would(service.name, exc)]
-    stuck = [c for c in connections if c["state"] == "SYN_RECV" and c["vip"].startswith(f"{service.address}:")]
+    vip = f"{bracketed(service.address)}:"  # ipvsadm writes [2001:db8::100]:80
+    stuck = [c for c in connections if c["state"] == "SYN_RECV" and c["vip"].startswith(vip)]
     if not stuck:
         return []
     servers = sorted({c["destination"] for c in stuck})
@@ -198,8 +200,8 @@ def _syn_recv_findings(config: ApplianceConfig, service: VirtualService, engines
 def _arp_findings(config: ApplianceConfig, service: VirtualService, engines: Engines) -> list[Finding]:
     """DR: nobody but the load balancer may answer ARP for the VIP (a real server that does steals it)."""
     external = config.external_interface()
-    if service.layer != 4 or service.forwarding != "dr" or external is None:
-        return []
+    if service.layer != 4 or service.forwarding != "dr" or external is None or ":" in service.address:
+        return []  # IPv6 has no ARP: a server's neighbour advertisements for the VIP are not probed here
     try:
         macs = engines.answering_macs(external[0], service.address)
     except NotAsked as exc:

@@ -26,9 +26,11 @@ def _netlink() -> Iterator[IPRoute]:
 
 
 def local_addresses() -> set[str]:
-    """IPv4 addresses on this unit's interfaces."""
+    """IPv4 addresses and global IPv6 addresses on this unit's interfaces."""
     with _netlink() as ipr:
-        return {msg.get_attr("IFA_ADDRESS") for msg in ipr.get_addr(family=socket.AF_INET)}
+        four = {msg.get_attr("IFA_ADDRESS") for msg in ipr.get_addr(family=socket.AF_INET)}
+        six = {msg.get_attr("IFA_ADDRESS") for msg in ipr.get_addr(family=socket.AF_INET6) if msg["scope"] == 0}
+        return four | six
 
 
 def links_down(names: list[str]) -> list[str]:

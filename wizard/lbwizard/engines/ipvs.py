@@ -9,6 +9,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 
+from ..config.addressing import endpoint_text
 from .errors import EngineError
 
 
@@ -24,7 +25,7 @@ class IpvsDestination:
 
 @dataclass
 class IpvsService:
-    key: str  # "TCP 10.0.0.21:80" or "FWM 1"
+    key: str  # "TCP 10.0.0.21:80", "TCP [2001:db8::100]:80" or "FWM 1"
     scheduler: str
     destinations: list[IpvsDestination]
 
@@ -42,8 +43,8 @@ def parse_ipvsadm(text: str) -> dict[str, IpvsService]:
             services[current.key] = current
         elif words[0] == "->" and current is not None and len(words) >= 6:
             address, _, port = words[1].rpartition(":")
-            current.destinations.append(
-                IpvsDestination(address, int(port), words[2], int(words[3]), int(words[4]), int(words[5]))
+            current.destinations.append(  # an IPv6 destination is [2001:db8::50]:80: the address without brackets
+                IpvsDestination(address.strip("[]"), int(port), words[2], int(words[3]), int(words[4]), int(words[5]))
             )
     return services
 
@@ -76,13 +77,13 @@ def ipvs_key(entry: dict) -> str:
     """The ipvsadm key of one rolevars.keepalived_virtual_servers entry."""
     if entry["fwmark"]:
         return f"FWM {entry['fwmark']}"
-    return f"{entry['protocol']} {entry['address']}:{entry['port']}"
+    return f"{entry['protocol']} {endpoint_text(entry['address'], entry['port'])}"
 
 
 def ipvs_service_args(entry: dict) -> list[str]:
     if entry["fwmark"]:
         return ["-f", str(entry["fwmark"])]
-    return ["-u" if entry["protocol"] == "UDP" else "-t", f"{entry['address']}:{entry['port']}"]
+    return ["-u" if entry["protocol"] == "UDP" else "-t", endpoint_text(entry["address"], entry["port"])]
 
 
 def ipvsadm(*args: str) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from ..config.addressing import endpoint_text
 from ..config.model import ApplianceConfig, RealServer, VirtualService, ipvs_marks
 from ..render.rolevars import keepalived_virtual_servers
 from .access import Engines
@@ -30,7 +31,8 @@ class ServerStatus:
 
     @classmethod
     def of(cls, server: RealServer, actual: str, weight=None, active=None, inactive=None, check: str = "") -> ServerStatus:
-        return cls(server.name, f"{server.address}:{server.port}", server.state, actual, weight, active, inactive, check)
+        endpoint = endpoint_text(server.address, server.port)
+        return cls(server.name, endpoint, server.state, actual, weight, active, inactive, check)
 
 
 @dataclass
@@ -156,9 +158,9 @@ def collect(config: ApplianceConfig, engines: Engines) -> list[ServiceStatus]:
         else:
             engine, servers = _layer7(service, stats, haproxy_not_asked)
         endpoint = (
-            f"fwmark {service.fwmark} ({service.address}:{service.port})"
+            f"fwmark {service.fwmark} ({endpoint_text(service.address, service.port)})"
             if service.fwmark
-            else f"{service.address}:{service.port}"
+            else endpoint_text(service.address, service.port)
         )
         result.append(
             ServiceStatus(

@@ -7,11 +7,11 @@ a firewall mark become one keepalived `virtual_server fwmark N`.
 
 from __future__ import annotations
 
-from ipaddress import IPv4Interface
+from ipaddress import IPv4Interface, ip_address
 from pathlib import Path
 
 from ..config import acme_http
-from ..config.addressing import service_ports, split_endpoint
+from ..config.addressing import bracketed, service_ports, split_endpoint
 from ..config.model import (
     APPLIANCE_CERTIFICATE,
     HAPROXY_PEERS_PORT,
@@ -21,8 +21,10 @@ from ..config.model import (
     Persistence,
     VirtualService,
     extra_vips,
+    host_route,
     ipvs_marks,
     nat_addresses,
+    own_address,
 )
 from ..config.paths import Paths
 from .host_services import host_service_vars
@@ -186,15 +188,27 @@ def keepalived_vrrp(config: ApplianceConfig) -> dict | None:
     # Both instances advertise over the external side, where the peer's address is known; the internal
     # floating gateway is placed on the internal NIC, and a dead internal link is caught by tracking it.
     # The other VIPs of a side move with its floating address.
+    # A dual-stack pair has an instance per family and side (keepalived does not mix families in one), all
+    # in the one sync group: the IPv6 floating addresses move with the IPv4 ones. IPv6's advertise to VRRP's
+    # multicast group from the link-local address (RFC 5798); VRIDs are per family, so they reuse IPv4's.
     instances = []
-    sides = (("VI_EXTERNAL", external, ha.floating.external), ("VI_INTERNAL", internal, ha.floating.internal))
-    for name, side, floating in sides:
-        if side and floating:
-            prefix = IPv4Interface(side[1].address).network.prefixlen
-            more = [f"{vip}/32" for vip in extra_vips(config, side[1]) if vip != floating]
+    sides = (
+        ("VI_EXTERNAL", external, ha.floating.external, 4, 0),
+        ("VI_INTERNAL", internal, ha.floating.internal, 4, 1),
+        ("VI_EXTERNAL6", external, ha.floating.external6, 6, 0),
+        ("VI_INTERNAL6", internal, ha.floating.internal6, 6, 1),
+    )
+    for name, side, floating, family, offset in sides:
+        subnet = own_address(side[1], family) if side else None
+        if side and floating and subnet:
+            vips = [vip for vip in extra_vips(config, side[1]) if vip != floating and ip_address(vip).version == family]
+            more = [host_route(vip) for vip in vips]
             if name == "VI_EXTERNAL":  # the servers' own public addresses: held by the master only
                 more += [f"{public}/32" for public in nat_addresses(config).values() if f"{public}/32" not in more]
-            instances.append({"name": name, "device": side[0], "addresses": [f"{floating}/{prefix}", *more]})
+            addresses = [f"{floating}/{subnet.network.prefixlen}", *more]
+            instances.append(
+                {"name": name, "device": side[0], "family": family, "vrrp_id": ha.vrrp_id + offset, "addresses": addresses}
+            )
     return {
         "role": ha.role,
         "state": ha.role.upper(),
@@ -218,7 +232,8 @@ def _source(config: ApplianceConfig, service: VirtualService) -> dict:
     unit's address on that subnet.
     """
     if not service.transparent:
-        return {"transparent": False, "address": None if service.subnet_originating else service.address, "local_clients": []}
+        source = None if service.subnet_originating else bracketed(service.address)
+        return {"transparent": False, "address": source, "local_clients": []}
     local = {}
     for server in service.real_servers:
         if iface := config.interface_for(server.address):
@@ -237,12 +252,13 @@ def _haproxy_servers(service: VirtualService) -> list[dict]:
     HAProxy's relative port; the health check then needs the server's own base port."""
     servers = _servers(service, keep_offline=True)
     for server in servers:
-        server["target"] = f"{server['address']}:{server['port']}"
+        host = bracketed(server["address"])  # HAProxy reads [2001:db8::50]:80 (an IPv6 address bare is ambiguous)
+        server["target"] = f"{host}:{server['port']}"
         server["check_port"] = None
         server["agent_port"] = service.agent_port
         if service.extra_ports:
             offset = server["port"] - service.port
-            server["target"] = server["address"] + (f":{offset:+d}" if offset else "")
+            server["target"] = host + (f":{offset:+d}" if offset else "")
             server["check_port"] = server["port"]
     return servers
 
@@ -265,10 +281,12 @@ def haproxy_services(config: ApplianceConfig, root: str = "/") -> list[dict]:
             continue
         persistence = service.persistence
         ports = service_ports(service.port, service.extra_ports)
+        sorry = _endpoint(service.sorry_server, service.port)
         result.append(
             {
                 "name": service.name,
-                "address": service.address,
+                "address": bracketed(service.address),  # bind [2001:db8::100]:80
+                "client_table": "ipv6" if ip_address(service.address).version == 6 else "ip",  # source-ip stick tables
                 "ports": ports,
                 "mode": "tcp" if service.server_initiating or (persistence and persistence.mode == "ssl-session-id") else "http",
                 "tos": QOS_CLASSES.get(service.tos) if isinstance(service.tos, str) else service.tos,
@@ -276,7 +294,7 @@ def haproxy_services(config: ApplianceConfig, root: str = "/") -> list[dict]:
                 "retry_requests": service.retry_requests,
                 "acme_challenge": acme_http.answers_in_frontend(config, service),
                 "tls": {"certificates": tls_certificates(config, service, root)} if service.tls else None,
-                "sorry_server": _endpoint(service.sorry_server, service.port),
+                "sorry_server": sorry and sorry | {"address": bracketed(sorry["address"])},
                 "balance": service.scheduler,
                 "balance_param": service.scheduler_param,
                 "persistence": None
@@ -316,7 +334,7 @@ def haproxy_acme(config: ApplianceConfig) -> dict | None:
     get a port-80 listener for it (config/acme_http.py); None without an account."""
     if config.acme is None:
         return None
-    return {"thumbprint": config.acme.thumbprint, "listeners": acme_http.listener_addresses(config)}
+    return {"thumbprint": config.acme.thumbprint, "listeners": [bracketed(a) for a in acme_http.listener_addresses(config)]}
 
 
 def lvs_timeouts(config: ApplianceConfig) -> dict[str, int]:
