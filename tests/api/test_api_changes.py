@@ -12,7 +12,7 @@ import pytest
 
 from lbwizard.config import lock, model
 from lbwizard.config.paths import Paths
-from tests.api.conftest import newest, saved_text
+from tests.api.conftest import lbctl, newest, saved_text
 
 WEB = {
     "name": "WEB",
@@ -219,6 +219,13 @@ def test_a_changes_steps_can_be_followed_as_they_run(server):
     result = sent[-1][1]
     assert result["ok"] and result["version"] == newest(server.root)
     assert [data["step"] for name, data in sent[:-1]] == result["steps"]  # the same steps, as they ran
+    # the hand-over's tasks, from the playbook's events, as lbctl shows them for the same change
+    tasks = [re.sub(r"\[\d+ s\]", "[N s]", step) for step in result["steps"] if step.startswith("hand-over [")]
+    assert any("Keepalived configuration is written" in task for task in tasks), result["steps"]
+    by_lbctl = lbctl(server.root, "rs", "add", "VIP1", "192.168.2.95")
+    assert by_lbctl.returncode == 0, by_lbctl.stdout + by_lbctl.stderr
+    shown = [re.sub(r"\[\d+ s\]", "[N s]", line[2:]) for line in by_lbctl.stdout.splitlines() if line.startswith("- hand-over [")]
+    assert shown == tasks
     refused_change = events(server, "POST", "/virtual-services/VIP1/real-servers", {"address": "192.168.2.91"})
     assert [name for name, _ in refused_change] == ["problem"]
     assert refused_change[0][1]["status"] == 422 and refused_change[0][1]["errors"]

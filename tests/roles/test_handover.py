@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,15 @@ from lbwizard.setup.flow import Flow
 from lbwizard.setup.live import LiveSystem
 from tests.conftest import HA_MASTER_TWO_ARM
 from tests.roles.render import render
+
+
+def events(stdout: str) -> list[dict]:
+    """The playbook process's output: one JSON event a line (its callback plugin, lbwizard_events)."""
+    return [json.loads(line) for line in stdout.splitlines()]
+
+
+def stats(stdout: str) -> dict:
+    return next(e for e in events(stdout) if e["event"] == "stats")
 
 
 def example(**changes):
@@ -223,11 +233,14 @@ def test_an_unchanged_file_is_not_validated_and_a_changed_one_must_pass(tmp_path
         playbook_command(vars_file, ["keepalived"]), capture_output=True, text=True, env=playbook_env(), cwd=ANSIBLE_DIR
     )
     unchanged = run()
-    assert unchanged.returncode == 0 and "changed=0" in unchanged.stdout, unchanged.stdout
+    assert unchanged.returncode == 0 and stats(unchanged.stdout)["changed"] == 0, unchanged.stdout
     refusing["keepalived_router_id"] = "elsewhere"
     vars_file.write_text(json.dumps(refusing))
     changed = run()
-    assert changed.returncode != 0 and "failed to validate" in changed.stdout, changed.stdout
+    failed = [e for e in events(changed.stdout) if e["event"] == "failed"]
+    assert changed.returncode != 0 and failed[0]["message"] == "failed to validate", changed.stdout
+    assert failed[0]["task"].startswith("Keepalived configuration is written"), failed
+    assert stats(changed.stdout)["failed"] == 1
     assert (tmp_path / "etc/keepalived/keepalived.conf").read_text() == good
     assert [p.name for p in (tmp_path / "etc/keepalived").iterdir()] == ["keepalived.conf"]  # no temporary file left
 
@@ -241,11 +254,11 @@ def test_a_file_is_installed_without_a_remote_temporary_directory(tmp_path):
     remote_tmp = tmp_path / "remote-tmp"  # made by the first `mkdir -p` of a temporary directory, never removed
     env = playbook_env() | {"ANSIBLE_REMOTE_TMP": str(remote_tmp)}
     ran = subprocess.run(playbook_command(vars_file), capture_output=True, text=True, env=env, cwd=ANSIBLE_DIR)
-    assert ran.returncode == 0 and "changed=5" in ran.stdout, ran.stdout
+    assert ran.returncode == 0 and stats(ran.stdout)["changed"] == 5, ran.stdout
     assert (tmp_path / "root/etc/haproxy/haproxy.cfg").read_text() == render("haproxy", config)
     assert not remote_tmp.exists()
     # render only: the five changed files notify no handler, so no handler task is started just to be skipped
-    assert "RUNNING HANDLER" not in ran.stdout, ran.stdout
+    assert not [e for e in events(ran.stdout) if e["event"] == "task" and e["handler"]], ran.stdout
 
 
 def test_a_mode_that_differs_is_put_right_without_a_new_file(tmp_path):
@@ -392,3 +405,22 @@ def test_the_installed_command_makes_a_change_through_the_process_it_started_fir
     assert done.returncode == 0, done.stdout + done.stderr
     assert (tmp_path / "root/etc/keepalived/keepalived.conf").read_text() == render("keepalived", config)
     assert (tmp_path / "root/etc/haproxy/haproxy.cfg").read_text() == render("haproxy", config)
+
+
+def test_the_playbook_says_each_task_as_an_event_of_one_json_line(tmp_path):
+    """The callback plugin (ansible/callback_plugins/lbwizard_events.py): every line is one JSON object; a task's
+    event has its own name (not its role's prefix), its role and when it started; the totals come last."""
+    config = example()
+    vars_file = tmp_path / "vars.json"
+    vars_file.write_text(json.dumps(role_vars(config, root=str(tmp_path / "root"), services=False)))
+    before = time.time()
+    ran = subprocess.run(playbook_command(vars_file), capture_output=True, text=True, env=playbook_env(), cwd=ANSIBLE_DIR)
+    assert ran.returncode == 0, ran.stdout
+    said = events(ran.stdout)
+    tasks = [e for e in said if e["event"] == "task"]
+    assert said[-1]["event"] == "stats" and said[-1]["failed"] == 0
+    assert {e["role"] for e in tasks} == {"keepalived", "haproxy", "chrony", "rsyslog", "node_exporter"}
+    written = [e["name"] for e in tasks if e["name"].startswith("HAProxy configuration is written")]
+    assert written and not any(" : " in e["name"] for e in tasks)
+    times = [e["time"] for e in tasks]
+    assert times == sorted(times) and before <= times[0] <= times[-1] <= time.time()

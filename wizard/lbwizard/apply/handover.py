@@ -5,7 +5,8 @@ checked by its daemon before it replaces the old one, and only a file that chang
 its daemon reloaded (the roles' lb_template). A role is not run at all when its variables, its own
 code and the file it wrote are exactly what its last successful run left (handover.json): then the
 playbook could not change anything, and a change that touches one engine runs one role. Each task
-is reported as it starts, with the seconds elapsed; a failure names the failing task. As a
+is reported as it starts, with the seconds elapsed, and a failure names the failing task: the playbook's
+process writes them as events (its callback plugin's JSON lines), not as text laid out for people. As a
 transaction step, undo puts the previous daemon files back and reloads what it put back; an
 interrupted playbook is stopped, its whole process group, before anything is put back.
 """
@@ -15,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import re
 import subprocess
 import tempfile
 import time
@@ -57,9 +57,6 @@ ROLES = {
 }
 DAEMON_FILES = tuple(output.file for output in ROLES.values())
 SHARED_SOURCES = ("site.yml", "ansible.cfg", "roles/lb_files")
-_TASK = re.compile(r"^TASK \[(?:[\w.-]+ : )?(.+?)\]")
-_HANDLER = re.compile(r"^RUNNING HANDLER \[(?:[\w.-]+ : )?(.+?)\]")
-_RECAP = re.compile(r"ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)")
 
 
 class HandoverError(RuntimeError):
@@ -120,26 +117,66 @@ def run_playbook(
         handle.flush()
         vars_file = Path(handle.name)
         process = (ready and ready.take(vars_file, roles)) or _start(playbook_command(vars_file, roles))
-        task, failure, changed, output = "", [], 0, []
+        events = PlaybookEvents(progress, started)
         assert process.stdout is not None
         try:
             for line in process.stdout:
-                output.append(line.rstrip())
-                if match := _TASK.match(line) or _HANDLER.match(line):
-                    task = match.group(1)
-                    progress(f"hand-over [{time.monotonic() - started:.0f} s]: {task}")
-                elif line.startswith(("fatal:", "failed:")) or (failure and line.startswith(" ")):
-                    failure.append(line.rstrip())
-                elif match := _RECAP.search(line):
-                    changed = int(match.group(2))
+                events.read(line)
             status = process.wait()
         except BaseException:
             _stop(process)
             raise
         if status != 0:
-            detail = "\n".join(failure[:12]) or "\n".join(output[-12:])
-            raise HandoverError(f"hand-over failed at task {task!r}:\n{detail}")
-    return changed
+            raise HandoverError(f"hand-over failed at task {events.task!r}:\n{events.failure()}")
+    return events.changed
+
+
+class PlaybookEvents:
+    """What the playbook's process says, as the events its callback plugin writes (ansible/callback_plugins/
+    lbwizard_events.py, one JSON object a line): each task reported as it starts, with the seconds since the
+    hand-over began, the failures, and how many tasks changed something. A line that is not an event (Ansible's
+    own warnings) is kept only to explain a failure that sent none."""
+
+    def __init__(self, progress: Callable[[str], None], started: float):
+        self.progress = progress
+        self.started = started  # time.monotonic() when the hand-over began
+        self.wall = time.time() - (time.monotonic() - started)  # the same instant on the wall clock
+        self.task = ""
+        self.changed = 0
+        self.failures: list[dict] = []
+        self.other: list[str] = []
+
+    def read(self, line: str) -> None:
+        event = _event(line)
+        if event is None:
+            self.other = [*self.other[-11:], line.rstrip()]
+        elif event["event"] == "task":
+            self.task = str(event.get("name", ""))
+            at = event.get("time")
+            seconds = at - self.wall if isinstance(at, int | float) else time.monotonic() - self.started
+            self.progress(f"hand-over [{max(seconds, 0):.0f} s]: {self.task}")
+        elif event["event"] == "failed":
+            self.failures.append(event)
+        elif event["event"] == "stats":
+            self.changed = int(event.get("changed", 0))
+
+    def failure(self) -> str:
+        """What the failed tasks said (their message, and the output of a command they ran), else the last lines."""
+        lines = []
+        for event in self.failures[:3]:
+            lines.append(f"{event.get('task')}: {event.get('message')}")
+            lines += [f"  {line}" for key in ("stderr", "stdout") for line in str(event.get(key) or "").splitlines()[-8:]]
+        return "\n".join(lines) or "\n".join(self.other)
+
+
+def _event(line: str) -> dict | None:
+    if not line.startswith("{"):
+        return None
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return None
+    return event if isinstance(event, dict) and isinstance(event.get("event"), str) else None
 
 
 def _role_sources(role: str) -> list[Path]:

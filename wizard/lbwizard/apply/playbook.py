@@ -3,8 +3,8 @@
 The hand-over starts this as a process of its own (`python -m lbwizard.apply.playbook SITE VARS
 [TAGS]`): its own process group, which an interrupt can stop whole, and its own output, which a
 Textual screen must not receive. Measured against the plain ansible-playbook command on the same
-playbook (tests/bench/bench_handover.py) it is the faster; its output is the same default callback's,
-so the hand-over reads the same TASK lines and recap.
+playbook (tests/bench/bench_handover.py) it is the faster; its output is the events of the stdout callback
+playbook_env() names (lbwizard_events: one JSON line per task started, failure, and the totals).
 
 `--ready SITE` starts it ahead: it imports Ansible, reads the inventory and loads the plugins every run
 uses while the change's earlier steps run (about 5 s under TCG), then reads one line on stdin, the
@@ -28,7 +28,7 @@ import yaml
 
 # what every run loads: found and read once ahead, from the cache after (class only: nothing runs)
 PLUGINS = {
-    "callback": ["default"],
+    "callback": ["lbwizard_events"],
     "strategy": ["linear"],
     "connection": ["local"],
     "shell": ["sh"],

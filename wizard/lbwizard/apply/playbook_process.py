@@ -42,11 +42,16 @@ def ready_playbook_command() -> list[str]:
     return [sys.executable, "-m", "lbwizard.apply.playbook", "--ready", str(ANSIBLE_DIR / "site.yml")]
 
 
+EVENTS_CALLBACK = "lbwizard_events"  # ansible/callback_plugins/: the hand-over's events as JSON lines
+
+
 def playbook_env() -> dict[str, str]:
-    """Our ansible.cfg, no colours, and modules run by this very interpreter (the appliance's venv)."""
+    """Our ansible.cfg, its output as events (the hand-over reads them; ansible.cfg's own stdout callback stays
+    the default one, for people), no colours, and modules run by this very interpreter (the appliance's venv)."""
     return {
         **os.environ,
         "ANSIBLE_CONFIG": str(ANSIBLE_DIR / "ansible.cfg"),
+        "ANSIBLE_STDOUT_CALLBACK": EVENTS_CALLBACK,
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
         "ANSIBLE_LOCALHOST_WARNING": "false",
