@@ -11,10 +11,12 @@ network.
 from __future__ import annotations
 
 import copy
+import json
 import sys
 
 from lbwizard.config import model
-from tests.conftest import TWO_ARM_NAT
+from lbwizard.config.verify import verify
+from tests.conftest import ONE_ARM_DR, TWO_ARM_NAT
 from tests.netns.lab import lbwizard
 from tests.netns.test_default_deny_netns import listen
 
@@ -119,3 +121,54 @@ def test_a_dual_stack_unit_is_applied_scanned_routed_and_rolled_back(lab, tmp_pa
     after = ipv6_state(lab)
     after["routes"] = after["routes"].replace("2001:db8:2::/64 via 2001:db8::21 dev ext metric 1024 pref medium\n", "")
     assert after == before
+
+
+def mac_of(lab, namespace: str, device: str) -> str:
+    return json.loads(lab.run(namespace, "ip", "-j", "link", "show", device).stdout)[0]["address"]
+
+
+def neighbour(lab, namespace: str, address: str) -> str:
+    """The namespace's neighbour entry for an address: its MAC, or its state when it has none."""
+    found = json.loads(lab.run(namespace, "ip", "-6", "-j", "neigh", "show", address).stdout)
+    return found[0].get("lladdr") or found[0]["state"][0] if found else "none"
+
+
+def test_the_ipv6_dr_script_makes_a_server_take_the_vip_without_answering_neighbour_solicitations(lab, tmp_path):
+    """One-arm DR over IPv6 on the internal bridge: the server runs its script (the VIP on lo as a /128, no
+    ARP settings), a host on its link solicits the VIP and gets no answer from it, and packets for the VIP
+    sent to the server's MAC (what IPVS's DR does) are answered by the server, from the VIP, directly."""
+    from lbwizard.render import realserver
+    from lbwizard.setup.flow import Flow
+    from lbwizard.setup.live import LiveSystem
+
+    vip = "2001:db8:2::100"
+    config = Flow(LiveSystem()).run_answers(copy.deepcopy(ONE_ARM_DR | {"eth0_address6": "2001:db8:2::21/64"}))
+    config.interfaces["eth0"].address, config.gateway = "192.168.2.21/24", None  # eth0's side is the bridge here
+    config.nameservers = []
+    config.virtual_services[0] = model.VirtualService(
+        "WEB6", vip, 80, forwarding="dr", real_servers=[model.RealServer("RIP1", "2001:db8:2::50", 80)]
+    )
+    assert verify(config) == []
+    text = realserver.scripts(config)["RIP1-2001_db8_2__50.sh"]
+    lab.add_real_server("peer", "192.168.2.77")  # a host on the servers' link that looks for the VIP
+    lab.run("peer", "ip", "-6", "addr", "add", "2001:db8:2::77/64", "dev", "eth0", "nodad")
+    lab.run("rs1", "ip", "-6", "addr", "add", "2001:db8:2::50/64", "dev", "eth0", "nodad")
+    script = tmp_path / "rs.sh"
+    script.write_text(text)
+    setup = lab.run("rs1", "env", f"LBWIZARD_RS_STATE={tmp_path / 'state'}", "sh", str(script), check=False)
+    assert setup.returncode == 0, setup.stdout + setup.stderr
+    assert f"inet6 {vip}/128 scope global" in lab.run("rs1", "ip", "-6", "addr", "show", "dev", "lo").stdout
+    lab.start_http("rs1", vip, 80, answer="rs1")
+
+    # solicited on the link (a ping needs its neighbour first): nobody answers for the VIP, the server neither
+    lab.run("peer", "ping", "-6", "-c", "2", "-W", "1", vip, check=False)
+    assert neighbour(lab, "peer", vip) in ("FAILED", "INCOMPLETE", "none"), neighbour(lab, "peer", vip)
+    # what IPVS's DR does: the VIP's packets to the server's MAC; the server answers from the VIP itself
+    server_mac = mac_of(lab, "rs1", "eth0")
+    lab.run("peer", "ip", "-6", "neigh", "replace", vip, "lladdr", server_mac, "dev", "eth0", "nud", "permanent")
+    assert lab.fetch_until("peer", f"http://[{vip}]/", "rs1\n") == "rs1\n"
+    connections = lab.run("rs1", "ss", "-6", "-tnH", "state", "time-wait").stdout
+    assert f"[{vip}]:80" in connections, connections  # the server's end of the connection is the VIP
+
+    undone = lab.run("rs1", "env", f"LBWIZARD_RS_STATE={tmp_path / 'state'}", "sh", str(script), "--undo", check=False)
+    assert undone.returncode == 0 and vip not in lab.run("rs1", "ip", "-6", "addr", "show", "dev", "lo").stdout

@@ -360,3 +360,24 @@ def test_lbctl_finds_an_ipv6_server_by_its_bracketed_endpoint(dual):
     added = config.virtual_services[0].real_servers[-1]
     assert (added.address, added.port) == ("2001:db8:2::50", 8080)
     assert edit.find_server(config.virtual_services[0], "[2001:db8:2::50]:8080") is added
+
+
+def test_the_real_server_scripts_speak_the_servers_family():
+    from lbwizard.render import realserver
+
+    config = config_of(ONE_ARM_DR | {"eth0_address6": "2001:db8::21/64"})
+    config.virtual_services.append(
+        model.VirtualService(
+            "V6", "2001:db8::100", 80, forwarding="dr", real_servers=[model.RealServer("R6", "2001:db8::50", 80)]
+        )
+    )
+    assert verify(config) == []
+    scripts = realserver.scripts(config)
+    linux, windows, legacy = (scripts[f"R6-2001_db8__50{end}"] for end in (".sh", ".ps1", "-2003.cmd"))
+    assert 'ip -6 addr add "$vip/128" dev lo' in linux and 'arp_ignore" 1' in linux  # the loop over no ARP keys
+    assert "for key in ; do" in linux and 'ip6tables -t nat -A PREROUTING -d "$1/128" -j REDIRECT' in linux
+    assert "-PrefixLength 128" in windows and "netsh interface ipv6 set interface" in windows
+    assert "set IPV6=2001:db8::50" in legacy and "goto no_ipv6" in legacy
+    four = scripts["RIP1-10.0.0.100.sh"]
+    assert 'ip addr add "$vip/32" dev lo' in four and "for key in net.ipv4.conf.all net.ipv4.conf.lo; do" in four
+    assert "set IPV6=\r\n" in scripts["RIP1-10.0.0.100-2003.cmd"]
