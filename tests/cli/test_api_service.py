@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -154,3 +155,22 @@ def test_systemd_reads_the_units_without_a_complaint(tmp_path):
     service = (OVERLAY / "etc/systemd/system/lbwizard-api.service").read_text()
     assert "KillMode=mixed" in service and "NoNewPrivileges=yes" in service
     assert os.access(FOLLOW, os.X_OK)
+
+
+def test_the_server_listens_on_an_address_no_interface_holds_yet(root, tmp_path):  # noqa: F811
+    """IP_FREEBIND: an own address the boot could not set answers once it is there; the server does not fail."""
+    log = tmp_path / "serve.log"
+    with log.open("w") as out:
+        server = subprocess.Popen(
+            [LBWIZARD, "serve", "--dry-run", "--root", str(root), "--listen", "192.0.2.77:19443"], stdout=out, stderr=out
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while "https://192.0.2.77:19443/api/v1/" not in log.read_text():
+            assert server.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        time.sleep(1)
+        assert server.poll() is None, log.read_text()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

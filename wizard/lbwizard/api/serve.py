@@ -65,10 +65,21 @@ def readiness(paths: Paths) -> tuple[int, str]:
     return READY, "ready: the API serves on this unit"
 
 
+IP_FREEBIND = 15  # linux/in.h (IPV6_FREEBIND is 78): bind an address the system does not hold (yet)
+IPV6_FREEBIND = 78
+
+
 def _socket(host: str, port: int) -> socket.socket:
+    """A listening socket's address bound, even one no interface holds now: an address the boot apply could not set
+    (a NIC missing, the engines held) then answers once it is there, and the others serve meanwhile; a server that
+    failed to bind it would only be restarted by systemd, again and again."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if family == socket.AF_INET6:
+        sock.setsockopt(socket.IPPROTO_IPV6, IPV6_FREEBIND, 1)
+    else:
+        sock.setsockopt(socket.IPPROTO_IP, IP_FREEBIND, 1)
     sock.bind((host, port))
     sock.set_inheritable(True)
     return sock
