@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 from lbwizard.apply.handover import DAEMON_FILES
+from lbwizard.config import history as lbwizard_history
 from lbwizard.config import model
+from lbwizard.config.paths import Paths
 from tests.conftest import TWO_ARM_NAT
 from tests.netns.lab import lbwizard
 from tests.netns.test_apply_netns import OUTSIDE, apply, foreign_rules, write_config
@@ -48,6 +51,13 @@ def test_rollback_after_a_second_apply_returns_to_the_first(lab, tmp_path):
     assert rollback(lab, tmp_path).returncode == 0
     assert lab.dump() == after_first
     assert (tmp_path / "root/etc/lbwizard/appliance.yaml").read_text() == first_config
+    # the configuration put back is the newest version, so the next boot keeps every version (it used to
+    # take the rolled-back change's version for one a power cut had stopped, and let it go)
+    history = tmp_path / "root/etc/lbwizard/history"
+    assert sorted(p.name for p in history.glob("*.yaml")) == ["0001.yaml", "0002.yaml", "0003.yaml"]
+    assert (history / "0003.yaml").read_text() == first_config
+    assert "rollback" in json.loads((history / "0003.json").read_text())["command"]
+    assert lbwizard_history.unfinished(Paths(tmp_path / "root")) == []
     assert sorted(p.name for p in (tmp_path / "root/etc/lbwizard/realservers").iterdir()) == [
         "RIP1-192.168.2.50-2003.cmd",
         "RIP1-192.168.2.50.ps1",

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..config import model
+from ..config import history, model, provenance
 from ..config.files import atomic_write
 from ..config.model import ApplianceConfig, ConfigFormatError
 from ..config.paths import Paths
@@ -157,6 +157,21 @@ def _text(path: Path) -> str | None:
     return path.read_text() if path.is_file() else None
 
 
+def _history_steps(files: dict, paths: Paths) -> list[Step]:
+    """The configuration put back, kept as the newest history version with who put it back, before
+    appliance.yaml is restored (as a change keeps its own). Without it the version of the change rolled back
+    stayed newest, unlike the saved config, and the next boot removed it as one a power cut had stopped."""
+    wanted = (files.get(str(paths.appliance_yaml.relative_to(paths.root))) or {}).get("text")
+    if wanted is None or wanted == _text(paths.appliance_yaml):
+        return []
+    number = history.next_number(paths)
+    version, record = history.path_of(paths, number), history.record_of(paths, number)
+    return [
+        file_step(version, wanted, f"keep the configuration put back as {version}"),
+        file_step(record, json.dumps(provenance.describe(), indent=1) + "\n", f"say who made version {number} and how"),
+    ]
+
+
 def plan(record: dict, paths: Paths, engines: Engines) -> list[Step]:
     """The steps that put back the recorded state: the network, the firewall, the files, the engines."""
     picture = record["picture"]
@@ -171,6 +186,7 @@ def plan(record: dict, paths: Paths, engines: Engines) -> list[Step]:
     steps += [_chain_step(wanted) for wanted in picture["chains"].values()]
     engines_before, engines_after = _engine_steps(files, paths, engines)
     steps += engines_before
+    steps += _history_steps(files, paths)
     recorded = {paths.root / name for name in files}
     for path in tracked_files(paths):  # files the apply created that did not exist before
         if path not in recorded:
