@@ -13,12 +13,16 @@ from __future__ import annotations
 import copy
 import json
 import sys
+import time
+
+import pytest
 
 from lbwizard.config import model
 from lbwizard.config.verify import verify
 from tests.conftest import ONE_ARM_DR, TWO_ARM_NAT
-from tests.netns.lab import lbwizard
+from tests.netns.lab import lbwizard, sh
 from tests.netns.test_default_deny_netns import listen
+from tests.netns.test_vrrp_netns import Pair
 
 DUAL = TWO_ARM_NAT | {"eth0_address6": "2001:db8::21/64", "eth1_address6": "2001:db8:2::21/64", "gateway6": "fe80::1"}
 OUTSIDER = "2001:db8:99::31"
@@ -172,3 +176,120 @@ def test_the_ipv6_dr_script_makes_a_server_take_the_vip_without_answering_neighb
 
     undone = lab.run("rs1", "env", f"LBWIZARD_RS_STATE={tmp_path / 'state'}", "sh", str(script), "--undo", check=False)
     assert undone.returncode == 0 and vip not in lab.run("rs1", "ip", "-6", "addr", "show", "dev", "lo").stdout
+
+
+class DualStackPair(Pair):
+    """test_vrrp_netns's pair with IPv6 on both sides of both units, the IPv6 floating addresses beside the
+    IPv4 ones, and a client on the external link that watches its neighbour entry for the IPv6 VIP."""
+
+    OWN6 = {"a": ("2001:db8::21", "2001:db8:2::21"), "b": ("2001:db8::22", "2001:db8:2::22")}
+
+    def config(self, unit: str) -> model.ApplianceConfig:
+        config = super().config(unit)
+        external, internal = self.OWN6[unit]
+        config.interfaces["eth0"].address6 = f"{external}/64"
+        config.interfaces["eth1"].address6 = f"{internal}/64"
+        config.ha.floating.external6, config.ha.floating.internal6 = VIP6, GATEWAY6
+        assert verify(config) == [], verify(config)
+        return config
+
+    def add_client(self) -> None:
+        sh("ip", "netns", "add", self.ns("client"))
+        sh(
+            "ip",
+            "link",
+            "add",
+            "eth0",
+            "netns",
+            self.ns("client"),
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "ceth0",
+            "netns",
+            self.ns("sw"),
+        )
+        self.run("sw", "ip", "link", "set", "ceth0", "master", "ext")
+        self.run("sw", "ip", "link", "set", "ceth0", "up")
+        self.run("client", "ip", "-6", "addr", "add", "2001:db8::31/64", "dev", "eth0", "nodad")
+        self.run("client", "ip", "link", "set", "eth0", "up")
+
+    def holds6(self, unit: str) -> set[str]:
+        addresses = self.run(unit, "ip", "-6", "-o", "addr", "show", "scope", "global").stdout
+        return {address for address in (VIP6, GATEWAY6) if f" {address}/64 " in addresses}
+
+    def close(self) -> None:
+        super().close()
+        sh("ip", "netns", "del", self.ns("client"), check=False)
+
+
+VIP6, GATEWAY6 = "2001:db8::20", "2001:db8:2::20"
+
+
+@pytest.fixture
+def dual_pair(tmp_path):
+    built = DualStackPair(tmp_path)
+    try:
+        built.build()
+        built.add_client()
+        yield built
+    finally:
+        built.close()
+
+
+def wait(condition, timeout: float, what: str, poll: float = 0.02) -> float:
+    start = time.monotonic()
+    while not condition():
+        assert time.monotonic() - start < timeout, what
+        time.sleep(poll)
+    return time.monotonic() - start
+
+
+def test_the_ipv6_floating_addresses_move_with_the_ipv4_ones_and_the_clients_neighbour_entry_follows(dual_pair):
+    pair = dual_pair
+    pair.start("b")
+    pair.start("a")
+    pair.wait_for_holder("a")
+    wait(lambda: pair.holds6("a") == {VIP6, GATEWAY6} and not pair.holds6("b"), 15, "a holds the IPv6 floating addresses")
+    a_mac, b_mac = mac_of(pair, "a", "eth0"), mac_of(pair, "b", "eth0")
+    wait(lambda: pair.run("client", "ping", "-6", "-c", "1", "-W", "1", VIP6, check=False).returncode == 0, 10, "ping the VIP")
+    assert neighbour(pair, "client", VIP6) == a_mac
+
+    pair.run("a", "ip", "link", "set", "eth0", "down")  # a pulled cable: a can answer nobody now
+    moved = wait(lambda: pair.holds6("b") == {VIP6, GATEWAY6}, 10, "b takes the IPv6 floating addresses")
+    pair.wait_for_holder("b", timeout=10, only=False)  # and the IPv4 ones, in the same sync group
+    # the client sends nothing: only b's unsolicited neighbour advertisement can change its entry
+    followed = wait(lambda: neighbour(pair, "client", VIP6) == b_mac, 10, f"the client's entry follows b ({b_mac})")
+    print(f"IPv6 VIP on b {moved:.2f} s after the pulled cable; the client's neighbour entry {followed:.2f} s after it")
+    assert moved + followed < 5
+    wait(lambda: pair.run("client", "ping", "-6", "-c", "1", "-W", "1", VIP6, check=False).returncode == 0, 10, "b answers")
+
+
+def test_haproxy_proxies_an_ipv6_vip_to_ipv4_servers_and_an_ipv4_vip_to_ipv6_servers(lab, tmp_path):
+    from tests.netns.lab import apply_and_start_haproxy
+
+    add_ipv6(lab)
+    config = dual_config()
+    web6 = config.virtual_services[-1]
+    web6.persistence = model.Persistence("source-ip", 600)
+    web4 = model.VirtualService("WEB4", "10.0.0.21", 8080, layer=7, forwarding="snat", scheduler="roundrobin")
+    web4.real_servers = [model.RealServer("RIP6", "2001:db8:2::50", 8080)]
+    config.virtual_services.append(web4)
+    assert verify(config) == []
+    lab.start_http("rs1", "192.168.2.50", 80)  # each answers with the caller's address: HAProxy's source
+    lab.start_http("rs1", "2001:db8:2::50", 8080)
+    apply_and_start_haproxy(lab, tmp_path, config)
+    assert lab.fetch_until("client", "http://[2001:db8::100]/", "192.168.2.21\n") == "192.168.2.21\n"  # IPv6 -> IPv4
+    assert lab.fetch_until("client", "http://10.0.0.21:8080/", "2001:db8:2::21\n") == "2001:db8:2::21\n"  # IPv4 -> IPv6
+    table = haproxy_command(tmp_path / "admin.sock", "show table WEB6_servers")
+    assert "type: ipv6" in table and "key=2001:db8::31 " in table, table  # the IPv6 client's persistence entry
+
+
+def haproxy_command(sock, command: str) -> str:
+    import socket
+
+    with socket.socket(socket.AF_UNIX) as client:
+        client.connect(str(sock))
+        client.sendall(f"{command}\n".encode())
+        return b"".join(iter(lambda: client.recv(65536), b"")).decode()
