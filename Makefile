@@ -6,7 +6,9 @@ PY := $(VENV)/bin/python
 APT_PACKAGES := python3-venv python3-dev gcc libc6-dev libcrypt1 zstd openssl iproute2 iputils-ping iptables openssh-client openssh-server chrony rsyslog procps util-linux tmux haproxy keepalived ipvsadm curl wrk pebble chromium chromium-driver \
 	mmdebstrap qemu-system-x86 qemu-utils grub-pc-bin grub-efi-amd64-bin ovmf xorriso mtools dosfstools e2fsprogs gdisk
 ROOT_DIR ?= build/root
-# the host tiers wait part of the time (check intervals, timeouts, ARP): 3 workers keep the 2 cores busy
+# the host tiers wait part of the time (check intervals, timeouts, ARP): 3 workers keep the 2 cores busy.
+# --maxschedchunk 2: xdist's load mode otherwise hands a worker hundreds of tests at once, and near the end one
+# worker ran the slow netns tests alone while the other two sat idle (CI: 1352 s wall for 1598 s of tests)
 HOST_WORKERS ?= 3
 
 IMAGE := build/lb-appliance.qcow2
@@ -60,7 +62,7 @@ test: ## the whole suite: unit, tui, cli, roles, netns and e2e (QEMU boots of th
 	@start=$$(date +%s) && $(MAKE) --no-print-directory lint && echo "time: lint $$(( $$(date +%s) - start )) s"
 	@start=$$(date +%s) && $(MAKE) --no-print-directory image && echo "time: image $$(( $$(date +%s) - start )) s"
 	@base=$$(mktemp -d /tmp/lbwXXXX) && rc=0 && start=$$(date +%s) && \
-	$(VENV)/bin/pytest -q -n $(HOST_WORKERS) --basetemp=$$base --durations=25 tests/netns tests/cli tests/api tests/web tests/tui tests/roles tests/unit \
+	$(VENV)/bin/pytest -q -n $(HOST_WORKERS) --maxschedchunk 2 --basetemp=$$base --durations=25 tests/netns tests/cli tests/api tests/web tests/tui tests/roles tests/unit \
 		|| rc=$$?; \
 	echo "time: netns, cli, api, web, tui, roles and unit tiers, $(HOST_WORKERS) workers: $$(( $$(date +%s) - start )) s"; \
 	start=$$(date +%s) && $(VENV)/bin/pytest -q --durations=30 --reruns 1 --only-rerun GuestKernelStalled tests/e2e || rc=$$?; \

@@ -59,6 +59,10 @@ def test_a_services_chart_rises_after_traffic_through_it(lab, tmp_path, tmp_path
     unit_certificate(root)
     Paths(root).admin_password_hash.write_text(hash_password(PASSWORD) + "\n")
     server = serve(lab, root, tmp_path / "serve.log")
+    # chromium drops a page load with ERR_NETWORK_CHANGED when its namespace's addresses change under it: the
+    # links' IPv6 link-local addresses leave their duplicate-address detection a moment after the lab is made
+    settled = lambda: not lab.run("lb", "ip", "-6", "addr", "show", "tentative").stdout.strip()
+    wait_for(settled, 30, "the namespace's addresses out of duplicate-address detection")
     try:
         with sync_api.sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=str(browser_in(lab, tmp_path)), headless=True, args=FLAGS)
