@@ -35,7 +35,7 @@ export function forget() {
 function headersFor(method, options) {
   const headers = { Accept: options.stream ? "text/event-stream" : "application/json" };
   if (options.body !== undefined) headers["Content-Type"] = "application/json";
-  if (options.raw !== undefined) headers["Content-Type"] = "application/octet-stream";
+  if (options.raw !== undefined) headers["Content-Type"] = options.rawType || "application/octet-stream";
   if (method !== "GET" && session.csrf) headers["X-CSRF-Token"] = session.csrf;
   if (options.auto) headers["X-Refresh"] = "auto"; // the page refreshing itself does not keep the session alive
   return headers;

@@ -5,6 +5,7 @@ import * as api from "./api.js";
 import { h, replace } from "./dom.js";
 import { accessPage } from "./pages/access.js";
 import { backupPage } from "./pages/backup.js";
+import { certificatesPage } from "./pages/certificates.js";
 import { dashboardPage } from "./pages/dashboard.js";
 import { historyPage } from "./pages/history.js";
 import { loginPage } from "./pages/login.js";
@@ -25,6 +26,7 @@ const ROUTES = [
   [/^#\/services\/([^/]+)$/, (m, main) => servicePage(decodeURIComponent(m[1]), main)],
   [/^#\/services\/([^/]+)\/servers\/new$/, (m, main) => serverPage(decodeURIComponent(m[1]), null, main)],
   [/^#\/services\/([^/]+)\/servers\/([^/]+)$/, (m, main) => serverPage(decodeURIComponent(m[1]), decodeURIComponent(m[2]), main)],
+  [/^#\/certificates$/, certificatesPage],
   [/^#\/history$/, historyPage],
   [/^#\/access$/, accessPage],
   [/^#\/settings$/, settingsPage],

@@ -7,7 +7,7 @@ import { h, replace } from "../dom.js";
 
 let serial = 0;
 
-// fields: [{name, label, type: "text"|"checkbox"|"select"|"textarea", options, help, value, also: [lbctl's names]}]
+// fields: [{name, label, type: "text"|"checkbox"|"select"|"textarea"|"file", options, accept, help, value, also: [lbctl's names]}]
 export function smallForm(title, fields, submitLabel, send) {
   const errors = new Map();
   const controls = new Map();
@@ -19,7 +19,8 @@ export function smallForm(title, fields, submitLabel, send) {
     const control = f.type === "checkbox" ? h("input", { ...common, type: "checkbox", checked: Boolean(f.value) })
       : f.type === "select" ? h("select", common, f.options.map((o) => h("option", { value: o, selected: o === f.value, text: o })))
         : f.type === "textarea" ? h("textarea", { ...common, rows: 3, spellcheck: "false", text: f.value || "" })
-          : h("input", { ...common, type: "text", value: f.value ?? "", autocomplete: "off", spellcheck: "false" });
+          : f.type === "file" ? h("input", { ...common, type: "file", accept: f.accept })
+            : h("input", { ...common, type: "text", value: f.value ?? "", autocomplete: "off", spellcheck: "false" });
     errors.set(f.name, { error, control });
     for (const name of f.also || []) errors.set(name, { error, control }); // lbctl's own name for it
     controls.set(f.name, control);
@@ -29,7 +30,7 @@ export function smallForm(title, fields, submitLabel, send) {
   });
   const submit = h("button", { type: "submit", class: "primary", text: submitLabel });
   const form = h("form", { "aria-label": title }, summary, h("div", { class: "fields" }, blocks), h("p", { class: "buttons" }, submit));
-  const values = () => Object.fromEntries([...controls].map(([name, c]) => [name, c.type === "checkbox" ? c.checked : c.value.trim()]));
+  const values = () => Object.fromEntries([...controls].map(([name, c]) => [name, c.type === "checkbox" ? c.checked : c.type === "file" ? c.files[0] || null : c.value.trim()]));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     for (const { error, control } of errors.values()) {
