@@ -75,7 +75,8 @@ async def main():
 asyncio.run(main())
 """
 # every port below 1025, and the ones this appliance's daemons or a careless admin might open
-SCANNED_PORTS = [*range(1, 1025), 1936, 2222, 3306, 5000, 8000, 8080, 8081, 8405, 8443, 8848, 9000, 9100, 9101, 10000, 11211]
+SCANNED_PORTS = [*range(1, 1025), 1936, 2222, 3306, 5000, 8000, 8080, 8081, 8405, 8443, 8848, 9000, 9100, 9101, 9443]
+SCANNED_PORTS += [10000, 11211]
 
 
 def open_ports(lab, namespace: str, host: str) -> set[int]:

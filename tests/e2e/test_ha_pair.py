@@ -25,6 +25,7 @@ from lbwizard.config import model
 from lbwizard.config.model import RealServer, VirtualService
 from lbwizard.config.verify import verify
 from tests.conftest import HA_BACKUP_TWO_ARM, HA_MASTER_TWO_ARM
+from tests.e2e.https_api import a_change_through_the_masters_api_reaches_the_peer
 from tests.e2e.steps import (
     BOOT,
     answered_config,
@@ -224,6 +225,7 @@ def test_ha_pair_fails_over_on_a_pulled_cable_and_on_power_off(guest_lab):
     wait_served(guest_lab, VIP_URL, timeout=60)
 
     backup = one_system(guest_lab, master, backup)
+    a_change_through_the_masters_api_reaches_the_peer(guest_lab, master, backup, servers)  # issue 36
 
     client = start(guest_lab, "client", LINE_CLIENT, "10.0.0.20", str(ECHO_PORT))
     client_port = read_line(client, 30)

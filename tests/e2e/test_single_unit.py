@@ -80,6 +80,7 @@ import yaml
 from image.lab import HTTP_SERVER, answers_disk, sh
 from tests.conftest import TWO_ARM_NAT
 from tests.e2e.admin_day import PICTURE_SCRIPT, administrators_day
+from tests.e2e.https_api import API_DOCUMENT, https_api_on_the_unit
 from tests.e2e.single_unit_configs import (
     DR_SERVERS,
     GIVE_ETH1_BACK,
@@ -198,8 +199,10 @@ def ssh(lab, *options: str) -> subprocess.CompletedProcess:
 def test_only_the_expected_ports_are_open_and_ssh_takes_the_answers_disk_key_only(unit):
     guest_lab, guest, _ = unit
     wait_served(guest_lab)
-    assert open_ports(guest_lab, "client", "10.0.0.21") == {22, 80}  # SSH (a management network) and VIP1
-    assert open_ports(guest_lab, "rs1", "192.168.2.21") == {22}  # the internal side: management only
+    listening = lambda: guest_lab.run("client", "curl", "-sk", "-o", "/dev/null", API_DOCUMENT, check=False).returncode == 0
+    wait_until(listening, 180, "the HTTPS API listening (lbwizard-api.service, started after the answers disk)")
+    assert open_ports(guest_lab, "client", "10.0.0.21") == {22, 80, 9443}  # SSH and the API (management) and VIP1
+    assert open_ports(guest_lab, "rs1", "192.168.2.21") == {22, 9443}  # the internal side: management only
     status, link = guest.shell("ip -6 -o addr show dev eth0 scope link | awk '{print $4}' | cut -d/ -f1")
     assert status == 0 and link.strip().startswith("fe80:"), link
     assert open_ports(guest_lab, "client", f"{link.strip().splitlines()[-1]}%eth0") == set()  # no IPv6 management
@@ -218,6 +221,13 @@ def test_only_the_expected_ports_are_open_and_ssh_takes_the_answers_disk_key_onl
     answered, rsa_started = (int(n) for n in order.split()[-2:])
     assert status == 0 and 0 < answered <= rsa_started, order
     assert host_keys(guest_lab, "ed25519").startswith("ssh-ed25519 ")  # still served after ssh's reload
+
+
+def test_a_server_added_through_the_https_api_serves_the_client_and_the_api_answers_management_only(unit):
+    """Issue 36 on the image (tests/e2e/https_api.py): a token made over SSH, curl from the client's namespace."""
+    guest_lab, guest, _ = unit
+    apply_from_answers_disk(guest, "base.yaml")  # the example's one server, whatever ran before
+    https_api_on_the_unit(guest_lab, guest)
 
 
 def test_second_real_server_added_by_lbctl_drained_then_a_pulled_cable(unit):
