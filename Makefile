@@ -87,6 +87,7 @@ bench: venv ## speed targets, as absolute times and ratios (numbers go into the 
 	$(PY) tests/bench/bench_vrrp.py
 	$(PY) tests/bench/bench_l7.py
 	$(PY) tests/bench/bench_api.py
+	$(PY) tests/bench/bench_api_unit.py
 	$(PY) tests/bench/bench_web.py
 
 clean:
