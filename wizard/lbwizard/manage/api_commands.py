@@ -8,14 +8,12 @@ The token is printed once, when it is made; only its SHA-256 is kept (config/api
 from __future__ import annotations
 
 import argparse
-import copy
 import dataclasses
 import sys
-from collections.abc import Callable
 
 from ..config import api_tokens, verify_host
-from ..config.model import ApplianceConfig
 from .changes import EXIT_OK
+from .host_commands import changed_copy
 
 
 def add_parser(commands, common: argparse.ArgumentParser) -> None:
@@ -58,15 +56,6 @@ def _token(ctl, args: argparse.Namespace) -> int:
     return ctl.out(f"removed API token {args.name}", {"removed": args.name}) or EXIT_OK
 
 
-def _changed(edit: Callable[[ApplianceConfig], None]) -> Callable[[ApplianceConfig], ApplianceConfig]:
-    def make(current: ApplianceConfig) -> ApplianceConfig:
-        changed = copy.deepcopy(current)
-        edit(changed)
-        return changed
-
-    return make
-
-
 def _settings(ctl, args: argparse.Namespace) -> int:
     if args.action == "show":
         config = ctl.config()
@@ -77,5 +66,5 @@ def _settings(ctl, args: argparse.Namespace) -> int:
         return ctl.out(text, dataclasses.asdict(api) | {"addresses": addresses, "urls": urls}) or EXIT_OK
     if args.action in ("on", "off"):
         enabled = args.action == "on"
-        return ctl.commit(_changed(lambda config: setattr(config.api, "enabled", enabled)), f"the API is {args.action}")
-    return ctl.commit(_changed(lambda config: setattr(config.api, "port", args.port)), f"the API's port is now {args.port}")
+        return ctl.commit(changed_copy(lambda config: setattr(config.api, "enabled", enabled)), f"the API is {args.action}")
+    return ctl.commit(changed_copy(lambda config: setattr(config.api, "port", args.port)), f"the API's port is now {args.port}")

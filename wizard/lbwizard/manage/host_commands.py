@@ -38,7 +38,9 @@ def add_parser(commands, common: argparse.ArgumentParser) -> None:
     ports.add_argument("--haproxy", type=int, help="HAProxy's exporter's port (layer 7)")
 
 
-def _changed(edit: Callable[[ApplianceConfig], None]) -> Callable[[ApplianceConfig], ApplianceConfig]:
+def changed_copy(edit: Callable[[ApplianceConfig], None]) -> Callable[[ApplianceConfig], ApplianceConfig]:
+    """A change for ctl.commit: edit applied to a copy of the current config (the one lbctl's settings commands share)."""
+
     def make(current: ApplianceConfig) -> ApplianceConfig:
         changed = copy.deepcopy(current)
         edit(changed)
@@ -56,7 +58,7 @@ def cmd_time(ctl, args: argparse.Namespace) -> int:
     except verify_host.HostSettingError as exc:
         return ctl.problems([("servers", str(exc))])
     what = f"NTP servers are now {', '.join(servers)}" if servers else "no NTP server now"
-    return ctl.commit(_changed(lambda config: setattr(config.time, "ntp_servers", servers)), what)
+    return ctl.commit(changed_copy(lambda config: setattr(config.time, "ntp_servers", servers)), what)
 
 
 def cmd_logging(ctl, args: argparse.Namespace) -> int:
@@ -77,7 +79,7 @@ def cmd_logging(ctl, args: argparse.Namespace) -> int:
             config.logging.syslog_protocol = args.protocol
 
     what = f"the journal now goes to {server}" if server else "the logs now stay on this unit"
-    return ctl.commit(_changed(edit), what)
+    return ctl.commit(changed_copy(edit), what)
 
 
 def cmd_metrics(ctl, args: argparse.Namespace) -> int:
@@ -92,7 +94,7 @@ def cmd_metrics(ctl, args: argparse.Namespace) -> int:
         return ctl.out("\n".join(lines), dataclasses.asdict(metrics) | {"addresses": addresses}) or EXIT_OK
     if args.action in ("on", "off"):
         enabled = args.action == "on"
-        return ctl.commit(_changed(lambda config: setattr(config.metrics, "enabled", enabled)), f"metrics are {args.action}")
+        return ctl.commit(changed_copy(lambda config: setattr(config.metrics, "enabled", enabled)), f"metrics are {args.action}")
 
     def edit(config: ApplianceConfig) -> None:
         if args.node is not None:
@@ -100,4 +102,4 @@ def cmd_metrics(ctl, args: argparse.Namespace) -> int:
         if args.haproxy is not None:
             config.metrics.haproxy_port = args.haproxy
 
-    return ctl.commit(_changed(edit), "changed the metrics ports")
+    return ctl.commit(changed_copy(edit), "changed the metrics ports")
