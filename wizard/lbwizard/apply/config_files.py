@@ -113,16 +113,21 @@ def config_steps(config: ApplianceConfig, paths: Paths) -> list[Step]:
     and last, appliance.yaml: saving it is the change's commit point. A power cut before it leaves a
     history version newer than appliance.yaml, which the next boot removes (history.unfinished)."""
     text = model.dumps(config)
-    number = history.next_number(paths)
-    version, record = history.path_of(paths, number), history.record_of(paths, number)
-    steps = [
-        file_step(version, text, f"keep this version as {version}"),
-        file_step(record, json.dumps(provenance.describe(), indent=1) + "\n", f"say who made version {number} and how"),
-    ]
+    steps = version_steps(paths, text, "this version")
     if old := history.beyond_keep(paths):
         going = [history.path_of(paths, n) for n in old] + [history.record_of(paths, n) for n in old]
         steps.append(remove_step(lambda: going, f"let go of {len(old)} version(s) older than the newest {history.KEEP}"))
     return [*steps, file_step(paths.appliance_yaml, text, f"save the configuration to {paths.appliance_yaml}")]
+
+
+def version_steps(paths: Paths, text: str, what: str) -> list[Step]:
+    """text kept as the next history version, and its record of who made it and how (a change and a rollback)."""
+    number = history.next_number(paths)
+    version, record = history.path_of(paths, number), history.record_of(paths, number)
+    return [
+        file_step(version, text, f"keep {what} as {version}"),
+        file_step(record, json.dumps(provenance.describe(), indent=1) + "\n", f"say who made version {number} and how"),
+    ]
 
 
 def remove_step(files: Callable[[], list[Path]], description: str) -> Step:

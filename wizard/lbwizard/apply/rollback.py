@@ -14,13 +14,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..config import history, model, provenance
+from ..config import model
 from ..config.files import atomic_write
 from ..config.model import ApplianceConfig, ConfigFormatError
 from ..config.paths import Paths
 from ..engines.access import Engines
 from . import firewall, network, restore_journal, sysctl
-from .config_files import file_step
+from .config_files import file_step, version_steps
 from .handover import ROLES, reload_daemons
 from .runtime import runtime_change
 from .state import capture, tracked_files
@@ -164,12 +164,7 @@ def _history_steps(files: dict, paths: Paths) -> list[Step]:
     wanted = (files.get(str(paths.appliance_yaml.relative_to(paths.root))) or {}).get("text")
     if wanted is None or wanted == _text(paths.appliance_yaml):
         return []
-    number = history.next_number(paths)
-    version, record = history.path_of(paths, number), history.record_of(paths, number)
-    return [
-        file_step(version, wanted, f"keep the configuration put back as {version}"),
-        file_step(record, json.dumps(provenance.describe(), indent=1) + "\n", f"say who made version {number} and how"),
-    ]
+    return version_steps(paths, wanted, "the configuration put back")
 
 
 def plan(record: dict, paths: Paths, engines: Engines) -> list[Step]:
