@@ -264,20 +264,27 @@ def test_two_changes_started_on_both_units_at_once_leave_both_units_equal(pair):
     assert {pair.pair_status(unit)["shared_version"] for unit in UNITS} == {len(expected) - len(first)}
 
 
-def wait_until(condition, timeout: float, what: str) -> float:
-    """Seconds until condition() holds."""
+def wait_until(condition, timeout: float, what) -> float:
+    """Seconds until condition() holds; what (a text, or a function giving one at the failure) names it."""
     start = time.monotonic()
     while not condition():
-        assert time.monotonic() - start < timeout, f"not within {timeout} s: {what}"
+        assert time.monotonic() - start < timeout, f"not within {timeout} s: {what() if callable(what) else what}"
         time.sleep(0.02)
     return time.monotonic() - start
 
 
-def wait_for_vrrp_states(pair, unit: str, states: list[str], timeout: float = 10) -> None:
-    """Until unit's lbctl status says states (here, peer). keepalived runs each instance's notify as its own
-    process, so for a few ms after a transition the two instances' files can differ (PARTIAL, honestly):
-    the floating addresses having moved does not mean both notify commands have finished."""
-    took = wait_until(lambda: [u["vrrp"] for u in pair.pair_view(unit)["units"]] == states, timeout, f"{unit} saying {states}")
+def wait_for_vrrp_states(pair, unit: str, states: list[str], timeout: float = 30) -> None:
+    """Until unit's lbctl status says states (here, peer). keepalived's event reader writes the two
+    instances' files one after the other, so for a moment after a transition they can differ (PARTIAL,
+    honestly): the floating addresses having moved does not mean both are written. A failure names
+    what the units said last (the peer's error too, when it could not be asked)."""
+    said: list = []
+
+    def says_so() -> bool:
+        said[:] = [(u["vrrp"], u["error"]) for u in pair.pair_view(unit)["units"]]
+        return [state for state, _error in said] == states
+
+    took = wait_until(says_so, timeout, lambda: f"{unit} saying {states} (it said {said})")
     print(f"{unit}'s lbctl status said {states} within {took:.2f} s (one lbctl status --json takes about 0.8 s)")
 
 
@@ -331,7 +338,7 @@ def test_one_view_of_both_units_and_a_split_brain_that_heals(pair):
 
 def vrrp_metrics(pair, unit: str) -> set[str]:
     """The states lbwizard_vrrp_state says a's and b's instances are in, as the node exporter serves them
-    (one file per instance, written by keepalived's notify; each instance's series with 1 names its state)."""
+    (one file per instance, written by keepalived's event reader; each instance's series with 1 names its state)."""
     files = list((pair.tmp / unit / "run/lbwizard/metrics").glob("vrrp_*.prom"))
     assert all(file.stat().st_mode & 0o004 for file in files), files  # the exporter runs as its own user
     lines = [line for file in files for line in file.read_text().splitlines() if line.endswith("} 1")]
@@ -339,7 +346,7 @@ def vrrp_metrics(pair, unit: str) -> set[str]:
 
 
 def test_a_unit_keepalived_holds_in_fault_shows_as_fault_not_as_backup(pair):
-    """The VRRP state in lbctl status is keepalived's own (its notify command keeps it): a's internal cable
+    """The VRRP state in lbctl status is keepalived's own (its event reader keeps it): a's internal cable
     pulled, keepalived holds a in FAULT and b takes over; by the floating addresses alone a would look like
     a BACKUP, ready to take over, which it is not. diagnose says so; the cable back, a is MASTER again."""
     for unit in UNITS:
@@ -349,7 +356,7 @@ def test_a_unit_keepalived_holds_in_fault_shows_as_fault_not_as_backup(pair):
     pair.run("a", "ip", "link", "set", "eth1", "down")
     pair.wait_for_holder("b", timeout=15)
     states = lambda unit: [u["vrrp"] for u in pair.pair_view(unit)["units"]]
-    wait_until(lambda: states("b") == ["MASTER", "FAULT"], 15, "b MASTER and a FAULT, as b's lbctl status says")
+    wait_for_vrrp_states(pair, "b", ["MASTER", "FAULT"])
     assert states("a") == ["FAULT", "MASTER"]
     assert (vrrp_metrics(pair, "a"), vrrp_metrics(pair, "b")) == ({"FAULT"}, {"MASTER"})  # as the monitoring sees them
     diagnosed = pair.lbctl("b", "diagnose")
@@ -359,7 +366,7 @@ def test_a_unit_keepalived_holds_in_fault_shows_as_fault_not_as_backup(pair):
     assert "keepalived holds" not in pair.lbctl("b", "status").stdout  # status shows it; diagnose explains it
     pair.run("a", "ip", "link", "set", "eth1", "up")
     pair.wait_for_holder("a", timeout=15)
-    wait_until(lambda: states("b") == ["BACKUP", "MASTER"], 15, "a MASTER again and b BACKUP")
+    wait_for_vrrp_states(pair, "b", ["BACKUP", "MASTER"])
 
 
 def test_a_unit_that_was_away_takes_the_pairs_changes_at_boot_and_a_diverged_pair_is_never_merged(pair):

@@ -21,7 +21,7 @@ from tests.conftest import HA_MASTER_TWO_ARM
 from tests.netns.lab import sh
 from tests.roles.render import render
 
-# the appliance's notify command (rootfs-overlay), keeping keepalived's state of each instance under a unit's root
+# the appliance's VRRP event reader (rootfs-overlay), keeping keepalived's state of each instance under a unit's root
 VRRP_NOTIFY = Path(__file__).resolve().parents[2] / "rootfs-overlay/usr/local/sbin/lbwizard-vrrp-state"
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("keepalived"), reason="needs root and keepalived")
 VIP, GATEWAY, NAT_PUBLIC = "10.0.0.20", "192.168.2.20", "10.0.0.50"
@@ -101,7 +101,9 @@ class Pair:
             keepalived_lvs_sync=False,
             keepalived_vrrp_notify=str(VRRP_NOTIFY),
             keepalived_vrrp_state_dir=str(self.tmp / unit / "run/lbwizard/vrrp"),
+            keepalived_vrrp_notify_fifo=str(self.tmp / unit / "run/lbwizard/vrrp-events"),
         )
+        (self.tmp / unit / "run/lbwizard").mkdir(parents=True, exist_ok=True)  # tmpfiles.d's, on the unit
         conf.write_text(rendered)
         run = len(list(self.tmp.glob(f"{unit}-*.p.pid"))) + 1  # fresh pid files: a killed run leaves its own
         files = [f"-{flag}{self.tmp / f'{unit}-{run}.{flag}.pid'}" for flag in ("p", "r", "c")]

@@ -125,7 +125,7 @@ def test_the_pair_key_may_run_only_the_receiving_end_from_the_peer(tmp_path):
 
 
 def test_the_vrrp_state_is_keepalived_s_own_while_it_is_of_this_run_of_keepalived(tmp_path):
-    """What the notify command keeps (netns: written by a real keepalived); a state older than keepalived's
+    """What the event reader keeps (netns: written by a real keepalived); a state older than keepalived's
     pid file is from an earlier run, and a state missing for one instance is not known: both None, so
     status falls back to the floating addresses."""
     master, _ = unit(HA_MASTER_TWO_ARM)

@@ -58,7 +58,7 @@ class Paths:
 
     @property
     def vrrp_state_dir(self) -> Path:
-        """keepalived's state of each VRRP instance, one file per instance (its notify, lbwizard-vrrp-state)."""
+        """keepalived's state of each VRRP instance, one file per instance (its event reader, lbwizard-vrrp-state)."""
         return self.root / "run/lbwizard/vrrp"
 
     @property

@@ -4,11 +4,11 @@ floating addresses it holds; whether the two have the same shared part; and a sp
 hold a floating address.
 
 The peer's half is what the peer itself says (the "state" request over the pair's channel: read only, no
-lock). The VRRP state is keepalived's own, as its notify command keeps it (one file per instance, written
-at each transition): MASTER, BACKUP, FAULT (a tracked interface is down, or no peer is configured), STOP.
-Instances in different states show as PARTIAL. Until keepalived has said anything since it started (or
-with a keepalived.conf written before the notify), it is read from the floating addresses, which
-keepalived moves as one sync group: the unit holding them is MASTER, the other BACKUP.
+lock). The VRRP state is keepalived's own, as its event reader keeps it (one file per instance, written
+at each transition, in keepalived's order): MASTER, BACKUP, FAULT (a tracked interface is down, or no
+peer is configured), STOP. Instances in different states show as PARTIAL. Until keepalived has said
+anything since it started, it is read from the floating addresses, which keepalived moves as one sync
+group: the unit holding them is MASTER, the other BACKUP.
 """
 
 from __future__ import annotations
