@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import sys
 
 import pytest
@@ -251,9 +252,6 @@ def wait(condition, timeout: float, what: str) -> float:
 
 def test_the_ipv6_floating_addresses_move_with_the_ipv4_ones_and_the_clients_neighbour_entry_follows(dual_pair):
     pair = dual_pair
-    # a first: if b starts first and a then preempts it, a's IPv6 VIP sometimes ends "dadfailed" (b still held
-    # it while a's duplicate-address detection ran, despite the template's -nodad): a failback bug of issue 38,
-    # open, shown by this test's diagnostics; this test measures the failover to b
     pair.start("a")
     pair.wait_for_holder("a")
     pair.start("b")
@@ -274,6 +272,17 @@ def test_the_ipv6_floating_addresses_move_with_the_ipv4_ones_and_the_clients_nei
     print(f"IPv6 VIP on b {moved:.2f} s after the pulled cable; the client's neighbour entry {followed:.2f} s after it")
     assert moved + followed < 5
     wait(lambda: pair.run("client", "ping", "-6", "-c", "1", "-W", "1", VIP6, check=False).returncode == 0, 10, "b answers")
+
+    # the cable back: a preempts b and takes the addresses back, none left tentative or "dadfailed" by a
+    # duplicate-address detection racing b's copy (keepalived adds them -nodad), and the client follows a
+    pair.run("a", "ip", "link", "set", "eth0", "up")
+    wait(lambda: pair.holds6("a") == {VIP6, GATEWAY6} and not pair.holds6("b"), 15, "a takes the IPv6 addresses back")
+    try:
+        wait(lambda: neighbour(pair, "client", VIP6) == a_mac, 10, f"the client's entry follows a ({a_mac})")
+        wait(answered, 10, "a answers again")
+    except AssertionError as failed:
+        raise AssertionError(f"{failed}:\n{pair.addresses6()}") from None
+    assert not re.search(r"tentative|dadfailed", pair.run("a", "ip", "-6", "-o", "addr", "show", "scope", "global").stdout)
 
 
 def test_haproxy_proxies_an_ipv6_vip_to_ipv4_servers_and_an_ipv4_vip_to_ipv6_servers(lab, tmp_path):
