@@ -1,6 +1,7 @@
 """The whole configs the single unit's scenarios apply (tests/e2e/test_single_unit.py), each built from the
 quick start's answers as the unit's own wizard builds them, with the scenario's services beside: two-arm
-NAT for most, one-arm DR and TUN for the last ones. They travel to the guest on its answers disk."""
+NAT for most, one-arm DR and TUN for the last ones, and both diagrams again in IPv6 beside IPv4. They
+travel to the guest on its answers disk."""
 
 from __future__ import annotations
 
@@ -157,6 +158,43 @@ GIVE_ETH1_BACK = (
 )
 
 
+# IPv6 (issue 38): the quick start's two diagrams with IPv6 beside IPv4 on the same unit and the same lab
+NAT6_SERVERS = {"rs1": "2001:db8:2::50", "rs2": "2001:db8:2::51"}
+NAT6_PORTS = (80, 8080)  # every server answers NAME:PORT on each
+DR6_SERVERS = {"dr1": "2001:db8::100", "dr2": "2001:db8::101"}
+VIP6 = "2001:db8::21"  # the unit's own IPv6 address (two-arm), as VIP1 is its own IPv4 one
+DR_VIP6 = "2001:db8::25"  # one-arm: an address the unit holds for the service, as VIP2 is in IPv4
+MIXED_PORTS = {"v6-to-v4": 8081, "v4-to-v6": 8082}  # layer 7 across the families
+
+
+def nat6_config() -> str:
+    """Two-arm NAT in both families on one unit: the example's IPv4 VIP1 as it is, an IPv6 VIP on the unit's own
+    IPv6 address at layer 4 (IPVS NAT, one service per port) over the servers' IPv6 addresses, and layer 7 across
+    the families (an IPv6 VIP to an IPv4 server, an IPv4 VIP to an IPv6 server)."""
+    config = answered_config(TWO_ARM_NAT | {"eth0_address6": f"{VIP6}/64", "eth1_address6": "2001:db8:2::21/64"})
+    for port in NAT6_PORTS:
+        servers = [RealServer(f"RIP{n}", address, port) for n, address in enumerate(NAT6_SERVERS.values(), 1)]
+        config.virtual_services.append(VirtualService(f"WEB6-{port}", VIP6, port, scheduler="rr", real_servers=servers))
+    config.virtual_services += [
+        VirtualService("MIX6", VIP6, MIXED_PORTS["v6-to-v4"], layer=7, forwarding="snat", scheduler="roundrobin",
+                       real_servers=[RealServer("RIP1", "192.168.2.50", 8081)]),
+        VirtualService("MIX4", "10.0.0.21", MIXED_PORTS["v4-to-v6"], layer=7, forwarding="snat", scheduler="roundrobin",
+                       real_servers=[RealServer("RIP1", NAT6_SERVERS["rs1"], MIXED_PORTS["v4-to-v6"])]),
+    ]  # fmt: skip
+    assert verify(config) == []
+    return model.dumps(config)
+
+
+def dr6_config() -> str:
+    """One-arm DR in both families: the example's IPv4 VIP1 as it is, and an IPv6 VIP the unit holds, over two
+    IPv6 real servers on the unit's own subnet."""
+    config = answered_config(ONE_ARM_DR | {"eth0_address6": f"{VIP6}/64"})
+    servers = [RealServer(f"RIP{n}", address, 80) for n, address in enumerate(DR6_SERVERS.values(), 1)]
+    config.virtual_services.append(VirtualService("DR6", DR_VIP6, 80, forwarding="dr", scheduler="rr", real_servers=servers))
+    assert verify(config) == []
+    return model.dumps(config)
+
+
 def keeping_the_key(admin_key: str, text: str) -> str:
     """The config with the admin's SSH key, which the unit was set up with: a whole config without it would
     take root's last key away, which every change path refuses (verify_access.guards), as an admin keeps it."""
@@ -177,5 +215,7 @@ def files(admin_key: str) -> dict[str, str]:
         "services.yaml": host_services_config(),
         "dr.yaml": dr_config(),
         "tun.yaml": model.dumps(answered_config(TUN_ANSWERS)),
+        "nat6.yaml": nat6_config(),
+        "dr6.yaml": dr6_config(),
     }
     return {name: keeping_the_key(admin_key, text) for name, text in configs.items()}

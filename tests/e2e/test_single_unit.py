@@ -8,7 +8,10 @@ running unit would: two-arm NAT first, then one-arm DR and TUN, then what restar
    by HAProxy's group (HAProxy runs as haproxy, with CAP_NET_ADMIN for the transparent service). A scan
    from the external side, the internal side and over IPv6 link-local finds only the expected ports
    open; the SSH key of the answers disk logs in as root, a password cannot (issue 15). The RSA host key
-   is made in the background after the answers disk's work (issue 19), and SSH presents it.
+   is made in the background after the answers disk's work (issue 19), and SSH presents it. A real server
+   added through the HTTPS API with curl (issue 36, tests/e2e/https_api.py), and one added in chromium
+   from the client's namespace through the web console's pages (issue 37, tests/e2e/web_console.py),
+   serve the client.
 2. Issue 6, scenario 3, and issue 7's day-2 commands: the second real server is added with `lbctl rs
    add` (in IPVS at once, by ipvsadm, before the hand-over makes it durable); `lbctl status` shows both
    with IPVS's connection counts; `lbctl rs drain` takes one out of new connections at once and
@@ -53,12 +56,15 @@ running unit would: two-arm NAT first, then one-arm DR and TUN, then what restar
    balancer (counted by the router and by the client, per source MAC); the load balancer's health
    check reaches the server and is answered; `ipvsadm` shows the Tunnel method and counts the
    connections, with no reply packet (OutPkts 0). The namespace's end hands eth1 back to the unit.
-7. Issue 35, an administrator's day (tests/e2e/admin_day.py): back to the first configuration, then the
+7. Issue 38, dual stack (tests/e2e/dual_stack.py): both diagrams again in IPv6 beside IPv4, two-arm NAT
+   (two IPv6 clients, two IPv6 servers answering per server and port, layer 7 across the families) and
+   one-arm DR (the IPv6 real-server scripts; replies straight from each server's MAC).
+8. Issue 35, an administrator's day (tests/e2e/admin_day.py): back to the first configuration, then the
    day-2 commands one after another, lbctl on the console (a layer-4 service before its servers, drain,
    offline and online of each server, scheduler and persistence, a layer-7 and a TLS service, two failures,
    removals, rollbacks by version and by lbwizard rollback, a reboot); after each, the IPVS table and
    HAProxy's servers are what lbctl says, and clients from three addresses are served as it says.
-8. Issue 18: the clock follows the site's NTP server, the journal reaches its syslog server (UDP, then
+9. Issue 18: the clock follows the site's NTP server, the journal reaches its syslog server (UDP, then
    TCP), the node exporter and HAProxy's exporter answer the management network with real counts, and
    the console shows the version and addresses before login and each service's state after it. Last,
    the unit is backed up, reinstalled from the ISO onto a blank disk and restored from an answers disk:
@@ -80,6 +86,7 @@ import yaml
 from image.lab import HTTP_SERVER, answers_disk, sh
 from tests.conftest import TWO_ARM_NAT
 from tests.e2e.admin_day import PICTURE_SCRIPT, administrators_day
+from tests.e2e.dual_stack import dual_stack_on_the_unit
 from tests.e2e.https_api import API_DOCUMENT, https_api_on_the_unit
 from tests.e2e.single_unit_configs import (
     DR_SERVERS,
@@ -107,6 +114,7 @@ from tests.e2e.steps import (
     wait_served,
     wait_until,
 )
+from tests.e2e.web_console import web_console_on_the_unit
 
 CHECK_INTERVAL = 6  # the model's default health-check interval (keepalived delay_loop); connect_timeout 3
 
@@ -228,6 +236,15 @@ def test_a_server_added_through_the_https_api_serves_the_client_and_the_api_answ
     guest_lab, guest, _ = unit
     apply_from_answers_disk(guest, "base.yaml")  # the example's one server, whatever ran before
     https_api_on_the_unit(guest_lab, guest)
+
+
+def test_a_server_added_in_a_browser_on_the_admins_network_serves_the_client(unit):
+    """Issue 37 on the image (tests/e2e/web_console.py): chromium in the client's namespace, the unit's pages."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    guest_lab, guest, _ = unit
+    apply_from_answers_disk(guest, "base.yaml")
+    with sync_api.sync_playwright() as playwright:
+        web_console_on_the_unit(guest_lab, guest, playwright)
 
 
 def test_second_real_server_added_by_lbctl_drained_then_a_pulled_cable(unit):
@@ -697,6 +714,13 @@ def test_tun_real_server_on_another_subnet_replies_straight_to_the_client(unit):
     finally:  # the real server's namespace goes, and with it the NIC comes back to the unit
         status, output = guest.shell(GIVE_ETH1_BACK, timeout=120)
         assert status == 0 and "eth1" in output, output
+
+
+def test_both_diagrams_in_ipv6_beside_ipv4_with_servers_answering_per_server_and_port(unit):
+    """Issue 38 on the image (tests/e2e/dual_stack.py): two-arm NAT and one-arm DR over IPv6, layer 7 across the
+    families, on the same boot (the TUN scenario has handed eth1 back)."""
+    guest_lab, guest, _ = unit
+    dual_stack_on_the_unit(guest_lab, guest)
 
 
 def tunnelled(guest_lab, guest) -> None:
