@@ -42,6 +42,12 @@ def ssh_client() -> str | None:
     return parts[0] if parts else None
 
 
+def client_session() -> str:
+    """The session ssh_client's address works in, in the words a refusal uses: the API runs lbctl for its
+    caller (saying so in LBWIZARD_VIA) with the caller's address as an SSH client's."""
+    return "this API caller's connection" if os.environ.get("LBWIZARD_VIA") else "this SSH session"
+
+
 def _via() -> str:
     if os.environ.get("LBWIZARD_VIA"):
         return os.environ["LBWIZARD_VIA"]

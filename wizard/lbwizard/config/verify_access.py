@@ -12,6 +12,7 @@ from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from .declare import spec_of
 from .kinds import KindError, Network
 from .model import Access, ApplianceConfig, management_networks
+from .provenance import client_session
 
 
 class NetworkError(ValueError):
@@ -81,7 +82,7 @@ def guards(
     if client and cuts_off(new, client) and (previous is None or not cuts_off(previous, client)):
         networks = ", ".join(management_networks(new))
         problems.append(
-            ("access.management_networks", f"{networks} would cut off this SSH session from {client}; add it, or --force")
+            ("access.management_networks", f"{networks} would cut off {client_session()} from {client}; add it, or --force")
         )
     if previous is not None and previous.access.ssh_authorized_keys and not new.access.ssh_authorized_keys:
         problems.append(
