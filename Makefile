@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON_SYSTEM ?= /usr/bin/python3
 VENV := .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := python3-venv python3-dev gcc libc6-dev libcrypt1 zstd openssl iproute2 iputils-ping iptables openssh-client openssh-server chrony rsyslog procps util-linux tmux haproxy keepalived ipvsadm curl wrk pebble chromium chromium-driver \
+APT_PACKAGES := python3-venv python3-dev gcc libc6-dev libcrypt1 zstd openssl iproute2 iputils-ping iptables openssh-client openssh-server chrony rsyslog procps util-linux tmux haproxy keepalived ipvsadm curl wrk pebble chromium chromium-driver firefox-esr \
 	mmdebstrap qemu-system-x86 qemu-utils grub-pc-bin grub-efi-amd64-bin ovmf xorriso mtools dosfstools e2fsprogs gdisk
 ROOT_DIR ?= build/root
 # the host tiers wait part of the time (check intervals, timeouts, ARP): 3 workers keep the 2 cores busy.

@@ -2,7 +2,8 @@
 against a real `lbwizard serve --dry-run` process. No browser is downloaded: Playwright is told where
 Debian's is, and each test gets a context of its own (fresh cookies and storage; Playwright gives the
 browser a fresh --user-data-dir of its own). Each test leaves a screenshot of its last page under the
-pytest base temp directory, in screenshots/ (make test keeps them in build/web-screenshots)."""
+pytest base temp directory, in screenshots/ (make test keeps them in build/web-screenshots). Debian's Firefox ESR
+runs the same flows (test_console_firefox.py) through firefox_bidi_relay.py, which says why."""
 
 from __future__ import annotations
 
@@ -19,6 +20,12 @@ from tests.conftest import TWO_ARM_NAT
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run",
          "--disable-component-update", "--disable-sync"]  # fmt: skip
+FIREFOX = "/usr/bin/firefox-esr"
+FIREFOX_RELAY = Path(__file__).with_name("firefox_bidi_relay.py")
+# In Firefox (not Chromium) Playwright's screenshotter appends <style>body {}</style> for a moment to sync
+# animations; the console's Content-Security-Policy refuses that inline style, as it should, and Firefox logs
+# the refusal on the page. This is the hash of exactly that style: Playwright's, not the console's.
+PLAYWRIGHT_SCREENSHOT_STYLE = "sha256-YjaKGiklmzC6wjXA513HAMmzus8VE61XCOT+SmwNZWA="
 PASSWORD = TWO_ARM_NAT["admin_password"]
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
@@ -33,6 +40,20 @@ def browser():
         pytest.skip("Debian's chromium is not installed (make deps)")
     with sync_api.sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture(scope="module")
+def firefox():
+    """Debian's Firefox ESR, headless, driven over WebDriver BiDi through the shim firefox_bidi_relay.py."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not os.path.exists(FIREFOX):
+        pytest.skip("Debian's firefox-esr is not installed (make deps)")
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.firefox.launch(channel="moz-firefox-esr", executable_path=FIREFOX_RELAY, headless=True)
         try:
             yield launched
         finally:
@@ -114,6 +135,13 @@ class Console:
         return path
 
 
+class FirefoxConsole(Console):
+    """A person at the console in Firefox: the same, but for the refusal of Playwright's own screenshot style."""
+
+    def errors(self) -> list[str]:
+        return [m for m in super().errors() if PLAYWRIGHT_SCREENSHOT_STYLE not in m]
+
+
 @pytest.fixture
 def person(browser, console, request, tmp_path_factory):
     yield from _person(browser, console, request, tmp_path_factory, DESKTOP)
@@ -124,9 +152,19 @@ def phone(browser, console, request, tmp_path_factory):
     yield from _person(browser, console, request, tmp_path_factory, PHONE, is_mobile=True, has_touch=True)
 
 
-def _person(browser, console, request, tmp_path_factory, viewport, **extra):
+@pytest.fixture
+def firefox_person(firefox, console, request, tmp_path_factory):
+    yield from _person(firefox, console, request, tmp_path_factory, DESKTOP, kind=FirefoxConsole)
+
+
+@pytest.fixture
+def firefox_phone(firefox, console, request, tmp_path_factory):
+    yield from _person(firefox, console, request, tmp_path_factory, PHONE, kind=FirefoxConsole, is_mobile=True, has_touch=True)
+
+
+def _person(browser, console, request, tmp_path_factory, viewport, kind: type[Console] = Console, **extra):
     context = browser.new_context(viewport=viewport, ignore_https_errors=True, **extra)
-    person = Console(context, console, screenshots(tmp_path_factory), request.node.name)
+    person = kind(context, console, screenshots(tmp_path_factory), request.node.name)
     try:
         yield person
     finally:
