@@ -30,7 +30,8 @@ wizard: venv ## the wizard on this terminal, writing under ./build/root instead 
 
 # pebble (with pebble-challtestsrv): RFC 8555's test CA, run offline in namespaces by the certificate tests.
 # chromium (and chromium-driver, for Selenium): tests/web drive Debian's own browser headless through Playwright
-# (pip playwright, told where /usr/bin/chromium is); no browser is downloaded.
+# (pip playwright, told where /usr/bin/chromium is); no browser is downloaded. firefox-esr: the same flows in
+# Debian's Firefox over WebDriver BiDi (tests/web/firefox_bidi_relay.py says what it bridges).
 # openssh-server: the pair tests run their own sshd in namespaces; one this installs is not left running on the host.
 # chrony and rsyslog: the roles' files are checked by chronyd -p and rsyslogd -N1, and the e2e tier's NTP server
 # is a chronyd in a namespace; an rsyslog this installs is not left writing the host's logs (chrony keeps the
