@@ -27,7 +27,7 @@ from tests.e2e.single_unit_configs import (
     NAT6_SERVERS,
     VIP6,
 )
-from tests.e2e.steps import apply_from_answers_disk, wait_served, wait_until
+from tests.e2e.steps import apply_from_answers_disk, mac, wait_served, wait_until
 
 CLIENTS6 = ("2001:db8::31", "2001:db8::32")
 
@@ -66,7 +66,7 @@ def two_arm_nat_in_ipv6(lab, guest) -> None:
         served = lambda port=port, expected=expected: answers(lab, f"http://[{VIP6}]:{port}/") == expected
         wait_until(served, 180, f"both IPv6 clients served by both IPv6 servers on port {port}")
     wait_served(lab)  # the IPv4 VIP beside it, on the same unit
-    connections = [line for line in guest.shell("ipvsadm -Lnc")[1].splitlines() if f"[{VIP6}]" in line or VIP6 in line]
+    connections = [line for line in guest.shell("ipvsadm -Lnc")[1].splitlines() if VIP6 in line]
     assert any(CLIENTS6[1] in line for line in connections), connections  # NAT keeps the client's own address
     mixed = {
         "v6-to-v4": (f"http://[{VIP6}]:{MIXED_PORTS['v6-to-v4']}/", "192.168.2.21"),
@@ -90,8 +90,7 @@ def one_arm_dr_in_ipv6(lab, guest) -> None:
         done = lab.run(name, "env", f"LBWIZARD_RS_STATE={lab.workdir / (name + '-6')}", "sh", str(script), check=False)
         assert done.returncode == 0 and f"real server RIP{n}: set up" in done.stdout, done.stdout + done.stderr
         lab.start_http(name, DR_VIP6, 80, f"{name}:dr6")  # the VIP, now on lo: what DR delivers to
-        server_mac = json.loads(lab.run(name, "ip", "-j", "link", "show", "eth0").stdout)[0]["address"]
-        rule = ["-s", DR_VIP6, "-p", "tcp", "--sport", "80", "-m", "mac", "--mac-source", server_mac]
+        rule = ["-s", DR_VIP6, "-p", "tcp", "--sport", "80", "-m", "mac", "--mac-source", mac(lab, name)]
         lab.run("client", "ip6tables-legacy", "-A", "INPUT", *rule, "-m", "comment", "--comment", name)
     expected = {f"{name}:dr6" for name in DR6_SERVERS}
     wait_until(lambda: answers(lab, f"http://[{DR_VIP6}]/") == dict.fromkeys(CLIENTS6, expected), 180,

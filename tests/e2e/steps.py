@@ -1,5 +1,6 @@
 """What the e2e scenarios do again and again with a guest: wait for a condition, for the VIP to serve,
-for an answers disk to configure the unit, and apply a config carried on that disk."""
+for an answers disk to configure the unit, and apply a config carried on that disk; read a real server's
+IPVS weight and a lab namespace's MAC."""
 
 from __future__ import annotations
 
@@ -92,3 +93,22 @@ def lbctl_json(guest, command: str, timeout: float = 60):
     assert status == 0, output
     start = min(i for i in (output.find("["), output.find("{")) if i >= 0)
     return json.loads(output[start:].strip())
+
+
+def weight(guest, real_server: str, service: str = "") -> int | None:
+    """The IPVS weight of a real server (in the IPVS service whose line starts with `service`, "FWM  1"
+    say): keepalived sets 0 when its check fails (inhibit_on_failure, so connections already open can
+    finish), None when it is not in the table at all."""
+    inside = not service
+    for line in guest.shell("ipvsadm -Ln")[1].splitlines():
+        fields = line.split()
+        if fields and fields[0] in ("TCP", "UDP", "FWM"):
+            inside = not service or " ".join(fields).startswith(" ".join(service.split()))
+        elif inside and len(fields) >= 4 and fields[1] == real_server:
+            return int(fields[3])
+    return None
+
+
+def mac(lab, name: str) -> str:
+    """The MAC address of a lab namespace's eth0."""
+    return lab.run(name, "cat", "/sys/class/net/eth0/address").stdout.strip()

@@ -109,10 +109,12 @@ from tests.e2e.steps import (
     VIP_URL,
     apply_from_answers_disk,
     lbctl_json,
+    mac,
     open_ports,
     wait_configured,
     wait_served,
     wait_until,
+    weight,
 )
 from tests.e2e.web_console import web_console_on_the_unit
 
@@ -121,20 +123,6 @@ CHECK_INTERVAL = 6  # the model's default health-check interval (keepalived dela
 
 def answers_from(lab, client_address: str, requests: int) -> list[str | None]:
     return [lab.fetch("client", VIP_URL, timeout=3, source=client_address) for _ in range(requests)]
-
-
-def weight(guest, real_server: str, service: str = "") -> int | None:
-    """The IPVS weight of a real server (in the IPVS service whose line starts with `service`, "FWM  1"
-    say): keepalived sets 0 when its check fails (inhibit_on_failure, so connections already open can
-    finish), None when it is not in the table at all."""
-    inside = not service
-    for line in guest.shell("ipvsadm -Ln")[1].splitlines():
-        fields = line.split()
-        if fields and fields[0] in ("TCP", "UDP", "FWM"):
-            inside = not service or " ".join(fields).startswith(" ".join(service.split()))
-        elif inside and len(fields) >= 4 and fields[1] == real_server:
-            return int(fields[3])
-    return None
 
 
 PORT_SERVERS: dict[tuple[str, int], subprocess.Popen] = {}  # the HTTP servers a scenario stops and starts again
@@ -590,10 +578,6 @@ def test_the_clock_the_logs_and_the_metrics_are_the_admins(unit):
     print(f"TCG: the clock synchronised {synced:.1f} s after the apply that named the NTP server")
 
 
-def mac(lab, name: str) -> str:
-    return lab.run(name, "cat", "/sys/class/net/eth0/address").stdout.strip()
-
-
 def add_router(lab) -> None:
     """A namespace routing between the client's subnet and the servers'. Replies leave the servers'
     site straight for the client while the requests came through the load balancer: the asymmetric
@@ -703,8 +687,8 @@ def test_tun_real_server_on_another_subnet_replies_straight_to_the_client(unit):
     count(guest_lab, "router", "FORWARD", "reply", "-i", "eth1", "-s", vip, "-p", "tcp", "--sport", "80")
     count(guest_lab, "router", "FORWARD", "check-answered", "-s", TUN_SERVER, "-d", vip, "-p", "tcp", "--sport", "80",
           "--tcp-flags", "SYN,ACK", "SYN,ACK")  # fmt: skip
-    for comment, mac in (("via-router", router_mac), ("via-lb", GUEST_ETH0_MAC)):
-        count(guest_lab, "client", "INPUT", comment, "-s", vip, "-p", "tcp", "--sport", "80", "-m", "mac", "--mac-source", mac)
+    for comment, seen in (("via-router", router_mac), ("via-lb", GUEST_ETH0_MAC)):
+        count(guest_lab, "client", "INPUT", comment, "-s", vip, "-p", "tcp", "--sport", "80", "-m", "mac", "--mac-source", seen)
 
     apply_from_answers_disk(guest, "tun.yaml")
     try:

@@ -19,7 +19,7 @@ from tests.netns.lab import Lab
 from tests.netns.test_api_netns import PORT, unit_certificate
 from tests.netns.test_haproxy_netns import client, servers  # noqa: F401 - servers is a fixture
 from tests.netns.test_lbctl_netns import configure, start_haproxy, wait_for
-from tests.web.conftest import CHROMIUM, FLAGS, PASSWORD, screenshots
+from tests.web.conftest import CHROMIUM, FLAGS, PASSWORD, chromium_in_namespace, screenshots
 
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed (make deps)")
 
@@ -34,14 +34,6 @@ def serve(lab: Lab, root: Path, log: Path) -> subprocess.Popen:
     wait_for(lambda: f":{PORT} " in lab.run("lb", "ss", "-ltnH").stdout or server.poll() is not None, 30, "the console to listen")
     assert server.poll() is None, log.read_text()
     return server
-
-
-def browser_in(lab: Lab, tmp_path: Path) -> Path:
-    """chromium as the lab's load balancer runs it: Playwright starts this, which enters the namespace."""
-    wrapper = tmp_path / "chromium-in-lb"
-    wrapper.write_text(f'#!/bin/sh\nexec ip netns exec {lab.ns("lb")} {CHROMIUM} "$@"\n')
-    wrapper.chmod(0o755)
-    return wrapper
 
 
 def chart(page, series: str, title: str) -> tuple[int, float]:
@@ -65,7 +57,8 @@ def test_a_services_chart_rises_after_traffic_through_it(lab, tmp_path, tmp_path
     wait_for(settled, 30, "the namespace's addresses out of duplicate-address detection")
     try:
         with sync_api.sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(browser_in(lab, tmp_path)), headless=True, args=FLAGS)
+            in_lb = chromium_in_namespace(lab.ns("lb"), tmp_path)
+            browser = playwright.chromium.launch(executable_path=str(in_lb), headless=True, args=FLAGS)
             page = browser.new_context(viewport={"width": 1280, "height": 800}, ignore_https_errors=True).new_page()
             page.set_default_timeout(30_000)
             try:

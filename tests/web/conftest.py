@@ -71,6 +71,15 @@ def console(tmp_path_factory):
         started.stop()
 
 
+def chromium_in_namespace(namespace: str, folder: Path) -> Path:
+    """A chromium that runs inside a network namespace: Playwright starts this wrapper (written to folder),
+    which enters the namespace, so the browser reaches what that namespace reaches."""
+    wrapper = folder / f"chromium-in-{namespace}"
+    wrapper.write_text(f'#!/bin/sh\nexec ip netns exec {namespace} {CHROMIUM} "$@"\n')
+    wrapper.chmod(0o755)
+    return wrapper
+
+
 def screenshots(tmp_path_factory) -> Path:
     """One folder for every worker's screenshots: the base temp directory's (make test copies it to
     build/web-screenshots before it removes the rest)."""
@@ -83,14 +92,15 @@ def screenshots(tmp_path_factory) -> Path:
 class Console:
     """One person at the console: a browser context of its own, what the page logged, and its screenshots."""
 
-    def __init__(self, context, server: Server, shots: Path, name: str):
+    def __init__(self, context, server: Server | None, shots: Path, name: str, url: str | None = None):
+        """server: the dry-run unit's (None for a unit's own, at url: the e2e tier's guest)."""
         self.context, self.server, self.shots, self.name = context, server, shots, name
         self.page = context.new_page()
         self.page.set_default_timeout(30_000)
         self.messages: list[str] = []
         self.page.on("console", lambda m: self.messages.append(f"{m.type}: {m.text}"))
         self.page.on("pageerror", lambda e: self.messages.append(f"pageerror: {e}"))
-        self.url = f"https://127.0.0.1:{server.port}/"
+        self.url = url or f"https://127.0.0.1:{server.port}/"
 
     def open(self, where: str = "") -> None:
         self.page.goto(self.url + where)
@@ -105,10 +115,10 @@ class Console:
     def go(self, hash_path: str) -> None:
         self.page.evaluate("(where) => { location.hash = where; }", hash_path)
 
-    def finish_change(self) -> str:
+    def finish_change(self, timeout_ms: int = 120_000) -> str:
         """Wait for the change window's end, read it, close it; the text it ended with."""
         end = self.page.locator("#progress-end")
-        end.locator(".success, .problems").first.wait_for(timeout=120_000)
+        end.locator(".success, .problems").first.wait_for(timeout=timeout_ms)
         said = end.inner_text()
         self.page.get_by_role("button", name="Close").click()
         return said
