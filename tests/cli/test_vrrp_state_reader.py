@@ -6,18 +6,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 from pathlib import Path
+
+from tests.e2e.steps import wait_until
 
 READER = Path(__file__).resolve().parents[2] / "rootfs-overlay/usr/local/sbin/lbwizard-vrrp-state"
 STATES = ["BACKUP", "MASTER", "FAULT", "BACKUP", "MASTER", "BACKUP", "STOP", "BACKUP"]
-
-
-def wait_until(condition, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
 
 
 def started_reader(tmp_path: Path) -> tuple[subprocess.Popen, Path, Path]:
@@ -43,7 +37,8 @@ def test_every_transition_in_a_burst_is_kept_in_order_and_the_last_one_stays(tmp
         # the reader reopens the FIFO after keepalived closes it; a second writer is read as well
         with open(fifo, "w") as keepalived:
             keepalived.write('INSTANCE "VI_INTERNAL" FAULT 100\n')
-        wait_until(lambda: (run / "vrrp/VI_INTERNAL").exists())
+        # its metrics file is the last one an event writes
+        wait_until(lambda: (run / "metrics/vrrp_VI_INTERNAL.prom").exists(), 10, "the second writer's event kept", poll=0.02)
         assert state.read_text() == f"{STATES[-1]}\n"
         assert f'lbwizard_vrrp_state{{instance="VI_EXTERNAL",state="{STATES[-1]}"}} 1' in metrics.read_text()
         assert metrics.read_text().count("} 1\n") == 1
@@ -62,7 +57,7 @@ def test_a_line_naming_a_path_writes_nothing_and_the_reader_goes_on(tmp_path):
             for name in ("../../escaped", "/tmp/escaped", ".hidden", "", "a/b"):
                 keepalived.write(f'INSTANCE "{name}" MASTER 100\n')
             keepalived.write('INSTANCE "VI_EXTERNAL" MASTER 100\n')
-        wait_until(lambda: (run / "vrrp/VI_EXTERNAL").exists())
+        wait_until(lambda: (run / "metrics/vrrp_VI_EXTERNAL.prom").exists(), 10, "the plain name's event kept", poll=0.02)
         written = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
         assert written == ["run/lbwizard/metrics/vrrp_VI_EXTERNAL.prom", "run/lbwizard/vrrp/VI_EXTERNAL"]
         assert reader.poll() is None
