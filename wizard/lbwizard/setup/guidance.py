@@ -72,6 +72,19 @@ def _service_steps(config: ApplianceConfig, service: VirtualService) -> list[str
     return steps
 
 
+def _web_console(config: ApplianceConfig) -> str | None:
+    """Reference 003 hands the unit over from the console to its web interface: say where it is, on this unit's
+    own first address (the floating ones move to the peer), from the management networks."""
+    if not config.api.enabled or not config.interfaces:
+        return None
+    address = next(iter(config.interfaces.values())).address.partition("/")[0]
+    return (
+        f"Manage this unit from a browser at https://{address}:{config.api.port}/ (log in as root; it shows the "
+        "unit's own self-signed certificate, made at first boot), or script it through the same address's HTTPS API "
+        "(/api/v1, a token from `lbctl api token add NAME`)."
+    )
+
+
 def next_steps(config: ApplianceConfig) -> list[str]:
     """The sentences of the final screen, in the order the admin should act."""
     steps: list[str] = []
@@ -95,6 +108,8 @@ def next_steps(config: ApplianceConfig) -> list[str]:
         f"SSH and management are open from {', '.join(management_networks(config))} only; everything but the "
         "services' ports is dropped, IPv4 and IPv6. Change it with `lbctl access networks` and `lbctl access allow`."
     )
+    if console := _web_console(config):
+        steps.append(console)
     for service in config.virtual_services[:1]:
         steps.append(
             f"Test from two clients on the external network: connect to {service.address}:{service.port}; "
