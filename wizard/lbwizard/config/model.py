@@ -193,8 +193,9 @@ FINGERPRINT = Text(
 )
 DOMAIN = Text(
     what="a domain name",
-    pattern=r"(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+",
-    rule="a DNS name with a dot, like www.example.com (HTTP-01 proves no wildcard)",
+    # the last label not all digits (RFC 3696 2): 10.0.0.21 is an address, which no CA issues for as a DNS name
+    pattern=r"(?=.{1,253}$)(?!.*\.[0-9]+$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+",
+    rule="a DNS name with a dot, like www.example.com (HTTP-01 proves no wildcard; an IP address is no name)",
     max_length=253,
     metavar="DOMAIN",
 )

@@ -4,8 +4,10 @@ What HAProxy will serve is decided here, before anything is stored: the file hol
 private key and no other kind of block; the key is the first certificate's; each certificate of the chain
 issued the one before it (its signature checked), up to a CA's certificate (a root, or an intermediate a
 root issued: public CAs issue no server certificate from a root, so a server certificate alone that is not
-self-signed is missing its chain); none has expired. Every refusal is a PemError naming the field the
-admin gave (`--pem`, `--key`, `--chain`).
+self-signed is missing its chain), each once; none has expired or is not valid yet; no key or signature is one
+OpenSSL refuses at Debian's security level 2 (RSA under 2048 bits, a curve under 224, SHA-1 or MD5), which
+HAProxy would otherwise refuse only at the hand-over, or at the swap of a live certificate. Every refusal is
+a PemError naming the field the admin gave (`--pem`, `--key`, `--chain`).
 
 What is kept is canonical: the certificate, its chain in order, then the key as PKCS #8, so one content has
 one SHA-256, the store's name for it (certstore.py). Pure: bytes in, a Bundle out.
@@ -19,7 +21,7 @@ import hashlib
 import itertools
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .kinds import printable_text
@@ -27,6 +29,9 @@ from .kinds import printable_text
 FILE_LIMIT = 1024 * 1024  # a PEM of a long chain is a few KiB
 MAX_CERTIFICATES = 10
 RSA_MIN_BITS = 2048  # what OpenSSL's default security level takes
+EC_MIN_BITS = 224  # security level 2: 112 bits, so P-224 and up
+WEAK_SIGNATURES = ("md5", "sha1")  # 39 and 63 bits to OpenSSL 3: 'ca md too weak', 'ee md too weak'
+CLOCK_SKEW = timedelta(minutes=5)  # a CA's clock a little ahead of this unit's is no reason to refuse
 CERTIFICATE_LABEL = "CERTIFICATE"
 KEY_LABELS = ("PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY")
 _BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]{1,40})-----\r?\n(.*?)-----END ([A-Z0-9 ]{1,40})-----", re.S)
@@ -65,6 +70,8 @@ def blocks(data: bytes, field: str) -> list[Block]:
         if _BEGIN.search(text, position, match.start()):
             raise PemError(field, f"a block before line {line} has no END line")
         begin, body, end = match.groups()
+        if "ENCRYPTED" in body.split("\n\n", 1)[0] and "Proc-Type:" in body:
+            raise PemError(field, _encrypted(line))
         if _BEGIN.search(body):
             raise PemError(field, f"the {begin} block at line {line} has no END line before the next block begins")
         if begin != end:
@@ -85,17 +92,21 @@ def blocks(data: bytes, field: str) -> list[Block]:
 def _refuse_other_kinds(found: list[Block], field: str) -> None:
     for block in found:
         if block.label == "ENCRYPTED PRIVATE KEY":
-            raise PemError(
-                field,
-                f"the private key at line {block.line} is encrypted; HAProxy starts unattended and cannot ask for "
-                "its passphrase: decrypt it first (openssl pkey -in KEY -out PLAIN)",
-            )
+            raise PemError(field, _encrypted(block.line))
         if block.label not in (CERTIFICATE_LABEL, *KEY_LABELS):
             raise PemError(
                 field,
                 f"holds a block of another kind, {block.label} (line {block.line}); only certificates and one "
                 "private key (PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY) belong in it",
             )
+
+
+def _encrypted(line: int) -> str:
+    """An encrypted key, PKCS #8's ENCRYPTED PRIVATE KEY or the legacy Proc-Type: 4,ENCRYPTED header."""
+    return (
+        f"the private key at line {line} is encrypted; HAProxy starts unattended and cannot ask for "
+        "its passphrase: decrypt it first (openssl pkey -in KEY -out PLAIN)"
+    )
 
 
 @dataclass(frozen=True)
@@ -143,6 +154,12 @@ def _key(block: Block, field: str) -> Any:
             raise PemError(field, f"the RSA key is {key.key_size} bits; use {RSA_MIN_BITS} or more (OpenSSL refuses less)")
         return key
     if isinstance(key, ec.EllipticCurvePrivateKey):
+        if key.curve.key_size < EC_MIN_BITS:
+            raise PemError(
+                field,
+                f"the private key is EC {key.curve.name} ({key.curve.key_size} bits); OpenSSL refuses curves under "
+                f"{EC_MIN_BITS} bits: use P-256 (prime256v1) or P-384",
+            )
         return key
     raise PemError(field, f"the private key (line {block.line}) is a {type(key).__name__}; use an RSA or EC (ECDSA) key")
 
@@ -231,18 +248,61 @@ def _check_chain(leaf: Any, chain: list[Any], field: str) -> None:
         raise PemError(field, f"the chain ends at {subject_text(last)}, which is not a CA's certificate")
 
 
-def _check_dates(certificates: list[Any], field: str, now: datetime) -> None:
+def _which(number: int, certificate: Any) -> str:
+    return "the certificate" if number == 1 else f"certificate {number} of the chain ({subject_text(certificate)})"
+
+
+def _check_once(certificates: list[Any], fields: list[str]) -> None:
+    """No certificate twice: a self-signed root given again 'issued' itself, so the chain looked whole."""
     for number, certificate in enumerate(certificates, 1):
-        if certificate.not_valid_after_utc <= now:
-            what = "the certificate" if number == 1 else f"certificate {number} of the chain ({subject_text(certificate)})"
+        first = certificates.index(certificate) + 1
+        if first != number:
             raise PemError(
-                field, f"{what} expired on {certificate.not_valid_after_utc:%Y-%m-%d %H:%M} UTC; it would not be taken"
+                fields[number - 1],
+                f"certificate {number} ({subject_text(certificate)}) is certificate {first} again; give each certificate once",
             )
 
 
-def bundle(cert_blocks: list[tuple[Block, str]], key_block: tuple[Block, str], now: datetime | None = None) -> Bundle:
+def _check_strength(certificates: list[Any], fields: list[str]) -> None:
+    """What OpenSSL (security level 2) refuses to load, said here: a short key of an issuer, a weak signature."""
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    for number, certificate in enumerate(certificates, 1):
+        what, field = _which(number, certificate), fields[number - 1]
+        algorithm = certificate.signature_hash_algorithm
+        root = number > 1 and number == len(certificates) and certificate.issuer == certificate.subject
+        if algorithm is not None and algorithm.name in WEAK_SIGNATURES and not root:  # a root's own is never checked
+            label = {"md5": "MD5", "sha1": "SHA-1"}[algorithm.name]
+            raise PemError(
+                field, f"{what} is signed with {label}, which OpenSSL and browsers refuse; have it issued again (SHA-256)"
+            )
+        key = certificate.public_key()
+        if isinstance(key, rsa.RSAPublicKey) and key.key_size < RSA_MIN_BITS:
+            raise PemError(field, f"{what} has an RSA key of {key.key_size} bits; OpenSSL refuses less than {RSA_MIN_BITS}")
+        if isinstance(key, ec.EllipticCurvePublicKey) and key.curve.key_size < EC_MIN_BITS:
+            raise PemError(field, f"{what} has an EC key on {key.curve.name}; OpenSSL refuses curves under {EC_MIN_BITS} bits")
+
+
+def _check_dates(certificates: list[Any], field: str, now: datetime) -> None:
+    for number, certificate in enumerate(certificates, 1):
+        what = _which(number, certificate)
+        if certificate.not_valid_after_utc <= now:
+            raise PemError(
+                field, f"{what} expired on {certificate.not_valid_after_utc:%Y-%m-%d %H:%M} UTC; it would not be taken"
+            )
+        if certificate.not_valid_before_utc > now + CLOCK_SKEW:
+            raise PemError(
+                field,
+                f"{what} is valid only from {certificate.not_valid_before_utc:%Y-%m-%d %H:%M} UTC; no client takes it "
+                "before: add it then (or check this unit's clock: lbctl status)",
+            )
+
+
+def bundle(
+    cert_blocks: list[tuple[Block, str]], key_block: tuple[Block, str], now: datetime | None = None, *, dates: bool = True
+) -> Bundle:
     """A Bundle from the certificate blocks (each with the field it came from, server certificate first) and
-    the key's block, judged as the module's docstring says."""
+    the key's block, judged as the module's docstring says (its dates too, unless dates is False)."""
     now = now or datetime.now(UTC)
     if not cert_blocks:
         raise PemError(key_block[1], "holds no certificate")
@@ -261,9 +321,13 @@ def bundle(cert_blocks: list[tuple[Block, str]], key_block: tuple[Block, str], n
             else f"the private key does not belong to the certificate ({subject_text(leaf)}): give the key made with it"
         )
         raise PemError(key_block[1], message)
+    fields = [field for _block, field in cert_blocks]
+    _check_once(certificates, fields)
+    _check_strength(certificates, fields)
     chain_field = cert_blocks[1][1] if len(cert_blocks) > 1 else cert_blocks[0][1]
     _check_chain(leaf, certificates[1:], chain_field)
-    _check_dates(certificates, cert_blocks[0][1], now)
+    if dates:
+        _check_dates(certificates, cert_blocks[0][1], now)
     return Bundle(leaf, tuple(certificates[1:]), key)
 
 
@@ -277,12 +341,12 @@ def _one_key(found: list[tuple[Block, str]]) -> tuple[Block, str]:
     return keys[0]
 
 
-def from_pem(data: bytes, field: str = "--pem", now: datetime | None = None) -> Bundle:
+def from_pem(data: bytes, field: str = "--pem", now: datetime | None = None, *, dates: bool = True) -> Bundle:
     """One file with the certificate, its chain and its key (in any order of key and certificates)."""
     found = blocks(data, field)
     _refuse_other_kinds(found, field)
     tagged = [(block, field) for block in found]
-    return bundle([t for t in tagged if t[0].label == CERTIFICATE_LABEL], _one_key(tagged), now)
+    return bundle([t for t in tagged if t[0].label == CERTIFICATE_LABEL], _one_key(tagged), now, dates=dates)
 
 
 def from_parts(cert: bytes, key: bytes, chain: bytes | None = None, now: datetime | None = None) -> Bundle:
@@ -311,7 +375,7 @@ def _belongs(field: str) -> str:
 
 def stored(data: bytes, field: str = "store") -> Bundle:
     """A file of the store read back: checked as on add, except its dates (an expired one is still shown)."""
-    return from_pem(data, field, now=datetime.min.replace(tzinfo=UTC))
+    return from_pem(data, field, dates=False)
 
 
 def names(certificate: Any) -> list[str]:

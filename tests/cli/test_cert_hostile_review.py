@@ -1,0 +1,132 @@
+"""lbctl cert, attacked as a hostile administrator would (issue 39's review): files the store took that
+HAProxy's OpenSSL then refused at the hand-over, chains that repeat a certificate, a certificate no client
+accepts yet, a legacy encrypted key that was called "not base64", and ACME names no CA issues for. Each is
+refused at the door: one `option: message` line, exit 2, the tree as it was."""
+
+from __future__ import annotations
+
+import datetime
+import subprocess
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
+
+from tests.certificates import NOW, Issued, chain, issue
+from tests.cli.test_cert_cli import unit  # noqa: F401 - a fixture
+from tests.cli.test_lbctl_dry_run import haproxy, lbctl, ok, root, snapshot  # noqa: F401 - root is a fixture
+
+GOOD = chain("www.example.test")
+
+
+def _signed(common: str, issuer: Issued, key, *, ca: bool = False) -> Issued:
+    """A certificate of key's public half, issued by issuer (its key need not be an EC one)."""
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(issuer.certificate.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(NOW - datetime.timedelta(days=1))
+        .not_valid_after(NOW + datetime.timedelta(days=90))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
+    if not ca:
+        builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(common)]), critical=False)
+    return Issued(builder.sign(issuer.key, hashes.SHA256()), key)
+
+
+def weak_intermediate() -> bytes:
+    """A chain through an intermediate whose RSA key is 1024 bits: OpenSSL (security level 2) will not load it."""
+    weak = _signed("Weak Intermediate", GOOD.root, rsa.generate_private_key(65537, 1024), ca=True)
+    leaf = _signed("weak.example.test", weak, ec.generate_private_key(ec.SECP256R1()))
+    return leaf.cert_pem + weak.cert_pem + leaf.key_pem
+
+
+def small_curve() -> bytes:
+    """A server key on P-192 (96 bits of security): OpenSSL's 'ee key too small'."""
+    leaf = _signed("p192.example.test", GOOD.intermediate, ec.generate_private_key(ec.SECP192R1()))
+    return leaf.cert_pem + GOOD.intermediate.cert_pem + leaf.key_pem
+
+
+def not_yet_valid() -> bytes:
+    later = NOW + datetime.timedelta(days=30)
+    leaf = issue("later.example.test", GOOD.intermediate, names=("later.example.test",), not_before=later)
+    return leaf.cert_pem + GOOD.intermediate.cert_pem + leaf.key_pem
+
+
+HOSTILE = {
+    "an_intermediate_with_a_1024_bit_rsa_key": (
+        weak_intermediate,
+        "--pem: certificate 2 of the chain (CN=Weak Intermediate) has an RSA key of 1024 bits",
+    ),
+    "a_server_key_on_a_192_bit_curve": (small_curve, "--pem: the private key is EC secp192r1"),
+    "the_root_given_twice": (
+        lambda: GOOD.pem().replace(GOOD.leaf.key_pem, GOOD.root.cert_pem + GOOD.root.cert_pem + GOOD.leaf.key_pem),
+        "--pem: certificate 4 (CN=Test Root) is certificate 3 again; give each certificate once",
+    ),
+    "the_intermediate_given_twice": (
+        lambda: GOOD.leaf.cert_pem + GOOD.intermediate.cert_pem * 2 + GOOD.leaf.key_pem,
+        "--pem: certificate 3 (CN=Test Intermediate) is certificate 2 again; give each certificate once",
+    ),
+    "a_certificate_valid_only_from_next_month": (not_yet_valid, "--pem: the certificate is valid only from "),
+}
+
+
+@pytest.mark.parametrize("case", HOSTILE)
+def test_a_certificate_haproxy_or_its_clients_would_refuse_is_refused_on_add_and_nothing_changes(unit, tmp_path, case):  # noqa: F811
+    make, line = HOSTILE[case]
+    given = tmp_path / "given.pem"
+    given.write_bytes(make())
+    before = snapshot(unit)
+    result = lbctl(unit, "cert", "add", "shop", "--pem", str(given))
+    assert result.returncode == 2 and len(result.stdout.splitlines()) == 1, (result.stdout, result.stderr)
+    assert result.stdout.startswith(line), result.stdout
+    assert "Traceback" not in result.stderr
+    assert snapshot(unit) == before
+
+
+def _openssl(*args: str) -> None:
+    subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
+
+
+def test_a_legacy_encrypted_key_is_called_encrypted_and_a_sha1_signature_is_named(unit, tmp_path):  # noqa: F811
+    """openssl rsa -aes128 -traditional writes 'Proc-Type: 4,ENCRYPTED' inside the block: it was refused as
+    'not base64', which sends the admin looking for a broken file. A SHA-1 self-signed certificate was called
+    'missing its chain' (its signature cannot be checked, so it did not look self-signed)."""
+    key, cert, locked, sha1 = (tmp_path / n for n in ("plain.key", "self.crt", "locked.key", "sha1.crt"))
+    _openssl("genrsa", "-out", str(key), "2048")
+    _openssl("req", "-x509", "-key", str(key), "-out", str(cert), "-days", "30", "-subj", "/CN=self.example.test")
+    _openssl("rsa", "-in", str(key), "-aes128", "-traditional", "-passout", "pass:x", "-out", str(locked))
+    _openssl("req", "-x509", "-key", str(key), "-out", str(sha1), "-days", "30", "-subj", "/CN=old.example.test", "-sha1")
+    before = snapshot(unit)
+    result = lbctl(unit, "cert", "add", "shop", "--cert", str(cert), "--key", str(locked))
+    assert result.returncode == 2 and result.stdout.startswith("--key: the private key at line 1 is encrypted"), result.stdout
+    result = lbctl(unit, "cert", "add", "shop", "--cert", str(sha1), "--key", str(key))
+    assert result.returncode == 2 and result.stdout.startswith("--cert: the certificate is signed with SHA-1"), result.stdout
+    assert snapshot(unit) == before
+    # openssl req -x509's own self-signed certificate (CA:TRUE, as its default configuration makes it) is taken
+    ok(unit, "cert", "add", "shop", "--cert", str(cert), "--key", str(key))
+
+
+@pytest.mark.parametrize(
+    ("domain", "line"),
+    [
+        ("10.0.0.21", "--domain: '10.0.0.21' is not a domain name"),
+        ("www.example.123", "--domain: 'www.example.123' is not a domain name"),
+    ],
+)
+def test_an_acme_name_no_ca_issues_for_is_refused_before_any_ca_is_asked(root, domain, line):  # noqa: F811
+    """An IPv4 address passed the domain pattern (its labels are digits) and went to the CA as a DNS name."""
+    before = snapshot(root)
+    result = lbctl(root, "cert", "acme", "shop", "--domain", domain)
+    assert (result.returncode, result.stdout.split(";")[0]) == (2, line), result.stdout
+    assert snapshot(root) == before
+
+
+def test_an_idn_name_in_its_ascii_form_is_still_a_domain(root):  # noqa: F811
+    result = lbctl(root, "cert", "acme", "shop", "--domain", "xn--bcher-kva.example.test", "--domain", "a1.example.test")
+    assert result.stdout.startswith("--dry-run: an ACME order asks a CA"), result.stdout
