@@ -130,3 +130,43 @@ def test_an_acme_name_no_ca_issues_for_is_refused_before_any_ca_is_asked(root, d
 def test_an_idn_name_in_its_ascii_form_is_still_a_domain(root):  # noqa: F811
     result = lbctl(root, "cert", "acme", "shop", "--domain", "xn--bcher-kva.example.test", "--domain", "a1.example.test")
     assert result.stdout.startswith("--dry-run: an ACME order asks a CA"), result.stdout
+
+
+# -- the runtime swap: HAProxy's entry is found by what it serves, which two files may share ------------------
+
+
+def test_a_replace_swaps_only_its_own_entry_when_another_file_serves_the_same_server_certificate(tmp_path):
+    """Two store certificates with one server certificate (shop: leaf and intermediate; shop-full: the same with
+    the root after them) both served: replacing shop swapped HAProxy's first entry serving that leaf's SHA-1,
+    which could be shop-full's file, so the service naming shop-full served shop's new content and shop kept
+    the old one. The swap now takes the entry loaded from shop's own file, and leaves an entry it cannot tell
+    apart to the reload."""
+    from lbwizard.apply.certificate_runtime import sha1_of
+    from lbwizard.apply.runtime import runtime_change
+    from lbwizard.config import certificate_edit, certstore, model
+    from lbwizard.config.paths import Paths
+    from tests.unit.test_certificates import ServingEngines, issue_renewal, tls_config
+
+    paths = Paths(tmp_path)
+    shop, full = GOOD.pem(), GOOD.leaf.cert_pem + GOOD.intermediate.cert_pem + GOOD.root.cert_pem + GOOD.leaf.key_pem
+    renewed = issue_renewal()
+    fingerprints = {data: certstore.fingerprint_of(data) for data in (shop, full, renewed)}
+    certstore.make_directory(paths)
+    for data in (shop, full):
+        certstore.write(paths, fingerprints[data], data)
+    before = tls_config(certificates=["shop-full", "shop"])
+    before.certificates = [model.Certificate("shop-full", fingerprints[full]), model.Certificate("shop", fingerprints[shop])]
+    after = certificate_edit.put(before, "shop", fingerprints[renewed], replace=True)
+    full_entry, shop_entry = (str(certstore.path_of(paths, fingerprints[d])) for d in (full, shop))
+    engines = ServingEngines({full_entry: sha1_of(shop), shop_entry: sha1_of(shop)})
+    with certstore.offering({fingerprints[renewed]: renewed}):
+        change = runtime_change(before, after, engines, paths)
+        assert (len(change.steps), change.haproxy_reload) == (1, False)
+        change.steps[0].do()
+        assert engines.swapped == [shop_entry] and engines.serving[full_entry] == sha1_of(shop)
+        change.steps[0].undo()
+        assert engines.serving == {full_entry: sha1_of(shop), shop_entry: sha1_of(shop)}
+        # after an earlier swap neither entry is shop's file: which one is shop's cannot be told, so HAProxy reloads
+        older = ServingEngines({full_entry: sha1_of(shop), "/etc/lbwizard/certificates/older.pem": sha1_of(shop)})
+        change = runtime_change(before, after, older, paths)
+        assert (change.steps, change.haproxy_reload) == ([], True)

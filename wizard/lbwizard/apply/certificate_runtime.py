@@ -2,10 +2,12 @@
 
 A change that replaces the content of a certificate TLS services name (lbctl cert add --replace, an ACME
 renewal, the pair's peer taking either) brings the new content (config/certstore.offering). HAProxy's
-entry for the certificate is the one serving the old content (found by its SHA-1: after an earlier swap its
-name is an older file's path); the step swaps it, and its undo swaps it back, unless HAProxy already serves
-the old content again (a reload of the file put back). Where HAProxy does not serve the old content, or the
-new one is not offered, nothing is swapped and the hand-over reloads HAProxy as for any other change.
+entry for the certificate is the one loaded from the old content's file, else the one entry serving the old
+content (found by its SHA-1: after an earlier swap its name is an older file's path); the step swaps it, and
+its undo swaps that entry back, unless HAProxy already serves the old content again (a reload of the file
+put back). Where HAProxy does not serve the old content, or serves it from more than one other file (two
+store certificates with one server certificate and different chains: which one is this cannot be told), or
+the new one is not offered, nothing is swapped and the hand-over reloads HAProxy as for any other change.
 """
 
 from __future__ import annotations
@@ -51,33 +53,43 @@ def swaps(before: ApplianceConfig, after: ApplianceConfig, engines: Engines, pat
             new_pem = offered.get(new[name]) or certstore.read(paths, new[name])
         except certstore.StoreError:
             continue
-        if sha1_of(old_pem) not in serving.values():
+        own = str(certstore.path_of(paths, old[name]))
+        if _entry(serving, sha1_of(old_pem), own) is None:
             continue
-        steps.append(_swap_step(engines, name, old_pem, new_pem))
+        steps.append(_swap_step(engines, name, old_pem, new_pem, own))
         swapped.add(name)
     return steps, swapped
 
 
-def _entry(engines: Engines, serving_sha1: str) -> str | None:
-    return next((entry for entry, sha1 in engines.haproxy_certificates().items() if sha1 == serving_sha1), None)
+def _entry(serving: dict[str, str], serving_sha1: str, own: str) -> str | None:
+    """HAProxy's entry for a certificate: the one loaded from its own file, else the only one serving its
+    content; None when none serves it, or several other files do."""
+    entries = [entry for entry, sha1 in serving.items() if sha1 == serving_sha1]
+    if own in entries:
+        return own
+    return entries[0] if len(entries) == 1 else None
 
 
-def _swap_step(engines: Engines, name: str, old_pem: bytes, new_pem: bytes) -> Step:
+def _swap_step(engines: Engines, name: str, old_pem: bytes, new_pem: bytes, own: str) -> Step:
     old_sha1, new_sha1 = sha1_of(old_pem), sha1_of(new_pem)
+    swapped: list[str] = []  # the entry do() swapped, which undo() swaps back
 
     def do() -> None:
-        entry = _entry(engines, old_sha1)
+        serving = engines.haproxy_certificates()
+        entry = _entry(serving, old_sha1, own)
         if entry is None:
-            if _entry(engines, new_sha1) is not None:
+            if new_sha1 in serving.values():
                 return  # it serves the new content already
             raise EngineError(f"HAProxy no longer serves the certificate {name} it had; it cannot be swapped")
         engines.haproxy_replace_certificate(entry, new_pem.decode())
+        swapped.append(entry)
 
     def undo() -> None:
         if not engines.haproxy_reachable():
             return
-        entry = _entry(engines, new_sha1)
-        if entry is not None:
+        serving = engines.haproxy_certificates()
+        entry = swapped[-1] if swapped else _entry(serving, new_sha1, own)
+        if entry is not None and serving.get(entry) == new_sha1:
             engines.haproxy_replace_certificate(entry, old_pem.decode())
 
     return Step(f"HAProxy runtime: certificate {name}'s new content served (set ssl cert, no reload)", do, undo)
