@@ -12,6 +12,9 @@ import dataclasses
 import sys
 
 from ..config import api_tokens, verify_host
+from ..config.declare import spec_of
+from ..config.kinds import KindError
+from ..config.model import Api
 from .changes import EXIT_OK
 from .host_commands import changed_copy
 
@@ -22,7 +25,8 @@ def add_parser(commands, common: argparse.ArgumentParser) -> None:
     api_actions.add_parser("show", parents=[common], help="where the API and web console listen")
     for action, text in (("on", "serve the API on this unit's own addresses"), ("off", "serve no API (SSH stays)")):
         api_actions.add_parser(action, parents=[common], help=text)
-    api_actions.add_parser("port", parents=[common], help="its TCP port (9443 by default)").add_argument("port", type=int)
+    # the text as typed, read by the setting's own kind (argparse's int() takes 0443, +9443 and Unicode digits)
+    api_actions.add_parser("port", parents=[common], help="its TCP port (9443 by default)").add_argument("port")
     token = api_actions.add_parser("token", help="API tokens")
     actions = token.add_subparsers(dest="token_action", metavar="ACTION", required=True)
     add = actions.add_parser("add", parents=[common], help="make a token; it is printed once and stored only as a hash")
@@ -67,4 +71,8 @@ def _settings(ctl, args: argparse.Namespace) -> int:
     if args.action in ("on", "off"):
         enabled = args.action == "on"
         return ctl.commit(changed_copy(lambda config: setattr(config.api, "enabled", enabled)), f"the API is {args.action}")
-    return ctl.commit(changed_copy(lambda config: setattr(config.api, "port", args.port)), f"the API's port is now {args.port}")
+    try:
+        port = spec_of(Api, "port").kind.parse(args.port)
+    except KindError as exc:
+        return ctl.problems([("api.port", str(exc))])
+    return ctl.commit(changed_copy(lambda config: setattr(config.api, "port", port)), f"the API's port is now {port}")

@@ -9,7 +9,9 @@ import dataclasses
 from collections.abc import Callable
 
 from ..config import verify_host
-from ..config.model import ApplianceConfig
+from ..config.declare import spec_of
+from ..config.kinds import KindError
+from ..config.model import ApplianceConfig, Metrics
 from ..render.host_services import LOOPBACK
 from .changes import EXIT_OK
 
@@ -34,8 +36,9 @@ def add_parser(commands, common: argparse.ArgumentParser) -> None:
     for action, text in (("on", "serve the metrics on this unit's own addresses"), ("off", "on loopback only")):
         metric_actions.add_parser(action, parents=[common], help=text)
     ports = metric_actions.add_parser("ports", parents=[common], help="the endpoints' ports")
-    ports.add_argument("--node", type=int, help="the node exporter's port (IPVS, VRRP, the system)")
-    ports.add_argument("--haproxy", type=int, help="HAProxy's exporter's port (layer 7)")
+    # the text as typed, read by the settings' own kind (argparse's int() takes 0443, +9100 and Unicode digits)
+    ports.add_argument("--node", help="the node exporter's port (IPVS, VRRP, the system)")
+    ports.add_argument("--haproxy", help="HAProxy's exporter's port (layer 7)")
 
 
 def changed_copy(edit: Callable[[ApplianceConfig], None]) -> Callable[[ApplianceConfig], ApplianceConfig]:
@@ -96,10 +99,18 @@ def cmd_metrics(ctl, args: argparse.Namespace) -> int:
         enabled = args.action == "on"
         return ctl.commit(changed_copy(lambda config: setattr(config.metrics, "enabled", enabled)), f"metrics are {args.action}")
 
+    ports, problems = {}, []
+    for name, text in (("node_port", args.node), ("haproxy_port", args.haproxy)):
+        try:
+            if text is not None:
+                ports[name] = spec_of(Metrics, name).kind.parse(text)
+        except KindError as exc:
+            problems.append((f"metrics.{name}", str(exc)))
+    if problems:
+        return ctl.problems(problems)
+
     def edit(config: ApplianceConfig) -> None:
-        if args.node is not None:
-            config.metrics.node_port = args.node
-        if args.haproxy is not None:
-            config.metrics.haproxy_port = args.haproxy
+        for name, port in ports.items():
+            setattr(config.metrics, name, port)
 
     return ctl.commit(changed_copy(edit), "changed the metrics ports")
