@@ -23,6 +23,7 @@ import grp
 import hashlib
 import json
 import os
+import stat
 import subprocess
 from pathlib import Path
 
@@ -34,6 +35,7 @@ from ..config.backup import (
     PASSWORD_MEMBER,
     STORE_MEMBER,
     Backup,
+    BackupError,
     Members,
     belongs,
     certificate_members,
@@ -76,12 +78,35 @@ def collect(paths: Paths, config: ApplianceConfig, host_keys: bool) -> Members:
     members: Members = {}
     for path in wanted:
         name = str(path.relative_to(paths.root))
-        if path.is_file() and belongs(name, config):  # history's NNNN.yaml and .json, the key pairs of sshd
-            members[name] = (path.read_bytes(), path.stat().st_mode & 0o7777)
+        if belongs(name, config) and (found := _plain_file(path, paths.root)):  # history's NNNN.yaml and .json, sshd's key pairs
+            members[name] = found
     hashed = _password_hash_now(paths)
     if hashed and is_crypt_hash(hashed):  # a locked account has nothing worth carrying
         members[PASSWORD_MEMBER] = (hashed.encode() + b"\n", 0o600)
     return members
+
+
+def _plain_file(path: Path, root: Path) -> tuple[bytes, int] | None:
+    """The content and mode of the unit's file at path; None where there is no plain file (nothing, a directory,
+    a FIFO: nothing a backup holds, and nothing is opened that could wait for a writer). BackupError for a link
+    there, or a folder on its way that leads out of root: a backup holds the unit's own files, never what a
+    link names (a certificate replaced by a link to /etc/shadow would carry /etc/shadow, which a restore
+    then writes as a certificate HAProxy's group reads)."""
+    if path.is_symlink():
+        raise BackupError(f"{path} is a link (to {os.readlink(path)}); {_LINK_HINT}")
+    if not path.parent.resolve().is_relative_to(root.resolve()):
+        link = next(p for p in [path.parent, *path.parent.parents] if p.is_symlink())
+        raise BackupError(f"{link} is a link (to {os.readlink(link)}) out of {root}; {_LINK_HINT}")
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        status = os.fstat(handle.fileno())
+        return (handle.read(), status.st_mode & 0o7777) if stat.S_ISREG(status.st_mode) else None
+
+
+_LINK_HINT = "a backup holds the unit's own files, not what a link names: put the file itself there; nothing was written"
 
 
 def password_hash(backup: Backup) -> str | None:

@@ -96,10 +96,14 @@ def journal_steps(paths: Paths, names: list[str], password: bool, live: bool) ->
 
     def keep() -> None:
         kept["picture"] = _picture(paths, names, password)
+        kept["made"] = _missing(journal)  # a fresh unit's etc/lbwizard: taken away again with the journal
         atomic_write(journal, json.dumps(kept["picture"], indent=1) + "\n", 0o600)
 
     def forget() -> None:
         journal.unlink(missing_ok=True)
+        for directory in kept.get("made", []):
+            if directory.is_dir() and not any(directory.iterdir()):
+                directory.rmdir()
 
     def commit() -> None:
         if live and paths.rollback_record.is_file():

@@ -33,6 +33,7 @@ import zlib
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 from . import api_tokens, history, model
 from .model import APPLIANCE_CERTIFICATE, ApplianceConfig, ConfigFormatError
@@ -45,11 +46,15 @@ FORMAT = "lb-appliance-backup"
 FORMAT_VERSION = 1
 PASSWORD_MEMBER = "admin-password.hash"  # on the unit: root's field of /etc/shadow (a --root: Paths.admin_password_hash)
 UNPACKED_LIMIT = 512 * 1024 * 1024  # a thousand versions of a thousand services stay well below it
+FILE_LIMIT = UNPACKED_LIMIT + 2**20  # the file itself: deflate adds at most 5 bytes to 64 KiB it cannot shrink
 # the member names are the unit's paths relative to its root: Paths with an empty root gives them
 _RELATIVE = Paths(Path(""))
 CONFIG_MEMBER = str(_RELATIVE.appliance_yaml)
 PAIR_MEMBERS = (str(_RELATIVE.pair_identity), str(_RELATIVE.pair_known_hosts))
-HISTORY_MEMBER = re.compile(re.escape(str(_RELATIVE.history_dir)) + r"/(\d{4,})\.(yaml|json)")
+# a version's number as history.path_of() writes it: ASCII digits, four at least, no other leading zero, from 1 up
+# to nine digits (a unit making a change a second would need 30 years to pass it); another spelling of a number
+# would be a second member for the same version, and a longer one a file name no file system takes
+HISTORY_MEMBER = re.compile(re.escape(str(_RELATIVE.history_dir)) + r"/((?!0000)[0-9]{4}|[1-9][0-9]{4,8})\.(yaml|json)")
 HOST_KEY_MEMBER = re.compile(r"etc/ssh/ssh_host_[a-z0-9]+_key(\.pub)?")
 CERTIFICATE_DIR = PurePosixPath(APPLIANCE_CERTIFICATE).parent  # etc/haproxy/certs: the only place certificates go
 # the certificate store's files (config/certstore.py), each named by the SHA-256 of its content
@@ -250,6 +255,18 @@ def _refuse_large(raw: bytes) -> None:
         raise BackupError(f"damaged: it unpacks to more than {UNPACKED_LIMIT // 2**20} MiB")
 
 
+def read_file(handle: BinaryIO) -> bytes:
+    """A backup's bytes from handle (a file, a pipe, standard input): a stream that does not start as gzip
+    (a device such as /dev/zero) is refused at its first two bytes, and none is read past FILE_LIMIT."""
+    data = handle.read(len(_GZIP_MAGIC[:2]))
+    if data != _GZIP_MAGIC[:2]:
+        raise BackupError("not a backup of this appliance (not a gzip'd tar)")
+    data += handle.read(FILE_LIMIT + 1 - len(data))
+    if len(data) > FILE_LIMIT:
+        raise BackupError(f"damaged: larger than {FILE_LIMIT // 2**20} MiB, more than any backup holds")
+    return data
+
+
 def unpack(data: bytes) -> Backup:
     """A backup checked whole (see the module's docstring); BackupError with the reason otherwise."""
     raw, mtime = _gunzip(data)
@@ -262,7 +279,7 @@ def unpack(data: bytes) -> Backup:
 
 def _checked(archive: tarfile.TarFile, entries: list[tarfile.TarInfo], mtime: int | None) -> Backup:
     """The members, each checked against the manifest, and the configuration they hold."""
-    if not entries or entries[0].name != MANIFEST or not entries[0].isreg():
+    if not entries or entries[0].name != MANIFEST or not _plain(entries[0]):
         raise BackupError(f"not a backup of this appliance (no {MANIFEST})")
     manifest = _manifest(_read(archive, entries[0]))
     if _timestamp(manifest) != mtime:
@@ -273,6 +290,8 @@ def _checked(archive: tarfile.TarFile, entries: list[tarfile.TarInfo], mtime: in
         _refuse_unsafe(entry.name)
         if not entry.isreg():
             raise BackupError(f"refused: {entry.name} is a link, a device, a FIFO or a directory, not a plain file")
+        if not _plain(entry):
+            raise BackupError(f"refused: {entry.name} is a sparse file, not a plain file as lbctl backup writes it")
         if entry.name in members:
             raise BackupError(f"damaged: {entry.name} is there twice")
         if entry.name not in listed:
@@ -285,6 +304,12 @@ def _checked(archive: tarfile.TarFile, entries: list[tarfile.TarInfo], mtime: in
         raise BackupError(f"damaged: {missing[0]} is listed in {MANIFEST} but not there")
     config = _config(members)
     return Backup(manifest, {name: (content, unit_mode(name)) for name, (content, _listed) in members.items()}, config)
+
+
+def _plain(entry: tarfile.TarInfo) -> bool:
+    """A plain file whose content is the data the archive holds. A sparse one (GNU or PAX sparse headers)
+    reads as the size it declares, holes included: a few bytes of archive that read as a terabyte."""
+    return entry.isreg() and not entry.issparse()
 
 
 def _read(archive: tarfile.TarFile, entry: tarfile.TarInfo) -> bytes:
@@ -302,7 +327,7 @@ def _refuse_unsafe(name: str) -> None:
 def _manifest(text: bytes) -> dict:
     try:
         manifest = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested past Python's limit
         raise BackupError(f"damaged: {MANIFEST} is not JSON ({exc})") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise BackupError(f"not a backup of this appliance ({MANIFEST} does not say format {FORMAT!r})")
@@ -371,7 +396,7 @@ def _store_problem(config: ApplianceConfig, members: Members) -> str | None:
 def _json_or_none(content: bytes) -> object:
     try:
         return json.loads(content)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested past Python's limit
         return None
 
 
@@ -408,7 +433,7 @@ def _config(members: Members) -> ApplianceConfig:
     if API_TOKENS_MEMBER in members:
         try:
             api_tokens.strict(members[API_TOKENS_MEMBER][0].decode())
-        except (ValueError, api_tokens.TokenError) as exc:
+        except (ValueError, RecursionError, api_tokens.TokenError) as exc:
             why = f"is not the API's token file as lbctl api token writes it: {exc}"
             raise BackupError(f"refused: {API_TOKENS_MEMBER} {why}") from None
     if strays := sorted(name for name in members if not belongs(name, config)):

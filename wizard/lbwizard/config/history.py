@@ -36,7 +36,10 @@ def record_of(paths: Paths, number: int) -> Path:
 def versions(paths: Paths) -> list[int]:
     if not paths.history_dir.is_dir():
         return []
-    return sorted(int(p.stem) for p in paths.history_dir.glob("*.yaml") if p.stem.isdigit())
+    # only names path_of() writes: str.isdigit() also takes "²" or "٣", which int() refuses or reads as a
+    # number whose own file is another
+    named = lambda p: p.stem.isascii() and p.stem.isdigit() and p.name == path_of(paths, int(p.stem)).name
+    return sorted(int(p.stem) for p in paths.history_dir.glob("*.yaml") if named(p))
 
 
 def newest(paths: Paths) -> int | None:
@@ -91,7 +94,7 @@ def load(paths: Paths, number: int) -> ApplianceConfig:
 def _record(paths: Paths, number: int) -> dict:
     try:
         record = json.loads(record_of(paths, number).read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: nested past Python's limit
         return {}
     return record if isinstance(record, dict) else {}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import stat
 import sys
 from datetime import datetime
@@ -14,7 +15,7 @@ from ..config.backup import BackupError
 from ..config.files import atomic_write
 from ..config.lock import Busy, one_change
 from ..config.paths import Paths
-from .changes import EXIT_BUSY, EXIT_OK
+from .changes import EXIT_BAD_INPUT, EXIT_BUSY, EXIT_OK
 from .restore import read_backup, restore
 
 BACKUP_MODE = 0o600
@@ -112,6 +113,8 @@ def cmd_backup(ctl, args: argparse.Namespace) -> int:
                 return ctl.problems([("backup", f"{problem}; nothing was written") for problem in outside])
             members = backup_files.collect(ctl.paths, config, args.with_host_keys)
             left_out = _leave_out_bad_history(members)
+    except BackupError as exc:
+        return ctl.problems([("backup", str(exc))])
     except Busy as exc:
         print(f"lbctl: {exc}", file=sys.stderr)
         return EXIT_BUSY
@@ -124,8 +127,14 @@ def cmd_backup(ctl, args: argparse.Namespace) -> int:
     text, summary = _summary(found, "standard output" if to_stdout else str(target))
     text = "\n".join([text, *(f"  left out {reason}" for reason in left_out)])
     if to_stdout:
-        sys.stdout.buffer.write(data)
-        sys.stdout.flush()
+        try:
+            sys.stdout.buffer.write(data)
+            sys.stdout.flush()
+        except OSError as exc:  # the reader went away (a closed pipe), a full disk behind a redirection
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second failure at exit
+            why = f"cannot write standard output: {exc.strerror or exc}; nothing usable was written"
+            print(f"backup: {why}", file=sys.stderr)
+            return EXIT_BAD_INPUT
         print(text, file=sys.stderr)
         return EXIT_OK
     try:

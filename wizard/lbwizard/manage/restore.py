@@ -36,7 +36,11 @@ def print_refusal(reason: str) -> None:
 def read_backup(file: Path) -> Backup:
     """The backup in file ("-": standard input), checked whole; BackupError says why it is refused."""
     try:
-        data = sys.stdin.buffer.read() if str(file) == "-" else file.read_bytes()
+        if str(file) == "-":
+            data = backup.read_file(sys.stdin.buffer)
+        else:
+            with open(file, "rb") as handle:
+                data = backup.read_file(handle)
     except OSError as exc:
         raise BackupError(f"cannot read {file}: {exc.strerror or exc}") from None
     return backup.unpack(data)

@@ -1,0 +1,204 @@
+"""Backups and restores attacked as a hostile administrator would (issue 35), beyond test_crafted_backups.py's
+matrix: history versions named as lbctl never names them, JSON nested past Python's recursion limit, a tar
+member that is sparse (a small file that reads as a terabyte), a restore fed from an endless device, a backup
+that would follow a link out of the unit, a backup to standard output whose reader went away, and a restore
+failing on a fresh unit. Each is refused with exit 2 and `backup: REASON`, never a traceback or a hang, and
+nothing changed (the whole tree compared)."""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import subprocess
+import tarfile
+import time
+from pathlib import Path
+
+import pytest
+
+from lbwizard.apply.transaction import FAULT_HOOK
+from lbwizard.config import backup
+from tests.cli import test_crafted_backups as crafted_backups
+from tests.cli.test_crafted_backups import CERTIFICATE, Crafted, refused, whole_tree
+from tests.cli.test_lbctl_dry_run import LBCTL, lbctl, ok
+
+# test_crafted_backups.py's unit and its backup, and a unit of its own to restore onto
+source, target_template, target = crafted_backups.source, crafted_backups.target_template, crafted_backups.target
+
+HISTORY = "etc/lbwizard/history"
+DEEP = b"[" * 100_000 + b"]" * 100_000  # json.loads raises RecursionError, not ValueError, on this
+
+
+def bounded_memory() -> None:
+    """The child's address space capped (4 GiB): an unbounded read fails at once instead of taking the machine."""
+    resource.setrlimit(resource.RLIMIT_AS, (4 * 2**30, 4 * 2**30))
+
+
+def lbctl_bounded(root: Path, *args: str, stdin=None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*LBCTL, "--dry-run", "--root", str(root), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=stdin,
+        preexec_fn=bounded_memory,
+    )
+
+
+def renamed_version(crafted: Crafted, old: int, new: str) -> None:
+    """History version old (and its record) carried under the name new instead."""
+    for kind in ("yaml", "json"):
+        name = f"{HISTORY}/{old:04d}.{kind}"
+        content = crafted.files.pop(name)
+        del crafted.manifest["files"][name]
+        crafted.put(f"{HISTORY}/{new}.{kind}", content)
+
+
+# -- history versions named as lbctl never names them ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["00002", "\u0660\u0660\u0660\u0662", "0000", "9" * 300, "1" + "0" * 12],
+    ids=["leading_zero_past_four_digits", "arabic_indic_digits", "version_zero", "300_digits", "a_trillion"],
+)
+def test_a_history_member_not_named_as_lbctl_names_versions_is_refused(source, target, tmp_path, name):
+    """A member matching `\\d{4,}` once reached the restore as a version whose canonical member was missing
+    (KeyError traceback), or as a number whose file name is too long for the file system."""
+    crafted = Crafted.of(source[1])
+    renamed_version(crafted, 2, name)
+    refused(target, crafted, tmp_path, f"refused: {HISTORY}/{name}.json is not a file an appliance backup holds")
+
+
+def test_a_file_in_the_history_named_with_other_digits_is_not_a_version(target, tmp_path):
+    """`str.isdigit()` takes superscripts, which int() does not: every history listing once failed."""
+    shutil.copy(target / f"{HISTORY}/0001.yaml", target / f"{HISTORY}/\u00b2\u00b2\u00b2\u00b2.yaml")
+    listed = lbctl(target, "history")
+    assert listed.returncode == 0 and "Traceback" not in listed.stderr, listed.stdout + listed.stderr
+    assert [line[:4] for line in listed.stdout.splitlines()] == ["0001", "0002"]
+    ok(target, "backup", str(tmp_path / "unit.lbbackup"))
+
+
+# -- JSON nested past the recursion limit ----------------------------------------------------------------
+
+
+def test_a_manifest_nested_past_the_recursion_limit_is_damage(source, target, tmp_path, monkeypatch):
+    crafted = Crafted.of(source[1])
+    crafted.manifest["deep"] = "DEEP"
+    text = backup.json.dumps(crafted.manifest).replace('"DEEP"', DEEP.decode())
+    monkeypatch.setattr("tests.cli.test_crafted_backups.json.dumps", lambda manifest, **_: text)
+    refused(target, crafted, tmp_path, f"damaged: {backup.MANIFEST} is not JSON")
+
+
+@pytest.mark.parametrize(
+    ("member", "reason"),
+    [
+        (f"{HISTORY}/0002.json", f"history version 0002: its record {HISTORY}/0002.json is not a JSON object"),
+        (backup.API_TOKENS_MEMBER, f"refused: {backup.API_TOKENS_MEMBER} is not the API's token file"),
+    ],
+    ids=["history_record", "api_tokens"],
+)
+def test_a_member_nested_past_the_recursion_limit_is_refused(source, target, tmp_path, member, reason):
+    crafted = Crafted.of(source[1])
+    crafted.put(member, DEEP)
+    refused(target, crafted, tmp_path, reason)
+
+
+def test_a_record_on_the_unit_nested_past_the_recursion_limit_stops_neither_history_nor_backup(target, tmp_path):
+    (target / f"{HISTORY}/0001.json").write_bytes(DEEP)
+    listed = lbctl(target, "history")
+    assert listed.returncode == 0 and "Traceback" not in listed.stderr, listed.stdout + listed.stderr
+    made = ok(target, "backup", str(tmp_path / "unit.lbbackup"))
+    assert f"left out history version 0001: its record {HISTORY}/0001.json is not a JSON object" in made.stdout
+
+
+# -- what a restore reads ----------------------------------------------------------------------------------
+
+
+def test_a_sparse_member_is_refused_before_it_is_read(source, target, tmp_path):
+    """A PAX sparse member of no data that says it is 1 TiB: reading it once asked for a terabyte."""
+    crafted = Crafted.of(source[1])
+    crafted.files.pop(CERTIFICATE)
+    info = tarfile.TarInfo(CERTIFICATE)
+    info.pax_headers = {"GNU.sparse.map": "0,0", "GNU.sparse.size": str(2**40)}
+    crafted.special[CERTIFICATE] = info
+    file = tmp_path / "sparse.lbbackup"
+    file.write_bytes(crafted.pack())
+    before = whole_tree(target)
+    result = lbctl_bounded(target, "restore", str(file))
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stdout + result.stderr
+    assert result.stdout.startswith(f"backup: refused: {CERTIFICATE} is a sparse file, not a plain file"), result.stdout
+    assert whole_tree(target) == before
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom"])
+def test_a_restore_from_an_endless_device_is_refused_without_reading_it_all(target, device):
+    before = whole_tree(target)
+    started = time.monotonic()
+    result = lbctl_bounded(target, "restore", device)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stdout + result.stderr
+    assert result.stdout.startswith("backup: "), result.stdout
+    assert time.monotonic() - started < 30 and whole_tree(target) == before
+
+
+def test_a_restore_from_standard_input_is_bounded(target):
+    with open("/dev/zero", "rb") as endless:
+        result = lbctl_bounded(target, "restore", "-", stdin=endless)
+    assert result.returncode == 2 and result.stdout.startswith("backup: not a backup of this appliance"), result
+
+
+def test_a_restore_that_fails_on_a_fresh_unit_leaves_it_empty(source, tmp_path):
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    file = tmp_path / "unit.lbbackup"
+    file.write_bytes(source[1])
+    failed = subprocess.run(
+        [*LBCTL, "--dry-run", "--root", str(fresh), "restore", str(file)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, FAULT_HOOK: "1"},
+    )
+    assert failed.returncode == 1 and "every change was undone" in failed.stderr, failed.stdout + failed.stderr
+    assert whole_tree(fresh) == {}
+
+
+# -- what a backup reads and where it writes -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("place", "make"),
+    [
+        (CERTIFICATE, lambda target, outside: (target / CERTIFICATE).symlink_to(outside / "shadow")),
+        ("etc/ssh", lambda target, outside: (target / "etc/ssh").symlink_to(outside)),
+    ],
+    ids=["certificate_is_a_link", "ssh_folder_is_a_link"],
+)
+def test_a_backup_follows_no_link_out_of_the_unit(target, tmp_path, place, make):
+    """A certificate replaced by a link to /etc/shadow once carried /etc/shadow in the backup (and a restore
+    wrote it as a certificate HAProxy's group reads)."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "shadow").write_text("root:$6$secret:20000:0:99999:7:::\n")
+    (outside / "ssh_host_ed25519_key").write_text("a host's key that is not this unit's\n")
+    (target / CERTIFICATE).parent.mkdir(parents=True, exist_ok=True)
+    make(target, outside)
+    file = tmp_path / "unit.lbbackup"
+    before = whole_tree(target), whole_tree(outside)
+    result = lbctl(target, "backup", str(file), "--with-host-keys")
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stdout + result.stderr
+    assert result.stdout.startswith(f"backup: {target / place} is a link"), result.stdout
+    assert result.stdout.rstrip().endswith("nothing was written") and not file.exists()
+    assert (whole_tree(target), whole_tree(outside)) == before
+
+
+def test_a_backup_to_standard_output_whose_reader_went_away_says_so(target):
+    process = subprocess.Popen(
+        [*LBCTL, "--dry-run", "--root", str(target), "backup", "-"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # the reader is gone before the first byte
+    errors = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 2 and "Traceback" not in errors, errors
+    assert errors.startswith("backup: cannot write standard output: Broken pipe"), errors
