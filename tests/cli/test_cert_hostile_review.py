@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
+from lbwizard.config import model
 from tests.certificates import NOW, Issued, chain, issue
 from tests.cli.test_cert_cli import unit  # noqa: F401 - a fixture
 from tests.cli.test_lbctl_dry_run import haproxy, lbctl, ok, root, snapshot  # noqa: F401 - root is a fixture
@@ -170,3 +171,30 @@ def test_a_replace_swaps_only_its_own_entry_when_another_file_serves_the_same_se
         older = ServingEngines({full_entry: sha1_of(shop), "/etc/lbwizard/certificates/older.pem": sha1_of(shop)})
         change = runtime_change(before, after, older, paths)
         assert (change.steps, change.haproxy_reload) == ([], True)
+
+
+def test_the_challenge_rule_of_a_transparent_http_service_draws_no_warning_from_haproxy(tmp_path):
+    """A transparent layer-7 HTTP service on port 80 NATs the clients on its servers' own subnet with a
+    `tcp-request connection` rule; the ACME answer was rendered before it, and haproxy -c warned on every
+    hand-over that the tcp-request rule 'will still be processed before'. The answer now follows the
+    connection rules (which run first anyway) and still precedes every http-request rule."""
+    from lbwizard.render.rolevars import haproxy_services
+    from tests.roles.render import haproxy_check, render
+    from tests.unit.test_certificates import acme_config
+
+    config = acme_config()
+    web = next(s for s in config.virtual_services if s.name == "WEB")
+    web.transparent = True
+    web.real_servers = [model.RealServer("WEB1", "192.168.2.50", 8080)]
+    own = tmp_path / "etc/haproxy/certs/appliance.pem"  # the unit's own, which the TLS services present
+    own.parent.mkdir(parents=True)
+    own.write_bytes(GOOD.pem())
+    text = render("haproxy", config, haproxy_services=haproxy_services(config, str(tmp_path)))
+    frontend = text[text.index("frontend WEB\n") :].split("\n\n")[0]
+    assert "    tcp-request connection set-src ipv4(192.168.2.21) if { src 192.168.2.0/24 }\n" in frontend
+    first_http = next(line for line in frontend.splitlines() if line.lstrip().startswith("http-request"))
+    assert first_http.startswith("    http-request return status 200 content-type text/plain lf-string"), frontend
+    path = tmp_path / "haproxy.cfg"
+    path.write_text(text)
+    checked = haproxy_check(path)
+    assert checked.returncode == 0 and "WARNING" not in checked.stdout + checked.stderr, checked.stdout + checked.stderr
