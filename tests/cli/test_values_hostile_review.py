@@ -1,0 +1,64 @@
+"""A hostile administrator's review of the configuration path (issue 34), for what the matrix of
+test_hostile_input_cli and tests/unit/test_hostile_*.py did not reach: lbctl arguments read outside the
+declared options, values valid alone that clash with this unit's own addresses, a value the first wall took
+and the second wall (the daemon's quoting rule) refused at the hand-over (exit 1, no field), and two
+spellings of one address. Each bad input exits 2 with `field: message`, and nothing under the root changes.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.cli.test_answers_cli import run_wizard
+from tests.cli.test_hostile_input_cli import refused
+from tests.cli.test_lbctl_dry_run import LBCTL, snapshot
+
+
+def lbctl(root: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*LBCTL, "--dry-run", "--root", str(root), *args], capture_output=True, timeout=120, env=dict(os.environ)
+    )
+
+
+@pytest.fixture
+def unit(tmp_path, answers) -> Path:
+    result, root = run_wizard(tmp_path, answers["two_arm_nat"])
+    assert result.returncode == 0, result.stdout + result.stderr
+    return root
+
+
+def assert_refused(root: Path, args: tuple[str, ...], first: str) -> str:
+    before = snapshot(root)
+    out = refused(lbctl(root, *args), first)
+    assert snapshot(root) == before, out
+    return out
+
+
+# `lbctl api port` and `lbctl metrics ports` took argparse's int(): 0443, +8080, 8_080, " 8080" and Unicode
+# digits were read as a port, where every declared port option refuses them (README, "Values are read as
+# written").
+@pytest.mark.parametrize(
+    ("args", "first"),
+    [
+        (("api", "port", "0443"), "api.port: '0443' is not a port"),
+        (("api", "port", "\u0669\u0664\u0664\u0664"), "api.port: '\u0669\u0664\u0664\u0664' is not a port"),
+        (("api", "port", "+9444"), "api.port: '+9444' is not a port"),
+        (("metrics", "ports", "--node", "\u0668\u0660\u0668\u0660"), "metrics.node_port: '\u0668\u0660\u0668\u0660' is not"),
+        (("metrics", "ports", "--node", "8_080"), "metrics.node_port: '8_080' is not a port"),
+        (("metrics", "ports", "--haproxy", " 8405"), "metrics.haproxy_port: ' 8405' has spaces around it"),
+    ],
+    ids=["api_leading_zero", "api_unicode_digits", "api_plus", "node_unicode_digits", "node_underscore", "haproxy_space"],
+)
+def test_a_port_argument_is_read_by_the_port_kind(unit, args, first):
+    assert_refused(unit, args, first)
+
+
+def test_a_port_argument_written_plainly_is_taken(unit):
+    assert lbctl(unit, "api", "port", "9444").returncode == 0
+    assert lbctl(unit, "metrics", "ports", "--node", "9101", "--haproxy", "8406").returncode == 0
+    text = (unit / "etc/lbwizard/appliance.yaml").read_text()
+    assert "port: 9444" in text and "node_port: 9101" in text and "haproxy_port: 8406" in text
