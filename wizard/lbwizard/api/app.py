@@ -30,9 +30,11 @@ def _handler(endpoint: Endpoint, served: Served):
     async def handle(request: Request) -> Response:
         try:
             who = Caller("anyone", True, *peer(request)) if endpoint.public else caller(request, served.paths, served.sessions)
+            call = Call(request, served, who, endpoint)
             if endpoint.change:
                 may_change(who)
-            return await endpoint.run(Call(request, served, who, endpoint))
+                call.if_version()  # judged before anything runs: a change that takes none refuses one (412)
+            return await endpoint.run(call)
         except Problem as problem:
             return problem.response()
 

@@ -9,6 +9,44 @@ from starlette.requests import Request
 from .problems import Problem, bad_input
 
 BODY_LIMIT = 64 * 1024
+DEPTH_LIMIT = 32  # settings nest a few levels; json.loads recursed out (RecursionError, a 500) at about 600 here
+
+
+class _Twice(ValueError):
+    def __init__(self, key: str):
+        super().__init__(key)
+        self.key = key
+
+
+def _once_each(pairs: list[tuple[str, object]]) -> dict:
+    """An object whose keys are each given once: with a key twice, which one counts is a parser's choice."""
+    found: dict = {}
+    for key, value in pairs:
+        if key in found:
+            raise _Twice(key)
+        found[key] = value
+    return found
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError(f"{name} is not JSON (RFC 8259); send a number")
+
+
+def _depth(data: bytes) -> int:
+    """How deep the arrays and objects of data nest, counted without recursion (brackets in strings are text)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in data:
+        if in_string:
+            escaped, in_string = (False, True) if escaped else (byte == 0x5C, byte != 0x22)
+        elif byte == 0x22:
+            in_string = True
+        elif byte in b"[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in b"]}":
+            depth -= 1
+    return deepest
 
 
 async def json_object(request: Request, required: bool = True) -> dict | None:
@@ -25,8 +63,12 @@ async def json_object(request: Request, required: bool = True) -> dict | None:
         if required:
             raise bad_input([("body", "a JSON object is required")])
         return None
+    if _depth(data) > DEPTH_LIMIT:
+        raise bad_input([("body", f"nested more than {DEPTH_LIMIT} deep; no setting is")])
     try:
-        body = json.loads(data.decode("utf-8"))
+        body = json.loads(data.decode("utf-8"), object_pairs_hook=_once_each, parse_constant=_no_constant)
+    except _Twice as exc:
+        raise bad_input([(exc.key[:40], "given twice in one object; give it once")]) from None
     except (UnicodeDecodeError, ValueError) as exc:
         raise bad_input([("body", f"not JSON: {exc}")]) from None
     if not isinstance(body, dict):

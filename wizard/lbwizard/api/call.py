@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 from . import changes, reads
 from .auth import Caller
 from .bodies import json_object
-from .problems import Problem
+from .problems import Problem, bad_input
 from .served import Served
 
 REQUEST_SHOWN = 1000  # characters of a request history records as its command
@@ -57,11 +57,24 @@ class Call:
         """?message=WHY: kept with the version, as lbctl --message keeps it."""
         return self.request.query_params.get("message")
 
+    def _refuse_nul(self, words: list[str]) -> None:
+        """422 for a NUL that would reach lbctl's arguments or environment (no process can be given one: it was a
+        ValueError, a 500), naming the path part, query parameter or body setting it came from."""
+        if not any("\x00" in word for word in [*words, self.message() or "", self.said()]):
+            return
+        fields = [name for name, value in self.request.path_params.items() if "\x00" in value]
+        fields += [name for name, value in self.request.query_params.multi_items() if "\x00" in value]
+        fields += [key for key, value in (self.body or {}).items() if _holds_nul(key) or _holds_nul(value)]
+        message = "holds a NUL character, which no value may"
+        named = [(field[:40].replace("\x00", "\\x00"), message) for field in dict.fromkeys(fields)]
+        raise bad_input(named or [("request", message)])
+
     async def change(
         self, words: list[str], options: dict | None = None, text: str | None = None, data: bytes | None = None
     ) -> Response:
         """Run it through lbctl; with Accept: text/event-stream, its steps as they run, then its answer. text, data:
         lbctl's standard input (an SSH key, a backup)."""
+        self._refuse_nul(words)
         change = changes.Change(words, options, self.if_version(), self.message(), self.said(), text, data=data)
         if changes.EVENT_STREAM in self.request.headers.get("accept", ""):
             return changes.stream(self.served, self.who, change)
@@ -69,6 +82,7 @@ class Call:
 
     async def lbctl_read(self, words: list[str]) -> Response:
         """A read lbctl makes of a command's own (access show, time show, pair status): its JSON, exactly."""
+        self._refuse_nul(words)
         return await changes.run(self.served, self.who, changes.Change(words, read=True))
 
     def said(self) -> str:
@@ -86,6 +100,16 @@ class Call:
         if tag and tag in [t.strip().removeprefix("W/") for t in self.request.headers.get("if-none-match", "").split(",")]:
             return Response(status_code=304, headers={"ETag": tag})
         return JSONResponse(data, headers={"ETag": tag} if tag else {})
+
+
+def _holds_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    return False
 
 
 @dataclass(frozen=True)

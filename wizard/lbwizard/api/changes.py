@@ -51,7 +51,7 @@ class Change:
         argv = [*served.lbctl, "--json", *served.target()]
         # one word (launch.py reads the command's words before parsing: a separate value would be taken for one)
         argv += [f"--if-version={self.if_version}"] if self.if_version is not None else []
-        argv += ["--message", self.message] if self.message is not None else []
+        argv += [f"--message={self.message}"] if self.message is not None else []  # one word: "-h" is a message too
         assert self.options is None or "--" not in self.words  # --options-json is an option, not a word after --
         return [*argv, *self.words, *(["--options-json", "-"] if self.options is not None else [])]
 

@@ -81,14 +81,15 @@ class Sessions:
         recent = [t for t in self.failures.get(address, []) if now - t < FAILURE_WINDOW]
         if len(recent) >= FAILURES_BEFORE_REFUSAL:
             raise LoginRefused(int(FAILURE_WINDOW - (now - recent[0])) + 1)
+        # counted as a failure before the check, which waits: logins sent together each see the ones before them
+        recent.append(now)
+        self.failures[address] = recent
         hashed = admin_hash(self.paths)
         ok = False
         if isinstance(password, str) and hashed and hashed[:1] == "$":
             async with self.checking:
                 ok = await run_in_threadpool(password_matches, password, hashed)
         if not ok:
-            recent.append(now)
-            self.failures[address] = recent
             self._forget_old_failures(now)
             print(f"lbwizard serve: failed login from {address} ({len(recent)} in {FAILURE_WINDOW // 60} min)", file=sys.stderr)
             await asyncio.sleep(min(SLOWEST_FAILURE, 0.5 * 2 ** (len(recent) - 1)))
