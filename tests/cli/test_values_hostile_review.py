@@ -62,3 +62,19 @@ def test_a_port_argument_written_plainly_is_taken(unit):
     assert lbctl(unit, "metrics", "ports", "--node", "9101", "--haproxy", "8406").returncode == 0
     text = (unit / "etc/lbwizard/appliance.yaml").read_text()
     assert "port: 9444" in text and "node_port: 9101" in text and "haproxy_port: 8406" in text
+
+
+# A sorry server is a destination like a real server: on the VIP itself (a loop), on this unit's own
+# address or on the router, it takes nothing off the servers and was accepted where a real server is not.
+@pytest.mark.parametrize(
+    "sorry",
+    ["10.0.0.21:80", "192.168.2.21:80", "10.0.0.31"],
+    ids=["the_vip_itself", "the_units_internal_address", "the_gateway"],
+)
+def test_a_sorry_server_on_this_unit_or_the_router_is_refused(unit, sorry):
+    out = assert_refused(unit, ("vs", "set", "VIP1", "--sorry-server", sorry), "virtual_services[0].sorry_server: ")
+    assert "use the sorry server's own address" in out
+
+
+def test_a_sorry_server_on_a_real_servers_address_is_taken(unit):
+    assert lbctl(unit, "vs", "set", "VIP1", "--sorry-server", "192.168.2.50:8080").returncode == 0

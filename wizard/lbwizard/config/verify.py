@@ -17,6 +17,7 @@ from ipaddress import IPv4Address, IPv6Address, IPv6Interface, ip_address
 from . import model, verify_access, verify_certificates, verify_host, verify_ipv6
 from .addressing import IPv4Interface, host_address_problem, service_ports
 from .declare import check
+from .kinds import split_port
 from .model import HAPROXY_TIMER_MAX, ApplianceConfig, HighAvailability, RealServer, VirtualService
 
 LAYER7_WEIGHT_MAX = 256  # HAProxy's limit
@@ -835,10 +836,29 @@ def _check_duplicate_addresses(config: ApplianceConfig) -> Iterator[Problem]:
                     f"real server {server.name!r} uses {key}, which is {owner[1]} ({owner[0]}); use the server's own address",
                 )
             owners.setdefault(key, (field, f"real server {server.name!r}"))
+    yield from _check_sorry_servers(config, owners)
     for index, server in enumerate(config.nameservers):
         owner = owners.get(str(ip_address(server)))
         if owner and not owner[1].startswith(("real server", "the default gateway")):
             yield Problem(
                 f"nameservers[{index}]",
                 f"{server} is {owner[1]} ({owner[0]}), which answers no DNS; give the address of a DNS server",
+            )
+
+
+def _check_sorry_servers(config: ApplianceConfig, owners: dict[str, tuple[str, str]]) -> Iterator[Problem]:
+    """A sorry server is a destination like a real server: on a VIP (the service itself, a loop), on this
+    unit's own or floating addresses, the peer or the router it serves no one; a real server's address is
+    fine (a sorry page beside the service)."""
+    for index, service in enumerate(config.virtual_services):
+        if service.sorry_server is None:
+            continue
+        host, _ = split_port(str(service.sorry_server), "a sorry server")
+        key = str(ip_address(host))
+        owner = owners.get(key)
+        if owner and not owner[1].startswith("real server"):
+            yield Problem(
+                f"virtual_services[{index}].sorry_server",
+                f"virtual service {service.name!r}'s sorry server uses {key}, which is {owner[1]} ({owner[0]}); "
+                "use the sorry server's own address",
             )
