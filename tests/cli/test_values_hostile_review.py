@@ -78,3 +78,12 @@ def test_a_sorry_server_on_this_unit_or_the_router_is_refused(unit, sorry):
 
 def test_a_sorry_server_on_a_real_servers_address_is_taken(unit):
     assert lbctl(unit, "vs", "set", "VIP1", "--sorry-server", "192.168.2.50:8080").returncode == 0
+
+
+# The check path's kind took '(', ')' and ',', which haproxy.cfg's quoting rule refuses: a layer-7 service
+# then failed at the hand-over (exit 1, the Ansible task's words) instead of at the option (exit 2).
+@pytest.mark.parametrize("path", ["/a(b)", "/a,b"])
+def test_a_check_path_haproxy_would_misread_is_refused_at_the_option(unit, path):
+    layer7 = ("vs", "add", "W7", "--address", "10.0.0.21", "--port", "8080", "--layer", "7", "--check", "http")
+    assert lbctl(unit, *layer7, "--check-path", "/health").returncode == 0
+    assert_refused(unit, ("vs", "set", "W7", "--check-path", path), "--check-path: ")
