@@ -87,3 +87,17 @@ def test_a_check_path_haproxy_would_misread_is_refused_at_the_option(unit, path)
     layer7 = ("vs", "add", "W7", "--address", "10.0.0.21", "--port", "8080", "--layer", "7", "--check", "http")
     assert lbctl(unit, *layer7, "--check-path", "/health").returncode == 0
     assert_refused(unit, ("vs", "set", "W7", "--check-path", path), "--check-path: ")
+
+
+# One IPv6 address, three spellings: the NTP servers' kind took them all, so chrony.conf listed one server
+# three times (the addresses' own kind asks for RFC 5952's one spelling).
+def test_an_ntp_server_written_two_ways_is_one_server(unit):
+    out = assert_refused(unit, ("time", "servers", "2001:db8::1", "2001:DB8::1"), "servers: ")
+    assert "2001:db8::1" in out
+
+
+# ::ffff:10.0.0.0/120 looks like 10.0.0.0/24 but lands in ip6tables, which IPv4 packets never reach: the
+# addresses' kind refuses IPv4-mapped addresses, the networks' kind took them.
+def test_an_ipv4_mapped_management_network_is_refused(unit):
+    out = assert_refused(unit, ("access", "networks", "10.0.0.0/24", "::ffff:10.0.0.0/120"), "networks: ")
+    assert "IPv4-mapped" in out

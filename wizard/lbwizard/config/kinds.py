@@ -567,6 +567,9 @@ class InterfaceAddress6(Kind):
         return {"type": "string", "pattern": r"^[0-9a-f:.]+/[0-9]{1,3}$", "maxLength": 49}
 
 
+IPV4_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
+
+
 @dataclass(frozen=True)
 class Network(Kind):
     """A network in CIDR form, IPv4 or IPv6 (no scope id); a lone address is a /32 or /128. Host bits are
@@ -584,6 +587,10 @@ class Network(Kind):
         except ValueError:
             raise KindError(wrong) from None
         network = interface.network
+        if network.version == 6 and network.subnet_of(IPV4_MAPPED):
+            # ip6tables never sees IPv4 packets: ::ffff:10.0.0.0/120 would look like 10.0.0.0/24 and match nothing
+            ipv4_form = f"; write the IPv4 network {interface.ip.ipv4_mapped}/{network.prefixlen - 96}"
+            raise KindError(f"{shown(text)} is an IPv4-mapped network{ipv4_form} itself")
         if interface.ip != network.network_address:
             raise KindError(
                 f"{shown(text)} has host bits set: the network is {network}, one host is {interface.ip}/{network.max_prefixlen}",
@@ -617,10 +624,9 @@ class Host(Kind):
         if not text or len(text) > 253 or unprintable(text) or text != text.strip():
             raise KindError(wrong)
         if re.fullmatch(r"[0-9A-Fa-f:.]+", text) and ":" in text:
-            try:
-                address: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.IPv6Address(text)
-            except ValueError:
-                raise KindError(wrong) from None
+            # the addresses' own parser: one spelling per address (2001:DB8::1 listed beside 2001:db8::1 was
+            # one server twice in chrony.conf), and an IPv4-mapped one is its IPv4 address
+            address: ipaddress.IPv4Address | ipaddress.IPv6Address = ipv6(text, self.what)
         elif re.fullmatch(r"[0-9.]+", text):
             address = ipv4(text, self.what)
         elif re.fullmatch(HOST_NAME, text):
