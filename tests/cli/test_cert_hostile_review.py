@@ -198,3 +198,37 @@ def test_the_challenge_rule_of_a_transparent_http_service_draws_no_warning_from_
     path.write_text(text)
     checked = haproxy_check(path)
     assert checked.returncode == 0 and "WARNING" not in checked.stdout + checked.stderr, checked.stdout + checked.stderr
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (b"-----BEGIN CERTIFICATE-----\n", "--pem: the CERTIFICATE block at line 1 has no END line before the next block begins"),
+        (
+            b"-----BEGIN CERTIFICATE-----\n-----END certificate-----\n",
+            "--pem: the CERTIFICATE block at line 1 has no END line before the next block begins",
+        ),
+    ],
+)
+def test_a_megabyte_of_begin_lines_is_refused_at_once_not_after_minutes(unit, tmp_path, line, message):  # noqa: F811
+    """The block pattern scanned from every BEGIN line to the end of the file looking for its END: 1 MiB of
+    BEGIN lines (58,000 of them) kept a CPU busy for minutes (16 s for 288 KB), for lbctl and for every API
+    upload. The file is read in one pass now."""
+    import os
+    import sys
+    import time
+    from pathlib import Path
+
+    given = tmp_path / "begins.pem"
+    given.write_bytes(line * (1024 * 1024 // len(line)))
+    lbctl_path = str(Path(sys.executable).parent / "lbctl")
+    started = time.monotonic()
+    result = subprocess.run(
+        [lbctl_path, "--dry-run", "--root", str(unit), "cert", "add", "shop", "--pem", str(given)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=dict(os.environ),
+    )
+    assert result.returncode == 2 and result.stdout.startswith(message), result.stdout
+    assert time.monotonic() - started < 10
