@@ -101,3 +101,12 @@ def test_an_ntp_server_written_two_ways_is_one_server(unit):
 def test_an_ipv4_mapped_management_network_is_refused(unit):
     out = assert_refused(unit, ("access", "networks", "10.0.0.0/24", "::ffff:10.0.0.0/120"), "networks: ")
     assert "IPv4-mapped" in out
+
+
+# haproxy.cfg has sections of the unit's own (frontend lb_metrics, frontend lb_acme_challenge, peers lb_peers): a
+# layer-7 service of that name failed haproxy -c at the hand-over (exit 1, HAProxy's alert) instead of at its name.
+def test_a_layer7_service_named_like_the_units_own_haproxy_sections_is_refused(unit):
+    assert lbctl(unit, "metrics", "on").returncode == 0
+    args = ("vs", "add", "lb_metrics", "--address", "10.0.0.21", "--port", "8080", "--layer", "7")
+    out = assert_refused(unit, args, "virtual_services[1].name: ")
+    assert "lb_" in out

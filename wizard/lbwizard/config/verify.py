@@ -311,6 +311,9 @@ def _check_name(name: str, field: str, duplicate: str, seen: set[str]) -> Iterat
     seen.add(name)
 
 
+HAPROXY_OWN_PREFIX = "lb_"  # the haproxy role's own frontends and peers section; a layer-7 service is a frontend
+
+
 def _check_virtual_services(config: ApplianceConfig, subnets: _Subnets) -> Iterator[Problem]:
     seen_names: set[str] = set()
     listeners: dict[tuple[str, str, int], str] = {}
@@ -318,6 +321,12 @@ def _check_virtual_services(config: ApplianceConfig, subnets: _Subnets) -> Itera
         field = f"virtual_services[{index}]"
         label = f"virtual service {service.name!r}"
         yield from _check_name(service.name, field, f"{label} is defined twice; give each service its own name", seen_names)
+        if service.layer == 7 and str(service.name).startswith(HAPROXY_OWN_PREFIX):
+            yield Problem(
+                f"{field}.name",
+                f"{label}: names starting with {HAPROXY_OWN_PREFIX} are this unit's own sections in haproxy.cfg "
+                "(lb_metrics, lb_acme_challenge, lb_peers); choose another name",
+            )
         vip = yield from _check_vip(config, service, field, label, subnets)
         ports = yield from _check_ports(service, field, label)
         yield from _check_unit_ports(config, service, field, label, ports)
