@@ -232,3 +232,12 @@ def test_a_megabyte_of_begin_lines_is_refused_at_once_not_after_minutes(unit, tm
     )
     assert result.returncode == 2 and result.stdout.startswith(message), result.stdout
     assert time.monotonic() - started < 10
+
+
+def test_replace_of_a_name_not_in_the_store_says_added(unit, tmp_path):  # noqa: F811
+    """--replace with a name the store does not have adds it (as the API's ?replace=yes and ACME do), but lbctl
+    said 'replaced certificate NAME'."""
+    given = tmp_path / "shop.pem"
+    given.write_bytes(GOOD.pem())
+    out = ok(unit, "cert", "add", "fresh", "--pem", str(given), "--replace").stdout
+    assert "added certificate fresh (www.example.test, until " in out and "replaced" not in out, out

@@ -84,7 +84,8 @@ def add(ctl, args: argparse.Namespace) -> int:
     fingerprint = certstore.fingerprint_of(data)
     names = ", ".join(pem.names(found.leaf)) or pem.subject_text(found.leaf)
     until = f"{found.leaf.not_valid_after_utc:%Y-%m-%d}"
-    what = f"{'replaced' if args.replace else 'added'} certificate {args.name} ({names}, until {until})"
+    replacing = args.replace and certstore.find(ctl.config(), args.name) is not None  # --replace of a new name adds it
+    what = f"{'replaced' if replacing else 'added'} certificate {args.name} ({names}, until {until})"
     with certstore.offering({fingerprint: data}):
         return ctl.commit(lambda current: certificate_edit.put(current, args.name, fingerprint, replace=args.replace), what)
 
