@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.test_answers_cli import run_wizard
+from tests.cli.test_answers_cli import LBWIZARD, run_wizard
 from tests.cli.test_hostile_input_cli import refused
 from tests.cli.test_lbctl_dry_run import LBCTL, snapshot
 
@@ -110,3 +110,18 @@ def test_a_layer7_service_named_like_the_units_own_haproxy_sections_is_refused(u
     args = ("vs", "add", "lb_metrics", "--address", "10.0.0.21", "--port", "8080", "--layer", "7")
     out = assert_refused(unit, args, "virtual_services[1].name: ")
     assert "lb_" in out
+
+
+# An interface named lo is the loopback: its subnet's address went on lo (the internal side then routes to the
+# unit itself) and the forwarding rule said -i lo; all and default are the kernel's sysctl names, not NICs.
+@pytest.mark.parametrize("name", ["lo", "all", "default"])
+def test_an_interface_named_like_the_loopback_or_a_sysctl_default_is_refused(unit, tmp_path, name):
+    text = (unit / "etc/lbwizard/appliance.yaml").read_text()
+    other = tmp_path / "other.yaml"
+    other.write_text(text.replace("\n  eth1:\n", f"\n  {name}:\n"))
+    before = snapshot(unit)
+    result = subprocess.run(
+        [*LBWIZARD, "apply", "--config", str(other), "--dry-run", "--root", str(unit)], capture_output=True, timeout=120
+    )
+    refused(result, f"interfaces.{name}: ")
+    assert snapshot(unit) == before

@@ -141,10 +141,11 @@ HOSTNAME = Text(
     max_length=63,
     metavar="NAME",
 )
+# not lo (the loopback: a subnet's address there routes to the unit itself), all or default (sysctl's names)
 INTERFACE_NAME = Text(
     what="an interface name like eth0",
-    pattern=r"[A-Za-z][A-Za-z0-9_.-]{0,14}",
-    rule="letters and digits, e.g. eth0",
+    pattern=r"(?!(lo|all|default)$)[A-Za-z][A-Za-z0-9_.-]{0,14}",
+    rule="letters and digits, e.g. eth0 (a NIC: not lo, all or default)",
     max_length=15,
 )
 # Cookie, header and query-item names: the plain subset of HTTP token characters. '#' starts a comment
