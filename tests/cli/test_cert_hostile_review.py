@@ -59,6 +59,13 @@ def not_yet_valid() -> bytes:
     return leaf.cert_pem + GOOD.intermediate.cert_pem + leaf.key_pem
 
 
+def through_a_server_certificate(*, with_root: bool) -> bytes:
+    """leaf <- a server certificate (CA:FALSE) <- the root: every client refuses a chain through a non-CA."""
+    middle = issue("Middle Server", GOOD.root, names=("middle.example.test",))
+    leaf = issue("via.example.test", middle, names=("via.example.test",))
+    return leaf.cert_pem + middle.cert_pem + (GOOD.root.cert_pem if with_root else b"") + leaf.key_pem
+
+
 HOSTILE = {
     "an_intermediate_with_a_1024_bit_rsa_key": (
         weak_intermediate,
@@ -74,6 +81,14 @@ HOSTILE = {
         "--pem: certificate 3 (CN=Test Intermediate) is certificate 2 again; give each certificate once",
     ),
     "a_certificate_valid_only_from_next_month": (not_yet_valid, "--pem: the certificate is valid only from "),
+    "a_chain_through_a_server_certificate_to_its_root": (
+        lambda: through_a_server_certificate(with_root=True),
+        "--pem: certificate 2 (CN=Middle Server) issued certificate 1 but is not a CA's certificate",
+    ),
+    "a_chain_ending_at_a_server_certificate": (
+        lambda: through_a_server_certificate(with_root=False),
+        "--pem: the chain ends at CN=Middle Server, which is not a CA's certificate",
+    ),
 }
 
 

@@ -2,9 +2,9 @@
 
 What HAProxy will serve is decided here, before anything is stored: the file holds certificates and one
 private key and no other kind of block; the key is the first certificate's; each certificate of the chain
-issued the one before it (its signature checked), up to a CA's certificate (a root, or an intermediate a
-root issued: public CAs issue no server certificate from a root, so a server certificate alone that is not
-self-signed is missing its chain), each once; none has expired or is not valid yet; no key or signature is one
+issued the one before it (its signature checked, each issuer a CA's), up to a CA's certificate (a root, or
+an intermediate a root issued: public CAs issue no server certificate from a root, so a server certificate
+alone that is not self-signed is missing its chain), each once; none has expired or is not valid yet; no key or signature is one
 OpenSSL refuses at Debian's security level 2 (RSA under 2048 bits, a curve under 224, SHA-1 or MD5), which
 HAProxy would otherwise refuse only at the hand-over, or at the swap of a live certificate. Every refusal is
 a PemError naming the field the admin gave (`--pem`, `--key`, `--chain`).
@@ -263,6 +263,13 @@ def _check_chain(leaf: Any, chain: list[Any], field: str) -> None:
         )
     if len(order) > 1 and not _is_ca(last):
         raise PemError(field, f"the chain ends at {subject_text(last)}, which is not a CA's certificate")
+    for number, issuer in enumerate(chain[:-1], 2):  # a client takes no chain through a server's certificate
+        if not _is_ca(issuer):
+            raise PemError(
+                field,
+                f"certificate {number} ({subject_text(issuer)}) issued certificate {number - 1} but is not a CA's "
+                "certificate (CA:FALSE): every client refuses a chain through it; give the CA's intermediates",
+            )
 
 
 def _which(number: int, certificate: Any) -> str:
