@@ -4,11 +4,16 @@ field, with nothing changed on the root."""
 
 from __future__ import annotations
 
+import socket
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from lbwizard.api import sessions
+from lbwizard.api.bodies import BODY_SECONDS
+from lbwizard.api.deadlines import HEAD_SECONDS
+from lbwizard.api.serve import CONNECTIONS_AT_ONCE
 from tests.api.conftest import Server, newest, saved_text, set_up_root
 from tests.conftest import TWO_ARM_NAT
 
@@ -150,3 +155,42 @@ def test_wrong_logins_sent_at_once_are_each_counted(own_server):
     logged = own_server.log.read_text()
     assert f"({sessions.FAILURES_BEFORE_REFUSAL} in 15 min)" in logged, logged
     assert right.body["type"].endswith(":too-many-logins")
+
+
+# -- connections that hold a slot without ever asking ---------------------------------------------------------------
+
+
+def tls_connection(server):
+    plain = socket.create_connection(("127.0.0.1", server.port), timeout=60)
+    return server.context.wrap_socket(plain, server_hostname="127.0.0.1")
+
+
+def test_connections_that_never_finish_their_request_do_not_lock_everyone_out(server):
+    """Half a request head on each of 64 connections made every other caller's answer 503, for as long as they
+    stayed open (no token needed); a login body that never ends held its slot the same way."""
+    held = []
+    try:
+        slow = tls_connection(server)
+        held.append(slow)
+        slow.sendall(b"POST /api/v1/session HTTP/1.1\r\nHost: unit\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 100\r\n\r\n{\"pass")  # fmt: skip
+        time.sleep(0.5)  # its head is in: it waits for its body, in a slot of its own
+        for _ in range(CONNECTIONS_AT_ONCE + 4):
+            held.append(tls_connection(server))
+            held[-1].sendall(b"GET /api/v1/status HTTP/1.1\r\nHost: unit\r\n")  # the head never ends
+        time.sleep(1)
+        assert server.request("GET", "/status", parse=False).status == 503  # the slots are held
+        deadline = time.monotonic() + HEAD_SECONDS + 15
+        while (status := server.request("GET", "/status", parse=False).status) != 200 and time.monotonic() < deadline:
+            time.sleep(1)
+        assert status == 200, "the half-sent requests still hold every slot"
+        slow.settimeout(BODY_SECONDS + 15)
+        answer = b""
+        while chunk := slow.recv(65536):  # until the server closes it (Connection: close)
+            answer += chunk
+        said = answer.decode(errors="replace")
+        assert said.startswith("HTTP/1.1 408"), said
+        assert "application/problem+json" in said and '"field":"body"' in said, said
+    finally:
+        for connection in held:
+            connection.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from starlette.requests import Request
@@ -9,6 +10,7 @@ from starlette.requests import Request
 from .problems import Problem, bad_input
 
 BODY_LIMIT = 64 * 1024
+BODY_SECONDS = 20.0  # 64 KiB at 3 KiB/s; a JSON body held open longer only keeps a connection slot (POST /session: no token)
 DEPTH_LIMIT = 32  # settings nest a few levels; json.loads recursed out (RecursionError, a 500) at about 600 here
 
 
@@ -55,10 +57,15 @@ async def json_object(request: Request, required: bool = True) -> dict | None:
     if declared.isdigit() and int(declared) > BODY_LIMIT:
         raise too_large()
     data = bytearray()
-    async for chunk in request.stream():
-        data += chunk
-        if len(data) > BODY_LIMIT:
-            raise too_large()
+    try:
+        async with asyncio.timeout(BODY_SECONDS):
+            async for chunk in request.stream():
+                data += chunk
+                if len(data) > BODY_LIMIT:
+                    raise too_large()
+    except TimeoutError:
+        raise Problem(408, "body-too-slow", f"the body did not come within {BODY_SECONDS:g} s; nothing was changed",
+                      [("body", f"not sent within {BODY_SECONDS:g} s")], headers={"Connection": "close"}) from None  # fmt: skip
     if not data.strip():
         if required:
             raise bad_input([("body", "a JSON object is required")])

@@ -94,6 +94,7 @@ def serve(paths: Paths, dry_run: bool, listen: str | None, ready_only: bool = Fa
 
     from . import certificate
     from .app import make_app
+    from .deadlines import HeadDeadline
     from .served import Served
 
     try:
@@ -118,6 +119,7 @@ def serve(paths: Paths, dry_run: bool, listen: str | None, ready_only: bool = Fa
         proxy_headers=False,  # the caller is the TCP peer: no header may name another (history, the access guards)
         server_header=False,
         limit_concurrency=CONNECTIONS_AT_ONCE,  # past it, 503 at once rather than memory without bound
+        http=HeadDeadline,  # a connection that never finishes its request's head does not keep its slot
         timeout_graceful_shutdown=600,  # a change in progress is answered before the server goes
         lifespan="on",  # the charts' sampler starts and stops with the server (app.py)
     )
