@@ -202,3 +202,39 @@ def test_a_backup_to_standard_output_whose_reader_went_away_says_so(target):
     errors = process.stderr.read().decode()
     assert process.wait(timeout=60) == 2 and "Traceback" not in errors, errors
     assert errors.startswith("backup: cannot write standard output: Broken pipe"), errors
+
+
+# -- what the unit itself holds in its folders ---------------------------------------------------------------
+
+
+def lbctl_quick(root: Path, *args: str) -> subprocess.CompletedProcess:
+    """lbctl that must answer within 30 s: a command that would wait on a FIFO for ever fails the test."""
+    return subprocess.run([*LBCTL, "--dry-run", "--root", str(root), *args], capture_output=True, text=True, timeout=30)
+
+
+@pytest.mark.parametrize(
+    "make", [os.mkfifo, os.mkdir, lambda path: path.symlink_to("/dev/zero")], ids=["fifo", "directory", "link_to_a_device"]
+)
+def test_a_version_in_the_history_that_is_no_file_stops_no_command(target, tmp_path, make):
+    """A FIFO named 0009.yaml was a version: `lbctl history` and `lbctl backup` waited on it for ever, and
+    the next change was saved as version 10."""
+    make(target / f"{HISTORY}/0009.yaml")
+    listed = lbctl_quick(target, "history")
+    assert listed.returncode == 0 and "Traceback" not in listed.stderr, listed.stdout + listed.stderr
+    assert [line[:4] for line in listed.stdout.splitlines()] == ["0001", "0002"]
+    made = lbctl_quick(target, "backup", str(tmp_path / "unit.lbbackup"))
+    assert made.returncode == 0 and "2 version(s) (newest 0002)" in made.stdout, made.stdout + made.stderr
+    added = lbctl_quick(target, "rs", "add", "VIP1", "192.168.2.79")
+    assert added.returncode == 0 and "saved as version 3." in added.stdout, added.stdout + added.stderr
+
+
+def test_a_saved_configuration_that_is_a_fifo_is_refused_not_waited_on(target, tmp_path):
+    config = target / "etc/lbwizard/appliance.yaml"
+    config.unlink()
+    os.mkfifo(config)
+    before = whole_tree(target)
+    for command in (["rs", "add", "VIP1", "192.168.2.79"], ["backup", str(tmp_path / "unit.lbbackup")]):
+        result = lbctl_quick(target, *command)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stdout + result.stderr
+        assert f"{config} is not a plain file" in result.stdout, result.stdout
+    assert whole_tree(target) == before and not (tmp_path / "unit.lbbackup").exists()

@@ -68,7 +68,8 @@ def _password_hash_now(paths: Paths) -> str | None:
 def collect(paths: Paths, config: ApplianceConfig, host_keys: bool) -> Members:
     """What a backup of this unit holds, read now: the config, its history, certificates, the pair's
     identity, the API's token hashes, the admin password hash (when one is set) and, if asked, the SSH host keys."""
-    wanted = [paths.appliance_yaml, *(sorted(paths.history_dir.iterdir()) if paths.history_dir.is_dir() else [])]
+    versions = history.versions(paths)  # plain files only: a FIFO, a directory or a link to a device is no version
+    wanted = [paths.appliance_yaml, *(f(paths, n) for n in versions for f in (history.path_of, history.record_of))]
     wanted += [paths.root / name for name in (*sorted(certificate_members(config)), *PAIR_MEMBERS, API_TOKENS_MEMBER)]
     # the store's files of the configuration and of every kept version (a rollback after a restore finds them)
     named = certstore.named(config) | certstore.named_in_history(paths)
@@ -101,9 +102,12 @@ def _plain_file(path: Path, root: Path) -> tuple[bytes, int] | None:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
         return None
+    status = os.fstat(fd)
+    if not stat.S_ISREG(status.st_mode):
+        os.close(fd)
+        return None
     with os.fdopen(fd, "rb") as handle:
-        status = os.fstat(handle.fileno())
-        return (handle.read(), status.st_mode & 0o7777) if stat.S_ISREG(status.st_mode) else None
+        return handle.read(), status.st_mode & 0o7777
 
 
 _LINK_HINT = "a backup holds the unit's own files, not what a link names: put the file itself there; nothing was written"

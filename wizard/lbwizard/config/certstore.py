@@ -73,7 +73,7 @@ def named_in_history(paths: Paths) -> set[str]:
     """The fingerprints any kept history version declares (read as lines: a thousand versions need no YAML)."""
     found: set[str] = set()
     if paths.history_dir.is_dir():
-        for version in paths.history_dir.glob("*.yaml"):
+        for version in filter(Path.is_file, paths.history_dir.glob("*.yaml")):  # a FIFO there: waited on for ever
             with contextlib.suppress(OSError, UnicodeDecodeError):
                 found.update(_FINGERPRINT_LINE.findall(version.read_text()))
     return found

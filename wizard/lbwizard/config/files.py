@@ -40,6 +40,9 @@ def load_config(paths: Paths) -> ApplianceConfig | None:
     """The saved config, or None on a unit never set up; read bounded and strictly (model.ConfigFormatError)."""
     if not paths.appliance_yaml.exists():
         return None
+    if not paths.appliance_yaml.is_file():  # a FIFO would be waited on for ever, a device read without end
+        why = f"{paths.appliance_yaml} is not a plain file (a FIFO, a device or a directory); put the saved configuration back"
+        raise model.ConfigFormatError([("config", why)])
     return load_config_file(paths.appliance_yaml, "config")
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from . import model
+from . import document, model
 from .kinds import printable_text
 from .model import ApplianceConfig, ConfigFormatError
 from .paths import Paths
@@ -36,10 +36,10 @@ def record_of(paths: Paths, number: int) -> Path:
 def versions(paths: Paths) -> list[int]:
     if not paths.history_dir.is_dir():
         return []
-    # only names path_of() writes: str.isdigit() also takes "²" or "٣", which int() refuses or reads as a
-    # number whose own file is another
+    # only names path_of() writes (str.isdigit() also takes "²" or "٣", which int() refuses or reads as a
+    # number whose own file is another), and only plain files: a FIFO would be waited on for ever
     named = lambda p: p.stem.isascii() and p.stem.isdigit() and p.name == path_of(paths, int(p.stem)).name
-    return sorted(int(p.stem) for p in paths.history_dir.glob("*.yaml") if named(p))
+    return sorted(int(p.stem) for p in paths.history_dir.glob("*.yaml") if named(p) and p.is_file())
 
 
 def newest(paths: Paths) -> int | None:
@@ -74,9 +74,9 @@ def unfinished(paths: Paths) -> list[int]:
 def _text(paths: Paths, number: int) -> str:
     """The version's text; ConfigFormatError (field "version") when it cannot be read as text."""
     try:
-        return path_of(paths, number).read_text()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigFormatError([("version", f"history version {number:04d} cannot be read: {exc}")]) from None
+        return document.decode(document.read_bounded(path_of(paths, number), document.CONFIG_LIMIT, "version"), "version")
+    except document.DocumentError as exc:
+        raise ConfigFormatError([("version", f"history version {number:04d} cannot be read: {exc.message}")]) from None
 
 
 def _parse(number: int, text: str) -> ApplianceConfig:
