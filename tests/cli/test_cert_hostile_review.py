@@ -66,6 +66,27 @@ def through_a_server_certificate(*, with_root: bool) -> bytes:
     return leaf.cert_pem + middle.cert_pem + (GOOD.root.cert_pem if with_root else b"") + leaf.key_pem
 
 
+def client_only() -> bytes:
+    """A client certificate (extended key usage clientAuth only): every browser refuses it from a server."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "client.example.test")])
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(GOOD.intermediate.certificate.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(NOW - datetime.timedelta(days=1))
+        .not_valid_after(NOW + datetime.timedelta(days=90))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([x509.ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("client.example.test")]), critical=False)
+        .sign(GOOD.intermediate.key, hashes.SHA256())
+    )
+    leaf = Issued(certificate, key)
+    return leaf.cert_pem + GOOD.intermediate.cert_pem + leaf.key_pem
+
+
 HOSTILE = {
     "an_intermediate_with_a_1024_bit_rsa_key": (
         weak_intermediate,
@@ -85,6 +106,7 @@ HOSTILE = {
         lambda: through_a_server_certificate(with_root=True),
         "--pem: certificate 2 (CN=Middle Server) issued certificate 1 but is not a CA's certificate",
     ),
+    "a_client_certificate": (client_only, "--pem: the certificate is for TLS clients only (extended key usage"),
     "a_chain_ending_at_a_server_certificate": (
         lambda: through_a_server_certificate(with_root=False),
         "--pem: the chain ends at CN=Middle Server, which is not a CA's certificate",

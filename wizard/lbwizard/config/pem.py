@@ -4,7 +4,8 @@ What HAProxy will serve is decided here, before anything is stored: the file hol
 private key and no other kind of block; the key is the first certificate's; each certificate of the chain
 issued the one before it (its signature checked, each issuer a CA's), up to a CA's certificate (a root, or
 an intermediate a root issued: public CAs issue no server certificate from a root, so a server certificate
-alone that is not self-signed is missing its chain), each once; none has expired or is not valid yet; no key or signature is one
+alone that is not self-signed is missing its chain), each once; the first is for servers (serverAuth, when its
+extended key usage is given); none has expired or is not valid yet; no key or signature is one
 OpenSSL refuses at Debian's security level 2 (RSA under 2048 bits, a curve under 224, SHA-1 or MD5), which
 HAProxy would otherwise refuse only at the hand-over, or at the swap of a live certificate. Every refusal is
 a PemError naming the field the admin gave (`--pem`, `--key`, `--chain`).
@@ -307,6 +308,33 @@ def _check_strength(certificates: list[Any], fields: list[str]) -> None:
             raise PemError(field, f"{what} has an EC key on {key.curve.name}; OpenSSL refuses curves under {EC_MIN_BITS} bits")
 
 
+def _check_purpose(leaf: Any, field: str) -> None:
+    """A server certificate whose extended key usage leaves out serverAuth (a client's, a code signer's) is one
+    HAProxy loads and every client refuses ('unsupported certificate purpose')."""
+    from cryptography import x509
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    try:
+        usages = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except x509.ExtensionNotFound:
+        return
+    if ExtendedKeyUsageOID.SERVER_AUTH in usages or ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE in usages:
+        return
+    known = {
+        ExtendedKeyUsageOID.CLIENT_AUTH: "clientAuth",
+        ExtendedKeyUsageOID.CODE_SIGNING: "codeSigning",
+        ExtendedKeyUsageOID.EMAIL_PROTECTION: "emailProtection",
+        ExtendedKeyUsageOID.TIME_STAMPING: "timeStamping",
+        ExtendedKeyUsageOID.OCSP_SIGNING: "OCSPSigning",
+    }
+    said = ", ".join(known.get(u, u.dotted_string) for u in usages) or "none"
+    raise PemError(
+        field,
+        f"the certificate is for {'TLS clients only' if said == 'clientAuth' else said} (extended key usage "
+        f"{said}, no serverAuth): no client takes it from a server; give a server certificate",
+    )
+
+
 def _check_dates(certificates: list[Any], field: str, now: datetime) -> None:
     for number, certificate in enumerate(certificates, 1):
         what = _which(number, certificate)
@@ -350,6 +378,7 @@ def bundle(
     _check_strength(certificates, fields)
     chain_field = cert_blocks[1][1] if len(cert_blocks) > 1 else cert_blocks[0][1]
     _check_chain(leaf, certificates[1:], chain_field)
+    _check_purpose(leaf, cert_blocks[0][1])
     if dates:
         _check_dates(certificates, cert_blocks[0][1], now)
     return Bundle(leaf, tuple(certificates[1:]), key)
