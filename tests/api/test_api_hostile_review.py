@@ -125,6 +125,22 @@ def test_if_match_on_a_token_change_is_412_and_nothing_is_made_or_revoked(server
     assert server.request("DELETE", "/tokens/tagged").status == 200
 
 
+# -- a session's CSRF token ------------------------------------------------------------------------------------------
+
+
+def test_a_csrf_token_that_is_not_ascii_is_403_like_any_wrong_one(server):
+    """hmac.compare_digest raises TypeError on a str that is not ASCII: a header of Latin-1 bytes was a 500."""
+    login = server.request("POST", "/session", {"password": TWO_ARM_NAT["admin_password"]}, token=None)
+    assert login.status == 200, login.body
+    jar = {"Cookie": login.headers["set-cookie"].split(";")[0]}
+    before, since = (saved_text(server.root), newest(server.root)), log_size(server)
+    for forged in ("\u00e9t\u00e9", login.body["csrf"][:-1] + "\u00ff"):
+        answer = server.request("PUT", RS + "/RIP1/state", {"state": "drain"}, token=None, headers=jar | {"X-CSRF-Token": forged})
+        assert answer.status == 403 and answer.body["type"].endswith(":csrf"), answer.body
+    assert unchanged(server, before)
+    no_fault(server, since)
+
+
 # -- logins in parallel -------------------------------------------------------------------------------------------
 
 

@@ -122,7 +122,8 @@ class Sessions:
 
     @staticmethod
     def csrf_ok(session: Session, sent: str | None) -> bool:
-        return sent is not None and hmac.compare_digest(session.csrf, sent)
+        # as bytes: compare_digest raises TypeError on a str that is not ASCII (a header is Latin-1, any byte)
+        return sent is not None and hmac.compare_digest(session.csrf.encode(), sent.encode("latin-1", "replace"))
 
     def _end_expired(self, now: float) -> None:
         for session in [s for s in self.open.values() if s.expired(now)]:
