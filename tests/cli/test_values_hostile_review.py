@@ -125,3 +125,54 @@ def test_an_interface_named_like_the_loopback_or_a_sysctl_default_is_refused(uni
     )
     refused(result, f"interfaces.{name}: ")
     assert snapshot(unit) == before
+
+
+@pytest.fixture
+def pair_unit(tmp_path, answers) -> Path:
+    result, root = run_wizard(tmp_path, answers["ha_master"])
+    assert result.returncode == 0, result.stdout + result.stderr
+    return root
+
+
+# `lbctl pair join` read its secret with open().read(): /dev/zero until memory ran out (the process was
+# killed), a non-UTF-8 file, a missing file or a folder ended in a traceback (exit 1), and a secret with
+# control characters or of 2 MB was taken, where the answers file's pair_secret is one printable line of at
+# most 256 characters. Now the file is read bounded and the secret judged by the same rule on both paths.
+@pytest.mark.parametrize(
+    ("data", "first"),
+    [
+        (None, "pair_secret: /dev/zero is larger than"),
+        (b"sixteen-chars-\xe9\xe9\xe9", "pair_secret: the file is not UTF-8 text"),
+        (b"sixteen-chars-ok\x1b[2J", "pair_secret: the pair secret is one line of at most 256 printable characters"),
+        (b"sixteen-chars-ok\nsecond line", "pair_secret: the pair secret is one line of at most 256 printable characters"),
+        (b"s" * 2_000_000, "pair_secret: "),
+        (b"missing", "pair_secret: cannot read"),
+    ],
+    ids=["dev_zero", "latin1", "escape", "two_lines", "two_mb", "missing_file"],
+)
+def test_a_hostile_pair_secret_file_is_refused_by_field(pair_unit, tmp_path, data, first):
+    path = Path("/dev/zero") if data is None else tmp_path / "secret"
+    if data == b"missing":
+        path = tmp_path / "no-such-file"
+    elif data is not None:
+        path.write_bytes(data)
+    before = snapshot(pair_unit)
+    refused(lbctl(pair_unit, "pair", "join", "--secret-file", str(path)), first)
+    assert snapshot(pair_unit) == before
+
+
+def test_a_pair_secret_on_standard_input_is_read_bounded_and_judged_alike(pair_unit):
+    before = snapshot(pair_unit)
+    for data in (b"sixteen-chars-ok\x00", b"x" * 3_000_000, b"sixteen-chars-\xff"):
+        result = subprocess.run(
+            [*LBCTL, "--dry-run", "--root", str(pair_unit), "pair", "join"], input=data, capture_output=True, timeout=120
+        )
+        refused(result, "pair_secret: ")
+    assert snapshot(pair_unit) == before
+    ok = subprocess.run(
+        [*LBCTL, "--dry-run", "--root", str(pair_unit), "pair", "join"],
+        input=b"sixteen-chars-ok\n",
+        capture_output=True,
+        timeout=120,
+    )
+    assert ok.returncode == 0, ok.stdout + ok.stderr

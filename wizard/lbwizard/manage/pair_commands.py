@@ -8,8 +8,9 @@ import copy
 import getpass
 import json
 import sys
+from pathlib import Path
 
-from ..config import certstore
+from ..config import certstore, document
 from ..config.lock import Busy, one_change
 from ..config.model import ApplianceConfig
 from ..pair import channel, keys, shared, sync, view
@@ -38,17 +39,25 @@ def add_parser(commands, common: argparse.ArgumentParser) -> None:
     actions.add_parser("receive", parents=[common], help="(the peer's changes arrive here over SSH)")
 
 
+SECRET_READ_LIMIT = 4 * keys.MAX_SECRET  # bytes: room for UTF-8 and a line end, never more (/dev/zero, a big file)
+
+
 def _read_secret(args: argparse.Namespace) -> str:
+    """The secret as given: a file or standard input read to a bound, as UTF-8 (DocumentError naming
+    pair_secret otherwise); judged by keys.secret_problem like an answers file's pair_secret."""
     if args.secret_file:
-        with open(args.secret_file) as handle:
-            return handle.read().strip()
+        data = document.read_bounded(Path(args.secret_file), SECRET_READ_LIMIT, "pair_secret")
+        return document.decode(data, "pair_secret")
     if sys.stdin.isatty():
         return getpass.getpass("pair secret (the same on both units): ")
-    return sys.stdin.read().strip()
+    return document.decode(sys.stdin.buffer.read(SECRET_READ_LIMIT + 1), "pair_secret")
 
 
 def join(ctl, args: argparse.Namespace) -> int:
-    secret = _read_secret(args)
+    try:
+        secret = _read_secret(args)
+    except document.DocumentError as exc:
+        return ctl.problems([(exc.field, exc.message)])
     if problem := keys.secret_problem(secret):
         return ctl.problems([("pair_secret", problem)])
     config = ctl.config()

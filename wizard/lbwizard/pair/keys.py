@@ -15,6 +15,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from ..config.files import atomic_write
+from ..config.kinds import unprintable
 from ..config.model import ApplianceConfig
 from ..config.paths import Paths
 from ..render import quoting
@@ -23,6 +24,7 @@ if TYPE_CHECKING:  # cryptography is imported where a key is made: every apply r
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 MIN_SECRET = 16
+MAX_SECRET = 256  # characters: one line, typed on both units
 SALT = b"lbwizard pair identity v1"
 COMMENT = "lbwizard-pair"
 
@@ -31,6 +33,10 @@ def secret_problem(secret: object) -> str | None:
     """Why a pair secret cannot be used, or None."""
     if not isinstance(secret, str) or len(secret.strip()) < MIN_SECRET:
         return f"the pair secret must be at least {MIN_SECRET} characters (the same on both units)"
+    if len(secret.strip()) > MAX_SECRET or unprintable(secret.strip()):
+        # every path alike (an answers file, lbctl pair join's file or standard input): no line break, escape
+        # or NUL inside, so both units can type what the other was given
+        return f"the pair secret is one line of at most {MAX_SECRET} printable characters"
     return None
 
 
