@@ -20,7 +20,7 @@ import pytest
 from lbwizard.apply.transaction import FAULT_HOOK
 from lbwizard.config import backup
 from tests.cli import test_crafted_backups as crafted_backups
-from tests.cli.test_crafted_backups import CERTIFICATE, Crafted, refused, whole_tree
+from tests.cli.test_crafted_backups import CERTIFICATE, Crafted, refused, restore, whole_tree
 from tests.cli.test_lbctl_dry_run import LBCTL, lbctl, ok
 
 # test_crafted_backups.py's unit and its backup, and a unit of its own to restore onto
@@ -111,6 +111,21 @@ def test_a_record_on_the_unit_nested_past_the_recursion_limit_stops_neither_hist
     assert listed.returncode == 0 and "Traceback" not in listed.stderr, listed.stdout + listed.stderr
     made = ok(target, "backup", str(tmp_path / "unit.lbbackup"))
     assert f"left out history version 0001: its record {HISTORY}/0001.json is not a JSON object" in made.stdout
+
+
+@pytest.mark.parametrize("carried", [True, False], ids=["a_member", "a_name_only_the_manifest_lists"])
+def test_a_member_name_with_control_characters_reaches_the_terminal_escaped(source, target, tmp_path, carried):
+    """A name carrying an escape sequence and a line of its own was printed as it is in the refusal: a backup
+    could retitle the admin's terminal and forge the lines after it."""
+    name = "etc/x\x1b]0;owned\x07\nbackup: restored, all good"
+    crafted = Crafted.of(source[1])
+    if carried:
+        crafted.put(name, b"x")
+    else:
+        crafted.manifest["files"][name] = {"sha256": "0" * 64, "mode": 0o644}
+    refused(target, crafted, tmp_path, f"refused: the member {name!r} is not a plain path")
+    result = restore(target, crafted, tmp_path)
+    assert "\x1b" not in result.stdout and "\x07" not in result.stdout and len(result.stdout.splitlines()) == 1
 
 
 # -- what a restore reads ----------------------------------------------------------------------------------
@@ -238,3 +253,24 @@ def test_a_saved_configuration_that_is_a_fifo_is_refused_not_waited_on(target, t
         assert result.returncode == 2 and "Traceback" not in result.stderr, result.stdout + result.stderr
         assert f"{config} is not a plain file" in result.stdout, result.stdout
     assert whole_tree(target) == before and not (tmp_path / "unit.lbbackup").exists()
+
+
+@pytest.mark.parametrize(
+    ("place", "make"),
+    [
+        ("run/lbwizard/change.holder", lambda link, outside: link.symlink_to(outside / "change.holder")),
+        ("run/lbwizard", lambda link, outside: link.symlink_to(outside)),
+    ],
+    ids=["the_note_is_a_link", "its_folder_is_a_link"],
+)
+def test_the_change_lock_writes_its_holders_note_through_no_link(target, tmp_path, place, make):
+    """The note saying who holds the change lock was written through a link: a root prepared by someone else
+    made every dry run overwrite a file outside it."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "change.holder").write_text("a file that is not the unit's\n")
+    (target / place).parent.mkdir(parents=True, exist_ok=True)
+    make(target / place, outside)
+    before = whole_tree(outside)
+    ok(target, "rs", "add", "VIP1", "192.168.2.79")
+    assert whole_tree(outside) == before

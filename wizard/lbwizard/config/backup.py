@@ -285,6 +285,8 @@ def _checked(archive: tarfile.TarFile, entries: list[tarfile.TarInfo], mtime: in
     if _timestamp(manifest) != mtime:
         raise BackupError("damaged: its gzip header is not the one lbctl backup wrote (the time in it, or its flags)")
     listed = manifest["files"]
+    for name in listed:  # named in every refusal below: printable ones only
+        _refuse_unsafe(name)
     members: Members = {}
     for entry in entries[1:]:
         _refuse_unsafe(entry.name)
@@ -319,8 +321,10 @@ def _read(archive: tarfile.TarFile, entry: tarfile.TarInfo) -> bytes:
 
 
 def _refuse_unsafe(name: str) -> None:
+    """A member's name that is a plain relative path, printable (a refusal shows it: no escape sequence or line
+    of its own reaches the terminal); BackupError naming it escaped otherwise."""
     path = PurePosixPath(name)
-    if path.is_absolute() or ".." in path.parts or str(path) != name or name in ("", ".", MANIFEST):
+    if path.is_absolute() or ".." in path.parts or str(path) != name or name in ("", ".", MANIFEST) or not name.isprintable():
         raise BackupError(f"refused: the member {name!r} is not a plain path under the unit's root")
 
 
