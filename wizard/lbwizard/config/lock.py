@@ -50,12 +50,27 @@ def _holder(paths: Paths) -> str:
     return f"`{note.get('command', '?')}` (pid {note.get('pid', '?')}, since {since})"
 
 
+def _own_note(paths: Paths) -> bool:
+    """Whether the note's folder is the root's own: one that leads out of it (a link) gets no note, and
+    loses none; the note is a courtesy to the change that waits, never a reason to write elsewhere."""
+    return _note_path(paths).parent.resolve().is_relative_to(paths.root.resolve())
+
+
 def _say_who(paths: Paths, command: str) -> list[Path]:
-    """Write the holder's note; the directories made for it, to take away with it."""
+    """Write the holder's note, never through a link at its place; the directories made for it, to take away
+    with it."""
     note = _note_path(paths)
+    if not _own_note(paths):
+        return []
     made = [d for d in (note.parent.parent, note.parent) if not d.exists()]
     note.parent.mkdir(parents=True, exist_ok=True)
-    note.write_text(json.dumps({"command": command, "pid": os.getpid(), "since": time.time()}))
+    try:
+        note.unlink(missing_ok=True)  # a link there goes; what it names stays as it is
+        fd = os.open(note, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    except OSError:  # a directory in its place: no note
+        return made
+    with os.fdopen(fd, "w") as handle:
+        handle.write(json.dumps({"command": command, "pid": os.getpid(), "since": time.time()}))
     return made
 
 
@@ -86,7 +101,8 @@ def one_change(paths: Paths, command: str | None = None, wait: float | None = No
             yield
         finally:
             _held.discard(root)
-            _note_path(paths).unlink(missing_ok=True)
+            if _own_note(paths) and not _note_path(paths).is_dir():
+                _note_path(paths).unlink(missing_ok=True)
             for directory in reversed(made):
                 if directory.is_dir() and not any(directory.iterdir()):
                     directory.rmdir()
