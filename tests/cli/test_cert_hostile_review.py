@@ -87,6 +87,44 @@ def client_only() -> bytes:
     return leaf.cert_pem + GOOD.intermediate.cert_pem + leaf.key_pem
 
 
+def _ca(common: str, issuer: Issued | None, *, path_length: int | None = None, usage: bool = True) -> Issued:
+    """A CA's certificate with the path length and key usage given (usage False: no keyCertSign)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
+    flags = dict.fromkeys(
+        ("content_commitment", "key_encipherment", "data_encipherment", "key_agreement", "encipher_only", "decipher_only"),
+        False,
+    )
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(issuer.certificate.subject if issuer else name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(NOW - datetime.timedelta(days=1))
+        .not_valid_after(NOW + datetime.timedelta(days=900))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=usage, crl_sign=usage, **flags), critical=True)
+        .sign(issuer.key if issuer else key, hashes.SHA256())
+    )
+    return Issued(certificate, key)
+
+
+def below_a_root_of_path_length_zero() -> bytes:
+    """The root allows no intermediate CA below it (pathLenConstraint 0), and one is there."""
+    top = _ca("Strict Root", None, path_length=0)
+    middle = _ca("Under Strict Root", top)
+    leaf = issue("strict.example.test", middle, names=("strict.example.test",))
+    return leaf.cert_pem + middle.cert_pem + top.cert_pem + leaf.key_pem
+
+
+def from_a_ca_without_key_cert_sign() -> bytes:
+    top = _ca("Signing Root", None)
+    middle = _ca("No Cert Sign", top, usage=False)
+    leaf = issue("nosign.example.test", middle, names=("nosign.example.test",))
+    return leaf.cert_pem + middle.cert_pem + leaf.key_pem
+
+
 HOSTILE = {
     "an_intermediate_with_a_1024_bit_rsa_key": (
         weak_intermediate,
@@ -107,6 +145,14 @@ HOSTILE = {
         "--pem: certificate 2 (CN=Middle Server) issued certificate 1 but is not a CA's certificate",
     ),
     "a_client_certificate": (client_only, "--pem: the certificate is for TLS clients only (extended key usage"),
+    "an_intermediate_below_a_root_of_path_length_zero": (
+        below_a_root_of_path_length_zero,
+        "--pem: certificate 3 (CN=Strict Root) allows 0 CA certificates below it and the chain has 1",
+    ),
+    "an_issuer_whose_key_usage_leaves_out_certificate_signing": (
+        from_a_ca_without_key_cert_sign,
+        "--pem: certificate 2 (CN=No Cert Sign) may not sign certificates (its key usage has no keyCertSign)",
+    ),
     "a_chain_ending_at_a_server_certificate": (
         lambda: through_a_server_certificate(with_root=False),
         "--pem: the chain ends at CN=Middle Server, which is not a CA's certificate",

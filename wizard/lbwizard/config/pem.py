@@ -271,6 +271,36 @@ def _check_chain(leaf: Any, chain: list[Any], field: str) -> None:
                 f"certificate {number} ({subject_text(issuer)}) issued certificate {number - 1} but is not a CA's "
                 "certificate (CA:FALSE): every client refuses a chain through it; give the CA's intermediates",
             )
+    for number, issuer in enumerate(chain, 2):
+        _check_issuer_limits(issuer, number, field)
+
+
+def _check_issuer_limits(issuer: Any, number: int, field: str) -> None:
+    """What an issuer's own certificate allows, as every client checks it: signing certificates (key usage), and
+    how many CA certificates may stand between it and the server's (path length)."""
+    from cryptography import x509
+
+    try:
+        usage = issuer.extensions.get_extension_for_class(x509.KeyUsage).value
+        if not usage.key_cert_sign:
+            raise PemError(
+                field,
+                f"certificate {number} ({subject_text(issuer)}) may not sign certificates (its key usage has no "
+                "keyCertSign): every client refuses what it issued",
+            )
+    except x509.ExtensionNotFound:
+        pass
+    try:
+        limit = issuer.extensions.get_extension_for_class(x509.BasicConstraints).value.path_length
+    except x509.ExtensionNotFound:
+        return
+    below = number - 2  # the CA certificates between it and the server's
+    if limit is not None and below > limit:
+        raise PemError(
+            field,
+            f"certificate {number} ({subject_text(issuer)}) allows {limit} CA certificates below it and the chain "
+            f"has {below} (its path length): every client refuses this chain",
+        )
 
 
 def _which(number: int, certificate: Any) -> str:
