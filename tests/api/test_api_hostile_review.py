@@ -98,6 +98,28 @@ def test_nan_and_infinity_are_not_json(server, constant):
     assert answer.status == 422 and constant.decode().lstrip("-") in answer.errors.get("body", ""), answer.body
 
 
+SURROGATE_CASES = [
+    ("POST", "/access/rules", b'{"port": 161, "comment": "x\\ud800"}', "comment"),
+    ("POST", "/access/rules", b'{"port": "16\\udfff"}', "port"),
+    ("PUT", "/time", b'{"ntp_servers": ["a\\ud800"]}', "ntp_servers"),
+    ("POST", "/tokens", b'{"name": "a\\ud800"}', "name"),
+    ("POST", "/certificates/web/acme", b'{"domains": ["a\\ud800.example.com"]}', "domains"),
+    ("PUT", "/logging", b'{"syslog_server": "a\\ud800"}', "syslog_server"),
+    ("PUT", "/access/networks", b'{"networks": ["10.0.0.0/24\\ud800"]}', "networks"),
+    ("POST", "/access/keys", b'{"key": "ssh-ed25519 AAAA\\ud800"}', "key"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "raw", "field"), SURROGATE_CASES)
+def test_half_a_surrogate_pair_in_a_value_is_422_naming_it(server, method, path, raw, field):
+    """JSON may spell half a UTF-16 pair (\\ud800) alone; no argument or standard input can carry it (UnicodeEncodeError)."""
+    before, since = (saved_text(server.root), newest(server.root)), log_size(server)
+    answer = server.request(method, path, raw=raw)
+    assert answer.status == 422 and "surrogate" in answer.errors.get(field, ""), answer.body
+    assert unchanged(server, before)
+    no_fault(server, since)
+
+
 # -- options that take a value ----------------------------------------------------------------------------------
 
 

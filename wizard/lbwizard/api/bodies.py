@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+from collections.abc import Iterator
 
 from starlette.requests import Request
 
@@ -11,6 +13,7 @@ from .problems import Problem, bad_input
 
 BODY_LIMIT = 64 * 1024
 BODY_SECONDS = 20.0  # 64 KiB at 3 KiB/s; a JSON body held open longer only keeps a connection slot (POST /session: no token)
+_SURROGATE = re.compile("[\ud800-\udfff]")  # JSON's \\ud800 alone: no process takes it (UnicodeEncodeError, a 500)
 DEPTH_LIMIT = 32  # settings nest a few levels; json.loads recursed out (RecursionError, a 500) at about 600 here
 
 
@@ -80,7 +83,23 @@ async def json_object(request: Request, required: bool = True) -> dict | None:
         raise bad_input([("body", f"not JSON: {exc}")]) from None
     if not isinstance(body, dict):
         raise bad_input([("body", "expected a JSON object")])
+    if halves := [key for key, value in body.items() if any(map(_SURROGATE.search, strings_of({key: value})))]:
+        message = "holds half of a UTF-16 surrogate pair (\\ud800-\\udfff alone), which is no character"
+        raise bad_input([(_SURROGATE.sub("?", key[:40]), message) for key in halves])
     return body
+
+
+def strings_of(value: object) -> Iterator[str]:
+    """Every string in a parsed body, keys too (bodies nest at most DEPTH_LIMIT deep: the recursion is bounded)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        for item in value:
+            yield from strings_of(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from strings_of(item)
 
 
 def too_large(limit: int = BODY_LIMIT) -> Problem:

@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, Response
 
 from . import changes, reads
 from .auth import Caller
-from .bodies import json_object
+from .bodies import json_object, strings_of
 from .problems import Problem, bad_input
 from .served import Served
 
@@ -64,7 +64,7 @@ class Call:
             return
         fields = [name for name, value in self.request.path_params.items() if "\x00" in value]
         fields += [name for name, value in self.request.query_params.multi_items() if "\x00" in value]
-        fields += [key for key, value in (self.body or {}).items() if _holds_nul(key) or _holds_nul(value)]
+        fields += [key for key, value in (self.body or {}).items() if any("\x00" in text for text in strings_of({key: value}))]
         message = "holds a NUL character, which no value may"
         named = [(field[:40].replace("\x00", "\\x00"), message) for field in dict.fromkeys(fields)]
         raise bad_input(named or [("request", message)])
@@ -100,16 +100,6 @@ class Call:
         if tag and tag in [t.strip().removeprefix("W/") for t in self.request.headers.get("if-none-match", "").split(",")]:
             return Response(status_code=304, headers={"ETag": tag})
         return JSONResponse(data, headers={"ETag": tag} if tag else {})
-
-
-def _holds_nul(value: object) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, list):
-        return any(_holds_nul(item) for item in value)
-    if isinstance(value, dict):
-        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
-    return False
 
 
 @dataclass(frozen=True)
