@@ -176,3 +176,34 @@ def test_a_pair_secret_on_standard_input_is_read_bounded_and_judged_alike(pair_u
         timeout=120,
     )
     assert ok.returncode == 0, ok.stdout + ok.stderr
+
+
+def _bounded_memory() -> None:
+    """A regression must end in MemoryError, not in the machine's OOM killer."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (2 * 1024**3, 2 * 1024**3))
+
+
+# `lbctl access key add -` read standard input whole, and `--options-json FILE` read the file whole before
+# cutting it to its limit: /dev/zero ended in MemoryError (a traceback, exit 1) or the OOM killer.
+@pytest.mark.parametrize(
+    ("args", "stdin", "first"),
+    [
+        (("access", "key", "add", "-"), "/dev/zero", "key: "),
+        (("vs", "set", "VIP1", "--options-json", "/dev/zero"), None, "--options-json: "),
+    ],
+    ids=["key_from_stdin", "options_json_file"],
+)
+def test_an_endless_input_to_lbctl_is_read_only_to_its_bound(unit, args, stdin, first):
+    before = snapshot(unit)
+    with open(stdin or os.devnull, "rb") as feed:
+        result = subprocess.run(
+            [*LBCTL, "--dry-run", "--root", str(unit), *args],
+            stdin=feed,
+            capture_output=True,
+            timeout=120,
+            preexec_fn=_bounded_memory,
+        )
+    refused(result, first)
+    assert snapshot(unit) == before

@@ -20,7 +20,7 @@ from typing import NoReturn
 
 import yaml
 
-from ..config import edit, history, json_options, lock, model, provenance, sshkeys, verify_access
+from ..config import document, edit, history, json_options, lock, model, provenance, sshkeys, verify_access
 from ..config.kinds import KindError, shown
 from ..config.model import ApplianceConfig, ConfigFormatError, RealServer, VirtualService
 from ..config.options import SERVER_NAME, SERVER_OPTIONS, SERVICE_OPTIONS, Option, read_options
@@ -65,10 +65,15 @@ def _options(args: argparse.Namespace, table: list[Option], cls: type) -> dict[s
 def _json_document(name: str) -> object:
     """--options-json FILE or - (standard input), bounded; text that is not JSON is a problem of that option."""
     try:
-        text = sys.stdin.read(JSON_LIMIT + 1) if name == "-" else Path(name).read_text()[: JSON_LIMIT + 1]
+        if name == "-":
+            text = sys.stdin.read(JSON_LIMIT + 1)
+        else:  # read to the bound, not whole and then cut (/dev/zero, a FIFO that never ends)
+            text = document.decode(document.read_bounded(Path(name), JSON_LIMIT, "--options-json"), "--options-json")
         if len(text) > JSON_LIMIT:
             raise ValueError(f"more than {JSON_LIMIT} characters")
         return json.loads(text)
+    except document.DocumentError as exc:
+        raise OptionsError([("--options-json", exc.message)]) from None
     except (OSError, ValueError) as exc:
         raise OptionsError([("--options-json", f"not a JSON object of settings: {exc}")]) from None
 
@@ -344,13 +349,26 @@ def _cmd_key(ctl: Ctl, args: argparse.Namespace) -> int:
         lines = [f"{r['number']:>3}  {r['fingerprint']}  {r['type']}  {r['comment']}" for r in rows]
         return ctl.out("\n".join(lines) or "no SSH key: root logs in at the console only (lbctl access key add)", rows) or EXIT_OK
     if args.key_action == "add":
-        text = sys.stdin.read() if args.key == "-" else args.key
         try:
+            # standard input to a bound: a key's line is at most MAX_KEY_LENGTH characters (/dev/zero ran out of memory)
+            text = _stdin_text(sshkeys.MAX_KEY_LENGTH * 4, "key") if args.key == "-" else args.key
+            if len(text.strip()) > sshkeys.MAX_KEY_LENGTH:
+                raise sshkeys.SSHKeyError(f"longer than {sshkeys.MAX_KEY_LENGTH} characters; one key is one line of a .pub file")
             key = sshkeys.parse_key(text.strip())
+        except document.DocumentError as exc:
+            return ctl.problems([(exc.field, exc.message)])
         except sshkeys.SSHKeyError as exc:
             return ctl.problems([("key", str(exc))])
         return ctl.commit(lambda current: edit.add_ssh_key(current, key), f"added SSH key {sshkeys.fingerprint(key)}")
     return ctl.commit(lambda current: edit.remove_ssh_key(current, args.key), f"removed SSH key {args.key}", force=args.force)
+
+
+def _stdin_text(limit: int, where: str) -> str:
+    """Standard input as UTF-8 text, read to limit bytes; more, or not UTF-8, is a DocumentError naming where."""
+    data = sys.stdin.buffer.read(limit + 1)
+    if len(data) > limit:
+        raise document.DocumentError(where, f"standard input holds more than {limit // 1024} KiB; this is not what it takes")
+    return document.decode(data, where)
 
 
 def cmd_status(ctl: Ctl, args: argparse.Namespace) -> int:
