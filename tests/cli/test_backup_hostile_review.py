@@ -231,16 +231,18 @@ def lbctl_quick(root: Path, *args: str) -> subprocess.CompletedProcess:
     "make", [os.mkfifo, os.mkdir, lambda path: path.symlink_to("/dev/zero")], ids=["fifo", "directory", "link_to_a_device"]
 )
 def test_a_version_in_the_history_that_is_no_file_stops_no_command(target, tmp_path, make):
-    """A FIFO named 0009.yaml was a version: `lbctl history` and `lbctl backup` waited on it for ever, and
-    the next change was saved as version 10."""
-    make(target / f"{HISTORY}/0009.yaml")
+    """A FIFO named 0003.yaml was a version: `lbctl history` and `lbctl backup` waited on it for ever. It is
+    no version, and its number is not used again: the next change, which would have written through it (and
+    waited on it), is version 5, past a FIFO in the place of record 0004 too."""
+    make(target / f"{HISTORY}/0003.yaml")
+    os.mkfifo(target / f"{HISTORY}/0004.json")  # a record of no version, where the next record would go
     listed = lbctl_quick(target, "history")
     assert listed.returncode == 0 and "Traceback" not in listed.stderr, listed.stdout + listed.stderr
     assert [line[:4] for line in listed.stdout.splitlines()] == ["0001", "0002"]
     made = lbctl_quick(target, "backup", str(tmp_path / "unit.lbbackup"))
     assert made.returncode == 0 and "2 version(s) (newest 0002)" in made.stdout, made.stdout + made.stderr
     added = lbctl_quick(target, "rs", "add", "VIP1", "192.168.2.79")
-    assert added.returncode == 0 and "saved as version 3." in added.stdout, added.stdout + added.stderr
+    assert added.returncode == 0 and "saved as version 5." in added.stdout, added.stdout + added.stderr
 
 
 def test_a_saved_configuration_that_is_a_fifo_is_refused_not_waited_on(target, tmp_path):

@@ -292,7 +292,7 @@ def history_steps(backup: Backup, paths: Paths) -> list[Step]:
     newest_is_config = bool(theirs) and backup.members[history_member(theirs[-1])][0].decode() == text
     room = max(0, history.KEEP - len(ours) - (0 if newest_is_config else 1))
     kept = theirs[len(theirs) - room :] if room else []
-    shift = max(0, ours[-1] + 1 - kept[0]) if ours and kept else 0
+    shift = max(0, history.next_number(paths) - kept[0]) if kept else 0  # past every number held, a FIFO's too
     writes = []
     for number in kept:
         for kind, path in (("yaml", history.path_of(paths, number + shift)), ("json", history.record_of(paths, number + shift))):
@@ -308,7 +308,7 @@ def history_steps(backup: Backup, paths: Paths) -> list[Step]:
         )
         steps.append(_as_one(f"bring the backup's {len(kept)} version(s) into the history as {numbers}{left_out}", writes))
     if not kept or not newest_is_config:
-        number = max([*ours, *(n + shift for n in kept)], default=0) + 1
+        number = max([history.next_number(paths) - 1, *(n + shift for n in kept)]) + 1
         record = json.dumps(provenance.describe(), indent=1) + "\n"
         steps.append(file_step(history.path_of(paths, number), text, f"keep the restored configuration as version {number:04d}"))
         steps.append(file_step(history.record_of(paths, number), record, f"say who restored version {number} and how"))

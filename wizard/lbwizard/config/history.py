@@ -33,13 +33,19 @@ def record_of(paths: Paths, number: int) -> Path:
     return paths.history_dir / f"{number:04d}.json"
 
 
-def versions(paths: Paths) -> list[int]:
+def _numbered(paths: Paths) -> list[tuple[int, Path]]:
+    """Every entry named as path_of() or record_of() names one, whatever it is (str.isdigit() also takes "²"
+    or "٣", which int() refuses or reads as a number whose own file is another)."""
     if not paths.history_dir.is_dir():
         return []
-    # only names path_of() writes (str.isdigit() also takes "²" or "٣", which int() refuses or reads as a
-    # number whose own file is another), and only plain files: a FIFO would be waited on for ever
-    named = lambda p: p.stem.isascii() and p.stem.isdigit() and p.name == path_of(paths, int(p.stem)).name
-    return sorted(int(p.stem) for p in paths.history_dir.glob("*.yaml") if named(p) and p.is_file())
+    own = lambda p, n: p.name in (path_of(paths, n).name, record_of(paths, n).name)
+    named = lambda p: p.stem.isascii() and p.stem.isdigit() and own(p, int(p.stem))
+    return sorted((int(p.stem), p) for p in paths.history_dir.iterdir() if named(p))
+
+
+def versions(paths: Paths) -> list[int]:
+    """The versions: plain files only (a FIFO there would be waited on for ever, a directory read as nothing)."""
+    return [number for number, path in _numbered(paths) if path.suffix == ".yaml" and path.is_file()]
 
 
 def newest(paths: Paths) -> int | None:
@@ -48,7 +54,10 @@ def newest(paths: Paths) -> int | None:
 
 
 def next_number(paths: Paths) -> int:
-    return (newest(paths) or 0) + 1
+    """The number the next version takes: past every entry named as a version, so none is written through a
+    FIFO or over a directory that holds a number."""
+    numbered = _numbered(paths)
+    return (numbered[-1][0] if numbered else 0) + 1
 
 
 def beyond_keep(paths: Paths, keep: int = KEEP) -> list[int]:
