@@ -324,3 +324,26 @@ def test_replace_of_a_name_not_in_the_store_says_added(unit, tmp_path):  # noqa:
     given.write_bytes(GOOD.pem())
     out = ok(unit, "cert", "add", "fresh", "--pem", str(given), "--replace").stdout
     assert "added certificate fresh (www.example.test, until " in out and "replaced" not in out, out
+
+
+def test_a_certificate_whose_common_name_another_one_holds_is_refused_on_a_service_with_both(unit, tmp_path):  # noqa: F811
+    """HAProxy picks a certificate by its common name as well as by its SANs; clients look at the SANs only.
+    With b (CN shop.example.test, SAN b.example.test) before a (SAN shop.example.test), HAProxy answered
+    shop.example.test with b, which every client refuses (seen with openssl s_client on HAProxy 2.6); a
+    wildcard in a's SANs loses to b's exact common name whatever the order."""
+    shop = chain("shop.example.test")
+    stray = issue("shop.example.test", shop.intermediate, names=("b.example.test",))
+    wildcard = issue("star", shop.intermediate, names=("*.example.test",))
+    for name, leaf in (("a", shop.leaf), ("b", stray), ("star", wildcard)):
+        (tmp_path / f"{name}.pem").write_bytes(leaf.cert_pem + shop.intermediate.cert_pem + leaf.key_pem)
+        ok(unit, "cert", "add", name, "--pem", str(tmp_path / f"{name}.pem"))
+    before = snapshot(unit)
+    for names, field in (("b,a", "certificates[0]"), ("a,b", "certificates[1]"), ("star,b", "certificates[1]")):
+        result = lbctl(unit, "vs", "set", "SHOP", "--certificates", names)
+        assert result.returncode == 2, (names, result.stdout, result.stderr)
+        said = f"virtual_services[1].{field}: virtual service SHOP: certificate b's common name "
+        assert result.stdout.startswith(said), result.stdout
+        assert "shop.example.test" in result.stdout and "Traceback" not in result.stderr
+    assert snapshot(unit) == before
+    ok(unit, "vs", "set", "SHOP", "--certificates", "a,star")  # names each holds in its SANs: as before
+    ok(unit, "vs", "set", "SHOP", "--certificates", "b")  # alone it is the default anyway
