@@ -207,3 +207,25 @@ def test_an_endless_input_to_lbctl_is_read_only_to_its_bound(unit, args, stdin, 
         )
     refused(result, first)
     assert snapshot(unit) == before
+
+
+# keepalived.conf reads include, includer, includem, includew, includeb and includea as an include of a file;
+# its quoting rule refuses them, but the host name (keepalived's router_id) and an interface name (a pair's
+# track_interface) took them, so the change failed at the hand-over (exit 1) instead of at the field.
+@pytest.mark.parametrize("name", ["include", "includeb"])
+def test_a_host_name_keepalived_reads_as_an_include_is_refused_by_field(tmp_path, answers, name):
+    result, root = run_wizard(tmp_path, answers["two_arm_nat"] | {"hostname": name})
+    assert result.returncode == 2 and result.stdout.startswith("hostname: "), result.stdout + result.stderr
+    assert list(root.rglob("*")) == []
+
+
+def test_an_interface_name_keepalived_reads_as_an_include_is_refused_by_field(pair_unit, tmp_path):
+    text = (pair_unit / "etc/lbwizard/appliance.yaml").read_text()
+    other = tmp_path / "other.yaml"
+    other.write_text(text.replace("\n  eth1:\n", "\n  include:\n"))
+    before = snapshot(pair_unit)
+    result = subprocess.run(
+        [*LBWIZARD, "apply", "--config", str(other), "--dry-run", "--root", str(pair_unit)], capture_output=True, timeout=120
+    )
+    refused(result, "interfaces.include: ")
+    assert snapshot(pair_unit) == before

@@ -134,18 +134,21 @@ HAPROXY_PEERS_PORT = 10000  # where the two units' HAProxies share their stick t
 NAME_RULE = "use 1-32 letters, digits, '_', '.' or '-', starting with a letter or digit"
 # Names end up inside keepalived.conf, haproxy.cfg and file names: letters, digits, _ . - only.
 NAME = Text(what="a usable name", pattern=r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}", rule=NAME_RULE, max_length=32, metavar="NAME")
+# keepalived.conf reads these words as an include of a file (its quoting rule refuses them): the host name is its
+# router_id and an interface name a pair's track_interface, so neither may be one
+KEEPALIVED_INCLUDES = r"(?!include[rmwba]?$)"
 HOSTNAME = Text(
     what="a host name",
-    pattern=r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?",
-    rule="use letters, digits and '-' (max 63)",
+    pattern=KEEPALIVED_INCLUDES + r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?",
+    rule="use letters, digits and '-' (max 63), not keepalived's include words",
     max_length=63,
     metavar="NAME",
 )
 # not lo (the loopback: a subnet's address there routes to the unit itself), all or default (sysctl's names)
 INTERFACE_NAME = Text(
     what="an interface name like eth0",
-    pattern=r"(?!(lo|all|default)$)[A-Za-z][A-Za-z0-9_.-]{0,14}",
-    rule="letters and digits, e.g. eth0 (a NIC: not lo, all or default)",
+    pattern=KEEPALIVED_INCLUDES + r"(?!(lo|all|default)$)[A-Za-z][A-Za-z0-9_.-]{0,14}",
+    rule="letters and digits, e.g. eth0 (a NIC: not lo, all, default or keepalived's include words)",
     max_length=15,
 )
 # Cookie, header and query-item names: the plain subset of HTTP token characters. '#' starts a comment
