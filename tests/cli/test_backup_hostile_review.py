@@ -179,6 +179,16 @@ def test_a_restore_that_fails_on_a_fresh_unit_leaves_it_empty(source, tmp_path):
     assert whole_tree(fresh) == {}
 
 
+@pytest.mark.parametrize("folder", ["etc/haproxy/certs", "etc/ssh", "etc/lbwizard/pair"])
+def test_a_file_where_a_restore_needs_a_folder_is_refused(source, target, tmp_path, folder):
+    """A plain file where the certificates' folder goes once failed the restore half way, and its undo
+    failed too ('the rollback is INCOMPLETE: ... Not a directory')."""
+    if (target / folder).is_dir():
+        shutil.rmtree(target / folder)
+    (target / folder).write_text("a file of the admin's\n")
+    refused(target, Crafted.of(source[1]), tmp_path, f"refused: {target / folder} is a file on this unit, where a restore")
+
+
 # -- what a backup reads and where it writes -------------------------------------------------------------
 
 
@@ -206,6 +216,18 @@ def test_a_backup_follows_no_link_out_of_the_unit(target, tmp_path, place, make)
     assert result.stdout.startswith(f"backup: {target / place} is a link"), result.stdout
     assert result.stdout.rstrip().endswith("nothing was written") and not file.exists()
     assert (whole_tree(target), whole_tree(outside)) == before
+
+
+def test_a_file_larger_than_any_backup_is_refused_before_it_is_read(target, tmp_path):
+    """A host key that is a sparse file of 1 TiB was read whole: MemoryError, or the machine's memory."""
+    (target / "etc/ssh").mkdir()
+    with open(target / "etc/ssh/ssh_host_ed25519_key", "wb") as huge:
+        huge.truncate(2**40)
+    file = tmp_path / "unit.lbbackup"
+    result = lbctl_bounded(target, "backup", str(file), "--with-host-keys")
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stdout + result.stderr
+    wanted = f"backup: {target}/etc/ssh/ssh_host_ed25519_key is larger than 512 MiB, more than a backup holds"
+    assert result.stdout.startswith(wanted) and not file.exists(), result.stdout
 
 
 def test_a_backup_to_standard_output_whose_reader_went_away_says_so(target):

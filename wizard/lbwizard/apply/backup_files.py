@@ -34,6 +34,7 @@ from ..config.backup import (
     PAIR_MEMBERS,
     PASSWORD_MEMBER,
     STORE_MEMBER,
+    UNPACKED_LIMIT,
     Backup,
     BackupError,
     Members,
@@ -106,8 +107,12 @@ def _plain_file(path: Path, root: Path) -> tuple[bytes, int] | None:
     if not stat.S_ISREG(status.st_mode):
         os.close(fd)
         return None
+    if status.st_size > UNPACKED_LIMIT:  # a sparse file of a terabyte costs nothing on disk
+        os.close(fd)
+        limit = UNPACKED_LIMIT // 2**20
+        raise BackupError(f"{path} is larger than {limit} MiB, more than a backup holds; nothing was written")
     with os.fdopen(fd, "rb") as handle:
-        return handle.read(), status.st_mode & 0o7777
+        return handle.read(UNPACKED_LIMIT + 1), status.st_mode & 0o7777
 
 
 _LINK_HINT = "a backup holds the unit's own files, not what a link names: put the file itself there; nothing was written"
@@ -124,13 +129,16 @@ DIRECTORY_MODES = {"etc/haproxy/certs": 0o750, "etc/lbwizard/certificates": 0o75
 
 def refuse(backup: Backup, paths: Paths, host_keys: bool) -> str | None:
     """Why this unit's tree cannot take the backup's files (None: it can): a directory on their way that is a
-    link out of the root, or a place a file goes that holds a directory, a device or a FIFO."""
+    link out of the root or is no directory at all (a file where the folder goes), or a place a file goes
+    that holds a directory, a device or a FIFO."""
     root = paths.root.resolve()
     names = [name for name in backup.members if name != PASSWORD_MEMBER and (host_keys or name not in backup.host_keys)]
     for name in sorted(names):
         path = paths.root / name
         if not path.parent.resolve().is_relative_to(root):
             return f"refused: {path.parent} leads out of {paths.root} (a link); {name} would be written there"
+        if blocked := next((p for p in path.parents if p.exists() and not p.is_dir()), None):
+            return f"refused: {blocked} is a file on this unit, where a restore needs a folder for {name}"
         if path.exists() and not path.is_symlink() and not path.is_file():
             return f"refused: {path} is a directory, a device or a FIFO on this unit, not a file a restore may replace"
     return None
