@@ -298,3 +298,13 @@ def test_the_change_lock_writes_its_holders_note_through_no_link(target, tmp_pat
     before = whole_tree(outside)
     ok(target, "rs", "add", "VIP1", "192.168.2.79")
     assert whole_tree(outside) == before
+
+
+def test_a_backup_to_standard_output_that_is_refused_writes_nothing_there(target, tmp_path):
+    """Standard output holds the backup (`lbctl backup - > unit.lbbackup`): a refusal printed there became
+    the file's content."""
+    (target / CERTIFICATE).parent.mkdir(parents=True, exist_ok=True)
+    (target / CERTIFICATE).symlink_to("/etc/shadow")
+    result = subprocess.run([*LBCTL, "--dry-run", "--root", str(target), "backup", "-"], capture_output=True, timeout=60)
+    assert result.returncode == 2 and result.stdout == b"", result.stdout
+    assert result.stderr.decode().startswith(f"backup: {target / CERTIFICATE} is a link"), result.stderr

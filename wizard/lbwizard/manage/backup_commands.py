@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import stat
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import TextIO
 
 from ..apply import backup_files
 from ..config import backup, history
@@ -99,7 +101,16 @@ def _write(path: Path, data: bytes, fifo: bool) -> None:
 
 
 def cmd_backup(ctl, args: argparse.Namespace) -> int:
-    to_stdout = args.file == "-"
+    if args.file != "-":
+        return _backup(ctl, args, None)
+    output = sys.stdout
+    with contextlib.redirect_stdout(sys.stderr):  # standard output holds the backup: every word goes elsewhere
+        return _backup(ctl, args, output)
+
+
+def _backup(ctl, args: argparse.Namespace, output: TextIO | None) -> int:
+    """The backup to args.file, or to output (standard output, while everything said goes to standard error)."""
+    to_stdout = output is not None
     target, fifo = Path(args.file), False
     try:
         if not to_stdout:
@@ -126,12 +137,12 @@ def cmd_backup(ctl, args: argparse.Namespace) -> int:
         return ctl.problems([("backup", f"this unit's backup would not restore ({exc}); nothing was written")])
     text, summary = _summary(found, "standard output" if to_stdout else str(target))
     text = "\n".join([text, *(f"  left out {reason}" for reason in left_out)])
-    if to_stdout:
+    if output is not None:
         try:
-            sys.stdout.buffer.write(data)
-            sys.stdout.flush()
+            output.buffer.write(data)
+            output.flush()
         except OSError as exc:  # the reader went away (a closed pipe), a full disk behind a redirection
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second failure at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), output.fileno())  # no second failure at exit
             why = f"cannot write standard output: {exc.strerror or exc}; nothing usable was written"
             print(f"backup: {why}", file=sys.stderr)
             return EXIT_BAD_INPUT
