@@ -229,3 +229,21 @@ def test_an_interface_name_keepalived_reads_as_an_include_is_refused_by_field(pa
     )
     refused(result, "interfaces.include: ")
     assert snapshot(pair_unit) == before
+
+
+# Found by rendering every field's accepted values through the roles' filters: a service or real server named
+# include (keepalived_virtual_servers goes whole through keepalived's rule), a check program or a layer-4 check
+# path of 256-1024 characters (keepalived reads a line 1023 bytes at a time; its rule takes 255) passed their
+# kinds and failed at the hand-over, exit 1.
+@pytest.mark.parametrize(
+    ("args", "first"),
+    [
+        (("rs", "add", "VIP1", "192.168.2.51", "--name", "includeb"), "--name: "),
+        (("vs", "add", "include", "--address", "10.0.0.21", "--port", "81"), "virtual_services[1].name: "),
+        (("vs", "set", "VIP1", "--check", "misc", "--check-script", "/" + "a" * 300), "--check-script: "),
+        (("vs", "set", "VIP1", "--check", "http", "--check-path", "/" + "a" * 300), "--check-path: "),
+    ],
+    ids=["server_name", "service_name", "long_check_program", "long_check_path"],
+)
+def test_a_value_keepalived_conf_refuses_is_refused_at_its_field(unit, args, first):
+    assert_refused(unit, args, first)

@@ -131,12 +131,18 @@ HAPROXY_PEERS_PORT = 10000  # where the two units' HAProxies share their stick t
 
 # -- the kinds of this document's values (config/kinds.py has the general ones) ---------------------------
 
-NAME_RULE = "use 1-32 letters, digits, '_', '.' or '-', starting with a letter or digit"
-# Names end up inside keepalived.conf, haproxy.cfg and file names: letters, digits, _ . - only.
-NAME = Text(what="a usable name", pattern=r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}", rule=NAME_RULE, max_length=32, metavar="NAME")
-# keepalived.conf reads these words as an include of a file (its quoting rule refuses them): the host name is its
-# router_id and an interface name a pair's track_interface, so neither may be one
+# keepalived.conf reads these words as an include of a file (its quoting rule refuses them anywhere): the host
+# name is its router_id, an interface name a pair's track_interface, a service's or server's name a comment
 KEEPALIVED_INCLUDES = r"(?!include[rmwba]?$)"
+NAME_RULE = "use 1-32 letters, digits, '_', '.' or '-', starting with a letter or digit (not keepalived's include words)"
+# Names end up inside keepalived.conf, haproxy.cfg and file names: letters, digits, _ . - only.
+NAME = Text(
+    what="a usable name",
+    pattern=KEEPALIVED_INCLUDES + r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}",
+    rule=NAME_RULE,
+    max_length=32,
+    metavar="NAME",
+)
 HOSTNAME = Text(
     what="a host name",
     pattern=KEEPALIVED_INCLUDES + r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?",
@@ -165,14 +171,14 @@ URL_PATH = Text(
     what="a URL path",
     pattern=r"/[A-Za-z0-9._~&*+;=:@%/?-]*",
     rule="start with / and use no spaces, quotes, parentheses or commas",
-    max_length=1024,
+    max_length=255,  # a layer-4 check's path is a keepalived.conf word: at most 255 bytes
     metavar="PATH",
 )
 SCRIPT = Text(
     what="a check program",
     pattern=r"/[A-Za-z0-9._/-]+( [A-Za-z0-9._/=:-]+)*",
     rule="a misc check needs an absolute script path (letters, digits, . _ / - only)",
-    max_length=1024,
+    max_length=255,  # keepalived.conf's quoting rule: a line is read 1023 bytes at a time, a word is at most 255
     metavar="PROGRAM",
 )
 CERTIFICATE = Text(
