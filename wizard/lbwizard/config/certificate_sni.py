@@ -4,7 +4,9 @@ HAProxy indexes each certificate of a bind line by its SANs and by its subject's
 6125, every browser) look at the SANs only when there are any. So a certificate whose common name is not
 among its own SANs, on a service with another certificate that holds that name (exactly, or by a wildcard,
 which an exact name beats whatever the order), is what HAProxy answers that name with, and every client
-refuses it. Such a service is refused by field; a certificate alone on its service is the default anyway.
+refuses it. A change that makes such a service is refused by field (an EditError, before a pair's peer is
+asked); one a unit already has, or goes back to (a rollback, an undo), is not. A certificate alone on its
+service is the default anyway.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from . import certstore, pem
+from .edit import EditError
 from .kinds import printable_text
 from .model import ApplianceConfig
 from .paths import Paths
@@ -61,3 +64,12 @@ def problems(config: ApplianceConfig, paths: Paths) -> Iterator[tuple[str, str]]
                         f"rather than with {holder}, and every client refuses it for that name; have {name} issued with "
                         "that name among its SANs, or leave one of them out",
                     )
+
+
+def refuse_new(previous: ApplianceConfig, new: ApplianceConfig, paths: Paths) -> ApplianceConfig:
+    """new, unless it makes a service whose certificates HAProxy would pick wrongly (EditError, the first)."""
+    had = {message for _field, message in problems(previous, paths)}
+    for field, message in problems(new, paths):
+        if message not in had:
+            raise EditError(field, message)
+    return new

@@ -14,7 +14,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ..config import certificate_edit, certstore, pem
+from ..config import certificate_edit, certificate_sni, certstore, pem
 from ..config.document import DocumentError, read_bounded
 from ..config.edit import EditError
 from . import acme_commands
@@ -87,7 +87,12 @@ def add(ctl, args: argparse.Namespace) -> int:
     replacing = args.replace and certstore.find(ctl.config(), args.name) is not None  # --replace of a new name adds it
     what = f"{'replaced' if replacing else 'added'} certificate {args.name} ({names}, until {until})"
     with certstore.offering({fingerprint: data}):
-        return ctl.commit(lambda current: certificate_edit.put(current, args.name, fingerprint, replace=args.replace), what)
+        return ctl.commit(
+            lambda current: certificate_sni.refuse_new(
+                current, certificate_edit.put(current, args.name, fingerprint, replace=args.replace), ctl.paths
+            ),
+            what,
+        )
 
 
 def days_left(entry: certstore.Entry, now: datetime) -> str:

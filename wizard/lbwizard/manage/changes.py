@@ -86,15 +86,6 @@ def run_steps(
     return outcome.exit_code
 
 
-def _new_sni_problems(previous: ApplianceConfig, new: ApplianceConfig, paths: Paths) -> list[tuple[str, str]]:
-    """A service whose certificates HAProxy would pick wrongly by a common name (config/certificate_sni.py),
-    when this change makes it so: one a unit has already does not block its other changes."""
-    from ..config import certificate_sni
-
-    had = {message for _field, message in certificate_sni.problems(previous, paths)}
-    return [(field, message) for field, message in certificate_sni.problems(new, paths) if message not in had]
-
-
 def commit(
     previous: ApplianceConfig,
     new: ApplianceConfig,
@@ -116,7 +107,6 @@ def commit(
     from ..config.verify import verify
 
     problems = [(p.field, p.message) for p in verify(new)] or guards(previous, new, client, force)
-    problems = problems or _new_sni_problems(previous, new, paths)
     if problems:
         return EXIT_BAD_INPUT, problems
     taken_now = runtime() if runtime else None

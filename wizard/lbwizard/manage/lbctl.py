@@ -21,6 +21,7 @@ from typing import NoReturn
 import yaml
 
 from ..config import document, edit, history, json_options, lock, model, provenance, sshkeys, verify_access
+from ..config.certificate_sni import refuse_new
 from ..config.kinds import KindError, shown
 from ..config.model import ApplianceConfig, ConfigFormatError, RealServer, VirtualService
 from ..config.options import SERVER_NAME, SERVER_OPTIONS, SERVICE_OPTIONS, Option, read_options
@@ -289,9 +290,15 @@ def cmd_vs(ctl: Ctl, args: argparse.Namespace) -> int:
         return ctl.out(yaml.safe_dump(service, sort_keys=False).rstrip() + note, service) or EXIT_OK
     options = _options(args, SERVICE_OPTIONS, VirtualService)
     if args.action == "add":
-        return ctl.commit(lambda current: edit.add_service(current, args.vs, options), f"added virtual service {args.vs}")
+        return ctl.commit(
+            lambda current: refuse_new(current, edit.add_service(current, args.vs, options), ctl.paths),
+            f"added virtual service {args.vs}",
+        )
     if args.action == "set":
-        return ctl.commit(lambda current: edit.set_service(current, args.vs, options), f"changed virtual service {args.vs}")
+        return ctl.commit(
+            lambda current: refuse_new(current, edit.set_service(current, args.vs, options), ctl.paths),
+            f"changed virtual service {args.vs}",
+        )
     return ctl.commit(lambda current: edit.remove_service(current, args.vs), f"removed virtual service {args.vs}")
 
 
