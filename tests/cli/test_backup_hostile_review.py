@@ -308,3 +308,20 @@ def test_a_backup_to_standard_output_that_is_refused_writes_nothing_there(target
     result = subprocess.run([*LBCTL, "--dry-run", "--root", str(target), "backup", "-"], capture_output=True, timeout=60)
     assert result.returncode == 2 and result.stdout == b"", result.stdout
     assert result.stderr.decode().startswith(f"backup: {target / CERTIFICATE} is a link"), result.stderr
+
+
+@pytest.mark.parametrize(
+    "place",
+    [CERTIFICATE, "etc/haproxy/haproxy.cfg", "etc/keepalived/keepalived.conf", "etc/ssh/ssh_host_ed25519_key", "etc/hostname"],
+)
+def test_no_backup_replaces_a_file_the_unit_runs_on(target, place):
+    """`lbctl backup /etc/haproxy/certs/appliance.pem` replaced HAProxy's certificate with the backup, and every
+    later change failed on haproxy -c."""
+    (target / place).parent.mkdir(parents=True, exist_ok=True)
+    if not (target / place).exists():
+        (target / place).write_text("the unit's own\n")
+    before = whole_tree(target)
+    result = lbctl(target, "backup", str(target / place))
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stdout + result.stderr
+    assert result.stdout.startswith(f"backup: {target / place} is ") and "the unit's own" in result.stdout, result.stdout
+    assert result.stdout.rstrip().endswith("nothing was written") and whole_tree(target) == before

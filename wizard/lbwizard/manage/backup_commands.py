@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TextIO
 
 from ..apply import backup_files
+from ..apply.state import SYSTEM_FILES
 from ..config import backup, history
 from ..config.backup import BackupError
 from ..config.files import atomic_write
@@ -70,16 +71,18 @@ def where_to_write(given: Path, paths: Paths) -> tuple[Path, bool]:
     """The path a backup goes to and whether it is a FIFO (written through, as a pipe) rather than a file
     (replaced whole, atomically). A link to a file is written through to that file. BackupError, saying
     why, for a place no backup may go: a directory, a device or socket, a link to nothing, a missing
-    directory, or the unit's own configuration (anything under /etc/lbwizard, which it would replace)."""
+    directory, or the unit's own configuration (anything under /etc/lbwizard, and the files the unit runs on:
+    HAProxy's, keepalived's and sshd's folders, the system files an apply writes), which it would replace."""
     path = given
     if given.is_symlink():
         path = given.resolve()
         if not path.exists():
             raise BackupError(f"{given} is a link to {path}, which does not exist; nothing was written")
     resolved = path.resolve()
-    for own in {paths.config_dir.resolve(), Path("/etc/lbwizard").resolve()}:
+    for own in sorted({(root / place).resolve() for root in (paths.root, Path("/")) for place in _OWN_PLACES}):
         if resolved.is_relative_to(own) and not (resolved == own and own.is_dir()):
-            raise BackupError(f"{given} is in {own}, the unit's own configuration; write it elsewhere; nothing was written")
+            where = f"is {own}" if resolved == own else f"is in {own}"
+            raise BackupError(f"{given} {where}, the unit's own configuration; write it elsewhere; nothing was written")
     if path.exists():
         kind = path.stat().st_mode
         if stat.S_ISDIR(kind):
@@ -89,6 +92,11 @@ def where_to_write(given: Path, paths: Paths) -> tuple[Path, bool]:
     elif not path.parent.is_dir():
         raise BackupError(f"the directory {path.parent} does not exist; nothing was written")
     return path, stat.S_ISFIFO(path.stat().st_mode) if path.exists() else False
+
+
+# relative to a root: what the unit itself writes and runs on (a backup written over HAProxy's certificate made
+# every later change fail on haproxy -c)
+_OWN_PLACES = ("etc/lbwizard", "etc/haproxy", "etc/keepalived", "etc/ssh", *SYSTEM_FILES)
 
 
 def _write(path: Path, data: bytes, fifo: bool) -> None:
