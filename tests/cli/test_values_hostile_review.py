@@ -247,3 +247,18 @@ def test_an_interface_name_keepalived_reads_as_an_include_is_refused_by_field(pa
 )
 def test_a_value_keepalived_conf_refuses_is_refused_at_its_field(unit, args, first):
     assert_refused(unit, args, first)
+
+
+# A two-arm pair runs its internal side's VRRP instance as vrrp_id + 1: ha.vrrp_id 255 (the kind's top) made
+# virtual_router_id 256, which keepalived -t refuses at the hand-over (exit 1).
+def test_a_two_arm_pairs_vrrp_id_leaves_room_for_the_internal_instance(pair_unit, tmp_path):
+    text = (pair_unit / "etc/lbwizard/appliance.yaml").read_text()
+    assert "vrrp_id: 51\n" in text
+    other = tmp_path / "other.yaml"
+    other.write_text(text.replace("vrrp_id: 51\n", "vrrp_id: 255\n"))
+    before = snapshot(pair_unit)
+    result = subprocess.run(
+        [*LBWIZARD, "apply", "--config", str(other), "--dry-run", "--root", str(pair_unit)], capture_output=True, timeout=120
+    )
+    refused(result, "ha.vrrp_id: ")
+    assert snapshot(pair_unit) == before

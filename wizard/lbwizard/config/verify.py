@@ -268,6 +268,9 @@ def _check_host_on_subnet(field: str, address: IPv4Address, subnets: _Subnets, w
         yield Problem(field, problem)
 
 
+VRRP_ID_MAX = 255  # virtual_router_id's range is 1-255 (RFC 5798)
+
+
 def _check_ha(config: ApplianceConfig, ha: HighAvailability, subnets: _Subnets) -> Iterator[Problem]:
     if ha.pair_key is not None and not ha.pair_key.startswith("ssh-ed25519 "):
         yield Problem("ha.pair_key", "the pair key is an ed25519 key (lbctl pair join makes it)")
@@ -287,6 +290,12 @@ def _check_ha(config: ApplianceConfig, ha: HighAvailability, subnets: _Subnets) 
     wanted = [("external", floating.external, subnets.external)]
     if config.topology == "two-arm":
         wanted.append(("internal", floating.internal, subnets.internal))
+        if ha.vrrp_id >= VRRP_ID_MAX:  # the internal side's instance is vrrp_id + 1 (rolevars.keepalived_vrrp)
+            yield Problem(
+                "ha.vrrp_id",
+                f"a two-arm pair also uses vrrp_id + 1 for its internal side, and VRRP ids end at {VRRP_ID_MAX}; "
+                f"use 1-{VRRP_ID_MAX - 1}, the same on both units",
+            )
     elif floating.internal is not None:
         yield Problem("ha.floating.internal", "a one-arm pair has no internal side; leave it empty or choose two-arm")
     for side, value, subnet in wanted:
