@@ -296,7 +296,7 @@ def test_the_challenge_rule_of_a_transparent_http_service_draws_no_warning_from_
 def test_a_megabyte_of_begin_lines_is_refused_at_once_not_after_minutes(unit, tmp_path, line, message):  # noqa: F811
     """The block pattern scanned from every BEGIN line to the end of the file looking for its END: 1 MiB of
     BEGIN lines (58,000 of them) kept a CPU busy for minutes (16 s for 288 KB), for lbctl and for every API
-    upload. The file is read in one pass now."""
+    upload. The file is read in one pass now (this timed out at 30 s before)."""
     import os
     import sys
     import time
@@ -310,11 +310,11 @@ def test_a_megabyte_of_begin_lines_is_refused_at_once_not_after_minutes(unit, tm
         [lbctl_path, "--dry-run", "--root", str(unit), "cert", "add", "shop", "--pem", str(given)],
         capture_output=True,
         text=True,
-        timeout=30,
+        timeout=60,
         env=dict(os.environ),
     )
     assert result.returncode == 2 and result.stdout.startswith(message), result.stdout
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < 20  # was minutes; 2 s here, more on a loaded machine
 
 
 def test_replace_of_a_name_not_in_the_store_says_added(unit, tmp_path):  # noqa: F811
