@@ -325,3 +325,36 @@ def test_no_backup_replaces_a_file_the_unit_runs_on(target, place):
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stdout + result.stderr
     assert result.stdout.startswith(f"backup: {target / place} is ") and "the unit's own" in result.stdout, result.stdout
     assert result.stdout.rstrip().endswith("nothing was written") and whole_tree(target) == before
+
+
+def test_a_backup_to_a_closed_standard_output_writes_no_file_named_dash(target, tmp_path):
+    """With standard output closed (`lbctl backup - >&-`), FILE "-" must not become a file named "-" in the
+    working directory, holding the unit's secrets."""
+    result = subprocess.run(
+        [*LBCTL, "--dry-run", "--root", str(target), "backup", "-"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+        timeout=60,
+        text=True,
+        close_fds=True,
+        preexec_fn=lambda: os.close(1),
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.startswith("backup: cannot write standard output: it is closed"), result.stderr
+    assert not (tmp_path / "-").exists()
+
+
+def test_a_restore_from_a_closed_standard_input_is_refused(target):
+    before = whole_tree(target)
+    result = subprocess.run(
+        [*LBCTL, "--dry-run", "--root", str(target), "restore", "-"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=60,
+        text=True,
+        preexec_fn=lambda: os.close(0),
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stdout + result.stderr
+    assert result.stdout.startswith("backup: cannot read standard input: it is closed"), result.stdout
+    assert whole_tree(target) == before

@@ -112,6 +112,9 @@ def cmd_backup(ctl, args: argparse.Namespace) -> int:
     if args.file != "-":
         return _backup(ctl, args, None)
     output = sys.stdout
+    if output is None:  # closed (`lbctl backup - >&-`): FILE "-" is still no file named "-"
+        print("backup: cannot write standard output: it is closed; nothing was written", file=sys.stderr)
+        return EXIT_BAD_INPUT
     with contextlib.redirect_stdout(sys.stderr):  # standard output holds the backup: every word goes elsewhere
         return _backup(ctl, args, output)
 

@@ -18,5 +18,6 @@ def end_process(code: int) -> NoReturn:
     """Flush standard output and error, then exit with code at once (os._exit: no atexit, no teardown)."""
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):  # a reader gone (EPIPE), a stream closed: nothing to say
-            stream.flush()
+            if stream is not None:  # None: started with that descriptor closed (`>&-`)
+                stream.flush()
     os._exit(code)

@@ -37,6 +37,8 @@ def read_backup(file: Path) -> Backup:
     """The backup in file ("-": standard input), checked whole; BackupError says why it is refused."""
     try:
         if str(file) == "-":
+            if sys.stdin is None:  # closed (`lbctl restore - <&-`)
+                raise BackupError("cannot read standard input: it is closed")
             data = backup.read_file(sys.stdin.buffer)
         else:
             with open(file, "rb") as handle:
