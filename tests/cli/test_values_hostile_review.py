@@ -262,3 +262,106 @@ def test_a_two_arm_pairs_vrrp_id_leaves_room_for_the_internal_instance(pair_unit
     )
     refused(result, "ha.vrrp_id: ")
     assert snapshot(pair_unit) == before
+
+
+# -- the two walls agree --------------------------------------------------------------------------------------
+# Every value a field's kind and verify() take must pass the roles' quoting filters (lb_quoting.py, applied in
+# each template to whole variables), or the change fails at the hand-over with exit 1 instead of by field.
+# Three services give every service field a place where it reaches a daemon: a layer-7 http service
+# (haproxy.cfg), a layer-4 misc check and a layer-4 http check (keepalived.conf).
+
+
+def _filters() -> dict:
+    import importlib.util
+    import re
+
+    roles = Path(__file__).resolve().parents[2] / "ansible/roles"
+    spec = importlib.util.spec_from_file_location("lb_quoting", roles / "lb_files/filter_plugins/lb_quoting.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    found = {}
+    pattern = r"\{% set (\w+) = \w+ \| (lb_\w+)\('[\w.]+'(?:, commands=\[([^\]]*)\])?\) %\}"
+    for template in roles.glob("*/templates/*.j2"):
+        for match in re.finditer(pattern, template.read_text()):
+            commands = [c.strip(" '") for c in (match.group(3) or "").split(",") if c.strip()]
+            found[match.group(1)] = (getattr(module, match.group(2)), commands)
+    return found
+
+
+def _three_services_document() -> dict:
+    import copy
+
+    from tests.unit.test_hostile_values import base_document
+
+    document = base_document()
+    web = document["virtual_services"][0]
+    web.update(layer=7, forwarding="snat", scheduler="hdr", scheduler_param="Host", tls=False, tls_certificate=None)
+    web.update(fwmark=None, agent_port=None, quorum=None, certificates=[])
+    web["persistence"].update(mode="server-cookie", netmask=None, name="SRV", timeout=300)
+    web["health_check"].update(type="http", script=None)
+    web["real_servers"][0].update(nat_address=None, nat_ports="")
+    misc = copy.deepcopy(web)
+    misc.update(name="L4", port=81, layer=4, forwarding="nat", scheduler="wlc", scheduler_param=None, tos=None, quorum=1)
+    misc["persistence"].update(mode="source-ip", netmask="24", name=None)
+    misc["health_check"].update(type="misc", path=None, expect=None, script="/bin/true")
+    misc["real_servers"][0].update(nat_address="10.0.0.50", nat_ports="25", port=81)
+    http = copy.deepcopy(misc)
+    http.update(name="L4H", port=82)
+    http["health_check"].update(type="http", path="/", expect=200, script=None)
+    http["real_servers"][0].update(nat_address=None, nat_ports="", port=82)
+    document["virtual_services"] = [web, misc, http]
+    document["certificates"] = []
+    return document
+
+
+def test_every_value_a_field_takes_passes_its_daemons_quoting_rule():
+    from lbwizard.config import model
+    from lbwizard.config.model import ConfigFormatError
+    from lbwizard.config.verify import verify
+    from lbwizard.render.rolevars import role_vars
+    from tests.unit.test_hostile_values import FIELDS, field_name, put
+
+    filters = _filters()
+    assert {"keepalived_virtual_servers", "haproxy_services", "chrony_servers", "rsyslog_server"} <= set(filters)
+
+    def refusals(config) -> list[str]:
+        variables = role_vars(config, "/tmp/root")
+        found = []
+        for name, (check, commands) in filters.items():
+            if name in variables:
+                try:
+                    check(variables[name], name, commands) if commands else check(variables[name], name)
+                except Exception as exc:  # the filter's AnsibleFilterError, whatever Ansible calls it
+                    found.append(str(exc)[:200])
+        return found
+
+    base = _three_services_document()
+    config = model.from_dict(base)
+    assert [str(p) for p in verify(config)] == [] and refusals(config) == []
+    special = [chr(code) for code in range(33, 127)]
+    paths = []
+    for path, _ in FIELDS:
+        for index in range(3) if path[0] == "virtual_services" else [None]:
+            paths.append(path if index is None else (path[0], index, *path[2:]))
+    wrong = []
+    for path in paths:
+        try:
+            current = base
+            for part in path:
+                current = current[part]
+        except (IndexError, KeyError, TypeError):
+            continue  # a part the three services leave out (a certificate's fields: the store's own tests)
+        if not isinstance(current, str):
+            continue
+        values = [current + c for c in special] + [c + current for c in special]
+        values += ["include", "includeb", "lb_metrics", current * 40, "a" * 1024, "/" + "a" * 1023]
+        for value in values:
+            try:
+                changed = model.from_dict(put(base, path, value))
+            except ConfigFormatError:
+                continue
+            if any(True for _ in verify(changed)):
+                continue
+            if found := refusals(changed):
+                wrong.append((field_name(path), value[:40], found[0]))
+    assert wrong == [], wrong[:10]
