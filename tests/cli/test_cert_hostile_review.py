@@ -153,6 +153,14 @@ HOSTILE = {
         from_a_ca_without_key_cert_sign,
         "--pem: certificate 2 (CN=No Cert Sign) may not sign certificates (its key usage has no keyCertSign)",
     ),
+    "a_ca_certificate_as_the_server_certificate": (
+        lambda: (
+            (leaf := issue("ca.example.test", GOOD.intermediate, ca=True, names=("ca.example.test",))).cert_pem
+            + GOOD.intermediate.cert_pem
+            + leaf.key_pem
+        ),
+        "--pem: the server certificate is a CA's (CA:TRUE)",
+    ),
     "a_chain_ending_at_a_server_certificate": (
         lambda: through_a_server_certificate(with_root=False),
         "--pem: the chain ends at CN=Middle Server, which is not a CA's certificate",

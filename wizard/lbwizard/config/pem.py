@@ -409,6 +409,12 @@ def bundle(
     chain_field = cert_blocks[1][1] if len(cert_blocks) > 1 else cert_blocks[0][1]
     _check_chain(leaf, certificates[1:], chain_field)
     _check_purpose(leaf, cert_blocks[0][1])
+    if len(certificates) > 1 and _is_ca(leaf):  # a self-signed one alone is often CA:TRUE (openssl req -x509)
+        raise PemError(
+            cert_blocks[0][1],
+            f"the server certificate is a CA's (CA:TRUE), {subject_text(leaf)}: Firefox refuses a CA's certificate "
+            "from a server; give the server certificate the CA issued for it",
+        )
     if dates:
         _check_dates(certificates, cert_blocks[0][1], now)
     return Bundle(leaf, tuple(certificates[1:]), key)
