@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import resource
 import shutil
+import socket
+import stat
 import subprocess
 import tarfile
 import time
@@ -358,3 +360,23 @@ def test_a_restore_from_a_closed_standard_input_is_refused(target):
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stdout + result.stderr
     assert result.stdout.startswith("backup: cannot read standard input: it is closed"), result.stdout
     assert whole_tree(target) == before
+
+
+def unix_socket(path: Path) -> None:
+    with socket.socket(socket.AF_UNIX) as bound:
+        bound.bind(str(path))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [unix_socket, os.mkfifo, lambda path: os.mknod(path, 0o600 | stat.S_IFCHR, os.makedev(1, 3))],
+    ids=["socket", "fifo", "device"],
+)
+def test_a_host_key_that_is_no_file_is_not_carried_and_not_opened(target, tmp_path, make):
+    """A socket where a host key goes ended the backup in an OSError traceback (ENXIO when opened)."""
+    (target / "etc/ssh").mkdir()
+    make(target / "etc/ssh/ssh_host_ed25519_key")
+    file = tmp_path / "unit.lbbackup"
+    made = lbctl_quick(target, "backup", str(file), "--with-host-keys")
+    assert made.returncode == 0 and "Traceback" not in made.stderr, made.stdout + made.stderr
+    assert backup.unpack(file.read_bytes()).host_keys == []

@@ -90,7 +90,7 @@ def collect(paths: Paths, config: ApplianceConfig, host_keys: bool) -> Members:
 
 def _plain_file(path: Path, root: Path) -> tuple[bytes, int] | None:
     """The content and mode of the unit's file at path; None where there is no plain file (nothing, a directory,
-    a FIFO: nothing a backup holds, and nothing is opened that could wait for a writer). BackupError for a link
+    a FIFO, a socket or a device: nothing a backup holds, and none of them is opened). BackupError for a link
     there, or a folder on its way that leads out of root: a backup holds the unit's own files, never what a
     link names (a certificate replaced by a link to /etc/shadow would carry /etc/shadow, which a restore
     then writes as a certificate HAProxy's group reads)."""
@@ -100,11 +100,13 @@ def _plain_file(path: Path, root: Path) -> tuple[bytes, int] | None:
         link = next(p for p in [path.parent, *path.parent.parents] if p.is_symlink())
         raise BackupError(f"{link} is a link (to {os.readlink(link)}) out of {root}; {_LINK_HINT}")
     try:
+        if not stat.S_ISREG(path.lstat().st_mode):  # opening a socket fails, a FIFO waits, a device acts
+            return None
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+    except (FileNotFoundError, NotADirectoryError):
         return None
     status = os.fstat(fd)
-    if not stat.S_ISREG(status.st_mode):
+    if not stat.S_ISREG(status.st_mode):  # replaced since lstat()
         os.close(fd)
         return None
     if status.st_size > UNPACKED_LIMIT:  # a sparse file of a terabyte costs nothing on disk
