@@ -365,3 +365,30 @@ def test_every_value_a_field_takes_passes_its_daemons_quoting_rule():
             if found := refusals(changed):
                 wrong.append((field_name(path), value[:40], found[0]))
     assert wrong == [], wrong[:10]
+
+
+# An answers file or a backup may be a FIFO (a pipe feeds it); with no writer the read waits, and Ctrl-C or
+# SIGTERM there (outside any transaction) printed a KeyboardInterrupt traceback.
+@pytest.mark.parametrize("command", ["lbwizard", "lbctl"])
+def test_an_interrupt_while_waiting_on_a_fifo_is_said_in_words(unit, tmp_path, command):
+    import signal
+    import time
+
+    fifo = tmp_path / "feed"
+    os.mkfifo(fifo)
+    args = (
+        [*LBWIZARD, "--answers", str(fifo), "--dry-run", "--root", str(unit)]
+        if command == "lbwizard"
+        else [*LBCTL, "--dry-run", "--root", str(unit), "restore", str(fifo)]
+    )
+    before = snapshot(unit)
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        time.sleep(1.5)  # the interpreter starts and blocks in open(): nothing to await from outside
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    text = (out + err).decode(errors="replace")
+    assert process.returncode == 130 and "Traceback" not in text and "interrupted" in text, text[-2000:]
+    assert snapshot(unit) == before

@@ -347,6 +347,9 @@ def main(argv: list[str] | None = None) -> int:
     except Busy as exc:
         print(f"lbwizard: {exc}", file=sys.stderr)
         return EXIT_BUSY
+    except KeyboardInterrupt:  # outside a transaction (one undoes and says so itself): waiting on a FIFO, say
+        print("lbwizard: interrupted", file=sys.stderr)
+        return EXIT_ABORTED
 
 
 def _run(args: argparse.Namespace, paths: Paths) -> int:

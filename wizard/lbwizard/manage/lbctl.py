@@ -30,7 +30,7 @@ from ..engines import diagnose, persist_refresh, response_weights
 from ..engines.errors import EngineError
 from ..render import realserver
 from . import api_commands, backup_commands, cert_commands, host_commands, pair_commands
-from .changes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
+from .changes import EXIT_ABORTED, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 from .operations import Operations
 from .process_end import end_process
 
@@ -526,6 +526,9 @@ def main(argv: list[str] | None = None) -> int:
         return ctl.problems(exc.problems)
     except ConfigFormatError as exc:
         return ctl.problems(exc.problems)
+    except KeyboardInterrupt:  # outside a transaction (one undoes and says so itself): waiting on a FIFO, say
+        print("lbctl: interrupted", file=sys.stderr)
+        return EXIT_ABORTED
 
 
 def run() -> NoReturn:
