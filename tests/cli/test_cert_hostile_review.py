@@ -355,3 +355,25 @@ def test_a_certificate_whose_common_name_another_one_holds_is_refused_on_a_servi
     assert snapshot(unit) == before
     ok(unit, "vs", "set", "SHOP", "--certificates", "a,star")  # names each holds in its SANs: as before
     ok(unit, "vs", "set", "SHOP", "--certificates", "b")  # alone it is the default anyway
+
+
+def test_a_store_file_a_newer_rule_of_add_refuses_is_still_listed_with_its_expiry(tmp_path):
+    """The rules this review added judge what comes in; a file stored before them (here a CA:TRUE server
+    certificate with its chain) must still be read back, or cert list, diagnose's expiry finding and the
+    metrics would lose it while HAProxy goes on serving it."""
+    from lbwizard.config import certstore, pem
+    from lbwizard.config.paths import Paths
+    from tests.unit.test_certificates import tls_config
+
+    leaf = issue("old.example.test", GOOD.intermediate, ca=True, names=("old.example.test",))
+    data = leaf.cert_pem + GOOD.intermediate.cert_pem + leaf.key_pem
+    with pytest.raises(pem.PemError, match="is a CA's"):
+        pem.from_pem(data)
+    stored = pem.stored(data).pem()
+    paths = Paths(tmp_path)
+    certstore.make_directory(paths)
+    certstore.write(paths, certstore.fingerprint_of(stored), stored)
+    config = tls_config(certificates=["old"])
+    config.certificates = [model.Certificate("old", certstore.fingerprint_of(stored))]
+    (entry,) = certstore.inventory(config, paths)
+    assert entry.problem is None and entry.not_after == leaf.certificate.not_valid_after_utc

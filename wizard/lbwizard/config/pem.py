@@ -264,6 +264,10 @@ def _check_chain(leaf: Any, chain: list[Any], field: str) -> None:
         )
     if len(order) > 1 and not _is_ca(last):
         raise PemError(field, f"the chain ends at {subject_text(last)}, which is not a CA's certificate")
+
+
+def _check_issuers(chain: list[Any], field: str) -> None:
+    """What clients take of the issuers in the middle: each a CA's, each allowed to issue what it did."""
     for number, issuer in enumerate(chain[:-1], 2):  # a client takes no chain through a server's certificate
         if not _is_ca(issuer):
             raise PemError(
@@ -381,10 +385,12 @@ def _check_dates(certificates: list[Any], field: str, now: datetime) -> None:
 
 
 def bundle(
-    cert_blocks: list[tuple[Block, str]], key_block: tuple[Block, str], now: datetime | None = None, *, dates: bool = True
+    cert_blocks: list[tuple[Block, str]], key_block: tuple[Block, str], now: datetime | None = None, *, judged: bool = True
 ) -> Bundle:
     """A Bundle from the certificate blocks (each with the field it came from, server certificate first) and
-    the key's block, judged as the module's docstring says (its dates too, unless dates is False)."""
+    the key's block, judged as the module's docstring says. judged False: a file of the store read back, whose
+    dates and what clients take are not judged again (one stored before a rule came is still shown, with its
+    expiry); its blocks, key and chain order are."""
     now = now or datetime.now(UTC)
     if not cert_blocks:
         raise PemError(key_block[1], "holds no certificate")
@@ -404,18 +410,20 @@ def bundle(
         )
         raise PemError(key_block[1], message)
     fields = [field for _block, field in cert_blocks]
-    _check_once(certificates, fields)
-    _check_strength(certificates, fields)
     chain_field = cert_blocks[1][1] if len(cert_blocks) > 1 else cert_blocks[0][1]
+    if judged:
+        _check_once(certificates, fields)
+        _check_strength(certificates, fields)
     _check_chain(leaf, certificates[1:], chain_field)
-    _check_purpose(leaf, cert_blocks[0][1])
-    if len(certificates) > 1 and _is_ca(leaf):  # a self-signed one alone is often CA:TRUE (openssl req -x509)
-        raise PemError(
-            cert_blocks[0][1],
-            f"the server certificate is a CA's (CA:TRUE), {subject_text(leaf)}: Firefox refuses a CA's certificate "
-            "from a server; give the server certificate the CA issued for it",
-        )
-    if dates:
+    if judged:
+        _check_issuers(certificates[1:], chain_field)
+        _check_purpose(leaf, cert_blocks[0][1])
+        if len(certificates) > 1 and _is_ca(leaf):  # a self-signed one alone is often CA:TRUE (openssl req -x509)
+            raise PemError(
+                cert_blocks[0][1],
+                f"the server certificate is a CA's (CA:TRUE), {subject_text(leaf)}: Firefox refuses a CA's certificate "
+                "from a server; give the server certificate the CA issued for it",
+            )
         _check_dates(certificates, cert_blocks[0][1], now)
     return Bundle(leaf, tuple(certificates[1:]), key)
 
@@ -430,12 +438,12 @@ def _one_key(found: list[tuple[Block, str]]) -> tuple[Block, str]:
     return keys[0]
 
 
-def from_pem(data: bytes, field: str = "--pem", now: datetime | None = None, *, dates: bool = True) -> Bundle:
+def from_pem(data: bytes, field: str = "--pem", now: datetime | None = None, *, judged: bool = True) -> Bundle:
     """One file with the certificate, its chain and its key (in any order of key and certificates)."""
     found = blocks(data, field)
     _refuse_other_kinds(found, field)
     tagged = [(block, field) for block in found]
-    return bundle([t for t in tagged if t[0].label == CERTIFICATE_LABEL], _one_key(tagged), now, dates=dates)
+    return bundle([t for t in tagged if t[0].label == CERTIFICATE_LABEL], _one_key(tagged), now, judged=judged)
 
 
 def from_parts(cert: bytes, key: bytes, chain: bytes | None = None, now: datetime | None = None) -> Bundle:
@@ -463,8 +471,9 @@ def _belongs(field: str) -> str:
 
 
 def stored(data: bytes, field: str = "store") -> Bundle:
-    """A file of the store read back: checked as on add, except its dates (an expired one is still shown)."""
-    return from_pem(data, field, dates=False)
+    """A file of the store read back: its blocks, key and chain order checked as on add; not its dates (an expired
+    one is still shown) nor what clients take (a file stored before a rule of add came is still shown)."""
+    return from_pem(data, field, judged=False)
 
 
 def names(certificate: Any) -> list[str]:
