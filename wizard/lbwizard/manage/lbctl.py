@@ -22,7 +22,7 @@ import yaml
 
 from ..config import document, edit, history, json_options, lock, model, provenance, sshkeys, verify_access
 from ..config.certificate_sni import refuse_new
-from ..config.kinds import KindError, shown
+from ..config.kinds import Integer, KindError, shown
 from ..config.model import ApplianceConfig, ConfigFormatError, RealServer, VirtualService
 from ..config.options import SERVER_NAME, SERVER_OPTIONS, SERVICE_OPTIONS, Option, read_options
 from ..config.paths import Paths
@@ -90,6 +90,24 @@ class OptionsError(ValueError):
         self.problems = problems
 
 
+VERSION_NUMBER = Integer(low=0, what="a version number", metavar="N")
+RULE_NUMBER = Integer(low=1, what="a rule number (as lbctl access show numbers them)", metavar="N")
+
+
+def _whole(kind: Integer) -> Callable[[str], int]:
+    """An argument read by its kind, as every setting's option is: argparse's int() takes 03, +3, 3_0 and
+    Unicode digits (rollback ٢ acted on version 2)."""
+
+    def read(text: str) -> int:
+        try:
+            return kind.parse_text(text)
+        except KindError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    read.__name__ = kind.what  # argparse names the type in its message when the reader has no words of its own
+    return read
+
+
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -104,7 +122,11 @@ def _parser() -> argparse.ArgumentParser:
         "--no-handover", action="store_true", default=argparse.SUPPRESS, help="do not hand over to keepalived/HAProxy"
     )
     common.add_argument(  # the API's If-Match: checked under the change lock (manage/operations.py)
-        "--if-version", metavar="N", type=int, default=argparse.SUPPRESS, help="change only if the configuration is version N"
+        "--if-version",
+        metavar="N",
+        type=_whole(VERSION_NUMBER),
+        default=argparse.SUPPRESS,
+        help="change only if the configuration is version N",
     )
     parser = argparse.ArgumentParser(
         prog="lbctl", parents=[common], description="Day-2 operations of this load balancer (lbwizard sets it up)."
@@ -152,7 +174,7 @@ def _parser() -> argparse.ArgumentParser:
     allow.add_argument("--source", default="any", help="a network, or any (default)")
     allow.add_argument("--comment", default="", help="why, shown by iptables -L")
     remove = access_actions.add_parser("remove", parents=[common], help="remove input rule N (as access show numbers them)")
-    remove.add_argument("number", type=int)
+    remove.add_argument("number", type=_whole(RULE_NUMBER))
     key = access_actions.add_parser("key", help="root's SSH keys").add_subparsers(
         dest="key_action", metavar="ACTION", required=True
     )
@@ -185,7 +207,7 @@ def _parser() -> argparse.ArgumentParser:
     api_commands.add_parser(commands, common)
     commands.add_parser("history", parents=[common], help="the applied versions of the configuration")
     back = commands.add_parser("rollback", parents=[common], help="apply an earlier version again (default: the one before)")
-    back.add_argument("version", nargs="?", type=int)
+    back.add_argument("version", nargs="?", type=_whole(VERSION_NUMBER))
     return parser
 
 
