@@ -380,3 +380,26 @@ def test_a_host_key_that_is_no_file_is_not_carried_and_not_opened(target, tmp_pa
     made = lbctl_quick(target, "backup", str(file), "--with-host-keys")
     assert made.returncode == 0 and "Traceback" not in made.stderr, made.stdout + made.stderr
     assert backup.unpack(file.read_bytes()).host_keys == []
+
+
+def history_is_a_file(root: Path) -> None:
+    shutil.rmtree(root / HISTORY)
+    (root / HISTORY).write_text("a file of the admin's\n")
+
+
+def test_a_restore_onto_a_history_that_is_a_file_is_refused(source, target, tmp_path):
+    """A backup with no version of its own (only the configuration) once failed half way there, and its undo
+    failed too: exit 4, 'the rollback is INCOMPLETE ... Not a directory'."""
+    history_is_a_file(target)
+    crafted = Crafted.of(source[1])
+    for name in [n for n in crafted.files if n.startswith(f"{HISTORY}/")]:
+        del crafted.files[name], crafted.manifest["files"][name]
+    refused(target, crafted, tmp_path, f"refused: {target / HISTORY} is a file on this unit, where a restore needs a folder")
+
+
+def test_a_change_onto_a_history_that_is_a_file_is_undone_whole(target):
+    history_is_a_file(target)
+    before = whole_tree(target)
+    failed = lbctl(target, "rs", "add", "VIP1", "192.168.2.79")
+    assert failed.returncode == 1 and "INCOMPLETE" not in failed.stderr, failed.stdout + failed.stderr
+    assert "every change was undone" in failed.stderr and whole_tree(target) == before

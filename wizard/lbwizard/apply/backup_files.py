@@ -135,6 +135,8 @@ def refuse(backup: Backup, paths: Paths, host_keys: bool) -> str | None:
     that holds a directory, a device or a FIFO."""
     root = paths.root.resolve()
     names = [name for name in backup.members if name != PASSWORD_MEMBER and (host_keys or name not in backup.host_keys)]
+    if paths.history_dir.exists() and not paths.history_dir.is_dir():  # every restore saves a version there
+        return f"refused: {paths.history_dir} is a file on this unit, where a restore needs a folder for the history"
     for name in sorted(names):
         path = paths.root / name
         if not path.parent.resolve().is_relative_to(root):

@@ -6,6 +6,7 @@ undo puts the tree back exactly as it was.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -40,7 +41,8 @@ def file_step(path: Path, text: str, description: str, mode: int = 0o644) -> Ste
             return
         old = saved["old"]
         if old is None:
-            path.unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError, NotADirectoryError):  # a file where its folder goes: nothing written
+                path.unlink()
         else:
             atomic_write(path, old, int(saved["mode"]))  # type: ignore[arg-type]  # bytes: whatever was there
         for directory in saved.get("dirs", []):  # type: ignore[union-attr]
