@@ -29,7 +29,7 @@ from lbwizard.config import backup, history, model
 from lbwizard.config.paths import Paths
 from lbwizard.manage.boot import leftovers
 from tests.cli.test_answers_cli import run_wizard
-from tests.cli.test_lbctl_dry_run import LBCTL, lbctl, ok
+from tests.cli.test_lbctl_dry_run import LBCTL, lbctl, ok, snapshot
 from tests.conftest import TWO_ARM_NAT
 
 CONFIG = "etc/lbwizard/appliance.yaml"
@@ -443,3 +443,25 @@ def test_a_restore_cut_by_a_power_cut_after_any_step_boots_the_old_set_or_the_ne
         outcomes.append("new" if now == new else "old")
         shutil.rmtree(root)
     assert outcomes[0] == "old" and outcomes[-1] == "new" and outcomes.count("new") == 1, outcomes  # the commit: the last step
+
+
+def test_no_change_builds_on_a_restore_cut_off_before_it_was_whole(tmp_path, source, target):
+    """A restore killed after it kept its way back (restore-pending.json) and before its commit point: the boot
+    apply takes it back, deleting the versions the restore added and putting appliance.yaml back. A change made
+    in between would be lost with them, so every change (another restore and a backup too) is refused until then,
+    naming how to take it back; then they work again (found by the issue 35 review)."""
+    file = tmp_path / "source.lbbackup"
+    file.write_bytes(source[1])
+    process = restore_paused(target, file, 3)
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=60)
+    assert restore_journal.pending(Paths(target)).is_file()
+    before = snapshot(target)
+    for args in (("rs", "add", "VIP1", "192.168.2.98"), ("restore", str(file)), ("backup", str(tmp_path / "b.lbbackup"))):
+        refused = lbctl(target, *args)
+        assert refused.returncode == 75, refused.stdout + refused.stderr
+        assert "a restore was cut off before it was whole" in refused.stderr and "lbwizard apply --boot" in refused.stderr
+        assert snapshot(target) == before
+    boot_files(target)
+    ok(target, "rs", "add", "VIP1", "192.168.2.98")
+    assert "192.168.2.98" in (target / "etc/lbwizard/appliance.yaml").read_text()

@@ -184,8 +184,9 @@ def run_apply(
     force: bool = False,
 ) -> int:
     # at boot nothing may be lost to a refusal: wait as long as a change can take
-    with one_change(paths, wait=BOOT_LOCK_WAIT if boot else None), handover_ahead(handover and not boot):
-        if boot and live and config_file is None:
+    recovering = boot and live and config_file is None  # booting.boot() takes a cut-off restore back first
+    with one_change(paths, wait=BOOT_LOCK_WAIT if boot else None, recovering=recovering), handover_ahead(handover and not boot):
+        if recovering:
             return booting.boot(paths)
         return _apply_saved(config_file, paths, live, handover, confirm_timeout, boot, force)
 

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..config.files import atomic_write
+from ..config.lock import PENDING_RESTORE
 from ..config.paths import Paths
 from .backup_files import try_reload
 from .config_files import shadow_hash
@@ -33,7 +34,7 @@ RECORD_KEY = "restored"  # in the rollback record: what the restore that the rec
 
 
 def pending(paths: Paths) -> Path:
-    return paths.config_dir / "restore-pending.json"
+    return paths.config_dir / PENDING_RESTORE
 
 
 def _state(path: Path) -> dict | None:

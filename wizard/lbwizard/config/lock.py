@@ -26,8 +26,16 @@ POLL_SECONDS = 0.05
 _held: set[Path] = set()  # roots this process holds: a change inside a change (a rollback's) holds it once
 
 
+PENDING_RESTORE = "restore-pending.json"  # in the config folder (apply/restore_journal.py writes it)
+
+
 class Busy(RuntimeError):
     """Another change holds the lock; the message names it."""
+
+
+class RestorePending(Busy):
+    """A restore was cut off (killed, the power lost) before its commit point. Until the way back it kept is
+    taken (the boot apply does it), a change would build on a half-restored unit and be lost when that happens."""
 
 
 def command_line() -> str:
@@ -75,8 +83,9 @@ def _say_who(paths: Paths, command: str) -> list[Path]:
 
 
 @contextmanager
-def one_change(paths: Paths, command: str | None = None, wait: float | None = None) -> Iterator[None]:
-    """Hold the change lock for the block; Busy after `wait` seconds if another change keeps it."""
+def one_change(paths: Paths, command: str | None = None, wait: float | None = None, recovering: bool = False) -> Iterator[None]:
+    """Hold the change lock for the block; Busy after `wait` seconds if another change keeps it, RestorePending
+    while a cut-off restore waits to be taken back (recovering: the boot apply, which takes it back)."""
     root = paths.root.resolve()
     if root in _held:
         yield
@@ -95,6 +104,12 @@ def one_change(paths: Paths, command: str | None = None, wait: float | None = No
                         f"another change is in progress: {_holder(paths)}; nothing was changed, try again when it has finished"
                     ) from None
                 time.sleep(POLL_SECONDS)
+        journal = paths.config_dir / PENDING_RESTORE
+        if not recovering and journal.is_file():
+            raise RestorePending(
+                f"a restore was cut off before it was whole ({journal} keeps the way back): `lbwizard apply --boot` "
+                "takes it back whole, as the next boot would; nothing was changed, make this change after that"
+            )
         _held.add(root)
         made = _say_who(paths, command or command_line())
         try:
