@@ -7,14 +7,18 @@ nothing changed (the whole tree compared)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import resource
 import shutil
 import socket
 import stat
+import struct
 import subprocess
+import sys
 import tarfile
 import time
+import zlib
 from pathlib import Path
 
 import pytest
@@ -22,8 +26,9 @@ import pytest
 from lbwizard.apply.transaction import FAULT_HOOK
 from lbwizard.config import backup
 from tests.cli import test_crafted_backups as crafted_backups
+from tests.cli.test_answers_cli import run_wizard
 from tests.cli.test_crafted_backups import CERTIFICATE, Crafted, refused, restore, whole_tree
-from tests.cli.test_lbctl_dry_run import LBCTL, lbctl, ok
+from tests.cli.test_lbctl_dry_run import LBCTL, lbctl, ok, snapshot
 
 # test_crafted_backups.py's unit and its backup, and a unit of its own to restore onto
 source, target_template, target = crafted_backups.source, crafted_backups.target_template, crafted_backups.target
@@ -403,3 +408,46 @@ def test_a_change_onto_a_history_that_is_a_file_is_undone_whole(target):
     failed = lbctl(target, "rs", "add", "VIP1", "192.168.2.79")
     assert failed.returncode == 1 and "INCOMPLETE" not in failed.stderr, failed.stdout + failed.stderr
     assert "every change was undone" in failed.stderr and whole_tree(target) == before
+
+
+def gzip_bomb(member_size: int) -> bytes:
+    """A backup in lbctl's own gzip framing whose manifest member declares and holds member_size bytes of
+    spaces: well under a MiB on disk."""
+    info = tarfile.TarInfo(backup.MANIFEST)
+    info.size = member_size
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    crc, length, body = 0, 0, []
+    chunks = [info.tobuf(format=tarfile.PAX_FORMAT), *[b" " * 2**20] * (member_size // 2**20), b"\0" * 2048]
+    for chunk in chunks:
+        crc, length = zlib.crc32(chunk, crc), length + len(chunk)
+        body.append(compressor.compress(chunk))
+    rest = b"".join([*body, compressor.flush(), struct.pack("<II", crc, length & 0xFFFFFFFF)])
+    header = backup._GZIP_HEADER.pack(backup._GZIP_MAGIC, 0, *backup._GZIP_FIXED, hashlib.sha256(rest).digest())
+    return header + rest
+
+
+PEAK_RSS = (  # the exit code and peak resident memory (KiB) of the command in argv
+    "import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
+    "print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+)
+
+
+def test_a_gzip_bomb_is_refused_by_its_members_size_unread(tmp_path, answers):
+    """300 MiB of one member in 300 KiB of file: unpacked whole in memory, then copied and decoded, it took
+    1.6 GB (the API's restore check too, on a 1.5 GB unit). Now the tar is spooled (memory, then disk) and a
+    member larger than any file a backup holds is refused by its header before it is read."""
+    result, root = run_wizard(tmp_path, answers["two_arm_nat"])
+    assert result.returncode == 0, result.stdout + result.stderr
+    bomb = tmp_path / "bomb.lbbackup"
+    bomb.write_bytes(gzip_bomb(300 * 2**20))
+    assert bomb.stat().st_size < 2**20
+    before = snapshot(root)
+    measured = subprocess.run(
+        [sys.executable, "-c", PEAK_RSS, *LBCTL, "--dry-run", "--root", str(root), "restore", str(bomb)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    code, peak_kib = (int(word) for word in measured.stdout.split()[-2:])
+    assert code == 2, measured.stdout + measured.stderr
+    assert "backup: refused: lb-appliance-backup.json is larger than any file a backup holds" in measured.stdout
+    assert peak_kib < 200 * 1024, f"lbctl restore of the bomb peaked at {peak_kib} KiB"
+    assert snapshot(root) == before

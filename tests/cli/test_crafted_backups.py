@@ -105,8 +105,7 @@ class Crafted:
 
     @classmethod
     def of(cls, data: bytes) -> Crafted:
-        raw = backup._gunzip(data)[0]
-        with tarfile.open(fileobj=io.BytesIO(raw)) as archive:
+        with backup._gunzip(data)[0] as spool, tarfile.open(fileobj=spool) as archive:
             entries = {e.name: archive.extractfile(e).read() for e in archive.getmembers()}  # type: ignore[union-attr]
         return cls(json.loads(entries.pop(backup.MANIFEST)), entries)
 

@@ -13,6 +13,7 @@ import json
 import re
 import shutil
 import tempfile
+import threading
 from datetime import datetime
 from pathlib import Path
 
@@ -31,6 +32,9 @@ from .call import Call, Endpoint, ref
 
 BACKUP_LIMIT = 64 * 1024 * 1024  # a backup upload's size at most (a thousand versions of big configs pack well below)
 BACKUP_MEDIA = "application/octet-stream"
+# one restore check unpacks at a time: each may hold what a backup's members hold (up to backup.UNPACKED_LIMIT),
+# and the server lives for months on a unit of 1.5 GB; a second waits its turn
+_ONE_CHECK = threading.Semaphore(1)
 
 
 def _yes(call: Call, name: str) -> bool:
@@ -62,7 +66,8 @@ def _json(response: Response) -> dict:
 def check(paths: Paths, data: bytes, client: str) -> dict:
     """What a restore of data would do, and why it would be refused; nothing is changed."""
     try:
-        found = backup.unpack(data)
+        with _ONE_CHECK:
+            found = backup.unpack(data)
     except BackupError as exc:
         return {"ok": False, "refusals": [f"backup: {exc}"], "backup": None, "changes": []}
     try:

@@ -29,6 +29,7 @@ import json
 import re
 import struct
 import tarfile
+import tempfile
 import zlib
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,6 +37,7 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from . import api_tokens, history, model
+from .document import CONFIG_LIMIT
 from .model import APPLIANCE_CERTIFICATE, ApplianceConfig, ConfigFormatError
 from .password import is_crypt_hash
 from .paths import Paths
@@ -47,6 +49,13 @@ FORMAT_VERSION = 1
 PASSWORD_MEMBER = "admin-password.hash"  # on the unit: root's field of /etc/shadow (a --root: Paths.admin_password_hash)
 UNPACKED_LIMIT = 512 * 1024 * 1024  # a thousand versions of a thousand services stay well below it
 FILE_LIMIT = UNPACKED_LIMIT + 2**20  # the file itself: deflate adds at most 5 bytes to 64 KiB it cannot shrink
+# no member is larger than the largest file a backup holds: appliance.yaml or a history version (the loader's
+# bound); checked before a member is read, so a few KiB that unpack to a huge member are refused unread
+MEMBER_LIMIT = CONFIG_LIMIT
+# the tar is unpacked into a spooled file, held in memory up to this and on disk past it: the memory an unpack
+# takes is what the members hold, not the whole tar beside them (a gzip bomb read whole took 1.6 GB)
+IN_MEMORY = 8 * 1024 * 1024
+_IN_CHUNK, _OUT_CHUNK = 64 * 1024, 1024 * 1024
 # the member names are the unit's paths relative to its root: Paths with an empty root gives them
 _RELATIVE = Paths(Path(""))
 CONFIG_MEMBER = str(_RELATIVE.appliance_yaml)
@@ -210,9 +219,9 @@ def _gzip(data: bytes, mtime: int) -> bytes:
     return _GZIP_HEADER.pack(_GZIP_MAGIC, mtime, *_GZIP_FIXED, hashlib.sha256(rest).digest()) + rest
 
 
-def _gunzip(data: bytes) -> tuple[bytes, int | None]:
-    """The tar inside, and our header's time (None: a gzip header we do not write, a foreign file's or an
-    altered one); BackupError unless the stream is whole."""
+def _gunzip(data: bytes) -> tuple[BinaryIO, int | None]:
+    """The tar inside (a spooled file at its start), and our header's time (None: a gzip header we do not
+    write, a foreign file's or an altered one); BackupError unless the stream is whole."""
     if not data.startswith(_GZIP_MAGIC[:2]):
         raise BackupError("not a backup of this appliance (not a gzip'd tar)")
     if len(data) < _GZIP_HEADER.size:
@@ -220,39 +229,70 @@ def _gunzip(data: bytes) -> tuple[bytes, int | None]:
     magic, mtime, *fixed, digest = _GZIP_HEADER.unpack(data[: _GZIP_HEADER.size])
     if magic != _GZIP_MAGIC or tuple(fixed) != _GZIP_FIXED:
         return _foreign_gunzip(data), None
-    decompressor = zlib.decompressobj(-zlib.MAX_WBITS)
+    rest = memoryview(data)[_GZIP_HEADER.size :]
+    spool = tempfile.SpooledTemporaryFile(max_size=IN_MEMORY)  # noqa: SIM115 (returned open, closed by unpack)
     try:
-        raw = decompressor.decompress(data[_GZIP_HEADER.size :], UNPACKED_LIMIT + 1)
+        trailer, crc, length = _inflate(rest, spool)
+        if len(trailer) != 8:
+            raise BackupError(f"damaged: not a gzip'd tar ({'truncated' if len(trailer) < 8 else 'bytes after its end'})")
+        if struct.unpack("<II", trailer) != (crc, length & 0xFFFFFFFF):
+            raise BackupError("damaged: not a gzip'd tar (its CRC-32 or length does not match the data)")
+        if hashlib.sha256(rest).digest() != digest:
+            raise BackupError("damaged: its bytes do not match the checksum in its gzip header")
+    except BaseException:
+        spool.close()
+        raise
+    spool.seek(0)
+    return spool, mtime
+
+
+def _inflate(deflated: memoryview, spool: BinaryIO) -> tuple[bytes, int, int]:
+    """Raw deflate data into spool, a bounded piece at a time: what follows it, and the CRC-32 and length of
+    what it unpacked to. BackupError past UNPACKED_LIMIT, for a damaged or truncated stream, or no room."""
+    decompressor = zlib.decompressobj(-zlib.MAX_WBITS)
+    crc = length = offset = 0
+    try:
+        while offset < len(deflated) and not decompressor.eof:
+            piece = deflated[offset : offset + _IN_CHUNK]
+            offset += len(piece)
+            while piece and not decompressor.eof:
+                out = decompressor.decompress(piece, _OUT_CHUNK)
+                crc, length = zlib.crc32(out, crc), length + len(out)
+                if length > UNPACKED_LIMIT:
+                    raise BackupError(f"damaged: it unpacks to more than {UNPACKED_LIMIT // 2**20} MiB")
+                spool.write(out)
+                piece = decompressor.unconsumed_tail
     except zlib.error as exc:
         raise BackupError(f"damaged: not a gzip'd tar ({exc})") from None
-    _refuse_large(raw)
+    except OSError as exc:  # the spool's disk is full
+        raise BackupError(f"cannot be unpacked here: {exc.strerror or exc}") from None
     if not decompressor.eof:
         raise BackupError("damaged: not a gzip'd tar (it ends too early: truncated)")
-    trailer = decompressor.unused_data
-    if len(trailer) != 8:
-        raise BackupError(f"damaged: not a gzip'd tar ({'truncated' if len(trailer) < 8 else 'bytes after its end'})")
-    crc, length = struct.unpack("<II", trailer)
-    if crc != zlib.crc32(raw) or length != len(raw) & 0xFFFFFFFF:
-        raise BackupError("damaged: not a gzip'd tar (its CRC-32 or length does not match the data)")
-    if hashlib.sha256(data[_GZIP_HEADER.size :]).digest() != digest:
-        raise BackupError("damaged: its bytes do not match the checksum in its gzip header")
-    return raw, mtime
+    return decompressor.unused_data + bytes(deflated[offset:]), crc, length
 
 
-def _foreign_gunzip(data: bytes) -> bytes:
+def _foreign_gunzip(data: bytes) -> BinaryIO:
     """Any gzip file, so one we did not write is named for what it holds (a tar without our manifest)."""
+    spool = tempfile.SpooledTemporaryFile(max_size=IN_MEMORY)  # noqa: SIM115 (returned open, closed by unpack)
     try:
         with gzip.GzipFile(fileobj=io.BytesIO(data)) as stream:
-            raw = stream.read(UNPACKED_LIMIT + 1)
-    except (OSError, EOFError, zlib.error) as exc:
+            length = 0
+            while piece := stream.read(_OUT_CHUNK):
+                length += len(piece)
+                if length > UNPACKED_LIMIT:
+                    raise BackupError(f"damaged: it unpacks to more than {UNPACKED_LIMIT // 2**20} MiB")
+                spool.write(piece)
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        spool.close()
         raise BackupError(f"damaged: not a gzip'd tar ({exc})") from None
-    _refuse_large(raw)
-    return raw
-
-
-def _refuse_large(raw: bytes) -> None:
-    if len(raw) > UNPACKED_LIMIT:
-        raise BackupError(f"damaged: it unpacks to more than {UNPACKED_LIMIT // 2**20} MiB")
+    except OSError as exc:
+        spool.close()
+        raise BackupError(f"cannot be unpacked here: {exc.strerror or exc}") from None
+    except BaseException:
+        spool.close()
+        raise
+    spool.seek(0)
+    return spool
 
 
 def read_file(handle: BinaryIO) -> bytes:
@@ -269,9 +309,9 @@ def read_file(handle: BinaryIO) -> bytes:
 
 def unpack(data: bytes) -> Backup:
     """A backup checked whole (see the module's docstring); BackupError with the reason otherwise."""
-    raw, mtime = _gunzip(data)
+    spool, mtime = _gunzip(data)
     try:
-        with tarfile.open(fileobj=io.BytesIO(raw), mode="r:") as archive:
+        with spool, tarfile.open(fileobj=spool, mode="r:") as archive:
             return _checked(archive, archive.getmembers(), mtime)
     except tarfile.TarError as exc:
         raise BackupError(f"damaged: not a gzip'd tar ({exc})") from None
@@ -315,6 +355,8 @@ def _plain(entry: tarfile.TarInfo) -> bool:
 
 
 def _read(archive: tarfile.TarFile, entry: tarfile.TarInfo) -> bytes:
+    if entry.size > MEMBER_LIMIT:  # judged by its header, before a byte of it is read
+        raise BackupError(f"refused: {shown(entry.name)} is larger than any file a backup holds ({MEMBER_LIMIT // 2**20} MiB)")
     handle = archive.extractfile(entry)
     assert handle is not None  # a regular file always has content, maybe empty
     return handle.read()
