@@ -7,7 +7,9 @@ spellings of one address. Each bad input exits 2 with `field: message`, and noth
 
 from __future__ import annotations
 
+import copy
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import pytest
 from tests.cli.test_answers_cli import LBWIZARD, run_wizard
 from tests.cli.test_hostile_input_cli import refused
 from tests.cli.test_lbctl_dry_run import LBCTL, snapshot
+from tests.conftest import HA_MASTER_TWO_ARM, TWO_ARM_NAT
 
 
 def lbctl(root: Path, *args: str) -> subprocess.CompletedProcess:
@@ -24,10 +27,27 @@ def lbctl(root: Path, *args: str) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.fixture
-def unit(tmp_path, answers) -> Path:
-    result, root = run_wizard(tmp_path, answers["two_arm_nat"])
+def made(tmp_path_factory, answers: dict) -> Path:
+    """A unit set up once per module from answers; each test takes a copy (the wizard's run is most of a test)."""
+    result, root = run_wizard(tmp_path_factory.mktemp("template"), copy.deepcopy(answers))
     assert result.returncode == 0, result.stdout + result.stderr
+    return root
+
+
+@pytest.fixture(scope="module")
+def unit_template(tmp_path_factory) -> Path:
+    return made(tmp_path_factory, TWO_ARM_NAT)
+
+
+@pytest.fixture(scope="module")
+def pair_template(tmp_path_factory) -> Path:
+    return made(tmp_path_factory, HA_MASTER_TWO_ARM)
+
+
+@pytest.fixture
+def unit(tmp_path, unit_template) -> Path:
+    root = tmp_path / "unit"
+    shutil.copytree(unit_template, root, symlinks=True)
     return root
 
 
@@ -128,9 +148,9 @@ def test_an_interface_named_like_the_loopback_or_a_sysctl_default_is_refused(uni
 
 
 @pytest.fixture
-def pair_unit(tmp_path, answers) -> Path:
-    result, root = run_wizard(tmp_path, answers["ha_master"])
-    assert result.returncode == 0, result.stdout + result.stderr
+def pair_unit(tmp_path, pair_template) -> Path:
+    root = tmp_path / "pair"
+    shutil.copytree(pair_template, root, symlinks=True)
     return root
 
 
