@@ -6,6 +6,7 @@ from __future__ import annotations
 import grp
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,9 +20,11 @@ LBCTL = [str(Path(sys.executable).parent / "lbctl")]  # the installed command, a
 
 
 @pytest.fixture
-def root(tmp_path, answers) -> Path:
-    result, root = run_wizard(tmp_path, answers["two_arm_nat"])
-    assert result.returncode == 0, result.stdout + result.stderr
+def root(tmp_path, root_template) -> Path:
+    """A copy of it for one test, at the place run_wizard would have made it (tmp_path/root)."""
+    shutil.copy(root_template.parent / "answers.yaml", tmp_path / "answers.yaml")
+    root = tmp_path / "root"
+    shutil.copytree(root_template, root, symlinks=True)
     return root
 
 
