@@ -58,6 +58,20 @@ def assert_refused(root: Path, args: tuple[str, ...], first: str) -> str:
     return out
 
 
+def assert_applied_edit_refused(root: Path, tmp_path: Path, old: str, new: str, first: str) -> None:
+    """appliance.yaml with old replaced by new, given to `lbwizard apply --config`: refused by field, nothing changed."""
+    text = (root / "etc/lbwizard/appliance.yaml").read_text()
+    assert old in text
+    other = tmp_path / "other.yaml"
+    other.write_text(text.replace(old, new))
+    before = snapshot(root)
+    result = subprocess.run(
+        [*LBWIZARD, "apply", "--config", str(other), "--dry-run", "--root", str(root)], capture_output=True, timeout=120
+    )
+    refused(result, first)
+    assert snapshot(root) == before
+
+
 # `lbctl api port` and `lbctl metrics ports` took argparse's int(): 0443, +8080, 8_080, " 8080" and Unicode
 # digits were read as a port, where every declared port option refuses them (README, "Values are read as
 # written").
@@ -136,15 +150,7 @@ def test_a_layer7_service_named_like_the_units_own_haproxy_sections_is_refused(u
 # unit itself) and the forwarding rule said -i lo; all and default are the kernel's sysctl names, not NICs.
 @pytest.mark.parametrize("name", ["lo", "all", "default"])
 def test_an_interface_named_like_the_loopback_or_a_sysctl_default_is_refused(unit, tmp_path, name):
-    text = (unit / "etc/lbwizard/appliance.yaml").read_text()
-    other = tmp_path / "other.yaml"
-    other.write_text(text.replace("\n  eth1:\n", f"\n  {name}:\n"))
-    before = snapshot(unit)
-    result = subprocess.run(
-        [*LBWIZARD, "apply", "--config", str(other), "--dry-run", "--root", str(unit)], capture_output=True, timeout=120
-    )
-    refused(result, f"interfaces.{name}: ")
-    assert snapshot(unit) == before
+    assert_applied_edit_refused(unit, tmp_path, "\n  eth1:\n", f"\n  {name}:\n", f"interfaces.{name}: ")
 
 
 @pytest.fixture
@@ -240,15 +246,7 @@ def test_a_host_name_keepalived_reads_as_an_include_is_refused_by_field(tmp_path
 
 
 def test_an_interface_name_keepalived_reads_as_an_include_is_refused_by_field(pair_unit, tmp_path):
-    text = (pair_unit / "etc/lbwizard/appliance.yaml").read_text()
-    other = tmp_path / "other.yaml"
-    other.write_text(text.replace("\n  eth1:\n", "\n  include:\n"))
-    before = snapshot(pair_unit)
-    result = subprocess.run(
-        [*LBWIZARD, "apply", "--config", str(other), "--dry-run", "--root", str(pair_unit)], capture_output=True, timeout=120
-    )
-    refused(result, "interfaces.include: ")
-    assert snapshot(pair_unit) == before
+    assert_applied_edit_refused(pair_unit, tmp_path, "\n  eth1:\n", "\n  include:\n", "interfaces.include: ")
 
 
 # Found by rendering every field's accepted values through the roles' filters: a service or real server named
@@ -272,16 +270,7 @@ def test_a_value_keepalived_conf_refuses_is_refused_at_its_field(unit, args, fir
 # A two-arm pair runs its internal side's VRRP instance as vrrp_id + 1: ha.vrrp_id 255 (the kind's top) made
 # virtual_router_id 256, which keepalived -t refuses at the hand-over (exit 1).
 def test_a_two_arm_pairs_vrrp_id_leaves_room_for_the_internal_instance(pair_unit, tmp_path):
-    text = (pair_unit / "etc/lbwizard/appliance.yaml").read_text()
-    assert "vrrp_id: 51\n" in text
-    other = tmp_path / "other.yaml"
-    other.write_text(text.replace("vrrp_id: 51\n", "vrrp_id: 255\n"))
-    before = snapshot(pair_unit)
-    result = subprocess.run(
-        [*LBWIZARD, "apply", "--config", str(other), "--dry-run", "--root", str(pair_unit)], capture_output=True, timeout=120
-    )
-    refused(result, "ha.vrrp_id: ")
-    assert snapshot(pair_unit) == before
+    assert_applied_edit_refused(pair_unit, tmp_path, "vrrp_id: 51\n", "vrrp_id: 255\n", "ha.vrrp_id: ")
 
 
 # -- the two walls agree --------------------------------------------------------------------------------------
