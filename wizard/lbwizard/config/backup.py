@@ -258,8 +258,7 @@ def _inflate(deflated: memoryview, spool: BinaryIO) -> tuple[bytes, int, int]:
             while piece and not decompressor.eof:
                 out = decompressor.decompress(piece, _OUT_CHUNK)
                 crc, length = zlib.crc32(out, crc), length + len(out)
-                if length > UNPACKED_LIMIT:
-                    raise BackupError(f"damaged: it unpacks to more than {UNPACKED_LIMIT // 2**20} MiB")
+                _refuse_large(length)
                 spool.write(out)
                 piece = decompressor.unconsumed_tail
     except zlib.error as exc:
@@ -279,8 +278,7 @@ def _foreign_gunzip(data: bytes) -> BinaryIO:
             length = 0
             while piece := stream.read(_OUT_CHUNK):
                 length += len(piece)
-                if length > UNPACKED_LIMIT:
-                    raise BackupError(f"damaged: it unpacks to more than {UNPACKED_LIMIT // 2**20} MiB")
+                _refuse_large(length)
                 spool.write(piece)
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
         spool.close()
@@ -293,6 +291,12 @@ def _foreign_gunzip(data: bytes) -> BinaryIO:
         raise
     spool.seek(0)
     return spool
+
+
+def _refuse_large(unpacked: int) -> None:
+    """Both inflaters stop at the same bound, with the same words."""
+    if unpacked > UNPACKED_LIMIT:
+        raise BackupError(f"damaged: it unpacks to more than {UNPACKED_LIMIT // 2**20} MiB")
 
 
 def read_file(handle: BinaryIO) -> bytes:
